@@ -1,0 +1,5 @@
+// Placeholder: replaced by the module that implements these commands.
+import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
+
+export function registerDaemonCommand(_program: Command, _io: CliIo): void {}

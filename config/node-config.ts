@@ -1,0 +1,128 @@
+// The node's resilnet.toml: written by `resilnet register`, read by `resilnet
+// daemon` and by the CLI (to find the control socket). Parsed once into a
+// complete, frozen object; relative paths resolve against the file's folder.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { canonicalPrefix } from './ipv6.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
+
+const prefixText = z.string().transform((text, ctx) => {
+  try {
+    return canonicalPrefix(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const nodeConfigSchema = z.strictObject({
+  identity: z
+    .strictObject({
+      ca: z.string().default('ca.crt').describe('CA certificate (PEM), pinned at registration'),
+      cert: z.string().default('node.crt').describe('this node\'s certificate (PEM)'),
+      key: z.string().default('node.key').describe('this node\'s private key (PEM, mode 0600)'),
+    })
+    .prefault({}),
+  registry: z
+    .strictObject({
+      url: z.string().url().describe('registry base URL, e.g. https://registry.example:8443'),
+      heartbeat_interval: z.number().min(1).max(3600).default(60).describe('seconds between heartbeats'),
+    }),
+  node: z
+    .strictObject({
+      state_dir: z.string().default('/var/lib/resilnet').describe('peer DB and cached network config'),
+      run_dir: z.string().default('/run/resilnet').describe('control socket, child sockets and pid files'),
+      log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .prefault({}),
+  underlay: z
+    .strictObject({
+      port: z.number().int().min(1).max(65535 - 257).default(1194)
+        .describe('UDP port of the peer protocol; incoming tunnels use the ports above it'),
+      addresses: z.array(z.string()).default([])
+        .describe('extra underlay addresses to announce ("IP" or "IP:PORT")'),
+    })
+    .prefault({}),
+  babel: z
+    .strictObject({
+      hello_interval: z.number().min(0.1).max(60).optional()
+        .describe('node-local override of the network\'s babel hello interval, seconds'),
+    })
+    .prefault({}),
+  tunnels: z
+    .strictObject({
+      client_count: z.number().int().min(0).max(64).optional().describe('override: outgoing tunnels to keep'),
+      max_clients: z.number().int().min(0).max(256).optional().describe('override: incoming tunnels accepted'),
+      refresh: z.number().min(1).max(86400).optional().describe('override: seconds between re-planning'),
+      neighbours: z.array(prefixText).default([]).describe('peers whose tunnels are never replaced'),
+    })
+    .prefault({}),
+  upnp: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('map the tunnel ports on a UPnP IGD gateway'),
+      lease: z.number().int().min(60).max(86400).default(3600).describe('mapping lease, seconds'),
+    })
+    .prefault({}),
+  control: z
+    .strictObject({
+      socket: z.string().optional().describe('control socket path (default RUN_DIR/control.sock)'),
+    })
+    .prefault({}),
+});
+
+type RawNodeConfig = z.infer<typeof nodeConfigSchema>;
+
+export interface NodeConfig extends Omit<RawNodeConfig, 'control'> {
+  /** Absolute path of the file this came from. */
+  readonly path: string;
+  readonly control: { readonly socket: string };
+}
+
+/** Parses resilnet.toml text; every problem is reported with its key. */
+export function parseNodeConfig(text: string, path: string): NodeConfig {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    const where = err instanceof TomlError ? `:${err.line}:${err.column}` : '';
+    throw new ConfigError(`config invalid at ${path}${where}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  const result = nodeConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new ConfigError(`config invalid at ${path}: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const base = dirname(resolve(path));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const c = result.data;
+  const config: NodeConfig = {
+    ...c,
+    path: resolve(path),
+    identity: { ca: abs(c.identity.ca), cert: abs(c.identity.cert), key: abs(c.identity.key) },
+    node: { ...c.node, state_dir: abs(c.node.state_dir), run_dir: abs(c.node.run_dir) },
+    control: { socket: abs(c.control.socket ?? `${c.node.run_dir}/control.sock`) },
+  };
+  return deepFreeze(config);
+}
+
+export function loadNodeConfig(path: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${resolve(path)} (${(err as NodeJS.ErrnoException).code}). Run \`resilnet register\` first, or pass --config.`, { cause: err });
+  }
+  return parseNodeConfig(text, path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

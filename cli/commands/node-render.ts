@@ -1,0 +1,136 @@
+// Pure renderers of the control API's responses for `resilnet status|peers|
+// tunnels|events|reload`. `--json` bypasses them and prints the response as is.
+import type {
+  EventsResponse,
+  PeersResponse,
+  PeerView,
+  ReloadReport,
+  StatusResponse,
+  TunnelsResponse,
+} from '../../daemon/control/protocol.js';
+
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** "3.1 s", "4 min", "2 h 5 min", "3 d". */
+export function formatDurationMs(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 90) return `${Math.round(s)} s`;
+  const min = Math.round(s / 60);
+  if (min < 90) return `${min} min`;
+  const h = Math.floor(s / 3600);
+  if (h < 48) return `${h} h ${Math.round((s - h * 3600) / 60)} min`;
+  return `${Math.round(h / 24)} d`;
+}
+
+export function formatAgo(atMs: number | null, nowMs: number): string {
+  if (atMs === null) return '-';
+  return atMs > nowMs ? `in ${formatDurationMs(atMs - nowMs)}` : `${formatDurationMs(nowMs - atMs)} ago`;
+}
+
+export function formatRate(bytesPerSec: number): string {
+  if (bytesPerSec < 1000) return `${Math.round(bytesPerSec)} B/s`;
+  if (bytesPerSec < 1e6) return `${(bytesPerSec / 1e3).toFixed(1)} kB/s`;
+  return `${(bytesPerSec / 1e6).toFixed(1)} MB/s`;
+}
+
+export function renderStatus(s: StatusResponse, nowMs: number): string {
+  const nc = s.networkConfig;
+  const lines = [
+    `node         ${s.prefix} (address ${s.address})`,
+    `network      ${s.networkPrefix}, config version ${nc.version} (${nc.source})`,
+    `settings     hello ${nc.helloIntervalSec} s, ${nc.clientCount} outgoing, up to ${nc.maxClients} incoming, re-plan every ${nc.tunnelRefreshSec} s`,
+    `daemon       pid ${s.pid}, up ${formatDurationMs(s.uptimeSec * 1000)}`,
+    `certificate  serial ${s.certificate.serial}, expires ${new Date(s.certificate.notAfterMs).toISOString()} (${formatAgo(s.certificate.notAfterMs, nowMs)})`,
+    `peers        ${s.peers.total} known, ${s.peers.live} live, ${s.peers.dead} dead`,
+    `tunnels      ${s.tunnels.outgoing} outgoing, ${s.tunnels.incoming} incoming, ${s.tunnels.connecting} connecting`,
+    `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours`,
+    `registry     ${s.registry.url}, last contact ${formatAgo(s.registry.lastContactMs, nowMs)}${s.registry.lastError ? ` (last error: ${s.registry.lastError})` : ''}`,
+    `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped`,
+  ];
+  if (s.health.length === 0) lines.push('health       ok');
+  for (const h of s.health) lines.push(`health       [${h.severity}] ${h.title}: ${h.text} (${h.code}, since ${formatAgo(h.sinceMs, nowMs)})`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderPeers(res: PeersResponse, options: { dead: boolean }, nowMs: number): string {
+  if (res.peers.length === 0) return options.dead ? 'no dead peers\n' : 'no peers known yet\n';
+  if (options.dead) {
+    return renderTable(
+      ['PEER', 'REASON', 'SINCE', 'FAILURES', 'NEXT RETRY'],
+      res.peers.map((p) => [p.prefix, p.deadReason ?? '-', formatAgo(p.deadSinceMs, nowMs), String(p.failures), formatAgo(p.nextRetryMs, nowMs)]),
+    );
+  }
+  return renderTable(
+    ['PEER', 'STATE', 'ADDRESSES', 'SOURCE', 'LAST SEEN', 'FAILURES', 'RTT'],
+    res.peers.map((p) => [
+      p.prefix,
+      peerState(p),
+      p.addresses.join(',') || '-',
+      p.source,
+      formatAgo(p.lastSeenMs, nowMs),
+      String(p.failures),
+      p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`,
+    ]),
+  );
+}
+
+function peerState(p: PeerView): string {
+  if (p.dead) return 'dead';
+  if (p.adjacent) return 'tunnel';
+  return 'known';
+}
+
+export function renderTunnels(res: TunnelsResponse): string {
+  if (res.tunnels.length === 0) return 'no tunnels\n';
+  return renderTable(
+    ['PEER', 'DIR', 'INTERFACE', 'STATE', 'AGE', 'RX', 'TX', 'ROUTES', 'SCORE'],
+    res.tunnels.map((t) => [
+      t.peer,
+      t.direction === 'outgoing' ? 'out' : 'in',
+      t.interface,
+      t.protected ? `${t.state}*` : t.state,
+      formatDurationMs(t.ageSec * 1000),
+      formatRate(t.rxBytesPerSec),
+      formatRate(t.txBytesPerSec),
+      String(t.routes),
+      t.score === null ? '-' : t.score.toFixed(2),
+    ]),
+  );
+}
+
+export function renderEvents(res: EventsResponse): string {
+  if (res.events.length === 0) return 'no events yet\n';
+  const lines = res.events.map((e) => `${new Date(e.atMs).toISOString()}  ${e.text}`);
+  if (res.dropped > 0) lines.unshift(`(${res.dropped} older lines dropped)`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderReload(r: ReloadReport): string {
+  const show = (v: unknown) => (v === null || v === undefined ? '(unset)' : JSON.stringify(v));
+  const lines: string[] = [];
+  for (const i of r.applied) lines.push(`applied  ${i.key}: ${show(i.from)} -> ${show(i.to)} (${i.note})`);
+  for (const i of r.skipped) lines.push(`restart  ${i.key}: ${show(i.from)} -> ${show(i.to)} (${i.note})`);
+  for (const f of r.failed) lines.push(`FAILED   ${f.key}: ${f.message} (${f.code})`);
+  if (lines.length === 0) lines.push(`nothing changed in ${r.path}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export interface ConfigCheckResult {
+  path: string;
+  ok: boolean;
+  problems: Array<{ key: string; reason: string }>;
+}
+
+export function renderConfigCheck(r: ConfigCheckResult): string {
+  if (r.ok) return `${r.path}: ok\n`;
+  return `${r.problems.map((p) => `${r.path}: ${p.key}: ${p.reason}`).join('\n')}\n`;
+}

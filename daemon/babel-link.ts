@@ -1,0 +1,143 @@
+// babeld as the daemon uses it: one supervised babeld, its local socket for
+// runtime statements, and a monitor session folded into a live table (route
+// counts per tunnel, reachable prefixes). After babeld restarts, the tunnel
+// interfaces added at runtime are added again.
+import type { Logger } from 'pino';
+import { buildBabeldArgv, defaultHelloLine, drainInterfaceLine, flushInterfaceLine, interfaceLine, type BabelSpec } from './babel/argv.js';
+import { BabelClient } from './babel/client.js';
+import { applyBabelEvent, emptyBabelTable, isUsableNeighbour, reachablePrefixes, routeCountsByInterface, type BabelTable } from './babel/table.js';
+import type { Supervisor } from './supervisor/index.js';
+import type { Clock } from './sys/clock.js';
+import type { TunnelBabel } from './tunnels/manager.js';
+
+export const BABELD_CHILD = 'babeld';
+
+export type BabelLinkSpec = Omit<BabelSpec, 'interfaces'>;
+
+export interface BabelLinkDeps {
+  clock: Clock;
+  log: Logger;
+  supervisor: Pick<Supervisor, 'start' | 'stop' | 'pid' | 'on'>;
+}
+
+export class BabelLink implements TunnelBabel {
+  private readonly client: BabelClient;
+  private readonly monitorAbort = new AbortController();
+  private table: BabelTable = emptyBabelTable();
+  private counts = new Map<string, number>();
+  private helloSec: number;
+  /** Tunnel interfaces babel should run on, and whether each is being drained. */
+  private readonly interfaces = new Map<string, { draining: boolean }>();
+  private monitorDone: Promise<void> | undefined;
+  private unsubscribe: (() => unknown) | undefined;
+
+  constructor(
+    private readonly spec: BabelLinkSpec,
+    private readonly deps: BabelLinkDeps,
+  ) {
+    this.helloSec = spec.helloIntervalSec;
+    this.client = new BabelClient({ socketPath: spec.socketPath, clock: deps.clock, requestTimeoutMs: 5_000 });
+  }
+
+  async start(): Promise<void> {
+    const argv = buildBabeldArgv({ ...this.spec, interfaces: [] });
+    this.unsubscribe = this.deps.supervisor.on((ev) => {
+      if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) void this.restoreInterfaces();
+    });
+    this.deps.supervisor.start({ name: BABELD_CHILD, argv }, { onLine: (line) => this.deps.log.debug({ child: BABELD_CHILD, line }, 'babeld') });
+    // The first request waits (with retries) until babeld's socket answers.
+    await this.client.configure(defaultHelloLine(this.helloSec));
+    this.monitorDone = this.runMonitor();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    // SIGTERM: babeld retracts its routes before exiting.
+    await this.deps.supervisor.stop(BABELD_CHILD);
+    this.monitorAbort.abort();
+    this.client.close();
+    await this.monitorDone;
+  }
+
+  async addInterface(ifName: string): Promise<void> {
+    const known = this.interfaces.get(ifName);
+    if (!known) this.interfaces.set(ifName, { draining: false });
+    if (known?.draining) return;
+    await this.client.configure(interfaceLine(ifName, this.helloSec));
+  }
+
+  async removeInterface(ifName: string): Promise<void> {
+    if (!this.interfaces.delete(ifName)) return;
+    await this.client.configure(flushInterfaceLine(ifName));
+  }
+
+  async raiseCost(ifName: string): Promise<void> {
+    this.interfaces.set(ifName, { draining: true });
+    await this.client.configure(drainInterfaceLine(ifName, this.helloSec));
+  }
+
+  routeCount(ifName: string): number {
+    return this.counts.get(ifName) ?? 0;
+  }
+
+  reachablePrefixes(): string[] {
+    return reachablePrefixes(this.table).filter((p) => p !== this.spec.ownPrefix);
+  }
+
+  /** Sends a new hello interval to the running babeld: the default and every tunnel interface. */
+  async setHelloInterval(helloSec: number, _ifNames: string[] = []): Promise<void> {
+    const before = this.helloSec;
+    this.helloSec = helloSec;
+    try {
+      await this.client.configure(defaultHelloLine(helloSec));
+      for (const [ifName, state] of this.interfaces) {
+        await this.client.configure(state.draining ? drainInterfaceLine(ifName, helloSec) : interfaceLine(ifName, helloSec));
+      }
+    } catch (err) {
+      this.helloSec = before;
+      throw err;
+    }
+    this.deps.log.info({ helloSec }, 'babel hello interval changed');
+  }
+
+  get helloIntervalSec(): number {
+    return this.helloSec;
+  }
+
+  status(): { running: boolean; pid: number | null; routes: number; neighbours: number } {
+    const pid = this.deps.supervisor.pid(BABELD_CHILD) ?? null;
+    let routes = 0;
+    for (const n of this.counts.values()) routes += n;
+    const neighbours = [...this.table.neighbours.values()].filter(isUsableNeighbour).length;
+    return { running: pid !== null, pid, routes, neighbours };
+  }
+
+  /** The interfaces as babeld reports them (for tests and status). */
+  get tableView(): BabelTable {
+    return this.table;
+  }
+
+  private async restoreInterfaces(): Promise<void> {
+    try {
+      await this.client.configure(defaultHelloLine(this.helloSec));
+      for (const [ifName, state] of this.interfaces) {
+        await this.client.configure(state.draining ? drainInterfaceLine(ifName, this.helloSec) : interfaceLine(ifName, this.helloSec));
+      }
+      this.deps.log.info({ interfaces: [...this.interfaces.keys()] }, 'babeld restarted: tunnel interfaces added again');
+    } catch (err) {
+      this.deps.log.warn({ err }, 'cannot restore babel interfaces after a restart');
+    }
+  }
+
+  private async runMonitor(): Promise<void> {
+    try {
+      for await (const ev of this.client.monitor({ signal: this.monitorAbort.signal })) {
+        this.table = applyBabelEvent(this.table, ev);
+        if (ev.kind === 'route' || ev.kind === 'reset') this.counts = routeCountsByInterface(this.table);
+        if (ev.kind === 'unknown') this.deps.log.debug({ line: ev.line, reason: ev.reason }, 'babel line not understood');
+      }
+    } catch (err) {
+      if (!this.monitorAbort.signal.aborted) this.deps.log.warn({ err }, 'babel monitor ended');
+    }
+  }
+}

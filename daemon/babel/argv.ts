@@ -1,0 +1,81 @@
+// babeld's command line and the runtime statements the daemon sends on its local
+// socket, as data. Option set from REPORT.md §3 (netlab), which matches re6stnet.
+
+export interface BabelSpec {
+  /** Absolute path of the -G read-write control socket (a relative one would be a TCP port). */
+  socketPath: string;
+  /** -S state file (seqno and router state kept across restarts). */
+  stateFile: string;
+  /** Hello interval of tunnel interfaces, seconds (fractions allowed, e.g. 0.5). */
+  helloIntervalSec: number;
+  /** MAC-48 router-id (`babelRouterId(prefix)`); tuns have no MAC to derive one from. */
+  routerId: string;
+  /** The only prefix this node announces (its own, canonical CIDR text). */
+  ownPrefix: string;
+  /** The node address (PREFIX::1), used as source of the routes babeld installs. */
+  nodeAddress: string;
+  /** Tunnel interfaces known at start; more are added at runtime with `interfaceLine`. */
+  interfaces: string[];
+}
+
+/** babeld refuses to run with no interface at all; this name never exists, so it stays down. */
+export const PLACEHOLDER_INTERFACE = 'rn-placeholder';
+
+function formatSec(sec: number): string {
+  // babeld takes decimal seconds; keep at most 3 decimals (it counts in ms).
+  return String(Math.round(sec * 1000) / 1000);
+}
+
+/**
+ * argv for babeld in the foreground (no -D: the supervisor keeps it). No pidfile
+ * (`-I ''`): babeld refuses to start when one is left from a killed run, and the
+ * supervisor knows the PID anyway. Logs go to stderr (no -L), i.e. to the supervisor.
+ */
+export function buildBabeldArgv(spec: BabelSpec): string[] {
+  const prefixLength = spec.ownPrefix.slice(spec.ownPrefix.indexOf('/') + 1);
+  const hello = formatSec(spec.helloIntervalSec);
+  const interfaces = spec.interfaces.length > 0 ? spec.interfaces : [PLACEHOLDER_INTERFACE];
+  return [
+    'babeld',
+    '-G', spec.socketPath,
+    '-I', '',
+    '-S', spec.stateFile,
+    // -h is the wireless interval, -H the wired one that tunnel interfaces use: set both.
+    '-h', hello,
+    '-H', hello,
+    '-C', `router-id ${spec.routerId}`,
+    '-C', 'default type tunnel',
+    // babeld would announce every local address as a host route; announce only our prefix.
+    '-C', 'redistribute local deny',
+    '-C', `redistribute ip ${spec.ownPrefix} eq ${prefixLength}`,
+    '-C', 'redistribute deny',
+    '-C', `install pref-src ${spec.nodeAddress}`,
+    ...interfaces,
+  ];
+}
+
+/** Adds a tunnel interface at runtime, or changes its hello interval (same statement). */
+export function interfaceLine(ifName: string, helloIntervalSec: number): string {
+  return `interface ${ifName} type tunnel hello-interval ${formatSec(helloIntervalSec)}`;
+}
+
+/** Stops babeld using an interface (routes through it are retracted at once). */
+export function flushInterfaceLine(ifName: string): string {
+  return `flush interface ${ifName}`;
+}
+
+/**
+ * Raises the cost of receiving on an interface, so neighbours move their routes to
+ * other paths before a planned close (drain). babeld 1.12.1 accepts it at runtime.
+ */
+export function drainInterfaceLine(ifName: string, helloIntervalSec: number, rxcost = DRAIN_RXCOST): string {
+  return `interface ${ifName} type tunnel hello-interval ${formatSec(helloIntervalSec)} rxcost ${rxcost}`;
+}
+
+/** Large but finite, so the tunnel still carries traffic until every route moved away. */
+export const DRAIN_RXCOST = 4096;
+
+/** Sets the default hello interval for interfaces added later. */
+export function defaultHelloLine(helloIntervalSec: number): string {
+  return `default hello-interval ${formatSec(helloIntervalSec)}`;
+}

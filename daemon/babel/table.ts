@@ -1,0 +1,76 @@
+// The routing state a monitor or dump describes, as a pure fold over parsed events.
+import type { BabelEvent, BabelInterface, BabelNeighbour, BabelRoute, BabelXroute } from './parse.js';
+
+export interface BabelTable {
+  readonly interfaces: ReadonlyMap<string, BabelInterface>;
+  readonly neighbours: ReadonlyMap<string, BabelNeighbour>;
+  readonly routes: ReadonlyMap<string, BabelRoute>;
+  readonly xroutes: ReadonlyMap<string, BabelXroute>;
+}
+
+/** babeld's "infinite" metric: unreachable or retracted. */
+export const INFINITE_METRIC = 65535;
+
+export function emptyBabelTable(): BabelTable {
+  return { interfaces: new Map(), neighbours: new Map(), routes: new Map(), xroutes: new Map() };
+}
+
+function upsert<V>(map: ReadonlyMap<string, V>, key: string, value: V | undefined): Map<string, V> {
+  const next = new Map(map);
+  if (value === undefined) next.delete(key);
+  else next.set(key, value);
+  return next;
+}
+
+/** Returns the table after one event (the input is not modified). Other events leave it as is. */
+export function applyBabelEvent(table: BabelTable, ev: BabelEvent): BabelTable {
+  switch (ev.kind) {
+    case 'reset':
+      return emptyBabelTable();
+    case 'interface':
+      return { ...table, interfaces: upsert(table.interfaces, ev.interface.name, ev.action === 'flush' ? undefined : ev.interface) };
+    case 'neighbour':
+      return { ...table, neighbours: upsert(table.neighbours, ev.neighbour.id, ev.action === 'flush' ? undefined : ev.neighbour) };
+    case 'route':
+      return { ...table, routes: upsert(table.routes, ev.route.id, ev.action === 'flush' ? undefined : ev.route) };
+    case 'xroute':
+      return { ...table, xroutes: upsert(table.xroutes, ev.xroute.id, ev.action === 'flush' ? undefined : ev.xroute) };
+    default:
+      return table;
+  }
+}
+
+export function foldBabelEvents(events: Iterable<BabelEvent>, table: BabelTable = emptyBabelTable()): BabelTable {
+  let t = table;
+  for (const ev of events) t = applyBabelEvent(t, ev);
+  return t;
+}
+
+/** A route that actually carries traffic: installed, finite metric, through a neighbour. */
+export function isUsableRoute(r: BabelRoute): boolean {
+  return r.installed && r.metric < INFINITE_METRIC && r.via !== '' && r.via !== '::';
+}
+
+/** Number of usable installed routes per interface (the tunnel's "routes" in scoring). */
+export function routeCountsByInterface(table: BabelTable): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of table.routes.values()) {
+    if (isUsableRoute(r)) counts.set(r.ifName, (counts.get(r.ifName) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Neighbours sorted by interface then address. */
+export function neighbourList(table: BabelTable): BabelNeighbour[] {
+  return [...table.neighbours.values()].sort((a, b) => a.ifName.localeCompare(b.ifName) || a.address.localeCompare(b.address));
+}
+
+/** A neighbour babel can use (finite cost). */
+export function isUsableNeighbour(n: BabelNeighbour): boolean {
+  return n.cost < INFINITE_METRIC;
+}
+
+/** Prefixes reachable through usable routes, sorted. */
+export function reachablePrefixes(table: BabelTable): string[] {
+  return [...new Set([...table.routes.values()].filter(isUsableRoute).map((r) => r.prefix))].sort();
+}

@@ -1,0 +1,219 @@
+// The control API between the daemon and the `resilnet` CLI: HTTP/1.1 + JSON on
+// a Unix socket (mode 0600). These types are the whole contract; `--json` in the
+// CLI prints them unchanged. Try it by hand:
+//   curl --unix-socket /run/resilnet/control.sock http://resilnet/v1/help
+import type { EventLine } from '../events.js';
+
+export const CONTROL_API_PREFIX = '/v1';
+
+/** Error codes of the control API, with the HTTP status each maps to. */
+export const CONTROL_ERROR_STATUS = {
+  RN_CONTROL_NOT_FOUND: 404,
+  RN_CONTROL_METHOD: 405,
+  RN_CONTROL_BAD_REQUEST: 400,
+  RN_CONTROL_INTERNAL: 500,
+  RN_CONFIG_INVALID: 422,
+  RN_DAEMON_NOT_READY: 503,
+} as const satisfies Record<string, number>;
+
+export function httpStatusForCode(code: string): number {
+  return (CONTROL_ERROR_STATUS as Record<string, number>)[code] ?? 500;
+}
+
+export interface ControlErrorBody {
+  error: { code: string; message: string; hint?: string };
+}
+
+// ---- help --------------------------------------------------------------
+
+export interface HelpEntry {
+  name: string;
+  method: 'GET' | 'POST';
+  path: string;
+  description: string;
+  /** Query parameters (GET) or body fields (POST) it accepts. */
+  params: Record<string, string>;
+}
+export interface HelpResponse {
+  commands: HelpEntry[];
+}
+
+// ---- status ------------------------------------------------------------
+
+export interface HealthView {
+  code: string;
+  title: string;
+  severity: string;
+  text: string;
+  sinceMs: number;
+}
+
+export interface StatusResponse {
+  prefix: string;
+  /** PREFIX::1, the node's overlay address. */
+  address: string;
+  networkPrefix: string;
+  pid: number;
+  startedAtMs: number;
+  uptimeSec: number;
+  certificate: { serial: string; notAfterMs: number };
+  networkConfig: {
+    version: number;
+    /** Effective value: the local override when set, else the network's. */
+    helloIntervalSec: number;
+    clientCount: number;
+    maxClients: number;
+    tunnelRefreshSec: number;
+    source: string;
+  };
+  peers: { total: number; live: number; dead: number };
+  tunnels: { outgoing: number; incoming: number; connecting: number };
+  babeld: { running: boolean; pid: number | null; routes: number; neighbours: number };
+  registry: { url: string; lastContactMs: number | null; lastError: string | null };
+  peerProtocol: { port: number; received: number; sent: number; dropped: number };
+  health: HealthView[];
+}
+
+// ---- peers -------------------------------------------------------------
+
+export interface PeersRequest {
+  /** Only dead peers. */
+  dead: boolean;
+}
+
+export interface PeerView {
+  prefix: string;
+  addresses: string[];
+  source: string;
+  firstSeenMs: number | null;
+  lastSeenMs: number | null;
+  lastSuccessMs: number | null;
+  failures: number;
+  dead: boolean;
+  deadReason: string | null;
+  deadSinceMs: number | null;
+  nextRetryMs: number | null;
+  rttMs: number | null;
+  /** A tunnel to this peer is open now. */
+  adjacent: boolean;
+}
+
+export interface PeersResponse {
+  peers: PeerView[];
+}
+
+// ---- tunnels -----------------------------------------------------------
+
+export type TunnelDirection = 'outgoing' | 'incoming';
+export type TunnelState = 'connecting' | 'up' | 'draining';
+
+export interface TunnelView {
+  peer: string;
+  direction: TunnelDirection;
+  interface: string;
+  state: TunnelState;
+  /** The far end on the underlay, "IP:PORT" (server side: the client's address once known). */
+  remote: string | null;
+  openedAtMs: number;
+  ageSec: number;
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  /** Babel routes installed through this tunnel. */
+  routes: number;
+  score: number | null;
+  protected: boolean;
+  pid: number | null;
+}
+
+export interface TunnelsResponse {
+  tunnels: TunnelView[];
+}
+
+// ---- events ------------------------------------------------------------
+
+export interface EventsRequest {
+  limit: number;
+}
+export type EventView = EventLine;
+export interface EventsResponse {
+  events: EventView[];
+  /** Older lines that fell out of the bounded log. */
+  dropped: number;
+}
+
+// ---- reload ------------------------------------------------------------
+
+export type ReloadAction = 'apply-live' | 'restart-required';
+
+export interface ReloadItem {
+  /** Config key as written in resilnet.toml, e.g. `babel.hello_interval`. */
+  key: string;
+  from: unknown;
+  to: unknown;
+  action: ReloadAction;
+  /** What applying it does, or why it needs a restart. */
+  note: string;
+}
+
+export interface ReloadReport {
+  path: string;
+  /** Keys changed and applied to the running daemon. */
+  applied: ReloadItem[];
+  /** Keys changed that only take effect after a restart; nothing was done for them. */
+  skipped: ReloadItem[];
+  failed: Array<{ key: string; code: string; message: string }>;
+}
+
+export type ReloadResponse = ReloadReport;
+
+// ---- routes ------------------------------------------------------------
+
+export const CONTROL_ROUTES = {
+  help: { method: 'GET', path: `${CONTROL_API_PREFIX}/help` },
+  status: { method: 'GET', path: `${CONTROL_API_PREFIX}/status` },
+  peers: { method: 'GET', path: `${CONTROL_API_PREFIX}/peers` },
+  tunnels: { method: 'GET', path: `${CONTROL_API_PREFIX}/tunnels` },
+  events: { method: 'GET', path: `${CONTROL_API_PREFIX}/events` },
+  reload: { method: 'POST', path: `${CONTROL_API_PREFIX}/reload` },
+} as const;
+
+export type ControlCommandName = keyof typeof CONTROL_ROUTES;
+
+export const DEFAULT_EVENTS_LIMIT = 100;
+export const MAX_EVENTS_LIMIT = 10_000;
+
+/** Strict query parsing shared by server and tests: unknown parameters are refused. */
+export function parseQuery(
+  query: URLSearchParams,
+  allowed: readonly string[],
+): { ok: true; values: Record<string, string> } | { ok: false; message: string } {
+  const values: Record<string, string> = {};
+  for (const [k, v] of query) {
+    if (!allowed.includes(k)) {
+      const known = allowed.length ? `accepted: ${allowed.join(', ')}` : 'it takes none';
+      return { ok: false, message: `unknown parameter "${k}" (${known})` };
+    }
+    values[k] = v;
+  }
+  return { ok: true, values };
+}
+
+export function parsePeersRequest(query: URLSearchParams): PeersRequest | { error: string } {
+  const q = parseQuery(query, ['dead']);
+  if (!q.ok) return { error: q.message };
+  const dead = q.values.dead;
+  if (dead === undefined || dead === '' || dead === '0' || dead === 'false') return { dead: dead === '' };
+  if (dead === '1' || dead === 'true') return { dead: true };
+  return { error: `dead must be 1/true or 0/false (got "${dead}")` };
+}
+
+export function parseEventsRequest(query: URLSearchParams): EventsRequest | { error: string } {
+  const q = parseQuery(query, ['limit']);
+  if (!q.ok) return { error: q.message };
+  if (q.values.limit === undefined) return { limit: DEFAULT_EVENTS_LIMIT };
+  const limit = Number(q.values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENTS_LIMIT) {
+    return { error: `limit must be an integer 1…${MAX_EVENTS_LIMIT} (got "${q.values.limit}")` };
+  }
+  return { limit };
+}

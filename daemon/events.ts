@@ -1,0 +1,77 @@
+// The daemon's event log: one human-readable line for every membership and
+// link change ("link with fd5e:1:2:7::/64 established via 10.1.0.7:1195/udp").
+// Bounded in memory for `resilnet events`; each line is also logged once.
+import type { Clock } from './sys/clock.js';
+
+export type EventKind =
+  | 'daemon'
+  | 'link-established'
+  | 'link-lost'
+  | 'link-closed'
+  | 'peer-dead'
+  | 'peer-alive'
+  | 'peer-learned'
+  | 'child'
+  | 'network-config'
+  | 'revocation'
+  | 'registry'
+  | 'reload';
+
+export interface EventLine {
+  atMs: number;
+  kind: EventKind;
+  /** The line a human reads; complete on its own. */
+  text: string;
+  /** The peer (prefix) the line is about, when there is one. */
+  peer?: string;
+}
+
+export interface EventLogDeps {
+  clock: Pick<Clock, 'nowMs'>;
+  /** Receives every line once, e.g. a pino child logger's info. */
+  log?: (line: EventLine) => void;
+}
+
+export const DEFAULT_EVENT_CAPACITY = 1000;
+
+export class EventLog {
+  private readonly lines: EventLine[] = [];
+  private droppedCount = 0;
+
+  constructor(
+    private readonly deps: EventLogDeps,
+    private readonly capacity = DEFAULT_EVENT_CAPACITY,
+  ) {}
+
+  add(kind: EventKind, text: string, peer?: string): EventLine {
+    const line: EventLine = { atMs: this.deps.clock.nowMs(), kind, text, ...(peer === undefined ? {} : { peer }) };
+    this.lines.push(line);
+    if (this.lines.length > this.capacity) {
+      this.lines.shift();
+      this.droppedCount++;
+    }
+    this.deps.log?.(line);
+    return line;
+  }
+
+  /** The newest `limit` lines, oldest first. */
+  list(limit = this.capacity): EventLine[] {
+    return this.lines.slice(Math.max(0, this.lines.length - limit));
+  }
+
+  get dropped(): number {
+    return this.droppedCount;
+  }
+}
+
+// The wording of the lines lives here so every caller says the same thing.
+export const eventText = {
+  linkEstablished: (peer: string, remote: string, proto = 'udp') => `link with ${peer} established via ${remote}/${proto}`,
+  linkLost: (peer: string, reason: string) => `link with ${peer} lost (${reason})`,
+  linkClosed: (peer: string, reason: string) => `link with ${peer} closed (${reason})`,
+  peerDead: (peer: string, failures: number, reason: string) =>
+    `peer ${peer} marked dead: ${failures} failed attempt${failures === 1 ? '' : 's'} (${reason})`,
+  peerRevoked: (peer: string, serial: string) => `peer ${peer} marked dead: certificate ${serial} revoked`,
+  peerAlive: (peer: string) => `peer ${peer} reachable again`,
+  peerLearned: (peer: string, source: string) => `peer ${peer} learned from ${source}`,
+};

@@ -1,0 +1,583 @@
+// The peer protocol endpoint: signed, replay-protected UDP messages between
+// nodes (docs/peer-protocol.md). Byte layout lives in wire/; this module does
+// send/receive, authentication, request/reply and events. The receive path never
+// throws: bad datagrams are dropped, counted in stats() and logged at debug.
+import { createHash, randomInt, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { WireDecodeError } from '../../wire/errors.js';
+import {
+  chunkNetworkConfig,
+  decodePacket,
+  encodePacket,
+  type DecodedPacket,
+  type HelloMessage,
+  type MessageKind,
+  type MessageOf,
+  type PeerMessage,
+} from '../../wire/messages.js';
+import { MAX_MESSAGE_BYTES, SIGNATURE_BYTES } from '../../wire/tlv.js';
+import { PeerProtoError } from './errors.js';
+import { ConfigAssembler } from './reassembly.js';
+import { ReplayGuard } from './replay.js';
+import { dgramSocketFactory, type UdpEndpoint, type UdpSocket, type UdpSocketFactory } from './socket.js';
+
+/** The slice of daemon/sys/clock.ts Clock this module uses. */
+export interface PeerProtoClock {
+  nowMs(): number;
+  setTimeout(fn: () => void, ms: number): () => void;
+}
+
+/** pino-compatible. */
+export interface PeerProtoLog {
+  trace(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface VerifiedPeerCert {
+  /** The certificate's prefix (CN), canonical CIDR text. */
+  prefix: string;
+  serial: string;
+  publicKey: KeyObject;
+}
+
+export interface PeerProtocolDeps {
+  clock: PeerProtoClock;
+  self: {
+    /** Our prefix, canonical CIDR text. */
+    prefix: string;
+    certDer: Buffer;
+    /** ECDSA P-256/SHA-256 over data; IEEE-P1363 (64 bytes) preferred, DER accepted. */
+    sign(data: Buffer): Buffer;
+  };
+  /** Checks a peer's certificate against the CA and the CRL; throws if invalid or revoked. */
+  verifyPeerCert(certDer: Buffer): VerifiedPeerCert;
+  log: PeerProtoLog;
+  /** Defaults to node:dgram (udp6, dual stack). */
+  socketFactory?: UdpSocketFactory;
+  /** Version of the network config we hold, sent in hellos. */
+  configVersion?: () => number | undefined;
+}
+
+export interface PeerProtocolOptions {
+  /** Accepted clock difference between sender and receiver (default 5 min). */
+  replayWindowMs?: number;
+  /** Frames remembered per sender within the window (default 4096). */
+  maxFramesPerSenderWindow?: number;
+  /** Certificates (peers) remembered (default 10000). */
+  maxCachedPeers?: number;
+  /** A cached certificate is checked again (CA, expiry, CRL) after this long (default 1 h). */
+  certRecheckMs?: number;
+  /** An incomplete network config is forgotten after this long (default 30 s). */
+  configReassemblyMs?: number;
+  /** A request's reply is remembered this long, so a retry gets the same answer (default 30 s). */
+  replyCacheMs?: number;
+}
+
+/** Where to send: an underlay or overlay address, and the prefix we expect there when known. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+  /** Expected peer prefix: the frame names it as recipient and replies must come from it. */
+  prefix?: string;
+}
+
+/** The authenticated sender of a received message. */
+export interface PeerSource {
+  prefix: string;
+  serial: string;
+  host: string;
+  port: number;
+}
+
+export interface Incoming<M extends PeerMessage = PeerMessage> {
+  from: PeerSource;
+  msg: M;
+  /** Set when the sender expects a reply (answer with reply()). */
+  requestId?: number;
+  inReplyTo?: number;
+}
+
+export interface HelloEvent extends Incoming<HelloMessage> {
+  /** Round trip on our own clock, when the hello echoes one of ours. */
+  rttMs?: number;
+}
+
+export interface NetworkConfigEvent {
+  from: PeerSource;
+  version: number;
+  /** The reassembled bytes as the sender passed them to sendNetworkConfig. */
+  bytes: Buffer;
+}
+
+export type PeerProtocolEvents = { [K in MessageKind]: K extends 'hello' ? HelloEvent : Incoming<MessageOf<K>> } & {
+  'network-config': NetworkConfigEvent;
+};
+
+export type RequestHandler<K extends MessageKind> = (
+  ev: Incoming<MessageOf<K>>,
+) => PeerMessage | undefined | Promise<PeerMessage | undefined>;
+
+export interface PeerProtoStats {
+  received: number;
+  accepted: number;
+  sent: number;
+  sendErrors: number;
+  handlerErrors: number;
+  dropped: {
+    /** Larger than 1280 bytes. */
+    oversize: number;
+    /** Not a frame we can decode (WireDecodeError), including unknown kinds. */
+    malformed: number;
+    /** Unknown sender, bad or revoked certificate, prefix mismatch, bad signature. */
+    unauthenticated: number;
+    /** Seen before, timestamp outside the window, or a sender over its per-window budget. */
+    replayed: number;
+    /** Addressed to another prefix, or from ourselves. */
+    misaddressed: number;
+    /** A reply to no request of ours (late, or from the wrong prefix). */
+    unsolicited: number;
+  };
+  cachedPeers: number;
+}
+
+interface CachedCert extends VerifiedPeerCert {
+  certDer: Buffer;
+  checkedAtMs: number;
+}
+
+interface Pending {
+  expectPrefix: string | undefined;
+  resolve(ev: Incoming): void;
+  reject(err: unknown): void;
+}
+
+type Listener = (ev: never) => unknown;
+
+const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request']);
+const MAX_REPLY_CACHE = 1024;
+
+export class PeerProtocol {
+  private readonly opts: Required<PeerProtocolOptions>;
+  private readonly replay: ReplayGuard;
+  private readonly assembler: ConfigAssembler;
+  private readonly certs = new Map<string, CachedCert>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly handlers = new Map<MessageKind, RequestHandler<MessageKind>>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly replyCache = new Map<string, { atMs: number; reply: Promise<PeerMessage | undefined> }>();
+  private readonly counters: PeerProtoStats;
+  /** Received requests that carried a certificate: the sender may not know ours yet, so the reply carries it. */
+  private readonly certBearing = new WeakSet<Incoming>();
+  private socket: UdpSocket | undefined;
+  private seq = 0;
+  private nextRequestId = randomInt(1, 2 ** 31);
+
+  constructor(
+    private readonly deps: PeerProtocolDeps,
+    options: PeerProtocolOptions = {},
+  ) {
+    this.opts = {
+      replayWindowMs: options.replayWindowMs ?? 300_000,
+      maxFramesPerSenderWindow: options.maxFramesPerSenderWindow ?? 4096,
+      maxCachedPeers: options.maxCachedPeers ?? 10_000,
+      certRecheckMs: options.certRecheckMs ?? 3_600_000,
+      configReassemblyMs: options.configReassemblyMs ?? 30_000,
+      replyCacheMs: options.replyCacheMs ?? 30_000,
+    };
+    this.replay = new ReplayGuard({
+      windowMs: this.opts.replayWindowMs,
+      maxPerSender: this.opts.maxFramesPerSenderWindow,
+      maxSenders: this.opts.maxCachedPeers,
+    });
+    this.assembler = new ConfigAssembler({ timeoutMs: this.opts.configReassemblyMs, maxAssemblies: 16 });
+    this.counters = {
+      received: 0,
+      accepted: 0,
+      sent: 0,
+      sendErrors: 0,
+      handlerErrors: 0,
+      dropped: { oversize: 0, malformed: 0, unauthenticated: 0, replayed: 0, misaddressed: 0, unsolicited: 0 },
+      cachedPeers: 0,
+    };
+  }
+
+  /** Binds the UDP port (default host "::", dual stack). Aborting `signal` stops the endpoint. */
+  async start(options: { port: number; host?: string; signal?: AbortSignal }): Promise<UdpEndpoint> {
+    if (this.socket !== undefined) throw new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'peer protocol already started');
+    const socket = (this.deps.socketFactory ?? dgramSocketFactory)();
+    const host = options.host ?? '::';
+    let bound: UdpEndpoint;
+    try {
+      bound = await socket.bind(options.port, host);
+    } catch (err) {
+      await socket.close();
+      throw new PeerProtoError('RN_PEERPROTO_BIND', `cannot bind the peer-protocol port: udp [${host}]:${options.port} (${(err as Error).message}). Is another resilnet daemon running, or is underlay.port taken?`, { cause: err });
+    }
+    socket.onMessage((data, from) => this.receive(data, from));
+    socket.onError((err) => this.deps.log.warn({ err }, 'peer protocol socket error'));
+    this.socket = socket;
+    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    this.deps.log.info({ remote: `[${bound.host}]:${bound.port}` }, 'peer protocol listening');
+    return bound;
+  }
+
+  /** Closes the socket; pending requests fail with RN_PEERPROTO_NOT_RUNNING. */
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'peer protocol stopped before the reply came'));
+    }
+    if (socket !== undefined) await socket.close();
+  }
+
+  /** Subscribes to a kind of received message (or 'network-config'); returns the unsubscribe function. */
+  on<E extends keyof PeerProtocolEvents>(event: E, listener: (ev: PeerProtocolEvents[E]) => unknown): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener);
+    return () => set.delete(listener as Listener);
+  }
+
+  /**
+   * Answers requests of one kind: the returned message goes back to the sender
+   * (undefined: no answer). A thrown error is logged; a tunnel-request then gets
+   * tunnel-refuse 'error'. Without a handler, a tunnel-request is refused with
+   * 'unsupported' and other requests are emitted as events (answer with reply()).
+   */
+  setHandler<K extends MessageKind>(kind: K, handler: RequestHandler<K>): void {
+    this.handlers.set(kind, handler as unknown as RequestHandler<MessageKind>);
+  }
+
+  async send(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean } = {}): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined) throw new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'cannot send a peer message: the peer protocol is not running');
+    const withCert = options.withCert ?? KINDS_WITH_CERT.has(msg.kind);
+    this.seq = (this.seq + 1) >>> 0;
+    const bytes = encodePacket(
+      {
+        sender: this.deps.self.prefix,
+        recipient: to.prefix,
+        timestampMs: Math.floor(this.deps.clock.nowMs()),
+        seq: this.seq,
+        message: msg,
+        ...(withCert ? { certDer: this.deps.self.certDer } : {}),
+        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+        ...(options.inReplyTo !== undefined ? { inReplyTo: options.inReplyTo } : {}),
+      },
+      (data) => this.deps.self.sign(data),
+    );
+    this.deps.log.trace(
+      { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, requestId: options.requestId, inReplyTo: options.inReplyTo, msg: traceView(msg) },
+      'peer message',
+    );
+    try {
+      await socket.send(bytes, { host: to.host, port: to.port });
+      this.counters.sent++;
+    } catch (err) {
+      this.counters.sendErrors++;
+      throw new PeerProtoError('RN_PEERPROTO_SEND', `cannot send a peer message to ${endpointText(to)} (${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  /**
+   * Sends a request and resolves with the reply. Each attempt waits timeoutMs;
+   * retries carry the same request id, so the receiver answers them from its
+   * reply cache instead of acting twice. Rejects with RN_PEERPROTO_TIMEOUT.
+   */
+  async request(to: PeerAddress, msg: PeerMessage, options: { timeoutMs: number; attempts?: number; signal?: AbortSignal }): Promise<Incoming> {
+    const requestId = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    const attempts = Math.max(1, options.attempts ?? 1);
+    return new Promise<Incoming>((resolve, reject) => {
+      let cancelTimer: () => void = () => {};
+      const onAbort = (): void => finish(() => reject(options.signal?.reason ?? new Error('aborted')));
+      const finish = (then: () => void): void => {
+        cancelTimer();
+        this.pending.delete(requestId);
+        options.signal?.removeEventListener('abort', onAbort);
+        then();
+      };
+      this.pending.set(requestId, {
+        expectPrefix: to.prefix,
+        resolve: (ev) => finish(() => resolve(ev)),
+        reject: (err) => finish(() => reject(err)),
+      });
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const attempt = (n: number): void => {
+        cancelTimer = this.deps.clock.setTimeout(() => {
+          if (n < attempts) return attempt(n + 1);
+          finish(() =>
+            reject(
+              new PeerProtoError('RN_PEERPROTO_TIMEOUT', `no reply from ${to.prefix ?? 'peer'} at ${endpointText(to)} to ${msg.kind} within ${options.timeoutMs} ms (${attempts} attempt${attempts > 1 ? 's' : ''}). Is the peer running and its underlay port reachable?`, {
+                details: { peer: to.prefix, remote: endpointText(to), kind: msg.kind },
+              }),
+            ),
+          );
+        }, options.timeoutMs);
+        this.send(to, msg, { requestId }).catch((err: unknown) => {
+          if (this.pending.has(requestId)) finish(() => reject(err));
+        });
+      };
+      attempt(1);
+    });
+  }
+
+  /** Answers a received request (for requests handled in an event listener). */
+  reply(to: Incoming, msg: PeerMessage): Promise<void> {
+    if (to.requestId === undefined) return Promise.resolve();
+    return this.send({ host: to.from.host, port: to.from.port, prefix: to.from.prefix }, msg, {
+      inReplyTo: to.requestId,
+      withCert: this.certBearing.has(to) || KINDS_WITH_CERT.has(msg.kind),
+    });
+  }
+
+  /** Hello round trip: resolves with the RTT measured from the echoed timestamp. */
+  async hello(to: PeerAddress, options: { timeoutMs: number; attempts?: number; signal?: AbortSignal }): Promise<{ from: PeerSource; rttMs: number }> {
+    const msg = this.helloMessage(undefined);
+    const ev = await this.request(to, msg, options);
+    const echoed = ev.msg.kind === 'hello' ? ev.msg.yourTimestampMs : undefined;
+    return { from: ev.from, rttMs: echoed === undefined ? 0 : Math.max(0, this.deps.clock.nowMs() - echoed) };
+  }
+
+  /** Sends a (signed, CA-signed inside) network config as chunks. */
+  async sendNetworkConfig(to: PeerAddress, version: number, bytes: Buffer): Promise<void> {
+    for (const chunk of chunkNetworkConfig(version, bytes)) await this.send(to, chunk);
+  }
+
+  /** Re-checks every cached certificate (call after a CRL change); returns the prefixes dropped. */
+  revalidateCerts(): string[] {
+    const dropped: string[] = [];
+    for (const [prefix, c] of this.certs) {
+      try {
+        this.deps.verifyPeerCert(c.certDer);
+        c.checkedAtMs = this.deps.clock.nowMs();
+      } catch (err) {
+        this.certs.delete(prefix);
+        dropped.push(prefix);
+        this.deps.log.info({ peer: prefix, err }, 'peer certificate no longer valid');
+      }
+    }
+    return dropped;
+  }
+
+  /** Forgets a peer's certificate (it must send a hello again). */
+  forgetPeer(prefix: string): void {
+    this.certs.delete(prefix);
+    this.replay.forget(prefix);
+  }
+
+  /** Peers whose certificate is cached. */
+  knownPeers(): { prefix: string; serial: string }[] {
+    return [...this.certs.values()].map((c) => ({ prefix: c.prefix, serial: c.serial }));
+  }
+
+  stats(): PeerProtoStats {
+    return { ...this.counters, dropped: { ...this.counters.dropped }, cachedPeers: this.certs.size };
+  }
+
+  // ---- receive path ------------------------------------------------------
+
+  private receive(data: Buffer, remote: UdpEndpoint): void {
+    this.counters.received++;
+    try {
+      this.receiveUnsafe(data, remote);
+    } catch (err) {
+      // Should be impossible; still never let it reach the socket.
+      this.counters.dropped.malformed++;
+      this.deps.log.warn({ err, remote: endpointText(remote), unexpected: true }, 'peer message dropped');
+    }
+  }
+
+  private drop(reason: keyof PeerProtoStats['dropped'], remote: UdpEndpoint, fields: object = {}): void {
+    this.counters.dropped[reason]++;
+    this.deps.log.debug({ reason, remote: endpointText(remote), ...fields }, 'peer message dropped');
+  }
+
+  private receiveUnsafe(data: Buffer, remote: UdpEndpoint): void {
+    const nowMs = this.deps.clock.nowMs();
+    if (data.length > MAX_MESSAGE_BYTES) return this.drop('oversize', remote, { bytes: data.length });
+    let packet: DecodedPacket;
+    try {
+      packet = decodePacket(data);
+    } catch (err) {
+      if (err instanceof WireDecodeError) return this.drop('malformed', remote, { code: err.code, offset: err.offset, tlvType: err.tlvType });
+      throw err;
+    }
+    const peer = packet.sender;
+    if (peer === this.deps.self.prefix) return this.drop('misaddressed', remote, { peer, why: 'from ourselves' });
+    if (packet.recipient === undefined ? packet.message.kind !== 'hello' : packet.recipient !== this.deps.self.prefix) {
+      return this.drop('misaddressed', remote, { peer, recipient: packet.recipient ?? 'anyone' });
+    }
+    if (!this.replay.inWindow(packet.timestampMs, nowMs)) {
+      return this.drop('replayed', remote, { peer, why: 'timestamp outside the window', skewMs: nowMs - packet.timestampMs });
+    }
+    const cert = this.certFor(packet, nowMs, remote);
+    if (cert === undefined) return;
+    if (!signatureOk(cert.publicKey, packet.signedData, packet.signature)) {
+      return this.drop('unauthenticated', remote, { peer, why: 'bad signature' });
+    }
+    if (packet.certDer !== undefined) this.remember(cert);
+    const verdict = this.replay.check(peer, packet.timestampMs, packet.seq, nowMs);
+    if (verdict !== 'fresh') return this.drop('replayed', remote, { peer, why: verdict });
+
+    this.counters.accepted++;
+    const from: PeerSource = { prefix: peer, serial: cert.serial, host: remote.host, port: remote.port };
+    const ev: Incoming = { from, msg: packet.message };
+    if (packet.requestId !== undefined) ev.requestId = packet.requestId;
+    if (packet.inReplyTo !== undefined) ev.inReplyTo = packet.inReplyTo;
+    if (packet.certDer !== undefined) this.certBearing.add(ev);
+    this.deps.log.trace(
+      { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, msg: traceView(packet.message) },
+      'peer message',
+    );
+    this.dispatch(ev, nowMs);
+  }
+
+  /** The sender's verified certificate: from the frame (checked now) or from the cache. */
+  private certFor(packet: DecodedPacket, nowMs: number, remote: UdpEndpoint): CachedCert | undefined {
+    const peer = packet.sender;
+    const cached = this.certs.get(peer);
+    let der = packet.certDer;
+    if (der === undefined && cached === undefined) {
+      this.drop('unauthenticated', remote, { peer, why: 'unknown sender (no hello yet)' });
+      return undefined;
+    }
+    if (der === undefined || (cached !== undefined && cached.certDer.equals(der))) {
+      if (nowMs - cached!.checkedAtMs < this.opts.certRecheckMs) return cached;
+      der = cached!.certDer;
+    }
+    let verified: VerifiedPeerCert;
+    try {
+      verified = this.deps.verifyPeerCert(der);
+    } catch (err) {
+      if (cached !== undefined && cached.certDer.equals(der)) this.certs.delete(peer);
+      this.drop('unauthenticated', remote, { peer, why: 'certificate refused', code: (err as { code?: string }).code, err });
+      return undefined;
+    }
+    if (verified.prefix !== peer) {
+      this.drop('unauthenticated', remote, { peer, why: `certificate is for ${verified.prefix}` });
+      return undefined;
+    }
+    const fresh: CachedCert = { ...verified, certDer: Buffer.from(der), checkedAtMs: nowMs };
+    if (cached !== undefined && cached.certDer.equals(der)) this.certs.set(peer, fresh); // re-checked, same cert
+    return fresh;
+  }
+
+  private remember(cert: CachedCert): void {
+    if (!this.certs.has(cert.prefix) && this.certs.size >= this.opts.maxCachedPeers) {
+      const oldest = this.certs.keys().next().value;
+      if (oldest !== undefined) this.certs.delete(oldest);
+    }
+    this.certs.delete(cert.prefix);
+    this.certs.set(cert.prefix, cert);
+  }
+
+  private dispatch(ev: Incoming, nowMs: number): void {
+    const msg = ev.msg;
+    if (ev.inReplyTo !== undefined) {
+      const p = this.pending.get(ev.inReplyTo);
+      const matches = p !== undefined && (p.expectPrefix === undefined || p.expectPrefix === ev.from.prefix);
+      if (matches) p.resolve(ev);
+      if (msg.kind === 'hello') return this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
+      if (!matches) this.drop('unsolicited', ev.from, { peer: ev.from.prefix, kind: msg.kind, inReplyTo: ev.inReplyTo });
+      return;
+    }
+    if (msg.kind === 'hello') {
+      if (ev.requestId !== undefined) this.answer(ev, this.helloMessage(msg.myTimestampMs));
+      return this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
+    }
+    if (msg.kind === 'config-chunk') {
+      const whole = this.assembler.add(ev.from.prefix, msg, nowMs);
+      this.emit('config-chunk', ev as Incoming<MessageOf<'config-chunk'>>);
+      if (whole !== undefined) this.emit('network-config', { from: ev.from, version: whole.version, bytes: whole.bytes });
+      return;
+    }
+    const handler = this.handlers.get(msg.kind);
+    if (ev.requestId !== undefined && handler !== undefined) return this.handle(ev, handler, nowMs);
+    if (ev.requestId !== undefined && msg.kind === 'tunnel-request') {
+      return this.answer(ev, { kind: 'tunnel-refuse', reason: 'unsupported' });
+    }
+    this.emit(msg.kind, ev as never);
+  }
+
+  private handle(ev: Incoming, handler: RequestHandler<MessageKind>, nowMs: number): void {
+    for (const [key, r] of this.replyCache) if (nowMs - r.atMs > this.opts.replyCacheMs) this.replyCache.delete(key);
+    const key = `${ev.from.prefix} ${ev.requestId}`;
+    let cached = this.replyCache.get(key);
+    if (cached === undefined) {
+      const reply = Promise.resolve()
+        .then(() => handler(ev as never))
+        .catch((err: unknown): PeerMessage | undefined => {
+          this.counters.handlerErrors++;
+          this.deps.log.warn({ err, peer: ev.from.prefix, kind: ev.msg.kind }, 'peer request handler failed');
+          return ev.msg.kind === 'tunnel-request' ? { kind: 'tunnel-refuse', reason: 'error' } : undefined;
+        });
+      cached = { atMs: nowMs, reply };
+      if (this.replyCache.size >= MAX_REPLY_CACHE) {
+        const oldest = this.replyCache.keys().next().value;
+        if (oldest !== undefined) this.replyCache.delete(oldest);
+      }
+      this.replyCache.set(key, cached);
+    }
+    void cached.reply.then((msg) => {
+      if (msg !== undefined) this.answer(ev, msg);
+    });
+  }
+
+  private answer(ev: Incoming, msg: PeerMessage): void {
+    this.reply(ev, msg).catch((err: unknown) => this.deps.log.debug({ err, peer: ev.from.prefix }, 'peer reply not sent'));
+  }
+
+  private helloMessage(yourTimestampMs: number | undefined): HelloMessage {
+    const m: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
+    if (yourTimestampMs !== undefined) m.yourTimestampMs = yourTimestampMs;
+    const cv = this.deps.configVersion?.();
+    if (cv !== undefined) m.configVersion = cv;
+    return m;
+  }
+
+  private helloEvent(ev: Incoming<HelloMessage>, nowMs: number): HelloEvent {
+    const echoed = ev.msg.yourTimestampMs;
+    // Only an echo of a timestamp from the past on our own clock is a round trip.
+    return echoed !== undefined && echoed <= nowMs ? { ...ev, rttMs: nowMs - echoed } : ev;
+  }
+
+  private emit<E extends keyof PeerProtocolEvents>(event: E, ev: PeerProtocolEvents[E]): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        const result = (listener as (e: PeerProtocolEvents[E]) => unknown)(ev);
+        if (result instanceof Promise) {
+          result.catch((err: unknown) => this.deps.log.warn({ err, event }, 'peer protocol listener failed'));
+        }
+      } catch (err) {
+        this.deps.log.warn({ err, event }, 'peer protocol listener failed');
+      }
+    }
+  }
+}
+
+function signatureOk(publicKey: KeyObject, data: Buffer, signature: Buffer): boolean {
+  try {
+    const dsaEncoding = signature.length === SIGNATURE_BYTES ? 'ieee-p1363' : 'der';
+    return verifySignature('sha256', data, { key: publicKey, dsaEncoding }, signature);
+  } catch {
+    return false; // malformed signature or key: a bad signature, not a crash
+  }
+}
+
+function endpointText(e: { host: string; port: number }): string {
+  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+/** Message fields for trace logs: binary payloads shown by size and digest. */
+function traceView(msg: PeerMessage): object {
+  if (msg.kind !== 'config-chunk') return msg;
+  return { ...msg, bytes: `${msg.bytes.length} bytes sha256:${createHash('sha256').update(msg.bytes).digest('hex').slice(0, 16)}` };
+}

@@ -1,0 +1,375 @@
+// The node's peer DB: the only module with SQL for the node. Peers by prefix
+// with addresses, where we learned them, failure/backoff state and a persistent
+// dead flag; plus the cached signed network config. Every method takes `nowMs`
+// (no clock reads here); the state changes themselves are pure functions below.
+import Database from 'better-sqlite3';
+import { ResilnetError } from '../../config/errors.js';
+import { canonicalPrefix } from '../../config/ipv6.js';
+import type { SignedNetworkConfig } from '../../config/network-config.js';
+import { migrate } from './schema.js';
+
+export type PeerSource = 'registry' | 'peer' | 'lan' | 'config';
+
+export interface PeerRecord {
+  prefix: string;
+  /** "IP:PORT" (IPv6 in brackets), most useful first. */
+  addresses: string[];
+  source: PeerSource;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** Last time a tunnel with this peer came up. */
+  lastSuccessMs: number | null;
+  /** Consecutive failed attempts since the last success. */
+  failures: number;
+  lastFailure: string | null;
+  dead: boolean;
+  deadSinceMs: number | null;
+  /** e.g. "3 failed attempts (connection refused)". */
+  deadReason: string | null;
+  /** 'failures' (cleared when the peer shows new addresses) or 'marked' (e.g. revoked). */
+  deadCause: 'failures' | 'marked' | null;
+  /** No attempt before this time. */
+  retryAtMs: number;
+  rttMs: number | null;
+  certSerial: string | null;
+}
+
+export interface PeerPolicy {
+  /** Failed attempts in a row that make a peer dead (default 3). */
+  deadAfterFailures: number;
+  /** First backoff; doubles with each failure (default 30 s). */
+  retryBaseMs: number;
+  /** Longest backoff, and the retry time shown for dead peers (default 1 h). */
+  retryMaxMs: number;
+}
+
+export interface PeerDbOptions extends Partial<PeerPolicy> {
+  /** Most peers kept; dead, then least recently seen, go first (default 1000). */
+  maxPeers?: number;
+}
+
+export const DEFAULT_PEER_POLICY: PeerPolicy = { deadAfterFailures: 3, retryBaseMs: 30_000, retryMaxMs: 3_600_000 };
+export const MAX_ADDRESSES_PER_PEER = 8;
+
+/** Higher wins when two sources report the same peer. */
+const SOURCE_RANK: Record<PeerSource, number> = { peer: 0, lan: 1, registry: 2, config: 3 };
+
+export interface UpsertPeer {
+  prefix: string;
+  /** Replaces the known list when non-empty. */
+  addresses: string[];
+  source: PeerSource;
+  certSerial?: string;
+}
+
+export interface FailureState {
+  failures: number;
+  lastFailure: string | null;
+  retryAtMs: number;
+  dead: boolean;
+  deadSinceMs: number | null;
+  deadReason: string | null;
+  deadCause: 'failures' | 'marked' | null;
+}
+
+// ---- pure state changes ---------------------------------------------------
+
+/** Backoff before the next attempt after `failures` failures in a row. */
+export function retryDelayMs(failures: number, policy: PeerPolicy = DEFAULT_PEER_POLICY): number {
+  if (failures <= 0) return 0;
+  return Math.min(policy.retryMaxMs, policy.retryBaseMs * 2 ** Math.min(failures - 1, 30));
+}
+
+/** One more failed attempt: back off, and past the threshold the peer is dead. */
+export function applyFailure(state: FailureState, reason: string, nowMs: number, policy: PeerPolicy = DEFAULT_PEER_POLICY): FailureState {
+  const failures = state.failures + 1;
+  if (state.dead) return { ...state, failures, lastFailure: reason, retryAtMs: nowMs + policy.retryMaxMs };
+  if (failures >= policy.deadAfterFailures) {
+    return {
+      failures,
+      lastFailure: reason,
+      retryAtMs: nowMs + policy.retryMaxMs,
+      dead: true,
+      deadSinceMs: nowMs,
+      deadReason: `${failures} failed attempts (${reason})`,
+      deadCause: 'failures',
+    };
+  }
+  return { ...state, failures, lastFailure: reason, retryAtMs: nowMs + retryDelayMs(failures, policy) };
+}
+
+export const LIVE_STATE: FailureState = {
+  failures: 0,
+  lastFailure: null,
+  retryAtMs: 0,
+  dead: false,
+  deadSinceMs: null,
+  deadReason: null,
+  deadCause: null,
+};
+
+/** How a peer stands at `nowMs`: dead, waiting out a backoff, or ready to try. */
+export function classifyPeer(p: Pick<PeerRecord, 'dead' | 'retryAtMs'>, nowMs: number): 'dead' | 'backoff' | 'ready' {
+  if (p.dead) return 'dead';
+  return p.retryAtMs > nowMs ? 'backoff' : 'ready';
+}
+
+/** Merges a report into a known peer; new addresses revive a peer that died of failures. */
+export function mergeReport(existing: PeerRecord, report: UpsertPeer, nowMs: number): { record: PeerRecord; revived: boolean } {
+  const addresses = report.addresses.length > 0 ? normaliseAddresses(report.addresses) : existing.addresses;
+  const changed = addresses.join(' ') !== existing.addresses.join(' ');
+  const revive = changed && existing.dead && existing.deadCause === 'failures';
+  const record: PeerRecord = {
+    ...existing,
+    addresses,
+    source: SOURCE_RANK[report.source] > SOURCE_RANK[existing.source] ? report.source : existing.source,
+    lastSeenMs: Math.max(existing.lastSeenMs, nowMs),
+    certSerial: report.certSerial ?? existing.certSerial,
+    ...(revive ? LIVE_STATE : {}),
+  };
+  return { record, revived: revive };
+}
+
+function normaliseAddresses(addresses: string[]): string[] {
+  return [...new Set(addresses)].slice(0, MAX_ADDRESSES_PER_PEER);
+}
+
+// ---- the repository ---------------------------------------------------------
+
+interface PeerRow {
+  prefix: string;
+  addresses: string;
+  source: PeerSource;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  last_success_ms: number | null;
+  failures: number;
+  last_failure: string | null;
+  dead: number;
+  dead_since_ms: number | null;
+  dead_reason: string | null;
+  dead_cause: 'failures' | 'marked' | null;
+  retry_at_ms: number;
+  rtt_ms: number | null;
+  cert_serial: string | null;
+}
+
+function toRecord(r: PeerRow): PeerRecord {
+  let addresses: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(r.addresses);
+    if (Array.isArray(parsed)) addresses = parsed.filter((a): a is string => typeof a === 'string');
+  } catch {
+    addresses = []; // a hand-edited row must not break listing
+  }
+  return {
+    prefix: r.prefix,
+    addresses,
+    source: r.source,
+    firstSeenMs: r.first_seen_ms,
+    lastSeenMs: r.last_seen_ms,
+    lastSuccessMs: r.last_success_ms,
+    failures: r.failures,
+    lastFailure: r.last_failure,
+    dead: r.dead === 1,
+    deadSinceMs: r.dead_since_ms,
+    deadReason: r.dead_reason,
+    deadCause: r.dead_cause,
+    retryAtMs: r.retry_at_ms,
+    rttMs: r.rtt_ms,
+    certSerial: r.cert_serial,
+  };
+}
+
+function toParams(p: PeerRecord): Record<string, unknown> {
+  return {
+    prefix: p.prefix,
+    addresses: JSON.stringify(p.addresses),
+    source: p.source,
+    first_seen_ms: p.firstSeenMs,
+    last_seen_ms: p.lastSeenMs,
+    last_success_ms: p.lastSuccessMs,
+    failures: p.failures,
+    last_failure: p.lastFailure,
+    dead: p.dead ? 1 : 0,
+    dead_since_ms: p.deadSinceMs,
+    dead_reason: p.deadReason,
+    dead_cause: p.deadCause,
+    retry_at_ms: p.retryAtMs,
+    rtt_ms: p.rttMs,
+    cert_serial: p.certSerial,
+  };
+}
+
+const COLUMNS = 'prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, last_failure, dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms, rtt_ms, cert_serial';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    get: db.prepare<[string], PeerRow>(`SELECT ${COLUMNS} FROM peers WHERE prefix = ?`),
+    all: db.prepare<[], PeerRow>(`SELECT ${COLUMNS} FROM peers ORDER BY prefix`),
+    byDead: db.prepare<[number], PeerRow>(`SELECT ${COLUMNS} FROM peers WHERE dead = ? ORDER BY prefix`),
+    candidates: db.prepare<[number], PeerRow>(
+      `SELECT ${COLUMNS} FROM peers WHERE dead = 0 AND retry_at_ms <= ? AND addresses != '[]' ORDER BY prefix`,
+    ),
+    put: db.prepare(
+      `INSERT OR REPLACE INTO peers (${COLUMNS}) VALUES (@prefix, @addresses, @source, @first_seen_ms, @last_seen_ms, @last_success_ms, @failures, @last_failure, @dead, @dead_since_ms, @dead_reason, @dead_cause, @retry_at_ms, @rtt_ms, @cert_serial)`,
+    ),
+    remove: db.prepare<[string]>('DELETE FROM peers WHERE prefix = ?'),
+    count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM peers'),
+    // Dead peers first (longest dead first), then the least recently seen; configured peers stay.
+    evictable: db.prepare<[string, number], { prefix: string }>(
+      `SELECT prefix FROM peers WHERE source != 'config' AND prefix != ?
+       ORDER BY dead DESC, CASE WHEN dead = 1 THEN dead_since_ms ELSE last_seen_ms END ASC, prefix ASC LIMIT ?`,
+    ),
+    getConfig: db.prepare<[], { version: number; config: string; signature: string; stored_at_ms: number }>(
+      'SELECT version, config, signature, stored_at_ms FROM network_config WHERE id = 1',
+    ),
+    putConfig: db.prepare(
+      `INSERT INTO network_config (id, version, config, signature, stored_at_ms) VALUES (1, @version, @config, @signature, @stored_at_ms)
+       ON CONFLICT (id) DO UPDATE SET version = excluded.version, config = excluded.config, signature = excluded.signature, stored_at_ms = excluded.stored_at_ms
+       WHERE excluded.version > network_config.version`,
+    ),
+  };
+}
+
+export class PeerDb {
+  private readonly db: Database.Database;
+  private readonly policy: PeerPolicy;
+  private readonly maxPeers: number;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+
+  /** Opens (creating and migrating) the DB at `path`; ":memory:" for tests. */
+  constructor(path: string, options: PeerDbOptions = {}) {
+    this.policy = {
+      deadAfterFailures: options.deadAfterFailures ?? DEFAULT_PEER_POLICY.deadAfterFailures,
+      retryBaseMs: options.retryBaseMs ?? DEFAULT_PEER_POLICY.retryBaseMs,
+      retryMaxMs: options.retryMaxMs ?? DEFAULT_PEER_POLICY.retryMaxMs,
+    };
+    this.maxPeers = options.maxPeers ?? 1000;
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      migrate(this.db);
+    } catch (err) {
+      if (err instanceof ResilnetError) throw err;
+      throw new ResilnetError('RN_PEERDB_OPEN', `cannot open the peer DB: ${path} (${(err as Error).message}). Check that the state directory exists and is writable by the daemon.`, { cause: err });
+    }
+    this.stmt = prepareStatements(this.db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getPeer(prefix: string): PeerRecord | undefined {
+    const row = this.stmt.get.get(canonicalPrefix(prefix));
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** Adds or refreshes a peer; evicts others when the DB is full. */
+  upsertPeer(report: UpsertPeer, nowMs: number): { created: boolean; revived: boolean; evicted: string[] } {
+    const prefix = canonicalPrefix(report.prefix);
+    return this.db.transaction(() => {
+      const existing = this.getPeer(prefix);
+      if (existing !== undefined) {
+        const { record, revived } = mergeReport(existing, { ...report, prefix }, nowMs);
+        this.stmt.put.run(toParams(record));
+        return { created: false, revived, evicted: [] };
+      }
+      const record: PeerRecord = {
+        prefix,
+        addresses: normaliseAddresses(report.addresses),
+        source: report.source,
+        firstSeenMs: nowMs,
+        lastSeenMs: nowMs,
+        lastSuccessMs: null,
+        rttMs: null,
+        certSerial: report.certSerial ?? null,
+        ...LIVE_STATE,
+      };
+      this.stmt.put.run(toParams(record));
+      const over = this.stmt.count.get()!.n - this.maxPeers;
+      const evicted = over > 0 ? this.stmt.evictable.all(prefix, over).map((r) => r.prefix) : [];
+      for (const p of evicted) this.stmt.remove.run(p);
+      return { created: true, revived: false, evicted };
+    })();
+  }
+
+  /** A failed attempt: backoff grows; after the threshold the peer is dead. Unknown prefix: undefined. */
+  recordFailure(prefix: string, reason: string, nowMs: number): (FailureState & { becameDead: boolean }) | undefined {
+    return this.update(prefix, (p) => {
+      const next = applyFailure(p, reason, nowMs, this.policy);
+      return { record: { ...p, ...next }, result: { ...next, becameDead: next.dead && !p.dead } };
+    });
+  }
+
+  /** A tunnel came up: clears failures and the dead flag. */
+  recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined {
+    return this.update(prefix, (p) => ({
+      record: { ...p, ...LIVE_STATE, lastSuccessMs: nowMs, lastSeenMs: Math.max(p.lastSeenMs, nowMs) },
+      result: { wasDead: p.dead },
+    }));
+  }
+
+  /** Dead for a reason other than failed attempts (e.g. "certificate revoked"); only a success clears it. */
+  markDead(prefix: string, reason: string, nowMs: number): boolean {
+    return (
+      this.update(prefix, (p) => ({
+        record: { ...p, dead: true, deadSinceMs: p.dead ? p.deadSinceMs : nowMs, deadReason: reason, deadCause: 'marked', retryAtMs: nowMs + this.policy.retryMaxMs },
+        result: true,
+      })) ?? false
+    );
+  }
+
+  /** Records a measured round trip (also counts as seen). */
+  setRtt(prefix: string, rttMs: number, nowMs: number): boolean {
+    return this.update(prefix, (p) => ({ record: { ...p, rttMs, lastSeenMs: Math.max(p.lastSeenMs, nowMs) }, result: true })) ?? false;
+  }
+
+  listPeers(filter: { dead?: boolean } = {}): PeerRecord[] {
+    const rows = filter.dead === undefined ? this.stmt.all.all() : this.stmt.byDead.all(filter.dead ? 1 : 0);
+    return rows.map(toRecord);
+  }
+
+  /** Peers worth an attempt now: not dead, backoff over, with at least one address. */
+  candidates(nowMs: number): PeerRecord[] {
+    return this.stmt.candidates.all(nowMs).map(toRecord);
+  }
+
+  removePeer(prefix: string): boolean {
+    return this.stmt.remove.run(canonicalPrefix(prefix)).changes > 0;
+  }
+
+  count(): number {
+    return this.stmt.count.get()!.n;
+  }
+
+  /** The cached signed network config, exactly as received. */
+  getNetworkConfig(): { signed: SignedNetworkConfig; version: number; storedAtMs: number } | undefined {
+    const row = this.stmt.getConfig.get();
+    if (row === undefined) return undefined;
+    return { signed: { config: row.config, signature: row.signature }, version: row.version, storedAtMs: row.stored_at_ms };
+  }
+
+  /**
+   * Stores a signed network config whose signature the caller has verified.
+   * Only a newer version replaces the cached one; returns whether it did.
+   */
+  setNetworkConfig(signed: SignedNetworkConfig, version: number, nowMs: number): boolean {
+    const info = this.stmt.putConfig.run({ version, config: signed.config, signature: signed.signature, stored_at_ms: nowMs });
+    return info.changes > 0;
+  }
+
+  private update<T>(prefix: string, change: (p: PeerRecord) => { record: PeerRecord; result: T }): T | undefined {
+    const key = canonicalPrefix(prefix);
+    return this.db.transaction(() => {
+      const existing = this.getPeer(key);
+      if (existing === undefined) return undefined;
+      const { record, result } = change(existing);
+      this.stmt.put.run(toParams(record));
+      return result;
+    })();
+  }
+}

@@ -1,0 +1,180 @@
+// The node's side of the registry: heartbeat on a timer, bootstrap peers when
+// the peer DB has too few live ones, certificate renewal inside the window,
+// and the newest signed network config and CRL. The registry being down is a
+// health item, never a failure of the node: everything here is best effort.
+import type { Logger } from 'pino';
+import type { SignedNetworkConfig } from '../config/network-config.js';
+import type { BootstrapPeer, Heartbeat, HeartbeatReply } from '../wire/registry-api.js';
+import type { HealthRegistry } from './health/health.js';
+import { every, type Periodic } from './every.js';
+import type { Clock } from './sys/clock.js';
+
+/** What this module needs of wire/registry-client.ts's RegistryClient. */
+export interface RegistryApi {
+  heartbeat(body: Heartbeat, opts: { signal?: AbortSignal }): Promise<HeartbeatReply>;
+  bootstrap(count: number, opts: { signal?: AbortSignal }): Promise<{ peers: BootstrapPeer[] }>;
+  networkConfig(opts: { signal?: AbortSignal }): Promise<SignedNetworkConfig>;
+  crl(opts: { signal?: AbortSignal }): Promise<string>;
+  renew(csrPem: string, opts: { signal?: AbortSignal }): Promise<{ certificate: string }>;
+}
+
+export interface RegistrySyncOptions {
+  heartbeatIntervalMs: number;
+  /** Ask for bootstrap peers while fewer live peers than this are known. */
+  minLivePeers: number;
+  bootstrapCount: number;
+  /** Renew when the certificate expires within this window. */
+  renewWindowMs: number;
+  callTimeoutMs: number;
+}
+
+export const DEFAULT_RENEW_WINDOW_MS = 30 * 86_400_000;
+
+export interface RegistrySyncDeps {
+  clock: Clock;
+  log: Logger;
+  health: Pick<HealthRegistry, 'raise' | 'clear'>;
+  /** The client to use now (a reload may replace it). */
+  api: () => RegistryApi;
+  heartbeatBody: () => Heartbeat;
+  livePeerCount: () => number;
+  configVersion: () => number;
+  certificateNotAfterMs: () => number;
+  /** A CSR for the node's existing key. */
+  createCsr: () => Promise<string>;
+  onBootstrapPeers: (peers: BootstrapPeer[]) => void;
+  /** The caller verifies and adopts it (or refuses it). */
+  onNetworkConfig: (signed: SignedNetworkConfig) => Promise<void> | void;
+  onCrl: (pem: string) => Promise<void> | void;
+  onRenewed: (certPem: string) => Promise<void> | void;
+  onSeenAddress?: (ip: string) => void;
+}
+
+export interface RegistrySyncStatus {
+  lastContactMs: number | null;
+  lastError: string | null;
+}
+
+const UNREACHABLE_HEALTH = 'RN_REGISTRY_UNREACHABLE';
+const RENEW_HEALTH = 'RN_PKI_CERT_EXPIRING';
+
+export class RegistrySync {
+  private abort: AbortController | undefined;
+  private periodic: Periodic | undefined;
+  private lastContactMs: number | null = null;
+  private lastError: string | null = null;
+
+  constructor(
+    private options: RegistrySyncOptions,
+    private readonly deps: RegistrySyncDeps,
+  ) {}
+
+  start(): void {
+    this.abort = new AbortController();
+    this.periodic = every(this.options.heartbeatIntervalMs, 'registry-sync', (signal) => this.tick(signal), {
+      clock: this.deps.clock,
+      log: this.deps.log,
+      signal: this.abort.signal,
+      timeoutMs: this.options.callTimeoutMs * 4,
+      firstDelayMs: 0,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort(new Error('daemon stopping'));
+    await this.periodic?.idle();
+  }
+
+  /** Runs a sync soon (e.g. when the peer count falls). */
+  trigger(): void {
+    this.periodic?.trigger();
+  }
+
+  reconfigure(options: Partial<RegistrySyncOptions>): void {
+    this.options = { ...this.options, ...options };
+    if (options.heartbeatIntervalMs !== undefined) this.periodic?.setIntervalMs(options.heartbeatIntervalMs);
+  }
+
+  status(): RegistrySyncStatus {
+    return { lastContactMs: this.lastContactMs, lastError: this.lastError };
+  }
+
+  /** One round: heartbeat, then whatever the node is missing. Exported for tests. */
+  async tick(signal: AbortSignal): Promise<void> {
+    const api = this.deps.api();
+    let reply: HeartbeatReply;
+    try {
+      reply = await api.heartbeat(this.deps.heartbeatBody(), { signal });
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    this.contact();
+    if (reply.seen_address) this.deps.onSeenAddress?.(reply.seen_address);
+
+    if (reply.network_config_version > this.deps.configVersion()) {
+      await this.step('network config', async () => {
+        const signed = await api.networkConfig({ signal });
+        await this.deps.onNetworkConfig(signed);
+        await this.deps.onCrl(await api.crl({ signal }));
+      });
+    }
+    if (this.deps.livePeerCount() < this.options.minLivePeers) {
+      await this.step('bootstrap', async () => {
+        const { peers } = await api.bootstrap(this.options.bootstrapCount, { signal });
+        this.deps.onBootstrapPeers(peers);
+      });
+    }
+    const leftMs = this.deps.certificateNotAfterMs() - this.deps.clock.nowMs();
+    if (leftMs < this.options.renewWindowMs) {
+      const ok = await this.step('certificate renewal', async () => {
+        const { certificate } = await api.renew(await this.deps.createCsr(), { signal });
+        await this.deps.onRenewed(certificate);
+      });
+      if (ok) this.deps.health.clear(RENEW_HEALTH);
+      else {
+        this.deps.health.raise({
+          code: RENEW_HEALTH,
+          title: 'Certificate renewal failing',
+          severity: leftMs < 7 * 86_400_000 ? 'error' : 'warning',
+          text: `the node certificate expires in ${Math.max(0, Math.round(leftMs / 86_400_000))} days and renewal failed (${this.lastError}). Check that the registry is reachable; the daemon retries every heartbeat.`,
+        });
+      }
+    }
+  }
+
+  private async step(what: string, fn: () => Promise<void>): Promise<boolean> {
+    try {
+      await fn();
+      this.contact();
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err, step: what }, `registry ${what} failed`);
+      this.lastError = describe(err);
+      return false;
+    }
+  }
+
+  private contact(): void {
+    this.lastContactMs = this.deps.clock.nowMs();
+    this.lastError = null;
+    this.deps.health.clear(UNREACHABLE_HEALTH);
+  }
+
+  private failed(err: unknown): void {
+    this.lastError = describe(err);
+    this.deps.log.debug({ err }, 'registry heartbeat failed');
+    this.deps.health.raise({
+      code: UNREACHABLE_HEALTH,
+      title: 'Registry unreachable',
+      severity: 'warning',
+      text: `heartbeats to the registry fail (${this.lastError}). Tunnels and routing keep working; new nodes and renewals wait until it is back.`,
+      visibleAfterMs: this.options.heartbeatIntervalMs * 3,
+    });
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+}

@@ -1,0 +1,96 @@
+// Node-level network setup as data: the node address on lo, an unreachable route
+// for the whole overlay (so overlay traffic never leaks to the underlay) and IPv6
+// forwarding. planNode* are pure; runIp/applyCommands run the argv lists.
+import { execa } from 'execa';
+import { ResilnetError } from '../../config/errors.js';
+import { nodeAddress, parsePrefix, formatPrefix } from '../../config/ipv6.js';
+
+/** A full argv: argv[0] is `ip` or `sysctl`. */
+export type SysCommand = string[];
+
+export interface NodeNetSpec {
+  /** This node's prefix, canonical CIDR text (e.g. fd5e:1:2:7::/64). */
+  prefix: string;
+  /** The whole overlay network (e.g. fd5e:1::/48). */
+  networkPrefix: string;
+}
+
+/**
+ * Setup commands, idempotent (`replace`). The node address goes on lo with the
+ * prefix's own length, so the kernel route `PREFIX dev lo proto kernel` exists and
+ * babeld's `redistribute ip PREFIX eq LEN` announces it (REPORT.md §3).
+ */
+export function planNodeSetup(spec: NodeNetSpec): SysCommand[] {
+  const own = parsePrefix(spec.prefix);
+  const net = formatPrefix(parsePrefix(spec.networkPrefix));
+  return [
+    ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'],
+    ['ip', 'link', 'set', 'dev', 'lo', 'up'],
+    ['ip', '-6', 'addr', 'replace', `${nodeAddress(own)}/${own.length}`, 'dev', 'lo'],
+    ['ip', '-6', 'route', 'replace', 'unreachable', net],
+  ];
+}
+
+/** Reverse of planNodeSetup (forwarding is left as is: other software may rely on it). */
+export function planNodeTeardown(spec: NodeNetSpec): SysCommand[] {
+  const own = parsePrefix(spec.prefix);
+  const net = formatPrefix(parsePrefix(spec.networkPrefix));
+  return [
+    ['ip', '-6', 'route', 'del', 'unreachable', net],
+    ['ip', '-6', 'addr', 'del', `${nodeAddress(own)}/${own.length}`, 'dev', 'lo'],
+  ];
+}
+
+/** Removes a tunnel interface that outlived its openvpn (normally the kernel does it). */
+export function planTunnelTeardown(ifName: string): SysCommand[] {
+  return [['ip', 'link', 'del', 'dev', ifName]];
+}
+
+export interface RunResult {
+  argv: SysCommand;
+  exitCode: number;
+  stderr: string;
+}
+
+/** Runs one command (no shell). Never throws; the caller decides what a failure means. */
+export async function runIp(argv: SysCommand, options: { signal?: AbortSignal } = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (file !== 'ip' && file !== 'sysctl') {
+    return { argv, exitCode: -1, stderr: `refused: only ip and sysctl are run here (got ${String(file)})` };
+  }
+  try {
+    const r = await execa(file, args, { reject: false, timeout: 10_000, ...(options.signal ? { cancelSignal: options.signal } : {}) });
+    return { argv, exitCode: r.exitCode ?? -1, stderr: String(r.stderr ?? '') };
+  } catch (err) {
+    return { argv, exitCode: -1, stderr: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** True for the errors a teardown expects when the object is already gone. */
+export function isAlreadyGone(stderr: string): boolean {
+  return /No such process|Cannot find device|does not exist|Cannot assign requested address|No such file or directory/i.test(stderr);
+}
+
+/**
+ * Runs commands in order. Setup stops at the first failure with RN_SYS_COMMAND_FAILED;
+ * teardown (`bestEffort`) runs everything, ignores "already gone" and returns the rest.
+ */
+export async function applyCommands(
+  commands: SysCommand[],
+  options: { bestEffort?: boolean; run?: (argv: SysCommand) => Promise<RunResult> } = {},
+): Promise<RunResult[]> {
+  const run = options.run ?? runIp;
+  const failures: RunResult[] = [];
+  for (const argv of commands) {
+    const r = await run(argv);
+    if (r.exitCode === 0) continue;
+    if (options.bestEffort) {
+      if (!isAlreadyGone(r.stderr)) failures.push(r);
+      continue;
+    }
+    throw new ResilnetError('RN_SYS_COMMAND_FAILED', `network setup failed: ${argv.join(' ')} (${r.stderr.trim() || `exit ${r.exitCode}`}). Check that the daemon runs as root.`, {
+      details: { argv, exitCode: r.exitCode },
+    });
+  }
+  return failures;
+}

@@ -1,0 +1,640 @@
+// The tunnel manager: carries out tunnel plans. It owns the live tunnels (one
+// openvpn per tunnel end, supervised), opens them over the peer protocol
+// (tunnel-request → port → openvpn pair), answers other nodes' requests,
+// drains a tunnel through babel before closing it, and reports each link
+// change as an event line. Which tunnels to keep is decided by the pure
+// planner it is given; this file holds no selection policy.
+import { createSocket } from 'node:dgram';
+import type { Logger } from 'pino';
+import type { Incoming, PeerAddress, PeerSource } from '../peerproto/protocol.js';
+import type { MessageOf, PeerMessage } from '../../wire/messages.js';
+import type { PeerRecord } from '../peers/peer-db.js';
+import type { SupervisorEvent } from '../supervisor/supervisor.js';
+import type { ChildSpec } from '../sys/spawner.js';
+import type { Clock } from '../sys/clock.js';
+import type { EventLog } from '../events.js';
+import { eventText } from '../events.js';
+import type { TunnelDirection, TunnelState, TunnelView } from '../control/protocol.js';
+import { planTunnels, type PlanPeer, type TunnelPlan, type TunnelPolicy, type TunnelSnapshot } from './plan.js';
+import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
+
+/** One end of a tunnel as the openvpn argv builder needs it. */
+export interface TunnelEnd {
+  role: 'client' | 'server';
+  peer: string;
+  ifName: string;
+  /** Server: the UDP port it listens on. */
+  localPort?: number;
+  /** Client: the server's underlay address. */
+  remote?: { host: string; port: number };
+}
+
+/** What the manager needs of babeld (node.ts adapts the BabelClient). */
+export interface TunnelBabel {
+  /** Starts babel on a tunnel interface (it may appear later). */
+  addInterface(ifName: string): Promise<void>;
+  /** Stops babel on it (the tunnel is gone). */
+  removeInterface(ifName: string): Promise<void>;
+  /** Raises the cost of routes learned over it, so traffic moves elsewhere first. */
+  raiseCost(ifName: string): Promise<void>;
+  /** Routes babel has installed through the interface now. */
+  routeCount(ifName: string): number;
+}
+
+export interface TunnelPeerStore {
+  getPeer(prefix: string): PeerRecord | undefined;
+  upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
+  recordFailure(prefix: string, reason: string, nowMs: number): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined;
+  markDead(prefix: string, reason: string, nowMs: number): boolean;
+}
+
+export interface TunnelPeerProto {
+  request(to: PeerAddress, msg: PeerMessage, options: { timeoutMs: number; attempts?: number; signal?: AbortSignal }): Promise<Incoming>;
+  send(to: PeerAddress, msg: PeerMessage): Promise<void>;
+  setHandler(kind: 'tunnel-request', handler: (ev: Incoming<MessageOf<'tunnel-request'>>) => PeerMessage | undefined | Promise<PeerMessage | undefined>): void;
+  on(event: 'drain', listener: (ev: Incoming<MessageOf<'drain'>>) => unknown): () => void;
+}
+
+export interface TunnelSupervisor {
+  start(spec: ChildSpec, options: { onLine?: (line: string, pid: number) => void }): void;
+  stop(name: string): Promise<void>;
+  pid(name: string): number | undefined;
+  on(listener: (event: SupervisorEvent) => void): () => void;
+}
+
+export interface TunnelManagerOptions {
+  ownPrefix: string;
+  /** The peer-protocol port; incoming tunnels use underlayPort+1 … underlayPort+maxClients. */
+  underlayPort: number;
+  maxClients: number;
+  /** A new tunnel that is not up after this long counts as a failed attempt. */
+  connectTimeoutMs: number;
+  /** A tunnel that stays down this long (after having been up) is closed. */
+  lostTimeoutMs: number;
+  /** Each tunnel-request attempt waits this long for the answer. */
+  requestTimeoutMs: number;
+  requestAttempts: number;
+  /** A drain waits at most this long for babel to move the routes away. */
+  drainTimeoutMs: number;
+}
+
+export interface TunnelManagerDeps {
+  clock: Clock;
+  log: Logger;
+  events: EventLog;
+  supervisor: TunnelSupervisor;
+  peerproto: TunnelPeerProto;
+  peers: TunnelPeerStore;
+  babel: TunnelBabel;
+  /** argv of one openvpn end (daemon/openvpn/argv.ts with the node's paths). */
+  openvpnArgv: (end: TunnelEnd) => string[];
+  ifNameFor: (peer: string) => string;
+  /** Whether a UDP port can be bound now (default: a real bind test). */
+  isUdpPortFree?: (port: number) => Promise<boolean>;
+  /** What the planner needs beyond the tunnels themselves, read at each round. */
+  planContext: () => PlanContext;
+  rand: () => number;
+}
+
+export interface PlanContext {
+  peers: PlanPeer[];
+  /** Prefixes babel has a route to. */
+  reachable: string[];
+  neighbours: string[];
+  clientCount: number;
+  policy: TunnelPolicy;
+}
+
+/** A node that has seen no tunnel request for this long after start probably serves nobody (NAT). */
+export const SERVES_NOBODY_AFTER_MS = 10 * 60_000;
+
+export interface Tunnel {
+  peer: string;
+  direction: TunnelDirection;
+  ifName: string;
+  childName: string;
+  state: TunnelState;
+  /** Server side: our listening port. Client side: the server's port. */
+  port: number;
+  /** The far end on the underlay, once known. */
+  remote: string | null;
+  /** The peer's certificate serial, from the peer protocol. */
+  serial: string | null;
+  openedAtMs: number;
+  /** When it last came up; null while it never did. */
+  upSinceMs: number | null;
+  /** When it last went down (or opened, for one never up). */
+  downSinceMs: number | null;
+  everUp: boolean;
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  rx: TrafficEwma | undefined;
+  tx: TrafficEwma | undefined;
+  protected: boolean;
+  score: number | null;
+  drainStartedMs: number | null;
+}
+
+const UP_LINE = /Initialization Sequence Completed/;
+const PEER_LINE = /Peer Connection Initiated with \[AF_INET6?\]([0-9a-fA-F.:]+?):(\d+)\b/;
+const RESTART_LINE = /(SIGUSR1\[[^\]]*\] received, process restarting|Inactivity timeout \(--ping-restart\))/;
+
+export class TunnelManager {
+  private readonly tunnels = new Map<string, Tunnel>();
+  /** Peers with an outgoing attempt in flight (before the tunnel exists). */
+  private readonly opening = new Set<string>();
+  private readonly unsubscribe: Array<() => unknown> = [];
+  private abort = new AbortController();
+  private options: TunnelManagerOptions;
+  private startedAtMs = 0;
+  private tunnelRequestsSeen = 0;
+  private lastRefreshAtMs: number | undefined;
+  private lastPlan: TunnelPlan | undefined;
+
+  constructor(options: TunnelManagerOptions, private readonly deps: TunnelManagerDeps) {
+    this.options = options;
+  }
+
+  start(): void {
+    this.abort = new AbortController();
+    this.startedAtMs = this.deps.clock.nowMs();
+    this.deps.peerproto.setHandler('tunnel-request', (ev) => this.onTunnelRequest(ev));
+    this.unsubscribe.push(this.deps.peerproto.on('drain', (ev) => this.onDrainMessage(ev)));
+    this.unsubscribe.push(this.deps.supervisor.on((ev) => this.onSupervisorEvent(ev)));
+  }
+
+  /** Closes every tunnel (openvpn stopped, babel told); resolves when all are gone. */
+  async stop(): Promise<void> {
+    this.abort.abort(new Error('daemon stopping'));
+    for (const u of this.unsubscribe.splice(0)) u();
+    await Promise.all([...this.tunnels.values()].map((t) => this.closeTunnel(t, 'daemon stopping', { quiet: true })));
+  }
+
+  reconfigure(options: Partial<TunnelManagerOptions>): void {
+    this.options = { ...this.options, ...options };
+  }
+
+  list(): Tunnel[] {
+    return [...this.tunnels.values()];
+  }
+
+  get(peer: string): Tunnel | undefined {
+    return this.tunnels.get(peer);
+  }
+
+  isAdjacent(peer: string): boolean {
+    return this.tunnels.has(peer) || this.opening.has(peer);
+  }
+
+  views(nowMs: number): TunnelView[] {
+    return this.list().map((t) => ({
+      peer: t.peer,
+      direction: t.direction,
+      interface: t.ifName,
+      state: t.state,
+      remote: t.remote,
+      openedAtMs: t.openedAtMs,
+      ageSec: Math.max(0, Math.round((nowMs - t.openedAtMs) / 1000)),
+      rxBytesPerSec: Math.round(t.rxBytesPerSec),
+      txBytesPerSec: Math.round(t.txBytesPerSec),
+      routes: this.deps.babel.routeCount(t.ifName),
+      score: t.score,
+      protected: t.protected,
+      pid: this.deps.supervisor.pid(t.childName) ?? null,
+    }));
+  }
+
+  /** Folds interface counters (from /proc/net/dev) into each tunnel's traffic EWMA. */
+  sampleTraffic(counters: ReadonlyMap<string, { rxBytes: number; txBytes: number }>, nowMs: number): void {
+    for (const t of this.tunnels.values()) {
+      const c = counters.get(t.ifName);
+      if (!c) continue;
+      // Two one-sided EWMAs, so rx and tx rates can be shown apart.
+      t.rx = updateTrafficEwma(t.rx, { atMs: nowMs, rxBytes: c.rxBytes, txBytes: 0 });
+      t.tx = updateTrafficEwma(t.tx, { atMs: nowMs, rxBytes: 0, txBytes: c.txBytes });
+      t.rxBytesPerSec = t.rx.bytesPerSec;
+      t.txBytesPerSec = t.tx.bytesPerSec;
+    }
+  }
+
+  /** Whether fewer outgoing tunnels are up or opening than wanted. */
+  belowTarget(clientCount: number): boolean {
+    return this.list().filter((t) => t.direction === 'outgoing' && t.state !== 'draining').length < clientCount;
+  }
+
+  /** The plan of the last round, for logs and status. */
+  get latestPlan(): TunnelPlan | undefined {
+    return this.lastPlan;
+  }
+
+  /**
+   * One planning round: close what timed out, ask the planner, carry out its
+   * plan (closes now, drains in the background, opens in parallel).
+   */
+  async planRound(signal: AbortSignal): Promise<TunnelPlan> {
+    const nowMs = this.deps.clock.nowMs();
+    this.checkTimeouts(nowMs);
+    const ctx = this.deps.planContext();
+    const minAgeMs = ctx.policy.minTunnelAgeMs;
+    const neighbours = new Set(ctx.neighbours);
+    const outgoing = this.list().filter((t) => t.direction === 'outgoing');
+    for (const t of this.list()) {
+      t.score = tunnelScore({ routeCount: this.deps.babel.routeCount(t.ifName), bytesPerSec: t.rxBytesPerSec + t.txBytesPerSec });
+      t.protected = neighbours.has(t.peer) || nowMs - t.openedAtMs < minAgeMs;
+    }
+    const snapshot: TunnelSnapshot = {
+      self: this.options.ownPrefix,
+      clientCount: ctx.clientCount,
+      servesNobody: this.servesNobody(nowMs),
+      outgoing: [
+        ...outgoing.map((t) => ({
+          peer: t.peer,
+          state: t.state === 'draining' ? ('draining' as const) : t.state === 'up' ? ('up' as const) : ('opening' as const),
+          openedAtMs: t.openedAtMs,
+          routeCount: this.deps.babel.routeCount(t.ifName),
+          bytesPerSec: t.rxBytesPerSec + t.txBytesPerSec,
+        })),
+        ...[...this.opening].filter((p) => !this.tunnels.has(p)).map((peer) => ({ peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })),
+      ],
+      incoming: this.list().filter((t) => t.direction === 'incoming').map((t) => t.peer),
+      peers: ctx.peers,
+      reachable: ctx.reachable,
+      neighbours: ctx.neighbours,
+      lastRefreshAtMs: this.lastRefreshAtMs,
+      policy: ctx.policy,
+    };
+    const plan = planTunnels(snapshot, nowMs, this.deps.rand);
+    this.lastPlan = plan;
+    if (plan.refreshed) this.lastRefreshAtMs = nowMs;
+    const acted = plan.open.length + plan.drain.length + plan.close.length > 0;
+    this.deps.log[acted ? 'info' : 'debug']({ reasons: plan.reasons }, 'tunnel plan');
+    for (const a of plan.close) {
+      const t = this.tunnels.get(a.peer);
+      await this.close(a.peer, a.reason);
+      if (t && t.direction === 'outgoing' && !t.everUp) this.recordFailure(a.peer, a.reason);
+    }
+    for (const a of plan.drain) {
+      this.drain(a.peer, a.reason).catch((err: unknown) => this.deps.log.warn({ err, peer: a.peer }, 'drain failed'));
+    }
+    await Promise.all(plan.open.map((a) => this.open(a.peer, signal)));
+    return plan;
+  }
+
+  private servesNobody(nowMs: number): boolean {
+    if (this.list().some((t) => t.direction === 'incoming')) return false;
+    return this.tunnelRequestsSeen === 0 && nowMs - this.startedAtMs >= SERVES_NOBODY_AFTER_MS;
+  }
+
+  // ---- opening (client side) ---------------------------------------------
+
+  /**
+   * Opens an outgoing tunnel: asks the peer (at each known address in turn) for
+   * a server end, then starts our client end. A failure is recorded against the
+   * peer (backoff, then dead). Resolves once the attempt is settled, not when the
+   * tunnel is up (that is watched by `checkTimeouts`).
+   */
+  async open(peer: string, signal: AbortSignal = this.abort.signal): Promise<boolean> {
+    if (this.isAdjacent(peer) || peer === this.options.ownPrefix) return false;
+    const record = this.deps.peers.getPeer(peer);
+    const addresses = record?.addresses ?? [];
+    if (addresses.length === 0) return false;
+    this.opening.add(peer);
+    try {
+      let lastError = 'no address answered';
+      for (const text of addresses) {
+        const address = parseHostPort(text);
+        if (!address) continue;
+        let reply: Incoming;
+        try {
+          reply = await this.deps.peerproto.request(
+            { host: address.host, port: address.port, prefix: peer },
+            { kind: 'tunnel-request', role: 'client', proto: 'udp' },
+            { timeoutMs: this.options.requestTimeoutMs, attempts: this.options.requestAttempts, signal },
+          );
+        } catch (err) {
+          if (signal.aborted) return false;
+          lastError = (err as { code?: string }).code === 'RN_PEERPROTO_TIMEOUT' ? `no answer to tunnel-request at ${text}` : errorText(err);
+          continue;
+        }
+        if (reply.msg.kind === 'tunnel-refuse') {
+          if (reply.msg.reason === 'duplicate') return false; // the peer already has a tunnel with us: not a failure
+          lastError = `tunnel refused: ${reply.msg.reason}`;
+          break;
+        }
+        if (reply.msg.kind !== 'tunnel-accept') {
+          lastError = `unexpected answer ${reply.msg.kind}`;
+          continue;
+        }
+        if (this.tunnels.has(peer) || signal.aborted) return false; // the peer opened one towards us meanwhile
+        this.startTunnel({
+          peer,
+          direction: 'outgoing',
+          port: reply.msg.port,
+          remote: formatHostPort(address.host, reply.msg.port),
+          serial: reply.from.serial,
+          end: { role: 'client', peer, ifName: this.deps.ifNameFor(peer), remote: { host: address.host, port: reply.msg.port } },
+        });
+        return true;
+      }
+      this.recordFailure(peer, lastError);
+      return false;
+    } finally {
+      this.opening.delete(peer);
+    }
+  }
+
+  // ---- accepting (server side) -------------------------------------------
+
+  private async onTunnelRequest(ev: Incoming<MessageOf<'tunnel-request'>>): Promise<PeerMessage> {
+    const peer = ev.from.prefix;
+    this.tunnelRequestsSeen++;
+    if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
+    if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
+    this.learnPeer(ev.from);
+    const existing = this.tunnels.get(peer);
+    if (existing) {
+      if (existing.direction === 'incoming') {
+        // The peer asks again: its end was restarted or lost. Start afresh.
+        await this.closeTunnel(existing, 'the peer asked for a new tunnel', { quiet: false });
+      } else if (existing.state === 'up' || this.options.ownPrefix < peer) {
+        return { kind: 'tunnel-refuse', reason: 'duplicate' };
+      } else {
+        // Both sides opened at once: the node with the lower prefix keeps its outgoing tunnel.
+        await this.closeTunnel(existing, 'crossed with an incoming tunnel request', { quiet: true });
+      }
+    } else if (this.opening.has(peer) && this.options.ownPrefix < peer) {
+      return { kind: 'tunnel-refuse', reason: 'duplicate' };
+    }
+    const incoming = this.list().filter((t) => t.direction === 'incoming').length;
+    if (incoming >= this.options.maxClients) return { kind: 'tunnel-refuse', reason: 'full' };
+    const port = await this.freeServerPort();
+    if (port === undefined) return { kind: 'tunnel-refuse', reason: 'full' };
+    if (this.tunnels.has(peer)) return { kind: 'tunnel-refuse', reason: 'duplicate' };
+    this.startTunnel({
+      peer,
+      direction: 'incoming',
+      port,
+      remote: null,
+      serial: ev.from.serial,
+      end: { role: 'server', peer, ifName: this.deps.ifNameFor(peer), localPort: port },
+    });
+    return { kind: 'tunnel-accept', port };
+  }
+
+  private learnPeer(from: PeerSource): void {
+    try {
+      this.deps.peers.upsertPeer({ prefix: from.prefix, addresses: [formatHostPort(from.host, from.port)], source: 'peer', certSerial: from.serial }, this.deps.clock.nowMs());
+    } catch (err) {
+      this.deps.log.warn({ err, peer: from.prefix }, 'cannot record peer');
+    }
+  }
+
+  private async freeServerPort(): Promise<number | undefined> {
+    const used = new Set(this.list().filter((t) => t.direction === 'incoming').map((t) => t.port));
+    const isFree = this.deps.isUdpPortFree ?? udpPortFree;
+    for (let i = 1; i <= this.options.maxClients; i++) {
+      const port = this.options.underlayPort + i;
+      if (used.has(port)) continue;
+      if (await isFree(port)) return port;
+    }
+    return undefined;
+  }
+
+  // ---- lifecycle of one tunnel -------------------------------------------
+
+  private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd }): void {
+    const nowMs = this.deps.clock.nowMs();
+    const t: Tunnel = {
+      peer: input.peer,
+      direction: input.direction,
+      ifName: input.end.ifName,
+      childName: `openvpn ${input.direction === 'outgoing' ? 'to' : 'from'} ${input.peer}`,
+      state: 'connecting',
+      port: input.port,
+      remote: input.remote,
+      serial: input.serial,
+      openedAtMs: nowMs,
+      upSinceMs: null,
+      downSinceMs: nowMs,
+      everUp: false,
+      rxBytesPerSec: 0,
+      txBytesPerSec: 0,
+      rx: undefined,
+      tx: undefined,
+      protected: false,
+      score: null,
+      drainStartedMs: null,
+    };
+    this.tunnels.set(t.peer, t);
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, direction: t.direction, port: t.port }, 'tunnel opening');
+    this.deps.supervisor.start(
+      { name: t.childName, argv: this.deps.openvpnArgv(input.end) },
+      { onLine: (line) => this.onOpenvpnLine(t, line) },
+    );
+    this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
+  }
+
+  private onOpenvpnLine(t: Tunnel, line: string): void {
+    if (this.tunnels.get(t.peer) !== t) return;
+    this.deps.log.debug({ child: t.childName, iface: t.ifName, line }, 'openvpn');
+    const peerMatch = PEER_LINE.exec(line);
+    if (peerMatch && t.direction === 'incoming') t.remote = formatHostPort(peerMatch[1]!, Number(peerMatch[2]));
+    if (UP_LINE.test(line)) return this.markUp(t);
+    const restart = RESTART_LINE.exec(line);
+    if (restart) this.markDown(t, restart[1]!.includes('remote-exit') ? 'the peer closed its end' : restart[1]!.includes('ping-restart') || restart[1]!.includes('Inactivity') ? 'no keepalive from the peer' : 'openvpn restarting');
+  }
+
+  private markUp(t: Tunnel): void {
+    if (t.state === 'up') return;
+    const nowMs = this.deps.clock.nowMs();
+    if (t.state === 'connecting') t.state = 'up';
+    t.upSinceMs = nowMs;
+    t.downSinceMs = null;
+    t.everUp = true;
+    const result = this.deps.peers.recordSuccess(t.peer, nowMs);
+    this.deps.events.add('link-established', eventText.linkEstablished(t.peer, t.remote ?? `port ${t.port}`), t.peer);
+    if (result?.wasDead) this.deps.events.add('peer-alive', eventText.peerAlive(t.peer), t.peer);
+    // The interface exists now: make sure babel runs on it (a restart of babeld may have lost it).
+    this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
+  }
+
+  private markDown(t: Tunnel, reason: string): void {
+    if (t.state === 'connecting' && t.downSinceMs !== null) return;
+    const wasUp = t.state === 'up' || (t.state === 'draining' && t.upSinceMs !== null);
+    if (t.state === 'up') t.state = 'connecting';
+    t.upSinceMs = null;
+    t.downSinceMs = this.deps.clock.nowMs();
+    if (wasUp) this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+  }
+
+  private onSupervisorEvent(ev: SupervisorEvent): void {
+    if (ev.kind !== 'child-exited' || ev.restartInMs === null) return;
+    const t = this.list().find((x) => x.childName === ev.name);
+    if (!t) return;
+    const how = ev.spawnError ?? (ev.signal ? `killed by ${ev.signal}` : `exited with code ${ev.code}`);
+    this.markDown(t, `openvpn ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);
+  }
+
+  /**
+   * Housekeeping on every plan round: a tunnel that never came up, or stayed
+   * down too long, is closed (a failed attempt when it was ours).
+   */
+  checkTimeouts(nowMs: number): void {
+    for (const t of this.list()) {
+      if (t.state === 'draining' || t.downSinceMs === null) continue;
+      const downMs = nowMs - t.downSinceMs;
+      if (!t.everUp && downMs >= this.options.connectTimeoutMs) {
+        const reason = `tunnel did not come up within ${Math.round(this.options.connectTimeoutMs / 1000)} s`;
+        void this.closeTunnel(t, reason, { quiet: true });
+        if (t.direction === 'outgoing') this.recordFailure(t.peer, reason);
+      } else if (t.everUp && downMs >= this.options.lostTimeoutMs) {
+        const reason = `down for ${Math.round(downMs / 1000)} s`;
+        void this.closeTunnel(t, reason, { quiet: false });
+        if (t.direction === 'outgoing') this.recordFailure(t.peer, reason);
+      }
+    }
+  }
+
+  // ---- draining and closing ----------------------------------------------
+
+  /**
+   * Moves traffic off a tunnel before closing it: tells the peer, raises the
+   * interface cost in babeld, waits until no route uses it (or the drain timeout),
+   * then closes it. Resolves when closed.
+   */
+  async drain(peer: string, reason: string): Promise<void> {
+    const t = this.tunnels.get(peer);
+    if (!t || t.state === 'draining') return;
+    t.state = 'draining';
+    t.drainStartedMs = this.deps.clock.nowMs();
+    this.deps.log.info({ peer, iface: t.ifName, reason }, 'tunnel draining');
+    const peerAddr = this.peerAddress(peer);
+    if (peerAddr) {
+      this.deps.peerproto
+        .send(peerAddr, { kind: 'drain', phase: 'announce', tunnelPort: t.port, closeInMs: this.options.drainTimeoutMs })
+        .catch((err: unknown) => this.deps.log.debug({ err, peer }, 'drain announce not sent'));
+    }
+    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
+    const deadline = this.deps.clock.nowMs() + this.options.drainTimeoutMs;
+    while (this.tunnels.get(peer) === t && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < deadline) {
+      try {
+        await this.deps.clock.sleep(250, { signal: this.abort.signal });
+      } catch {
+        break;
+      }
+    }
+    if (this.tunnels.get(peer) === t) await this.closeTunnel(t, reason, { quiet: false });
+  }
+
+  private onDrainMessage(ev: Incoming<MessageOf<'drain'>>): void {
+    const t = this.tunnels.get(ev.from.prefix);
+    if (!t || ev.msg.phase !== 'announce') return;
+    // The peer is about to close this tunnel: move our routes off it too, and
+    // close our end if the peer's end does not do it first.
+    t.state = 'draining';
+    t.drainStartedMs = this.deps.clock.nowMs();
+    this.babel(t, 'raise cost', () => this.deps.babel.raiseCost(t.ifName));
+    const waitMs = Math.min(Math.max(ev.msg.closeInMs, 0), 120_000) + 5_000;
+    const cancel = this.deps.clock.setTimeout(() => {
+      if (this.tunnels.get(t.peer) === t) void this.closeTunnel(t, 'drained by the peer', { quiet: false });
+    }, waitMs);
+    this.abort.signal.addEventListener('abort', cancel, { once: true });
+  }
+
+  /** Closes at once (no drain): openvpn stopped, babel told. */
+  async close(peer: string, reason: string): Promise<void> {
+    const t = this.tunnels.get(peer);
+    if (t) await this.closeTunnel(t, reason, { quiet: false });
+  }
+
+  private async closeTunnel(t: Tunnel, reason: string, options: { quiet: boolean }): Promise<void> {
+    if (this.tunnels.get(t.peer) !== t) return;
+    this.tunnels.delete(t.peer);
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, reason }, 'tunnel closing');
+    if (!options.quiet && t.everUp) this.deps.events.add('link-closed', eventText.linkClosed(t.peer, reason), t.peer);
+    await this.deps.supervisor.stop(t.childName);
+    await this.babelAwait(t, () => this.deps.babel.removeInterface(t.ifName));
+  }
+
+  /**
+   * Revocation: tunnels to peers whose certificate serial is revoked are closed
+   * now (no drain) and the peers marked dead.
+   */
+  async closeRevoked(revoked: ReadonlySet<string>): Promise<string[]> {
+    const hit = this.list().filter((t) => {
+      const serial = t.serial ?? this.deps.peers.getPeer(t.peer)?.certSerial ?? null;
+      return serial !== null && revoked.has(serial);
+    });
+    const nowMs = this.deps.clock.nowMs();
+    await Promise.all(
+      hit.map(async (t) => {
+        const serial = t.serial ?? '?';
+        this.deps.peers.markDead(t.peer, `certificate ${serial} revoked`, nowMs);
+        this.deps.events.add('revocation', eventText.peerRevoked(t.peer, serial), t.peer);
+        await this.closeTunnel(t, `certificate ${serial} revoked`, { quiet: false });
+      }),
+    );
+    return hit.map((t) => t.peer);
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  private recordFailure(peer: string, reason: string): void {
+    const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs());
+    this.deps.log.info({ peer, reason, failures: result?.failures }, 'tunnel attempt failed');
+    if (result?.becameDead) {
+      this.deps.events.add('peer-dead', `peer ${peer} marked dead: ${result.deadReason ?? reason}`, peer);
+    }
+  }
+
+  private peerAddress(peer: string): PeerAddress | undefined {
+    const text = this.deps.peers.getPeer(peer)?.addresses[0];
+    const hp = text ? parseHostPort(text) : undefined;
+    return hp ? { ...hp, prefix: peer } : undefined;
+  }
+
+  private babel(t: Tunnel, what: string, fn: () => Promise<void>): void {
+    fn().catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, `babel ${what} failed`));
+  }
+
+  private async babelAwait(t: Tunnel, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, 'babel request failed');
+    }
+  }
+}
+
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e?.code ?? e?.message ?? String(err);
+}
+
+/** Binds and releases a UDP port on all addresses: free now? */
+function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: 'udp6', ipv6Only: false });
+    s.once('error', () => {
+      try {
+        s.close();
+      } catch {
+        // never bound: nothing to close
+      }
+      resolve(false);
+    });
+    s.bind(port, '::', () => s.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,236 @@
+// Which outgoing tunnels to open, drain and close: a pure function of a
+// snapshot, the time and a random source. The executor (manager.ts) applies the
+// plan; it also stores `nowMs` as lastRefreshAtMs when the plan says refreshed.
+//
+// Rules (docs/architecture.md, "Tunnel selection"):
+// - Keep clientCount outgoing tunnels (opening + up; draining ones do not count).
+//   A node that serves nobody keeps at most maxWhenServingNobody (2): when many
+//   nodes behind NAT open tunnels without serving any, the reachable servers
+//   saturate.
+// - Never open to a dead peer, to one whose retry is not due, to one without an
+//   address, to ourselves, or to a peer we are already adjacent to (any tunnel,
+//   either direction).
+// - Fill order: configured neighbours, then random peers babel reaches but we
+//   are not adjacent to, then random known peers babel does not reach (start-up
+//   and partitions: the DB is all we have).
+// - Every refreshIntervalMs, at capacity: drain the lowest-scoring unprotected
+//   up tunnel and open one replacement — one per refresh, so the topology
+//   changes slowly. Protected: younger than minTunnelAgeMs, the busiest share by
+//   traffic, configured neighbours. No replacement candidate → no drain.
+// - Traffic-aware replacement: when the snapshot has per-destination traffic,
+//   the replacement goes to the non-adjacent destination with the most steady
+//   traffic (≥ steadyTrafficBytesPerSec), turning our heaviest multi-hop flow
+//   into a direct link. Fills stay random: random links keep the overlay's
+//   diameter small and spread load, and one traffic pick per refresh cannot
+//   skew that much.
+// - Tunnels to peers now dead (e.g. revoked) are closed at once; tunnels that
+//   did not come up within openTimeoutMs are closed (the executor records the
+//   failure in the peer DB).
+import { tunnelScore } from './score.js';
+
+export type OutgoingState = 'opening' | 'up' | 'draining';
+
+export interface OutgoingTunnel {
+  peer: string;
+  state: OutgoingState;
+  openedAtMs: number;
+  /** Routes babel currently sends through this tunnel. */
+  routeCount: number;
+  /** EWMA of rx + tx (score.ts). */
+  bytesPerSec: number;
+}
+
+/** What the planner needs from a peer-DB record. */
+export interface PlanPeer {
+  prefix: string;
+  dead: boolean;
+  deadReason?: string | null;
+  retryAtMs: number;
+  addresses: readonly string[];
+}
+
+export interface TunnelPolicy {
+  /** tunnel_refresh, in ms. */
+  refreshIntervalMs: number;
+  /** Tunnels younger than this are never replaced. */
+  minTunnelAgeMs: number;
+  /** Fraction of tunnels (rounded up) protected for carrying the most traffic. */
+  busiestShare: number;
+  /** An opening tunnel that is not up after this long is closed. */
+  openTimeoutMs: number;
+  /** Destination traffic at or above this counts as steady. */
+  steadyTrafficBytesPerSec: number;
+  maxWhenServingNobody: number;
+}
+
+export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
+  refreshIntervalMs: 300_000,
+  minTunnelAgeMs: 120_000,
+  busiestShare: 0.2,
+  openTimeoutMs: 60_000,
+  steadyTrafficBytesPerSec: 10_000,
+  maxWhenServingNobody: 2,
+};
+
+export interface TunnelSnapshot {
+  /** Our own prefix. */
+  self: string;
+  clientCount: number;
+  /** No incoming tunnels and incoming attempts never arrive (probably behind NAT). */
+  servesNobody: boolean;
+  outgoing: readonly OutgoingTunnel[];
+  /** Peers with an incoming tunnel to us. */
+  incoming: readonly string[];
+  /** Peers from the DB, dead ones included. */
+  peers: readonly PlanPeer[];
+  /** Prefixes babel has a route to. */
+  reachable: readonly string[];
+  /** Configured neighbours: preferred and never replaced. */
+  neighbours: readonly string[];
+  /** Bytes/s we exchange with each destination prefix, when measured. */
+  destinationTraffic?: ReadonlyMap<string, number>;
+  lastRefreshAtMs: number | undefined;
+  policy: TunnelPolicy;
+}
+
+export interface PlanAction {
+  peer: string;
+  reason: string;
+}
+
+export interface TunnelPlan {
+  open: PlanAction[];
+  drain: PlanAction[];
+  close: PlanAction[];
+  /** Every decision and non-decision, one line each, for logs and tests. */
+  reasons: string[];
+  /** A refresh round ran: the executor stores nowMs as lastRefreshAtMs. */
+  refreshed: boolean;
+}
+
+export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number): TunnelPlan {
+  const plan: TunnelPlan = { open: [], drain: [], close: [], reasons: [], refreshed: false };
+  const p = s.policy;
+  const peerBy = new Map(s.peers.map((x) => [x.prefix, x]));
+  const neighbours = new Set(s.neighbours);
+  const act = (list: PlanAction[], peer: string, reason: string): void => {
+    list.push({ peer, reason });
+    plan.reasons.push(`${list === plan.open ? 'open' : list === plan.drain ? 'drain' : 'close'} ${peer}: ${reason}`);
+  };
+
+  // 1. Tunnels that must go now.
+  let active: OutgoingTunnel[] = [];
+  for (const t of s.outgoing) {
+    const peer = peerBy.get(t.peer);
+    if (peer?.dead) {
+      act(plan.close, t.peer, `peer is dead (${peer.deadReason ?? 'no reason recorded'})`);
+    } else if (t.state === 'opening' && nowMs - t.openedAtMs >= p.openTimeoutMs) {
+      act(plan.close, t.peer, `not up after ${Math.round((nowMs - t.openedAtMs) / 1000)} s`);
+    } else if (t.state !== 'draining') {
+      active.push(t);
+    }
+  }
+
+  // 2. Capacity, and over-capacity drains (e.g. we just learned we serve nobody).
+  const target = s.servesNobody ? Math.min(p.maxWhenServingNobody, s.clientCount) : s.clientCount;
+  const why = s.servesNobody ? ` (serves nobody: at most ${p.maxWhenServingNobody})` : '';
+  if (active.length > target) {
+    const excess = active.length - target;
+    const order = [...active].sort((a, b) => Number(neighbours.has(a.peer)) - Number(neighbours.has(b.peer)) || byScore(a, b));
+    for (const t of order.slice(0, excess)) act(plan.drain, t.peer, `over capacity ${active.length}/${target}${why}`);
+    const drained = new Set(order.slice(0, excess).map((t) => t.peer));
+    active = active.filter((t) => !drained.has(t.peer));
+  }
+
+  // 3. Who we could open to.
+  const adjacent = new Set([s.self, ...s.outgoing.map((t) => t.peer), ...s.incoming]);
+  const eligible = (prefix: string): boolean => {
+    const peer = peerBy.get(prefix);
+    return peer !== undefined && !peer.dead && peer.retryAtMs <= nowMs && peer.addresses.length > 0 && !adjacent.has(prefix);
+  };
+  const reachable = new Set(s.reachable);
+  const pool = s.peers.filter((x) => eligible(x.prefix)).map((x) => x.prefix).sort();
+  const queue: PlanAction[] = [
+    ...s.neighbours.filter(eligible).map((peer) => ({ peer, reason: 'configured neighbour' })),
+    ...shuffle(pool.filter((x) => reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random peer babel reaches, not adjacent' })),
+    ...shuffle(pool.filter((x) => !reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random known peer babel does not reach' })),
+  ];
+  const take = (): PlanAction | undefined => {
+    const next = queue.shift();
+    if (next !== undefined) adjacent.add(next.peer);
+    return next;
+  };
+
+  // 4. Fill up to the target.
+  const missing = target - active.length;
+  for (let i = 0; i < missing; i++) {
+    const next = take();
+    if (next === undefined) {
+      plan.reasons.push(`fill: ${active.length + i}/${target} tunnels, no eligible peer left${why}`);
+      break;
+    }
+    act(plan.open, next.peer, `fill ${active.length + i + 1}/${target}: ${next.reason}${why}`);
+  }
+
+  // 5. One replacement per refresh, when at capacity.
+  const due = s.lastRefreshAtMs === undefined || nowMs - s.lastRefreshAtMs >= p.refreshIntervalMs;
+  if (!due) return plan;
+  plan.refreshed = true;
+  if (missing > 0 || target === 0) {
+    plan.reasons.push(`refresh: not at capacity (${active.length}/${target}), nothing to replace`);
+    return plan;
+  }
+  const protectedWhy = protection(active, neighbours, nowMs, p);
+  const victims = active.filter((t) => t.state === 'up' && !protectedWhy.has(t.peer)).sort(byScore);
+  const victim = victims[0];
+  if (victim === undefined) {
+    plan.reasons.push(`refresh: every tunnel is protected (${[...protectedWhy].map(([peer, w]) => `${peer} ${w}`).join(', ')})`);
+    return plan;
+  }
+  const replacement = trafficPick(s, eligible, adjacent) ?? take();
+  if (replacement === undefined) {
+    plan.reasons.push(`refresh: no eligible peer to replace ${victim.peer} with, keeping it`);
+    return plan;
+  }
+  adjacent.add(replacement.peer);
+  act(plan.drain, victim.peer, `refresh: lowest score ${tunnelScore(victim).toFixed(2)} (${victim.routeCount} routes, ${Math.round(victim.bytesPerSec)} B/s)`);
+  act(plan.open, replacement.peer, `refresh: replaces ${victim.peer}: ${replacement.reason}`);
+  return plan;
+}
+
+function byScore(a: OutgoingTunnel, b: OutgoingTunnel): number {
+  return tunnelScore(a) - tunnelScore(b) || a.openedAtMs - b.openedAtMs || (a.peer < b.peer ? -1 : 1);
+}
+
+/** Peer → why its tunnel may not be replaced this round. */
+function protection(active: readonly OutgoingTunnel[], neighbours: ReadonlySet<string>, nowMs: number, p: TunnelPolicy): Map<string, string> {
+  const why = new Map<string, string>();
+  const busy = [...active].filter((t) => t.bytesPerSec > 0).sort((a, b) => b.bytesPerSec - a.bytesPerSec);
+  for (const t of busy.slice(0, Math.ceil(p.busiestShare * active.length))) why.set(t.peer, 'busiest');
+  for (const t of active) {
+    if (nowMs - t.openedAtMs < p.minTunnelAgeMs) why.set(t.peer, 'young');
+    if (t.state !== 'up') why.set(t.peer, 'not up yet');
+    if (neighbours.has(t.peer)) why.set(t.peer, 'configured neighbour');
+  }
+  return why;
+}
+
+function trafficPick(s: TunnelSnapshot, eligible: (prefix: string) => boolean, adjacent: ReadonlySet<string>): PlanAction | undefined {
+  if (s.destinationTraffic === undefined) return undefined;
+  let best: [string, number] | undefined;
+  for (const [prefix, bps] of s.destinationTraffic) {
+    if (bps < s.policy.steadyTrafficBytesPerSec || adjacent.has(prefix) || !eligible(prefix)) continue;
+    if (best === undefined || bps > best[1] || (bps === best[1] && prefix < best[0])) best = [prefix, bps];
+  }
+  return best === undefined ? undefined : { peer: best[0], reason: `steady traffic ${Math.round(best[1])} B/s through other nodes` };
+}
+
+/** Fisher–Yates with the injected random source; input order must be deterministic. */
+function shuffle<T>(items: T[], rand: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.min(i, Math.floor(rand() * (i + 1)));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

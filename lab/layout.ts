@@ -1,0 +1,130 @@
+// The lab's requested shape turned into names and addresses (pure). Every name
+// starts with rn<ID>- so two labs never collide, and every address lives inside
+// the lab's own namespaces: underlay 10.X.0.0/20 on the "internet" bridge, one
+// 10.X.(16+k).0/24 LAN behind each NAT router, overlay a ULA /48.
+import { createHash } from 'node:crypto';
+import { LabError } from './errors.js';
+
+export const LAB_ID_PATTERN = /^[a-z0-9]{1,10}$/;
+export const REGISTRY_PORT = 8443;
+export const STUN_PORT = 3478;
+
+export interface LabSpec {
+  id: string;
+  /** Number of node hosts (n1…nN). */
+  nodes: number;
+  /** How many of them (the last ones) sit behind their own NAT router. */
+  nat: number;
+}
+
+export interface HostLayout {
+  name: string;
+  netns: string;
+  /** Underlay IPv4 address of the host's own interface (eth0). */
+  underlay: string;
+}
+
+export interface NodeLayout extends HostLayout {
+  index: number;
+  /** Name of the NAT router in front of this node, when it has one. */
+  gateway?: string;
+}
+
+export interface GatewayLayout {
+  name: string;
+  netns: string;
+  index: number;
+  /** Address on the internet bridge (wan0). */
+  wan: string;
+  /** Address on the LAN towards its node (lan0). */
+  lan: string;
+  lanSubnet: string;
+  node: string;
+}
+
+export interface LabLayout {
+  id: string;
+  spec: LabSpec;
+  inet: { netns: string; bridge: string; subnet: string; bridgeAddress: string; stunAlternate: string };
+  registry: HostLayout & { url: string };
+  nodes: NodeLayout[];
+  gateways: GatewayLayout[];
+  /** The overlay network prefix handed to `registry init`. */
+  overlayPrefix: string;
+}
+
+export const MAX_NODES = 200;
+
+export function validateLabId(id: string): string {
+  if (!LAB_ID_PATTERN.test(id)) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid lab name: ${JSON.stringify(id)} (use 1-10 lowercase letters or digits). Try: --name demo`);
+  }
+  return id;
+}
+
+/** Second octet of the underlay and the /48 overlay, both derived from the id. */
+function idHash(id: string): Buffer {
+  return createHash('sha256').update(`resilnet-lab:${id}`).digest();
+}
+
+export function labLayout(spec: LabSpec): LabLayout {
+  const id = validateLabId(spec.id);
+  if (!Number.isInteger(spec.nodes) || spec.nodes < 2 || spec.nodes > MAX_NODES) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid node count: ${spec.nodes} (use 2-${MAX_NODES}).`);
+  }
+  if (!Number.isInteger(spec.nat) || spec.nat < 0 || spec.nat > spec.nodes - 1) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid NAT count: ${spec.nat} (use 0-${spec.nodes - 1}: at least one node must be public).`);
+  }
+  const h = idHash(id);
+  const x = 16 + ((h[0] ?? 0) % 224);
+  const net = `10.${x}`;
+  const ns = (suffix: string) => `rn${id}-${suffix}`;
+  const firstNat = spec.nodes - spec.nat + 1;
+  const nodes: NodeLayout[] = [];
+  const gateways: GatewayLayout[] = [];
+  for (let i = 1; i <= spec.nodes; i++) {
+    const name = `n${i}`;
+    if (i >= firstNat) {
+      const k = i - firstNat + 1;
+      const gw: GatewayLayout = {
+        name: `gw${k}`,
+        netns: ns(`gw${k}`),
+        index: k,
+        wan: `${net}.2.${k}`,
+        lan: `${net}.${16 + k}.1`,
+        lanSubnet: `${net}.${16 + k}.0/24`,
+        node: name,
+      };
+      gateways.push(gw);
+      nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.${16 + k}.2`, gateway: gw.name });
+    } else {
+      nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.1.${i}` });
+    }
+  }
+  const hex = h.subarray(1, 5).toString('hex');
+  return {
+    id,
+    spec: { ...spec },
+    inet: {
+      netns: ns('inet'),
+      bridge: 'br0',
+      subnet: `${net}.0.0/20`,
+      bridgeAddress: `${net}.0.1`,
+      stunAlternate: `${net}.0.254`,
+    },
+    registry: {
+      name: 'reg',
+      netns: ns('reg'),
+      underlay: `${net}.0.2`,
+      url: `https://${net}.0.2:${REGISTRY_PORT}`,
+    },
+    nodes,
+    gateways,
+    overlayPrefix: `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 8)}00::/48`,
+  };
+}
+
+/** Every namespace of the lab, the internet first. */
+export function labNamespaces(layout: LabLayout): string[] {
+  return [layout.inet.netns, layout.registry.netns, ...layout.gateways.map((g) => g.netns), ...layout.nodes.map((n) => n.netns)];
+}

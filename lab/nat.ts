@@ -1,0 +1,59 @@
+// The NAT router's configuration texts (pure): the nftables ruleset (masquerade
+// plus the empty chains miniupnpd fills; it fails with 501 without them) and the
+// miniupnpd config. miniupnpd refuses port forwarding on a private WAN address
+// unless a STUN probe says the NAT in front is 1:1, so each router points it at
+// the stund running on the lab's internet bridge (see reference/deps.md).
+import type { GatewayLayout, LabLayout } from './layout.js';
+import { STUN_PORT } from './layout.js';
+
+export const UPNP_HTTP_PORT = 5555;
+
+export function gatewayRuleset(gw: GatewayLayout): string {
+  return [
+    'table inet filter {',
+    '  chain forward {',
+    '    type filter hook forward priority 0; policy drop;',
+    '    ct state established,related accept;',
+    '    iifname "lan0" accept;',
+    '    jump miniupnpd;',
+    '  }',
+    '  chain miniupnpd { }',
+    '  chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority 100; policy accept;',
+    '    jump postrouting_miniupnpd;',
+    `    oifname "wan0" ip saddr ${gw.lanSubnet} masquerade;`,
+    '  }',
+    '  chain prerouting_miniupnpd { }',
+    '  chain postrouting_miniupnpd { }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function miniupnpdConfig(layout: LabLayout, gw: GatewayLayout, leaseFile: string): string {
+  // uuid: stable per lab and router, so two routers never share one.
+  const idHex = Buffer.from(`${layout.id}`.padEnd(10, '0')).toString('hex').slice(0, 12).padEnd(12, '0');
+  const uuid = `3d3cec3a-8cf0-11e0-${(0x9800 + gw.index).toString(16)}-${idHex}`;
+  return [
+    'ext_ifname=wan0',
+    'listening_ip=lan0',
+    `http_port=${UPNP_HTTP_PORT}`,
+    'enable_upnp=yes',
+    'enable_natpmp=yes',
+    'ext_perform_stun=yes',
+    `ext_stun_host=${layout.inet.bridgeAddress}`,
+    `ext_stun_port=${STUN_PORT}`,
+    'secure_mode=yes',
+    'system_uptime=no',
+    'ipv6_disable=yes',
+    'min_lifetime=120',
+    'max_lifetime=86400',
+    `lease_file=${leaseFile}`,
+    `uuid=${uuid}`,
+    `friendly_name=resilnet lab ${layout.id} ${gw.name}`,
+    `allow 1024-65535 ${gw.lanSubnet} 1024-65535`,
+    'deny 0-65535 0.0.0.0/0 0-65535',
+    '',
+  ].join('\n');
+}

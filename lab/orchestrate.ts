@@ -1,0 +1,213 @@
+// Starts the resilnet network inside a built lab, only through the real CLI:
+// `registry init` + `registry serve` in the registry namespace, one token and
+// one `resilnet register` per node, then `resilnet daemon` per node, and waits
+// until every node reaches every other over the overlay.
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { join } from 'node:path';
+import { LabError } from './errors.js';
+import type { CommandRunner } from './exec.js';
+import { runChecked } from './exec.js';
+import { REGISTRY_PORT } from './layout.js';
+import type { LabManifest, LabNodeRecord } from './manifest.js';
+import { labDir, writeManifest } from './manifest.js';
+import type { BuildContext } from './network.js';
+import { isRunning, spawnInNetns, stopProcess } from './procs.js';
+import type { ProcessRecord } from './procs.js';
+import { waitForAllPairs } from './converge.js';
+import { resilnetArgv } from './repo.js';
+import { waitFor } from './wait.js';
+
+/** Environment for the lab's processes: system tools before node_modules/.bin. */
+export function labEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` };
+}
+
+/** `resilnet ARGS` in a namespace (or the host when netns is undefined); stdout on success. */
+export async function resilnet(runner: CommandRunner, m: LabManifest, netns: string | undefined, args: string[], timeoutMs = 60_000): Promise<string> {
+  const argv = [...resilnetArgv(m.repo), ...args];
+  return runChecked(runner, netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv, { timeoutMs });
+}
+
+export function registryDir(m: LabManifest, root: string): string {
+  return join(labDir(m.id, root), 'registry');
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function lastLines(path: string, n = 3): string {
+  return readText(path).trim().split('\n').slice(-n).join(' / ');
+}
+
+/** Starts `registry serve` (again) and waits until it answers on its admin socket and HTTPS port. */
+export async function startRegistry(runner: CommandRunner, m: LabManifest, root: string): Promise<ProcessRecord> {
+  const dir = registryDir(m, root);
+  const readyFile = join(labDir(m.id, root), 'registry.ready.json');
+  rmSync(readyFile, { force: true });
+  const rec = spawnInNetns({
+    role: 'registry',
+    host: 'reg',
+    netns: m.layout.registry.netns,
+    argv: [...resilnetArgv(m.repo), 'registry', 'serve', '--dir', dir, '--listen', `${m.layout.registry.underlay}:${REGISTRY_PORT}`, '--ready-file', readyFile],
+    log: join(labDir(m.id, root), 'registry.log'),
+    env: labEnv(),
+  });
+  m.processes.push(rec);
+  writeManifest(m, root);
+  await waitFor(
+    async () => {
+      if (!isRunning(rec)) throw new Error(`registry exited: ${lastLines(rec.log)}`);
+      if (!existsSync(readyFile)) throw new Error('not serving yet');
+      return true;
+    },
+    { timeoutMs: 30_000, what: 'the registry to serve' },
+  );
+  return rec;
+}
+
+export async function stopRegistry(m: LabManifest): Promise<void> {
+  for (const p of m.processes.filter((p) => p.role === 'registry')) await stopProcess(p, 10_000);
+}
+
+/** A token from `registry token add` (plain text or JSON). */
+export function parseTokenOutput(stdout: string): string {
+  const text = stdout.trim();
+  try {
+    const j = JSON.parse(text) as { token?: unknown };
+    if (typeof j.token === 'string') return j.token;
+  } catch {
+    // plain text
+  }
+  const word = text.split('\n').filter(Boolean).at(-1)?.trim().split(/\s+/).at(-1);
+  if (!word) throw new LabError('RN_LAB_STEP_FAILED', `registry token add printed no token (output: ${JSON.stringify(text)}).`);
+  return word;
+}
+
+/** The node's prefix: the CN of its certificate (CN = prefix in CIDR form). */
+export function prefixFromCertificate(pem: string): string {
+  const cn = /(?:^|\n|,\s*)CN=([^\n,]+)/.exec(new X509Certificate(pem).subject)?.[1];
+  if (!cn) throw new LabError('RN_LAB_STEP_FAILED', 'node certificate has no CN');
+  return cn.trim();
+}
+
+/** PREFIX::1 for a /64 (or shorter) prefix text. */
+export function overlayAddress(prefix: string): string {
+  const [addr] = prefix.split('/');
+  const base = (addr ?? '').replace(/::$/, '');
+  const groups = base.split(':').filter((g) => g !== '');
+  return groups.length >= 7 ? `${groups.slice(0, 7).join(':')}:1` : `${base}::1`;
+}
+
+function nodeRecord(m: LabManifest, root: string, name: string): LabNodeRecord {
+  const n = m.layout.nodes.find((x) => x.name === name);
+  if (!n) throw new LabError('RN_LAB_NO_SUCH_NODE', `lab ${m.id} has no node ${name}.`);
+  const dir = join(labDir(m.id, root), 'nodes', name);
+  return {
+    name,
+    netns: n.netns,
+    dir,
+    config: join(dir, 'etc', 'resilnet.toml'),
+    underlay: n.underlay,
+    ...(n.gateway ? { gateway: n.gateway } : {}),
+  };
+}
+
+export async function registerNode(runner: CommandRunner, m: LabManifest, root: string, rec: LabNodeRecord): Promise<void> {
+  const token = parseTokenOutput(await resilnet(runner, m, undefined, ['registry', 'token', 'add', '--dir', registryDir(m, root), '--uses', '1']));
+  for (const d of ['etc', 'state', 'run']) mkdirSync(join(rec.dir, d), { recursive: true, mode: 0o700 });
+  const args = [
+    'register',
+    '--registry', m.layout.registry.url,
+    '--token', token,
+    '--dir', join(rec.dir, 'etc'),
+    '--state-dir', join(rec.dir, 'state'),
+    '--run-dir', join(rec.dir, 'run'),
+  ];
+  if (m.registry?.fingerprint) args.push('--fingerprint', m.registry.fingerprint);
+  const out = JSON.parse(await resilnet(runner, m, rec.netns, [...args, '--json'])) as { prefix?: string; address?: string };
+  rec.prefix = out.prefix ?? prefixFromCertificate(readFileSync(join(rec.dir, 'etc', 'node.crt'), 'utf8'));
+  rec.overlay = out.address ?? overlayAddress(rec.prefix);
+}
+
+/** Merges values into a node's resilnet.toml (tables by name); comments are not kept. */
+export function patchNodeConfig(path: string, patch: Record<string, Record<string, unknown>>): void {
+  const doc = parseToml(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
+  for (const [table, values] of Object.entries(patch)) doc[table] = { ...(doc[table] ?? {}), ...values };
+  writeFileSync(path, `# written by resilnet register, then changed by resilnet lab\n${stringifyToml(doc)}\n`);
+}
+
+export function daemonRecord(m: LabManifest, node: string): ProcessRecord | undefined {
+  return m.processes.filter((p) => p.role === 'daemon' && p.host === node).at(-1);
+}
+
+export function startDaemon(m: LabManifest, root: string, node: string): ProcessRecord {
+  const rec = m.nodes.find((n) => n.name === node);
+  if (!rec) throw new LabError('RN_LAB_NO_SUCH_NODE', `lab ${m.id} has no node ${node}.`);
+  const proc = spawnInNetns({
+    role: 'daemon',
+    host: node,
+    netns: rec.netns,
+    argv: [...resilnetArgv(m.repo), 'daemon', '--config', rec.config],
+    log: join(rec.dir, 'daemon.log'),
+    env: labEnv(),
+  });
+  m.processes.push(proc);
+  writeManifest(m, root);
+  return proc;
+}
+
+export async function stopDaemon(m: LabManifest, node: string, graceMs = 15_000): Promise<void> {
+  for (const p of m.processes.filter((p) => p.role === 'daemon' && p.host === node)) await stopProcess(p, graceMs);
+}
+
+export interface StartNetworkOptions {
+  reachTimeoutMs: number;
+  nodeConfigPatch?: (node: string) => Record<string, Record<string, unknown>>;
+  /** Extra `registry init --set KEY=VALUE` settings (e.g. client_count=2). */
+  registrySettings?: string[];
+  /** Stop after enrolment: registry serving, nodes registered, no daemons. */
+  skipDaemons?: boolean;
+}
+
+export async function startNetwork(ctx: BuildContext, options: StartNetworkOptions): Promise<void> {
+  const { manifest: m, root, runner, log } = ctx;
+  const dir = registryDir(m, root);
+  const init = JSON.parse(
+    await resilnet(runner, m, m.layout.registry.netns, [
+      'registry', 'init',
+      '--dir', dir,
+      '--prefix', m.layout.overlayPrefix,
+      '--listen', `${m.layout.registry.underlay}:${REGISTRY_PORT}`,
+      '--set', `babel.hello_interval=${m.hello}`,
+      ...(options.registrySettings ?? []).flatMap((kv) => ['--set', kv]),
+      '--json',
+    ]),
+  ) as { ca_fingerprint?: string };
+  m.registry = { dir, url: m.layout.registry.url, ...(init.ca_fingerprint ? { fingerprint: init.ca_fingerprint } : {}) };
+  writeManifest(m, root);
+  await startRegistry(runner, m, root);
+  log(`registry: serving ${m.layout.registry.url} in ${m.layout.registry.netns}, network ${m.layout.overlayPrefix}, hello ${m.hello} s`);
+
+  for (const n of m.layout.nodes) {
+    const rec = nodeRecord(m, root, n.name);
+    await registerNode(runner, m, root, rec);
+    if (options.nodeConfigPatch) patchNodeConfig(rec.config, options.nodeConfigPatch(n.name));
+    m.nodes.push(rec);
+    writeManifest(m, root);
+  }
+  log(`register: ${m.nodes.length} nodes enrolled (${m.nodes.map((n) => `${n.name} ${n.prefix}`).join(', ')})`);
+
+  if (options.skipDaemons) return;
+  m.daemonsStartedAtMs = Date.now();
+  for (const n of m.nodes) startDaemon(m, root, n.name);
+  log(`daemons: started ${m.nodes.length}`);
+  await waitForAllPairs(runner, m, { timeoutMs: options.reachTimeoutMs, log, root });
+  log(`converged: all ${m.nodes.length * (m.nodes.length - 1)} pairs reach each other, ${((Date.now() - m.daemonsStartedAtMs) / 1000).toFixed(1)} s after the daemons started`);
+}

@@ -1,0 +1,68 @@
+// Just enough DER reading to cut a signed structure (certificate, CRL, CSR)
+// into its raw to-be-signed bytes and its signature, so signatures can be
+// checked synchronously with node:crypto over the exact bytes that were signed.
+import { ResilnetError } from '../config/errors.js';
+
+interface Tlv {
+  tag: number;
+  start: number; // first byte of the tag
+  contentStart: number;
+  end: number; // one past the last content byte
+}
+
+function readTlv(der: Uint8Array, offset: number): Tlv {
+  if (offset + 2 > der.length) throw new ResilnetError('RN_PKI_DER_INVALID', 'DER data truncated');
+  const tag = der[offset]!;
+  let len = der[offset + 1]!;
+  let pos = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || pos + n > der.length) throw new ResilnetError('RN_PKI_DER_INVALID', 'DER length invalid');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[pos + i]!;
+    pos += n;
+  }
+  if (pos + len > der.length) throw new ResilnetError('RN_PKI_DER_INVALID', 'DER data truncated');
+  return { tag, start: offset, contentStart: pos, end: pos + len };
+}
+
+/** Splits SEQUENCE { tbs, algorithm, BIT STRING signature } into its parts. */
+export function splitSigned(der: Uint8Array): { tbs: Buffer; signature: Buffer } {
+  const outer = readTlv(der, 0);
+  if (outer.tag !== 0x30) throw new ResilnetError('RN_PKI_DER_INVALID', 'not a DER SEQUENCE');
+  const tbs = readTlv(der, outer.contentStart);
+  const alg = readTlv(der, tbs.end);
+  const sig = readTlv(der, alg.end);
+  if (tbs.tag !== 0x30 || alg.tag !== 0x30 || sig.tag !== 0x03 || sig.end - sig.contentStart < 2) {
+    throw new ResilnetError('RN_PKI_DER_INVALID', 'not a signed DER structure');
+  }
+  return {
+    tbs: Buffer.from(der.subarray(tbs.start, tbs.end)),
+    // The first content byte of a BIT STRING counts unused bits (0 here).
+    signature: Buffer.from(der.subarray(sig.contentStart + 1, sig.end)),
+  };
+}
+
+/** The DER bytes inside the first PEM block with the given label. */
+export function pemToDer(pem: string, label: string): Buffer {
+  const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`);
+  const m = re.exec(pem);
+  if (!m) throw new ResilnetError('RN_PKI_PEM_INVALID', `no PEM block "${label}" found`);
+  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+}
+
+export function derToPem(der: Uint8Array, label: string): string {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** A copy backed by a plain ArrayBuffer (what @peculiar/x509's types want). */
+export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
+}
+
+/** PEM text ending in exactly one newline, so files can be concatenated. */
+export function pemText(pem: string): string {
+  return `${pem.replace(/\r\n/g, '\n').trimEnd()}\n`;
+}

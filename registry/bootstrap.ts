@@ -1,0 +1,61 @@
+// Choosing bootstrap peers (pure): up to `count` random recently-seen nodes,
+// never the caller, each with the addresses it can be reached at.
+import { isIP } from 'node:net';
+import { formatEndpoint, parseEndpoint, type BootstrapPeer } from '../wire/registry-api.js';
+
+export interface LiveNode {
+  readonly prefix: string;
+  readonly lastSeenMs: number;
+  readonly port: number | null;
+  readonly seenAddress: string | null;
+  /** As reported in heartbeats: "IP" or "IP:PORT", best first. */
+  readonly addresses: readonly { address: string; kind: string }[];
+}
+
+const KIND_ORDER: Record<string, number> = { public: 0, upnp: 1, configured: 2, internal: 3 };
+
+/** The node's endpoints, best first: public/UPnP, then the address the registry saw, then internal. */
+export function nodeEndpoints(node: LiveNode): string[] {
+  const out: string[] = [];
+  const add = (text: string) => {
+    if (!out.includes(text)) out.push(text);
+  };
+  const sorted = [...node.addresses].sort((a, b) => (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9));
+  const withPort = (address: string): string | undefined => {
+    const ep = parseEndpoint(address);
+    if (!ep) return undefined;
+    const port = ep.port ?? node.port;
+    return port ? formatEndpoint(ep.ip, port) : undefined;
+  };
+  for (const a of sorted.filter((x) => x.kind !== 'internal')) {
+    const ep = withPort(a.address);
+    if (ep) add(ep);
+  }
+  if (node.seenAddress && node.port && isIP(node.seenAddress)) add(formatEndpoint(node.seenAddress, node.port));
+  for (const a of sorted.filter((x) => x.kind === 'internal')) {
+    const ep = withPort(a.address);
+    if (ep) add(ep);
+  }
+  return out;
+}
+
+export function pickBootstrapPeers(
+  nodes: readonly LiveNode[],
+  opts: { callerPrefix: string; count: number; nowMs: number; offlineAfterMs: number; rand: () => number },
+): BootstrapPeer[] {
+  const candidates = nodes.filter(
+    (n) => n.prefix !== opts.callerPrefix && opts.nowMs - n.lastSeenMs <= opts.offlineAfterMs && nodeEndpoints(n).length > 0,
+  );
+  // Partial Fisher-Yates: the first `count` slots end up a uniform sample.
+  const pool = [...candidates];
+  const take = Math.min(opts.count, pool.length);
+  for (let i = 0; i < take; i++) {
+    const j = i + Math.floor(opts.rand() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, take).map((n) => ({
+    prefix: n.prefix,
+    addresses: nodeEndpoints(n),
+    last_seen: new Date(n.lastSeenMs).toISOString(),
+  }));
+}

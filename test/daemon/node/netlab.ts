@@ -1,0 +1,222 @@
+// A small namespace lab for the daemon's integration tests: one bridge
+// namespace joining node namespaces on a private 10.X.0.0/24 underlay, a real
+// registry, real `resilnet register` and real `resilnet daemon` processes.
+// Everything is named from a random run id and torn down by name and PID.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = join(REPO, 'test/daemon/node/bin.ts');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(argv: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(argv[0]!, argv.slice(1), { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, cwd: REPO }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: unknown }).code === undefined || typeof (err as { code?: unknown }).code !== 'number' ? 1 : ((err as { code: number }).code)) : 0;
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+export async function runOk(argv: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  const r = await run(argv, options);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/** Waits until `check` stops throwing; fails with its last reason. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number }): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}: ${(last as Error)?.message ?? String(last)}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
+  }
+}
+
+export interface LabHost {
+  name: string;
+  ns: string;
+  underlayIp: string;
+  dir: string;
+}
+
+export interface DaemonProc {
+  host: LabHost;
+  child: ChildProcess;
+  configPath: string;
+  logPath: string;
+  exited: Promise<number | null>;
+}
+
+export class NodeLab {
+  readonly id = `rnt${randomBytes(3).toString('hex')}`;
+  readonly net = `10.${100 + (randomBytes(1)[0]! % 150)}.${randomBytes(1)[0]! % 250}`;
+  readonly root: string;
+  readonly bridgeNs: string;
+  private readonly hosts = new Map<string, LabHost>();
+  private readonly procs = new Set<ChildProcess>();
+  private nextIndex = 1;
+
+  private constructor(private readonly t: ExecutionContext) {
+    this.root = `/tmp/resilnet-daemon-test/${this.id}`;
+    this.bridgeNs = `${this.id}-br`;
+  }
+
+  static async create(t: ExecutionContext): Promise<NodeLab> {
+    const lab = new NodeLab(t);
+    t.teardown(() => lab.destroy());
+    mkdirSync(lab.root, { recursive: true });
+    await runOk(['ip', 'netns', 'add', lab.bridgeNs]);
+    await runOk(['ip', '-n', lab.bridgeNs, 'link', 'set', 'lo', 'up']);
+    await runOk(['ip', '-n', lab.bridgeNs, 'link', 'add', 'br0', 'type', 'bridge']);
+    await runOk(['ip', '-n', lab.bridgeNs, 'link', 'set', 'br0', 'up']);
+    return lab;
+  }
+
+  log(line: string): void {
+    appendFileSync(join(this.root, 'test.log'), `${new Date().toISOString()} ${line}\n`);
+  }
+
+  /** A namespace on the underlay with address 10.X.Y.I/24 on eth0. */
+  async addHost(name: string): Promise<LabHost> {
+    const i = this.nextIndex++;
+    const ns = `${this.id}-${name}`;
+    const host: LabHost = { name, ns, underlayIp: `${this.net}.${i}`, dir: join(this.root, name) };
+    mkdirSync(host.dir, { recursive: true });
+    this.hosts.set(name, host);
+    const peerIf = `${this.id}v${i}`;
+    await runOk(['ip', 'netns', 'add', ns]);
+    await runOk(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    await runOk(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', peerIf]);
+    await runOk(['ip', '-n', ns, 'link', 'set', peerIf, 'netns', this.bridgeNs]);
+    await runOk(['ip', '-n', this.bridgeNs, 'link', 'set', peerIf, 'master', 'br0', 'up']);
+    await runOk(['ip', '-n', ns, 'addr', 'add', `${host.underlayIp}/24`, 'dev', 'eth0']);
+    await runOk(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    return host;
+  }
+
+  host(name: string): LabHost {
+    const h = this.hosts.get(name);
+    if (!h) throw new Error(`no host ${name}`);
+    return h;
+  }
+
+  /** Runs the resilnet CLI (from source) inside a host's namespace. */
+  cli(host: LabHost, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(['ip', 'netns', 'exec', host.ns, process.execPath, '--import', 'tsx', BIN, ...args], options);
+  }
+
+  async cliJson<T = any>(host: LabHost, args: string[]): Promise<T> {
+    const r = await this.cli(host, [...args, '--json']);
+    if (r.code !== 0) throw new Error(`resilnet ${args.join(' ')} on ${host.name} failed: ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Starts a long-running CLI process (registry serve, daemon) in a namespace; killed at teardown. */
+  spawnCli(host: LabHost, args: string[], logName: string): { child: ChildProcess; logPath: string; exited: Promise<number | null> } {
+    const logPath = join(host.dir, `${logName}.log`);
+    writeFileSync(logPath, '');
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', BIN, ...args], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    this.procs.add(child);
+    const exited = new Promise<number | null>((r) =>
+      child.once('exit', (code) => {
+        this.procs.delete(child);
+        r(code);
+      }),
+    );
+    return { child, logPath, exited };
+  }
+
+  /** Whether any process still runs in the namespace (by `ip netns pids`). */
+  async nsPids(host: LabHost): Promise<number[]> {
+    const out = await run(['ip', 'netns', 'pids', host.ns]);
+    return out.stdout.split(/\s+/).filter(Boolean).map(Number);
+  }
+
+  async ping6(from: LabHost, address: string, options: { count?: number } = {}): Promise<boolean> {
+    const r = await run(['ip', 'netns', 'exec', from.ns, 'ping', '-6', '-c', String(options.count ?? 1), '-W', '1', address], { timeoutMs: 10_000 });
+    return r.code === 0;
+  }
+
+  async destroy(): Promise<void> {
+    for (const child of this.procs) child.kill('SIGTERM');
+    const deadline = Date.now() + 15_000;
+    while (this.procs.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    for (const child of this.procs) child.kill('SIGKILL');
+    for (const host of this.hosts.values()) {
+      // Children the daemon left (if a test failed mid-way): only the PIDs inside our own namespace.
+      for (const pid of await this.nsPids(host)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await run(['ip', 'netns', 'del', host.ns]);
+    }
+    await run(['ip', 'netns', 'del', this.bridgeNs]);
+    if (!process.env.RESILNET_KEEP_TEST_FILES) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface RegistryInfo {
+  host: LabHost;
+  dir: string;
+  url: string;
+}
+
+/** The network's overlay prefix for a lab: a ULA /48 from the run id. */
+export function labNetworkPrefix(lab: NodeLab): string {
+  return `fd${lab.id.slice(3, 5)}:${lab.id.slice(5, 9)}:1::/48`;
+}
+
+/** `registry init` + `registry serve` in the host's namespace; resolves once it serves. */
+export async function startRegistry(lab: NodeLab, host: LabHost, settings: string[] = []): Promise<RegistryInfo> {
+  const dir = join(host.dir, 'registry');
+  const listen = `${host.underlayIp}:8443`;
+  const init = await lab.cli(host, ['registry', 'init', '--dir', dir, '--prefix', labNetworkPrefix(lab), '--listen', listen, ...settings.flatMap((s) => ['--set', s])]);
+  if (init.code !== 0) throw new Error(`registry init failed: ${init.stderr}`);
+  const ready = join(dir, 'ready.json');
+  lab.spawnCli(host, ['registry', 'serve', '--dir', dir, '--ready-file', ready], 'registry');
+  const { readFileSync, existsSync } = await import('node:fs');
+  const info = await waitFor('the registry to serve', () => {
+    if (!existsSync(ready)) throw new Error('no ready file yet');
+    return JSON.parse(readFileSync(ready, 'utf8')) as { url: string };
+  }, { timeoutMs: 30_000 });
+  return { host, dir, url: info.url };
+}
+
+/** A token, then `resilnet register` into HOST.dir/node. Returns the config path. */
+export async function registerNode(lab: NodeLab, registry: RegistryInfo, host: LabHost, options: { port?: number } = {}): Promise<string> {
+  const tok = await lab.cli(registry.host, ['registry', 'token', 'add', '--dir', registry.dir]);
+  if (tok.code !== 0) throw new Error(`token add failed: ${tok.stderr}`);
+  const token = tok.stdout.trim();
+  const dir = join(host.dir, 'node');
+  const r = await lab.cli(host, [
+    'register', '--registry', registry.url, '--token', token, '--dir', dir,
+    '--state-dir', join(dir, 'state'), '--run-dir', join(dir, 'run'), '--port', String(options.port ?? 1194),
+  ]);
+  if (r.code !== 0) throw new Error(`register on ${host.name} failed: ${r.stderr}`);
+  return join(dir, 'resilnet.toml');
+}

@@ -1,0 +1,164 @@
+import test from 'ava';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_PEER_POLICY,
+  LIVE_STATE,
+  PeerDb,
+  applyFailure,
+  classifyPeer,
+  retryDelayMs,
+} from '../../../daemon/peers/peer-db.js';
+import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../daemon/peers/schema.js';
+
+const T0 = 1_700_000_000_000;
+const P1 = 'fd5e:1:0:1::/64';
+const P2 = 'fd5e:1:0:2::/64';
+const P3 = 'fd5e:1:0:3::/64';
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-peerdb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('backoff doubles and is capped', (t) => {
+  t.deepEqual([0, 1, 2, 3, 10, 40].map((n) => retryDelayMs(n)), [0, 30_000, 60_000, 120_000, 3_600_000, 3_600_000]);
+});
+
+test('stepped: failures back off, the third marks dead with the reason', (t) => {
+  const steps = [
+    { nowMs: T0, reason: 'connection refused', want: { failures: 1, dead: false, retryAtMs: T0 + 30_000, deadReason: null } },
+    { nowMs: T0 + 30_000, reason: 'connection refused', want: { failures: 2, dead: false, retryAtMs: T0 + 90_000, deadReason: null } },
+    { nowMs: T0 + 90_000, reason: 'connection refused', want: { failures: 3, dead: true, retryAtMs: T0 + 90_000 + 3_600_000, deadReason: '3 failed attempts (connection refused)' } },
+    // Further failures keep it dead and keep the original since/reason.
+    { nowMs: T0 + 200_000, reason: 'timeout', want: { failures: 4, dead: true, retryAtMs: T0 + 200_000 + 3_600_000, deadReason: '3 failed attempts (connection refused)' } },
+  ];
+  let state = LIVE_STATE;
+  for (const s of steps) {
+    state = applyFailure(state, s.reason, s.nowMs, DEFAULT_PEER_POLICY);
+    t.like(state, s.want, `at +${s.nowMs - T0} ms`);
+  }
+  t.is(state.deadSinceMs, T0 + 90_000);
+  t.is(state.lastFailure, 'timeout');
+});
+
+test('classifyPeer: dead, backoff, ready', (t) => {
+  t.is(classifyPeer({ dead: true, retryAtMs: 0 }, T0), 'dead');
+  t.is(classifyPeer({ dead: false, retryAtMs: T0 + 1 }, T0), 'backoff');
+  t.is(classifyPeer({ dead: false, retryAtMs: T0 }, T0), 'ready');
+});
+
+test('upsert, failures to dead, success clears, candidates follow', (t) => {
+  const db = new PeerDb(':memory:');
+  t.teardown(() => db.close());
+  t.like(db.upsertPeer({ prefix: 'fd5e:1:0:1:0::/64', addresses: ['10.0.0.1:1194', '10.0.0.1:1194'], source: 'registry' }, T0), { created: true });
+  db.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'peer' }, T0);
+  db.upsertPeer({ prefix: P3, addresses: [], source: 'peer' }, T0);
+  t.deepEqual(db.getPeer(P1)?.addresses, ['10.0.0.1:1194'], 'canonical prefix, deduplicated addresses');
+  t.deepEqual(db.candidates(T0).map((p) => p.prefix), [P1, P2], 'a peer without addresses is no candidate');
+
+  t.like(db.recordFailure(P1, 'connection refused', T0), { failures: 1, dead: false, becameDead: false });
+  t.deepEqual(db.candidates(T0 + 1).map((p) => p.prefix), [P2], 'backing off');
+  t.deepEqual(db.candidates(T0 + 30_000).map((p) => p.prefix), [P1, P2], 'retry due');
+  db.recordFailure(P1, 'connection refused', T0 + 30_000);
+  t.like(db.recordFailure(P1, 'connection refused', T0 + 90_000), { dead: true, becameDead: true });
+  t.like(db.getPeer(P1), { dead: true, deadSinceMs: T0 + 90_000, deadReason: '3 failed attempts (connection refused)', failures: 3 });
+  t.deepEqual(db.listPeers({ dead: true }).map((p) => p.prefix), [P1]);
+  t.deepEqual(db.candidates(T0 + 100 * 3_600_000).map((p) => p.prefix), [P2], 'dead peers are never candidates');
+
+  t.deepEqual(db.recordSuccess(P1, T0 + 100_000), { wasDead: true });
+  t.like(db.getPeer(P1), { dead: false, failures: 0, deadReason: null, retryAtMs: 0, lastSuccessMs: T0 + 100_000 });
+  t.is(db.recordFailure('fd5e:1:0:99::/64', 'x', T0), undefined);
+});
+
+test('new addresses revive a peer dead of failures, but not one marked dead', (t) => {
+  const db = new PeerDb(':memory:', { deadAfterFailures: 1 });
+  t.teardown(() => db.close());
+  db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'registry' }, T0);
+  db.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'registry' }, T0);
+  db.recordFailure(P1, 'timeout', T0);
+  t.true(db.markDead(P2, 'certificate revoked', T0));
+  t.like(db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0 + 1), { revived: false }, 'same addresses: still dead');
+  t.like(db.upsertPeer({ prefix: P1, addresses: ['10.0.9.1:1194'], source: 'peer' }, T0 + 2), { revived: true });
+  t.like(db.getPeer(P1), { dead: false, failures: 0, source: 'registry' }, 'the stronger source stays');
+  t.like(db.upsertPeer({ prefix: P2, addresses: ['10.0.9.2:1194'], source: 'peer' }, T0 + 3), { revived: false });
+  t.like(db.getPeer(P2), { dead: true, deadReason: 'certificate revoked', deadCause: 'marked' });
+});
+
+test('bounded size: dead peers go first, then the least recently seen; configured peers stay', (t) => {
+  const db = new PeerDb(':memory:', { maxPeers: 3, deadAfterFailures: 1 });
+  t.teardown(() => db.close());
+  db.upsertPeer({ prefix: 'fd5e:1:0:c::/64', addresses: ['10.0.0.12:1194'], source: 'config' }, T0);
+  db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0 + 1);
+  db.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'peer' }, T0 + 2);
+  db.recordFailure(P2, 'timeout', T0 + 3);
+  t.deepEqual(db.upsertPeer({ prefix: P3, addresses: ['10.0.0.3:1194'], source: 'peer' }, T0 + 4).evicted, [P2]);
+  t.deepEqual(db.upsertPeer({ prefix: 'fd5e:1:0:4::/64', addresses: ['10.0.0.4:1194'], source: 'peer' }, T0 + 5).evicted, [P1]);
+  t.is(db.count(), 3);
+  t.truthy(db.getPeer('fd5e:1:0:c::/64'));
+});
+
+test('network config: only a newer version replaces the cached one', (t) => {
+  const db = new PeerDb(':memory:');
+  t.teardown(() => db.close());
+  t.is(db.getNetworkConfig(), undefined);
+  t.true(db.setNetworkConfig({ config: '{"version":2}', signature: 'c2ln' }, 2, T0));
+  t.false(db.setNetworkConfig({ config: '{"version":1}', signature: 'b2xk' }, 1, T0 + 1));
+  t.false(db.setNetworkConfig({ config: '{"version":2}', signature: 'c2ln' }, 2, T0 + 2));
+  t.deepEqual(db.getNetworkConfig(), { signed: { config: '{"version":2}', signature: 'c2ln' }, version: 2, storedAtMs: T0 });
+  t.true(db.setNetworkConfig({ config: '{"version":3}', signature: 'bmV3' }, 3, T0 + 3));
+  t.is(db.getNetworkConfig()?.version, 3);
+});
+
+test('a file DB keeps dead flags, RTT and config across reopen, in WAL mode', (t) => {
+  const path = join(tempDir(t), 'peers.db');
+  const first = new PeerDb(path);
+  first.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'registry', certSerial: '1a' }, T0);
+  first.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'lan' }, T0);
+  for (let i = 0; i < 3; i++) first.recordFailure(P1, 'connection refused', T0 + i);
+  first.setRtt(P2, 12.5, T0 + 5);
+  first.setNetworkConfig({ config: '{}', signature: 'AA==' }, 4, T0);
+  first.close();
+
+  const again = new PeerDb(path);
+  t.teardown(() => again.close());
+  t.like(again.getPeer(P1), { dead: true, deadReason: '3 failed attempts (connection refused)', deadSinceMs: T0 + 2, certSerial: '1a' });
+  t.like(again.getPeer(P2), { rttMs: 12.5, lastSeenMs: T0 + 5, source: 'lan' });
+  t.is(again.getNetworkConfig()?.version, 4);
+  const raw = new Database(path, { readonly: true });
+  t.teardown(() => raw.close());
+  t.is(raw.pragma('journal_mode', { simple: true }), 'wal');
+  t.is(raw.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+});
+
+test('migration path: a version-1 file is upgraded and keeps its peers', (t) => {
+  const path = join(tempDir(t), 'peers.db');
+  const old = new Database(path);
+  t.deepEqual(migrate(old, 1), { from: 0, to: 1 });
+  old.prepare(`INSERT INTO peers (prefix, addresses, source, first_seen_ms, last_seen_ms, failures, dead, dead_since_ms, dead_reason, retry_at_ms)
+               VALUES (?, '["10.0.0.1:1194"]', 'registry', ?, ?, 3, 1, ?, '3 failed attempts (timeout)', 0)`).run(P1, T0, T0, T0);
+  old.close();
+
+  const db = new PeerDb(path);
+  t.teardown(() => db.close());
+  t.like(db.getPeer(P1), { dead: true, deadCause: 'failures', deadReason: '3 failed attempts (timeout)' });
+  t.true(db.setNetworkConfig({ config: '{}', signature: 'AA==' }, 1, T0));
+  t.is(MIGRATIONS.length, SCHEMA_VERSION);
+});
+
+test('a DB from a newer resilnet is refused with a clear code', (t) => {
+  const path = join(tempDir(t), 'peers.db');
+  const future = new Database(path);
+  future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  future.close();
+  const err = t.throws(() => new PeerDb(path));
+  t.is((err as { code?: string }).code, 'RN_PEERDB_SCHEMA_NEWER');
+});
+
+test('an unopenable path fails with RN_PEERDB_OPEN', (t) => {
+  const err = t.throws(() => new PeerDb('/nonexistent-dir-rn/peers.db'));
+  t.is((err as { code?: string }).code, 'RN_PEERDB_OPEN');
+});

@@ -1,0 +1,201 @@
+// planTunnels on a simulated clock: each step changes the world, plans, checks
+// the plan, then applies it the way the executor would.
+import test from 'ava';
+import {
+  DEFAULT_TUNNEL_POLICY,
+  planTunnels,
+  type OutgoingTunnel,
+  type PlanPeer,
+  type TunnelPlan,
+  type TunnelSnapshot,
+} from '../../../daemon/tunnels/plan.js';
+
+const SELF = 'fd5e:1:0:ff::/64';
+const P = (n: number): string => `fd5e:1:0:${n}::/64`;
+const S = 1000;
+
+/** rand that never swaps: shuffles keep the sorted order, so picks are predictable. */
+const keepOrder = (): number => 0.999999;
+
+function peer(n: number, extra: Partial<PlanPeer> = {}): PlanPeer {
+  return { prefix: P(n), dead: false, retryAtMs: 0, addresses: [`10.0.0.${n}:1194`], ...extra };
+}
+
+function snapshot(extra: Partial<TunnelSnapshot> = {}): TunnelSnapshot {
+  return {
+    self: SELF,
+    clientCount: 3,
+    servesNobody: false,
+    outgoing: [],
+    incoming: [],
+    peers: [1, 2, 3, 4, 5, 6].map((n) => peer(n)),
+    reachable: [P(1), P(2), P(3), P(4)],
+    neighbours: [],
+    lastRefreshAtMs: undefined,
+    policy: { ...DEFAULT_TUNNEL_POLICY, refreshIntervalMs: 300 * S, minTunnelAgeMs: 120 * S, openTimeoutMs: 60 * S, busiestShare: 0.2 },
+    ...extra,
+  };
+}
+
+interface Step {
+  atS: number;
+  change?: (s: TunnelSnapshot) => TunnelSnapshot;
+  open?: string[];
+  drain?: string[];
+  close?: string[];
+  reasons?: RegExp[];
+}
+
+function tunnel(s: TunnelSnapshot, peerPrefix: string, patch: Partial<OutgoingTunnel>): TunnelSnapshot {
+  return { ...s, outgoing: s.outgoing.map((t) => (t.peer === peerPrefix ? { ...t, ...patch } : t)) };
+}
+
+function setPeer(s: TunnelSnapshot, prefix: string, patch: Partial<PlanPeer>): TunnelSnapshot {
+  return { ...s, peers: s.peers.map((p) => (p.prefix === prefix ? { ...p, ...patch } : p)) };
+}
+
+/** What the executor does with a plan. */
+function apply(s: TunnelSnapshot, plan: TunnelPlan, nowMs: number): TunnelSnapshot {
+  const closed = new Set(plan.close.map((a) => a.peer));
+  const drained = new Set(plan.drain.map((a) => a.peer));
+  const outgoing = s.outgoing
+    .filter((t) => !closed.has(t.peer))
+    .map((t) => (drained.has(t.peer) ? { ...t, state: 'draining' as const } : t))
+    .concat(plan.open.map((a) => ({ peer: a.peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })));
+  return { ...s, outgoing, lastRefreshAtMs: plan.refreshed ? nowMs : s.lastRefreshAtMs };
+}
+
+function run(t: import('ava').ExecutionContext, start: TunnelSnapshot, steps: Step[], rand: () => number = keepOrder): TunnelSnapshot {
+  let s = start;
+  for (const step of steps) {
+    const nowMs = step.atS * S;
+    if (step.change) s = step.change(s);
+    const plan = planTunnels(s, nowMs, rand);
+    const label = `t=${step.atS}s: ${plan.reasons.join(' | ')}`;
+    t.deepEqual(plan.open.map((a) => a.peer), step.open ?? [], `open at ${label}`);
+    t.deepEqual(plan.drain.map((a) => a.peer), step.drain ?? [], `drain at ${label}`);
+    t.deepEqual(plan.close.map((a) => a.peer), step.close ?? [], `close at ${label}`);
+    for (const r of step.reasons ?? []) t.true(plan.reasons.some((line) => r.test(line)), `reason ${r} at ${label}`);
+    s = apply(s, plan, nowMs);
+  }
+  return s;
+}
+
+test('fill, one replacement per refresh, protection, retry and dead peers', (t) => {
+  run(t, snapshot(), [
+    { atS: 0, open: [P(1), P(2), P(3)], reasons: [/^open fd5e:1:0:1::\/64: fill 1\/3: random peer babel reaches, not adjacent$/] },
+    {
+      atS: 10,
+      change: (s) => tunnel(tunnel(tunnel(s, P(1), { state: 'up', routeCount: 5 }), P(2), { state: 'up', routeCount: 1 }), P(3), { state: 'up', routeCount: 2 }),
+    },
+    { atS: 200 }, // no refresh due yet: nothing moves
+    {
+      atS: 300,
+      drain: [P(2)],
+      open: [P(4)],
+      reasons: [/^drain fd5e:1:0:2::\/64: refresh: lowest score 1\.00 \(1 routes, 0 B\/s\)$/, /^open fd5e:1:0:4::\/64: refresh: replaces fd5e:1:0:2::\/64/],
+    },
+    { atS: 310, change: (s) => tunnel(s, P(4), { state: 'up', routeCount: 1 }) },
+    // The executor finished draining P2; P2 failed once meanwhile, so its retry is not due.
+    { atS: 320, change: (s) => setPeer({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(2)) }, P(2), { retryAtMs: 2000 * S }) },
+    {
+      // P4 carries the most traffic: protected. P3 is lowest of the rest. P2 is not due,
+      // so the replacement comes from the peers babel does not reach.
+      atS: 600,
+      change: (s) => tunnel(s, P(4), { bytesPerSec: 1e6 }),
+      drain: [P(3)],
+      open: [P(5)],
+      reasons: [/random known peer babel does not reach/],
+    },
+    // P5 never comes up: closed after the open timeout; its slot is filled with P6.
+    { atS: 700, close: [P(5)], open: [P(6)], reasons: [/^close fd5e:1:0:5::\/64: not up after 100 s$/] },
+    {
+      // P1 is revoked (marked dead): closed at once; P5 backs off; nobody left to fill with.
+      atS: 710,
+      change: (s) => setPeer(setPeer(s, P(1), { dead: true, deadReason: 'certificate revoked' }), P(5), { retryAtMs: 5000 * S }),
+      close: [P(1)],
+      reasons: [/^close fd5e:1:0:1::\/64: peer is dead \(certificate revoked\)$/, /^fill: 2\/3 tunnels, no eligible peer left$/],
+    },
+  ]);
+});
+
+test('a node that serves nobody keeps at most 2 outgoing tunnels', (t) => {
+  const up = (n: number, routes: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec: 0 });
+  run(t, snapshot({ clientCount: 4, outgoing: [up(1, 4), up(2, 1), up(3, 3), up(4, 0)], lastRefreshAtMs: 0 }), [
+    { atS: 10, change: (s) => ({ ...s, servesNobody: true }), drain: [P(4), P(2)], reasons: [/over capacity 4\/2 \(serves nobody: at most 2\)/] },
+    { atS: 20 },
+    // Serving again: back to 4 (the drained peers still count as adjacent).
+    { atS: 30, change: (s) => ({ ...s, servesNobody: false }), open: [P(5), P(6)] },
+  ]);
+  // Starting from nothing while serving nobody: only 2 are opened.
+  const plan = planTunnels(snapshot({ clientCount: 4, servesNobody: true }), 0, keepOrder);
+  t.deepEqual(plan.open.map((a) => a.peer), [P(1), P(2)]);
+});
+
+test('configured neighbours are opened first and never replaced; young tunnels are protected', (t) => {
+  run(t, snapshot({ clientCount: 2, neighbours: [P(6)] }), [
+    { atS: 0, open: [P(6), P(1)], reasons: [/^open fd5e:1:0:6::\/64: fill 1\/2: configured neighbour$/] },
+    { atS: 10, change: (s) => tunnel(tunnel(s, P(6), { state: 'up' }), P(1), { state: 'up', routeCount: 3 }) },
+    // Refresh at 100 s: P1 is younger than 120 s, P6 is a neighbour.
+    { atS: 100, change: (s) => ({ ...s, lastRefreshAtMs: -300 * S }), reasons: [/every tunnel is protected \(.*fd5e:1:0:6::\/64 configured neighbour.*\)/] },
+    // Next refresh: P1 is old enough and is replaced although P6 scores lower.
+    { atS: 400, drain: [P(1)], open: [P(2)] },
+  ]);
+});
+
+test('never opens to dead peers, peers not due, peers without address, ourselves or adjacent peers', (t) => {
+  const s = snapshot({
+    clientCount: 5,
+    incoming: [P(1)],
+    peers: [
+      peer(1),
+      peer(2, { dead: true, deadReason: '3 failed attempts (connection refused)' }),
+      peer(3, { retryAtMs: 10 * S }),
+      peer(4, { addresses: [] }),
+      { prefix: SELF, dead: false, retryAtMs: 0, addresses: ['10.0.0.255:1194'] },
+      peer(5),
+    ],
+    reachable: [P(1), P(2), P(3), P(4), P(5), SELF],
+  });
+  const plan = planTunnels(s, 0, keepOrder);
+  t.deepEqual(plan.open.map((a) => a.peer), [P(5)]);
+  t.true(plan.reasons.includes('fill: 1/5 tunnels, no eligible peer left'));
+  t.deepEqual(planTunnels(s, 10 * S, keepOrder).open.map((a) => a.peer), [P(3), P(5)], 'P3 once its retry is due');
+});
+
+test('traffic-aware replacement prefers the steady non-adjacent destination', (t) => {
+  const up = (n: number, routes: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec: 0 });
+  const base = snapshot({ clientCount: 2, outgoing: [up(1, 3), up(2, 1)], lastRefreshAtMs: 0 });
+  const traffic = new Map([
+    [P(1), 90_000], // adjacent already
+    [P(6), 50_000],
+    [P(4), 5_000], // below the steady threshold
+    ['fd5e:1:0:99::/64', 80_000], // not in the peer DB: no address to open to
+  ]);
+  const plan = planTunnels({ ...base, destinationTraffic: traffic }, 300 * S, keepOrder);
+  t.deepEqual(plan.drain.map((a) => a.peer), [P(2)]);
+  t.deepEqual(plan.open, [{ peer: P(6), reason: `refresh: replaces ${P(2)}: steady traffic 50000 B/s through other nodes` }]);
+  // Without per-destination traffic the replacement is the plain random pick.
+  t.deepEqual(planTunnels(base, 300 * S, keepOrder).open.map((a) => a.peer), [P(3)]);
+});
+
+test('no replacement candidate: the victim is kept', (t) => {
+  const up = (n: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: n, bytesPerSec: 0 });
+  const plan = planTunnels(snapshot({ clientCount: 2, peers: [peer(1), peer(2)], outgoing: [up(1), up(2)], lastRefreshAtMs: 0 }), 300 * S, keepOrder);
+  t.deepEqual([plan.open, plan.drain, plan.close], [[], [], []]);
+  t.true(plan.refreshed);
+  t.deepEqual(plan.reasons, [`refresh: no eligible peer to replace ${P(1)} with, keeping it`]);
+});
+
+test('the random source decides among equal candidates', (t) => {
+  const picks = new Set<string>();
+  let seed = 1;
+  const lcg = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 50; i++) {
+    const plan = planTunnels(snapshot({ clientCount: 1 }), 0, lcg);
+    t.is(plan.open.length, 1);
+    t.true([P(1), P(2), P(3), P(4)].includes(plan.open[0]!.peer), 'reachable peers come first');
+    picks.add(plan.open[0]!.peer);
+  }
+  t.true(picks.size > 1);
+});

@@ -1,0 +1,47 @@
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ResilnetError } from '../../config/errors.js';
+import { readCsr } from '../../pki/csr.js';
+import { derToPem, pemToDer } from '../../pki/der.js';
+import { createCsrPem, generateKeyPem } from '../../pki/keys.js';
+
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err instanceof ResilnetError ? err.code : String(err);
+  }
+};
+
+test('a CSR made by createCsrPem is accepted and carries the key', async (t) => {
+  const key = generateKeyPem();
+  const info = readCsr(await createCsrPem(key));
+  t.true(info.publicKey.equals(createPublicKey(key)));
+  t.regex(info.keySha256, /^[0-9a-f]{64}$/);
+});
+
+test('a CSR whose public key was swapped for a foreign key is rejected', async (t) => {
+  const csr = pemToDer(await createCsrPem(generateKeyPem()), 'CERTIFICATE REQUEST');
+  const mine = readCsr(derToPem(csr, 'CERTIFICATE REQUEST')).publicKeySpki;
+  const foreign = createPublicKey(generateKeyPem()).export({ type: 'spki', format: 'der' });
+  t.is(mine.length, foreign.length);
+  const at = csr.indexOf(mine);
+  t.true(at > 0);
+  foreign.copy(csr, at);
+  t.is(code(() => readCsr(derToPem(csr, 'CERTIFICATE REQUEST'))), 'RN_PKI_CSR_INVALID');
+});
+
+test('RSA, garbage and oversized requests are rejected', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-csr-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=x', '-keyout', join(dir, 'k'), '-out', join(dir, 'r.csr')], { stdio: 'ignore' });
+  t.is(code(() => readCsr(readFileSync(join(dir, 'r.csr'), 'utf8'))), 'RN_PKI_CSR_INVALID');
+  t.is(code(() => readCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')), 'RN_PKI_CSR_INVALID');
+  t.is(code(() => readCsr('hello')), 'RN_PKI_CSR_INVALID');
+  t.is(code(() => readCsr('x'.repeat(20_000))), 'RN_PKI_CSR_INVALID');
+});

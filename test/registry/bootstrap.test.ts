@@ -1,0 +1,46 @@
+import test from 'ava';
+import { nodeEndpoints, pickBootstrapPeers, type LiveNode } from '../../registry/bootstrap.js';
+
+const NOW = 1_800_000_000_000;
+const node = (i: number, over: Partial<LiveNode> = {}): LiveNode => ({
+  prefix: `fd00:1:0:${i.toString(16)}::/64`,
+  lastSeenMs: NOW - 1000,
+  port: 1194,
+  seenAddress: `198.51.100.${i}`,
+  addresses: [{ address: `10.0.0.${i}`, kind: 'internal' }],
+  ...over,
+});
+
+function seq(values: number[]): () => number {
+  let i = 0;
+  return () => values[i++ % values.length]!;
+}
+
+test('endpoints: public and UPnP first, then the address seen, then internal; ports filled in', (t) => {
+  const n = node(5, {
+    addresses: [
+      { address: '10.0.0.5', kind: 'internal' },
+      { address: '203.0.113.9:4000', kind: 'upnp' },
+      { address: 'fd99::5', kind: 'public' },
+    ],
+  });
+  t.deepEqual(nodeEndpoints(n), ['[fd99::5]:1194', '203.0.113.9:4000', '198.51.100.5:1194', '10.0.0.5:1194']);
+  t.deepEqual(nodeEndpoints(node(1, { seenAddress: '10.0.0.1' })), ['10.0.0.1:1194']);
+});
+
+test('never the caller, never offline nodes, at most count', (t) => {
+  const nodes = [node(1), node(2), node(3), node(4, { lastSeenMs: NOW - 10 * 60_000 })];
+  const opts = { callerPrefix: node(1).prefix, count: 10, nowMs: NOW, offlineAfterMs: 5 * 60_000, rand: seq([0.5]) };
+  const picked = pickBootstrapPeers(nodes, opts).map((p) => p.prefix).sort();
+  t.deepEqual(picked, [node(2).prefix, node(3).prefix]);
+  t.is(pickBootstrapPeers(nodes, { ...opts, count: 1 }).length, 1);
+  t.deepEqual(pickBootstrapPeers([node(1)], opts), []);
+  t.is(pickBootstrapPeers([node(2)], opts)[0]!.last_seen, new Date(NOW - 1000).toISOString());
+});
+
+test('the sample follows the random source', (t) => {
+  const nodes = [node(1), node(2), node(3), node(4)];
+  const opts = { callerPrefix: 'fd00:9::/64', count: 2, nowMs: NOW, offlineAfterMs: 60_000 };
+  t.deepEqual(pickBootstrapPeers(nodes, { ...opts, rand: seq([0]) }).map((p) => p.prefix), [node(1).prefix, node(2).prefix]);
+  t.deepEqual(pickBootstrapPeers(nodes, { ...opts, rand: seq([0.99]) }).map((p) => p.prefix), [node(4).prefix, node(1).prefix]);
+});

@@ -1,0 +1,461 @@
+// Peer-protocol messages: one encode/decode pair per kind, over the frame in
+// wire/tlv.ts. Pure. Field TLV types are per kind (0x01–0xef); the common items
+// below (0xf0–0xff) may ride in any kind. docs/peer-protocol.md has the tables.
+import { WireDecodeError, WireEncodeError } from './errors.js';
+import {
+  ENVELOPE_BYTES,
+  ITEM_HEADER_BYTES,
+  MAX_MESSAGE_BYTES,
+  PREFIX_BYTES,
+  SIGNATURE_BYTES,
+  ValueReader,
+  decodeFrame,
+  encodeFrame,
+  endpointBytes,
+  item,
+  prefixBytes,
+  u16,
+  u32,
+  u64,
+  u8,
+  type Signer,
+  type TlvItem,
+} from './tlv.js';
+
+export const MESSAGE_KINDS = {
+  hello: 1,
+  addresses: 2,
+  'peer-list': 3,
+  'config-chunk': 4,
+  'tunnel-request': 5,
+  'tunnel-accept': 6,
+  'tunnel-refuse': 7,
+  drain: 8,
+} as const;
+
+export type MessageKind = keyof typeof MESSAGE_KINDS;
+
+const KIND_BY_CODE: ReadonlyMap<number, MessageKind> = new Map<number, MessageKind>(
+  (Object.entries(MESSAGE_KINDS) as [MessageKind, number][]).map(([k, v]) => [v, k]),
+);
+
+/** Common items, allowed in every kind. */
+export const COMMON_TLV = {
+  /** DER of the sender's certificate (hello and tunnel-request carry it). */
+  cert: 0xf0,
+  /** u32: the sender expects a reply carrying the same number in inReplyTo. */
+  requestId: 0xf1,
+  /** u32: this message answers the request with that id. */
+  inReplyTo: 0xf2,
+} as const;
+
+/** "my"/"your" timestamps: the echo of the peer's own timestamp gives the RTT on its clock alone. */
+export interface HelloMessage {
+  kind: 'hello';
+  myTimestampMs: number;
+  /** The peer's myTimestampMs being echoed; absent in a first hello. */
+  yourTimestampMs?: number;
+  /** Version of the signed network config the sender holds. */
+  configVersion?: number;
+}
+
+export interface AddressesMessage {
+  kind: 'addresses';
+  /** "IP:PORT" (IPv6 in brackets) as seen from outside / on the LAN / mapped by UPnP. */
+  public: string[];
+  internal: string[];
+  upnp: string[];
+  /** Asks the receiver to answer with its own addresses. */
+  wantReply?: boolean;
+}
+
+export interface PeerListEntry {
+  prefix: string;
+  addresses: string[];
+}
+
+export interface PeerListMessage {
+  kind: 'peer-list';
+  entries: PeerListEntry[];
+  /** Asks the receiver for up to this many entries of its own. */
+  requestCount?: number;
+}
+
+/** One piece of the signed network config (a JSON text that can exceed a datagram). */
+export interface ConfigChunkMessage {
+  kind: 'config-chunk';
+  version: number;
+  index: number;
+  count: number;
+  bytes: Buffer;
+}
+
+export type TunnelRole = 'client' | 'server';
+export type TunnelProto = 'udp' | 'tcp';
+
+/** Client asks a server to open its end of a tunnel. */
+export interface TunnelRequestMessage {
+  kind: 'tunnel-request';
+  /** The role the requester takes (normally client). */
+  role: TunnelRole;
+  proto: TunnelProto;
+}
+
+export interface TunnelAcceptMessage {
+  kind: 'tunnel-accept';
+  /** Underlay port of the server's end. */
+  port: number;
+}
+
+export const REFUSE_REASONS = ['full', 'duplicate', 'unsupported', 'not-allowed', 'error'] as const;
+export type RefuseReason = (typeof REFUSE_REASONS)[number] | 'other';
+
+export interface TunnelRefuseMessage {
+  kind: 'tunnel-refuse';
+  /** Reasons this version does not know decode as 'other'. */
+  reason: RefuseReason;
+}
+
+export type DrainPhase = 'announce' | 'ack' | 'cancel';
+
+/** "I will close the tunnel whose server end is on tunnelPort in closeInMs." */
+export interface DrainMessage {
+  kind: 'drain';
+  phase: DrainPhase;
+  tunnelPort: number;
+  closeInMs: number;
+}
+
+export type PeerMessage =
+  | HelloMessage
+  | AddressesMessage
+  | PeerListMessage
+  | ConfigChunkMessage
+  | TunnelRequestMessage
+  | TunnelAcceptMessage
+  | TunnelRefuseMessage
+  | DrainMessage;
+
+export type MessageOf<K extends MessageKind> = Extract<PeerMessage, { kind: K }>;
+
+/** A message with its envelope and common items, as sent or received. */
+export interface Packet {
+  sender: string;
+  recipient: string | undefined;
+  timestampMs: number;
+  seq: number;
+  certDer?: Buffer;
+  requestId?: number;
+  inReplyTo?: number;
+  message: PeerMessage;
+}
+
+export interface DecodedPacket extends Packet {
+  signature: Buffer;
+  signedData: Buffer;
+}
+
+// ---- per-kind field types -------------------------------------------------
+
+const HELLO = { my: 1, your: 2, configVersion: 3 } as const;
+const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
+const PLIST = { entry: 1, requestCount: 2 } as const;
+const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
+const TREQ = { role: 1, proto: 2 } as const;
+const TACC = { port: 1 } as const;
+const TREF = { reason: 1 } as const;
+const DRAIN = { phase: 1, tunnelPort: 2, closeInMs: 3 } as const;
+
+const ROLES: readonly TunnelRole[] = ['client', 'server']; // codes 1, 2
+const PROTOS: readonly TunnelProto[] = ['udp', 'tcp']; // codes 1, 2
+const PHASES: readonly DrainPhase[] = ['announce', 'ack', 'cancel']; // codes 1, 2, 3
+
+/** Most config bytes one chunk may carry (leaves room for envelope and items). */
+export const CONFIG_CHUNK_BYTES = 1024;
+/** Reassembly refuses more chunks than this (1 MiB of config). */
+export const MAX_CONFIG_CHUNKS = 1024;
+
+export function encodeHello(m: HelloMessage): TlvItem[] {
+  const items = [item(HELLO.my, u64(m.myTimestampMs))];
+  if (m.yourTimestampMs !== undefined) items.push(item(HELLO.your, u64(m.yourTimestampMs)));
+  if (m.configVersion !== undefined) items.push(item(HELLO.configVersion, u32(m.configVersion)));
+  return items;
+}
+
+export function decodeHello(items: Fields): HelloMessage {
+  const m: HelloMessage = { kind: 'hello', myTimestampMs: items.required(HELLO.my, 'my timestamp').u64() };
+  const your = items.optional(HELLO.your);
+  if (your) m.yourTimestampMs = your.u64();
+  const cv = items.optional(HELLO.configVersion);
+  if (cv) m.configVersion = cv.u32();
+  return m;
+}
+
+export function encodeAddresses(m: AddressesMessage): TlvItem[] {
+  const items: TlvItem[] = [];
+  for (const a of m.public) items.push(item(ADDR.public, endpointBytes(a)));
+  for (const a of m.internal) items.push(item(ADDR.internal, endpointBytes(a)));
+  for (const a of m.upnp) items.push(item(ADDR.upnp, endpointBytes(a)));
+  if (m.wantReply) items.push(item(ADDR.wantReply, u8(1)));
+  return items;
+}
+
+export function decodeAddresses(items: Fields): AddressesMessage {
+  const m: AddressesMessage = {
+    kind: 'addresses',
+    public: items.all(ADDR.public).map((r) => r.endpoint()),
+    internal: items.all(ADDR.internal).map((r) => r.endpoint()),
+    upnp: items.all(ADDR.upnp).map((r) => r.endpoint()),
+  };
+  const want = items.optional(ADDR.wantReply);
+  if (want && want.u8() !== 0) m.wantReply = true;
+  return m;
+}
+
+/** An entry's value: prefix, then endpoints back to back until the value ends. */
+export function encodePeerList(m: PeerListMessage): TlvItem[] {
+  const items = m.entries.map((e) =>
+    item(PLIST.entry, Buffer.concat([prefixBytes(e.prefix), ...e.addresses.map(endpointBytes)])),
+  );
+  if (m.requestCount !== undefined) items.push(item(PLIST.requestCount, u16(m.requestCount)));
+  return items;
+}
+
+export function decodePeerList(items: Fields): PeerListMessage {
+  const entries = items.all(PLIST.entry).map((r: FieldReader): PeerListEntry => {
+    const prefix = r.prefix();
+    if (prefix === undefined) return r.fail('peer-list entry without a prefix', r.position - PREFIX_BYTES);
+    const addresses: string[] = [];
+    while (r.remaining > 0) addresses.push(r.endpoint());
+    return { prefix, addresses };
+  });
+  const m: PeerListMessage = { kind: 'peer-list', entries };
+  const rc = items.optional(PLIST.requestCount);
+  if (rc) m.requestCount = rc.u16();
+  return m;
+}
+
+export function encodeConfigChunk(m: ConfigChunkMessage): TlvItem[] {
+  if (m.count < 1 || m.index >= m.count || m.count > MAX_CONFIG_CHUNKS) {
+    throw new WireEncodeError('RN_WIRE_BAD_FIELD', `config chunk ${m.index} of ${m.count} is out of range`);
+  }
+  return [
+    item(CHUNK.version, u32(m.version)),
+    item(CHUNK.index, u16(m.index)),
+    item(CHUNK.count, u16(m.count)),
+    item(CHUNK.bytes, m.bytes),
+  ];
+}
+
+export function decodeConfigChunk(items: Fields): ConfigChunkMessage {
+  const version = items.required(CHUNK.version, 'version').u32();
+  const index = items.required(CHUNK.index, 'index').u16();
+  const countReader = items.required(CHUNK.count, 'count');
+  const count = countReader.u16();
+  if (count < 1 || count > MAX_CONFIG_CHUNKS || index >= count) {
+    countReader.fail(`config chunk ${index} of ${count} is out of range`, 0);
+  }
+  const bytes = Buffer.from(items.required(CHUNK.bytes, 'bytes').rest());
+  return { kind: 'config-chunk', version, index, count, bytes };
+}
+
+/** Splits a signed network config (its serialised bytes) into chunk messages. */
+export function chunkNetworkConfig(version: number, bytes: Buffer, chunkBytes = CONFIG_CHUNK_BYTES): ConfigChunkMessage[] {
+  const count = Math.max(1, Math.ceil(bytes.length / chunkBytes));
+  if (count > MAX_CONFIG_CHUNKS) {
+    throw new WireEncodeError('RN_WIRE_TOO_LARGE', `network config of ${bytes.length} bytes needs ${count} chunks, more than ${MAX_CONFIG_CHUNKS}`);
+  }
+  return Array.from({ length: count }, (_, index) => ({
+    kind: 'config-chunk' as const,
+    version,
+    index,
+    count,
+    bytes: bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes),
+  }));
+}
+
+export function encodeTunnelRequest(m: TunnelRequestMessage): TlvItem[] {
+  return [item(TREQ.role, u8(ROLES.indexOf(m.role) + 1)), item(TREQ.proto, u8(PROTOS.indexOf(m.proto) + 1))];
+}
+
+export function decodeTunnelRequest(items: Fields): TunnelRequestMessage {
+  return {
+    kind: 'tunnel-request',
+    role: items.required(TREQ.role, 'role').enumOf(ROLES, 'tunnel role'),
+    proto: items.required(TREQ.proto, 'proto').enumOf(PROTOS, 'tunnel proto'),
+  };
+}
+
+export function encodeTunnelAccept(m: TunnelAcceptMessage): TlvItem[] {
+  return [item(TACC.port, u16(m.port))];
+}
+
+export function decodeTunnelAccept(items: Fields): TunnelAcceptMessage {
+  const r = items.required(TACC.port, 'port');
+  const port = r.u16();
+  if (port === 0) r.fail('tunnel port 0', 0);
+  return { kind: 'tunnel-accept', port };
+}
+
+export function encodeTunnelRefuse(m: TunnelRefuseMessage): TlvItem[] {
+  const code = REFUSE_REASONS.indexOf(m.reason as (typeof REFUSE_REASONS)[number]) + 1;
+  return [item(TREF.reason, u8(code === 0 ? 0xff : code))];
+}
+
+export function decodeTunnelRefuse(items: Fields): TunnelRefuseMessage {
+  const code = items.required(TREF.reason, 'reason').u8();
+  return { kind: 'tunnel-refuse', reason: REFUSE_REASONS[code - 1] ?? 'other' };
+}
+
+export function encodeDrain(m: DrainMessage): TlvItem[] {
+  return [
+    item(DRAIN.phase, u8(PHASES.indexOf(m.phase) + 1)),
+    item(DRAIN.tunnelPort, u16(m.tunnelPort)),
+    item(DRAIN.closeInMs, u32(m.closeInMs)),
+  ];
+}
+
+export function decodeDrain(items: Fields): DrainMessage {
+  return {
+    kind: 'drain',
+    phase: items.required(DRAIN.phase, 'phase').enumOf(PHASES, 'drain phase'),
+    tunnelPort: items.required(DRAIN.tunnelPort, 'tunnel port').u16(),
+    closeInMs: items.required(DRAIN.closeInMs, 'close in ms').u32(),
+  };
+}
+
+export function encodeMessage(m: PeerMessage): TlvItem[] {
+  switch (m.kind) {
+    case 'hello': return encodeHello(m);
+    case 'addresses': return encodeAddresses(m);
+    case 'peer-list': return encodePeerList(m);
+    case 'config-chunk': return encodeConfigChunk(m);
+    case 'tunnel-request': return encodeTunnelRequest(m);
+    case 'tunnel-accept': return encodeTunnelAccept(m);
+    case 'tunnel-refuse': return encodeTunnelRefuse(m);
+    case 'drain': return encodeDrain(m);
+  }
+}
+
+export function decodeMessage(kind: MessageKind, fields: Fields): PeerMessage {
+  switch (kind) {
+    case 'hello': return decodeHello(fields);
+    case 'addresses': return decodeAddresses(fields);
+    case 'peer-list': return decodePeerList(fields);
+    case 'config-chunk': return decodeConfigChunk(fields);
+    case 'tunnel-request': return decodeTunnelRequest(fields);
+    case 'tunnel-accept': return decodeTunnelAccept(fields);
+    case 'tunnel-refuse': return decodeTunnelRefuse(fields);
+    case 'drain': return decodeDrain(fields);
+  }
+}
+
+/** Envelope + common items + message → signed datagram (≤ 1280 bytes). */
+export function encodePacket(p: Packet, sign: Signer): Buffer {
+  const items = encodeMessage(p.message);
+  if (p.certDer !== undefined) items.push(item(COMMON_TLV.cert, p.certDer));
+  if (p.requestId !== undefined) items.push(item(COMMON_TLV.requestId, u32(p.requestId)));
+  if (p.inReplyTo !== undefined) items.push(item(COMMON_TLV.inReplyTo, u32(p.inReplyTo)));
+  return encodeFrame(
+    { kind: MESSAGE_KINDS[p.message.kind], sender: p.sender, recipient: p.recipient, timestampMs: p.timestampMs, seq: p.seq },
+    items,
+    sign,
+  );
+}
+
+/** Datagram → packet; throws only WireDecodeError. The signature is not checked here. */
+export function decodePacket(datagram: Buffer): DecodedPacket {
+  const frame = decodeFrame(datagram);
+  const kind = KIND_BY_CODE.get(frame.envelope.kind);
+  if (kind === undefined) {
+    throw new WireDecodeError('RN_WIRE_UNKNOWN_KIND', `unknown peer message kind ${frame.envelope.kind}`, { offset: 1 });
+  }
+  const fields = new Fields(frame.items);
+  const packet: DecodedPacket = {
+    sender: frame.envelope.sender,
+    recipient: frame.envelope.recipient,
+    timestampMs: frame.envelope.timestampMs,
+    seq: frame.envelope.seq,
+    message: decodeMessage(kind, fields),
+    signature: frame.signature,
+    signedData: frame.signedData,
+  };
+  const cert = fields.optional(COMMON_TLV.cert);
+  if (cert) packet.certDer = Buffer.from(cert.rest());
+  const rid = fields.optional(COMMON_TLV.requestId);
+  if (rid) packet.requestId = rid.u32();
+  const irt = fields.optional(COMMON_TLV.inReplyTo);
+  if (irt) packet.inReplyTo = irt.u32();
+  return packet;
+}
+
+/** Bytes a peer-list entry takes in a frame (item header included). */
+export function peerListEntryBytes(e: PeerListEntry): number {
+  return ITEM_HEADER_BYTES + PREFIX_BYTES + e.addresses.reduce((n, a) => n + endpointBytes(a).length, 0);
+}
+
+/**
+ * Groups entries so each group fits one peer-list message (with room for a
+ * requestCount item and the common items of a reply). Entries too large for any
+ * message (hundreds of addresses) are dropped rather than breaking the send.
+ */
+export function packPeerList(entries: readonly PeerListEntry[]): PeerListEntry[][] {
+  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4);
+  const groups: PeerListEntry[][] = [];
+  let current: PeerListEntry[] = [];
+  let used = 0;
+  for (const e of entries) {
+    const size = peerListEntryBytes(e);
+    if (size > budget) continue;
+    if (used + size > budget) {
+      groups.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(e);
+    used += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** The items of one frame, looked up by type: first occurrence for singular fields. */
+export class Fields {
+  constructor(private readonly items: readonly TlvItem[]) {}
+
+  optional(type: number): FieldReader | undefined {
+    const it = this.items.find((i) => i.type === type);
+    return it === undefined ? undefined : new FieldReader(it);
+  }
+
+  required(type: number, name: string): FieldReader {
+    const r = this.optional(type);
+    if (r === undefined) {
+      const end = this.items.at(-1);
+      throw new WireDecodeError('RN_WIRE_MISSING_FIELD', `peer message lacks its ${name} (item type ${type})`, {
+        offset: end === undefined ? 0 : end.offset + end.value.length,
+        tlvType: type,
+      });
+    }
+    return r;
+  }
+
+  all(type: number): FieldReader[] {
+    return this.items.filter((i) => i.type === type).map((i) => new FieldReader(i));
+  }
+}
+
+export class FieldReader extends ValueReader {
+  constructor(it: TlvItem) {
+    super(it.value, 0, it.value.length, it.type, it.offset);
+  }
+
+  /** 1-based enum code → value; unknown codes are a bad value. */
+  enumOf<T>(values: readonly T[], what: string): T {
+    const at = this.position;
+    const code = this.u8();
+    const v = values[code - 1];
+    if (v === undefined) return this.fail(`unknown ${what} code ${code}`, at);
+    return v;
+  }
+}

@@ -43,7 +43,7 @@ test.serial('convergence: the default lab (6 nodes, 1 behind NAT) reaches all pa
   t.is(lab.nodes.filter((n) => n.gateway).length, 1);
   t.deepEqual(await unreachable(lab), []);
   const status = await lab.cliJson<{ address: string; prefix: string }>('n1', 'status');
-  t.is(status.address, lab.node('n1').overlay);
+  t.is(status.address, lab.node('n1').overlay as string);
 });
 
 test.serial('failover: a silently frozen tunnel under a continuous ping; traffic resumes over another path', async (t) => {

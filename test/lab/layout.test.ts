@@ -29,7 +29,7 @@ test('two lab ids give different namespaces and usually different underlays', (t
 
 test('bad names and counts are refused with a code', (t) => {
   for (const id of ['', 'UPPER', 'has-dash', 'waytoolongname1']) {
-    t.is(t.throws(() => labLayout({ id, nodes: 3, nat: 0 }))?.['code' as never], 'RN_LAB_BAD_NAME', id);
+    t.is((t.throws(() => labLayout({ id, nodes: 3, nat: 0 })) as { code?: string } | undefined)?.code, 'RN_LAB_BAD_NAME', id);
   }
   t.throws(() => labLayout({ id: 'a', nodes: 1, nat: 0 }));
   t.throws(() => labLayout({ id: 'a', nodes: 3, nat: 3 }), undefined, 'at least one public node');

@@ -4,7 +4,7 @@
 // Everything is named from a random run id and torn down by name and PID.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
@@ -199,7 +199,6 @@ export async function startRegistry(lab: NodeLab, host: LabHost, settings: strin
   if (init.code !== 0) throw new Error(`registry init failed: ${init.stderr}`);
   const ready = join(dir, 'ready.json');
   lab.spawnCli(host, ['registry', 'serve', '--dir', dir, '--ready-file', ready], 'registry');
-  const { readFileSync, existsSync } = await import('node:fs');
   const info = await waitFor('the registry to serve', () => {
     if (!existsSync(ready)) throw new Error('no ready file yet');
     return JSON.parse(readFileSync(ready, 'utf8')) as { url: string };
@@ -219,4 +218,32 @@ export async function registerNode(lab: NodeLab, registry: RegistryInfo, host: L
   ]);
   if (r.code !== 0) throw new Error(`register on ${host.name} failed: ${r.stderr}`);
   return join(dir, 'resilnet.toml');
+}
+
+export function editFile(path: string, edit: (text: string) => string): void {
+  writeFileSync(path, edit(readFileSync(path, 'utf8')));
+}
+
+/** Test defaults: no UPnP (no gateway in the lab), frequent heartbeats. */
+export function testNodeConfig(text: string): string {
+  return text.replace(/enabled = true/, 'enabled = false').replace(/heartbeat_interval = 60/, 'heartbeat_interval = 3');
+}
+
+export interface RunningNode {
+  host: LabHost;
+  configPath: string;
+  proc: ReturnType<NodeLab['spawnCli']>;
+  prefix: string;
+  address: string;
+}
+
+/** Starts `resilnet daemon` in the host's namespace and waits until its control socket answers. */
+export async function startDaemon(lab: NodeLab, host: LabHost, configPath: string, extraArgs: string[] = []): Promise<RunningNode> {
+  const proc = lab.spawnCli(host, ['daemon', '--config', configPath, ...extraArgs], 'daemon');
+  const status = await waitFor(`${host.name}: daemon control socket`, async () => {
+    const code = await Promise.race([proc.exited, Promise.resolve('running')]);
+    if (code !== 'running') throw Object.assign(new Error(`daemon exited with ${code}; see ${proc.logPath}`), { fatal: true });
+    return lab.cliJson<{ prefix: string; address: string }>(host, ['status', '--config', configPath]);
+  }, { timeoutMs: 60_000 });
+  return { host, configPath, proc, prefix: status.prefix, address: status.address };
 }

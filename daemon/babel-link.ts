@@ -3,7 +3,7 @@
 // counts per tunnel, reachable prefixes). After babeld restarts, the tunnel
 // interfaces added at runtime are added again.
 import type { Logger } from 'pino';
-import { buildBabeldArgv, defaultHelloLine, drainInterfaceLine, flushInterfaceLine, interfaceLine, type BabelSpec } from './babel/argv.js';
+import { buildBabeldArgv, defaultHelloLine, drainInterfaceLine, DRAIN_RXCOST, flushInterfaceLine, interfaceLine, reconfigureInterfaceLines, type BabelSpec } from './babel/argv.js';
 import { BabelClient } from './babel/client.js';
 import { applyBabelEvent, emptyBabelTable, isUsableNeighbour, reachablePrefixes, routeCountsByInterface, type BabelTable } from './babel/table.js';
 import type { Supervisor } from './supervisor/index.js';
@@ -30,6 +30,8 @@ export class BabelLink implements TunnelBabel {
   private readonly interfaces = new Map<string, { draining: boolean }>();
   private monitorDone: Promise<void> | undefined;
   private unsubscribe: (() => unknown) | undefined;
+  /** After stop, runtime statements are skipped: babeld is gone and its interfaces with it. */
+  private stopped = false;
 
   constructor(
     private readonly spec: BabelLinkSpec,
@@ -51,6 +53,7 @@ export class BabelLink implements TunnelBabel {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     // SIGTERM: babeld retracts its routes before exiting.
     await this.deps.supervisor.stop(BABELD_CHILD);
@@ -60,6 +63,7 @@ export class BabelLink implements TunnelBabel {
   }
 
   async addInterface(ifName: string): Promise<void> {
+    if (this.stopped) return;
     const known = this.interfaces.get(ifName);
     if (!known) this.interfaces.set(ifName, { draining: false });
     if (known?.draining) return;
@@ -67,13 +71,16 @@ export class BabelLink implements TunnelBabel {
   }
 
   async removeInterface(ifName: string): Promise<void> {
+    if (this.stopped) return;
     if (!this.interfaces.delete(ifName)) return;
     await this.client.configure(flushInterfaceLine(ifName));
   }
 
   async raiseCost(ifName: string): Promise<void> {
+    if (this.stopped) return;
     this.interfaces.set(ifName, { draining: true });
-    await this.client.configure(drainInterfaceLine(ifName, this.helloSec));
+    // babeld 1.12 applies a changed interface only when it is re-added (flush + interface).
+    for (const line of reconfigureInterfaceLines(ifName, this.helloSec, { rxcost: DRAIN_RXCOST })) await this.client.configure(line);
   }
 
   routeCount(ifName: string): number {
@@ -91,7 +98,7 @@ export class BabelLink implements TunnelBabel {
     try {
       await this.client.configure(defaultHelloLine(helloSec));
       for (const [ifName, state] of this.interfaces) {
-        await this.client.configure(state.draining ? drainInterfaceLine(ifName, helloSec) : interfaceLine(ifName, helloSec));
+        for (const line of reconfigureInterfaceLines(ifName, helloSec, state.draining ? { rxcost: DRAIN_RXCOST } : {})) await this.client.configure(line);
       }
     } catch (err) {
       this.helloSec = before;

@@ -135,7 +135,8 @@ export class Node implements ControlBackend {
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
 
-    this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'));
+    // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
+    this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 });
     this.registry = this.newRegistryClient(config);
     this.held = await this.obtainNetworkConfig(signal);
     this.applyRevocations(this.held, { initial: true });

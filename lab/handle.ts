@@ -25,6 +25,10 @@ export interface TunnelInfo {
   routes: number;
   pid: number | null;
   remote: string | null;
+  openedAtMs: number;
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  protected: boolean;
 }
 
 export interface EventInfo {

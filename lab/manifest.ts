@@ -37,6 +37,8 @@ export interface LabManifest {
   registry?: { dir: string; url: string; fingerprint?: string };
   /** When the daemons were started (for convergence figures). */
   daemonsStartedAtMs?: number;
+  /** When all pairs first reached each other together. */
+  convergedAtMs?: number;
 }
 
 export function labDir(id: string, root = LAB_ROOT): string {

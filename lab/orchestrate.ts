@@ -119,8 +119,11 @@ function nodeRecord(m: LabManifest, root: string, name: string): LabNodeRecord {
   };
 }
 
-export async function registerNode(runner: CommandRunner, m: LabManifest, root: string, rec: LabNodeRecord): Promise<void> {
-  const token = parseTokenOutput(await resilnet(runner, m, undefined, ['registry', 'token', 'add', '--dir', registryDir(m, root), '--uses', '1']));
+export async function addToken(runner: CommandRunner, m: LabManifest, root: string, uses: number): Promise<string> {
+  return parseTokenOutput(await resilnet(runner, m, undefined, ['registry', 'token', 'add', '--dir', registryDir(m, root), '--uses', String(uses)]));
+}
+
+export async function registerNode(runner: CommandRunner, m: LabManifest, rec: LabNodeRecord, token: string): Promise<void> {
   for (const d of ['etc', 'state', 'run']) mkdirSync(join(rec.dir, d), { recursive: true, mode: 0o700 });
   const args = [
     'register',
@@ -167,6 +170,8 @@ export async function stopDaemon(m: LabManifest, node: string, graceMs = 15_000)
   for (const p of m.processes.filter((p) => p.role === 'daemon' && p.host === node)) await stopProcess(p, graceMs);
 }
 
+const REGISTER_PARALLEL = 6;
+
 export interface StartNetworkOptions {
   reachTimeoutMs: number;
   nodeConfigPatch?: (node: string) => Record<string, Record<string, unknown>>;
@@ -195,13 +200,17 @@ export async function startNetwork(ctx: BuildContext, options: StartNetworkOptio
   await startRegistry(runner, m, root);
   log(`registry: serving ${m.layout.registry.url} in ${m.layout.registry.netns}, network ${m.layout.overlayPrefix}, hello ${m.hello} s`);
 
-  for (const n of m.layout.nodes) {
-    const rec = nodeRecord(m, root, n.name);
-    await registerNode(runner, m, root, rec);
-    if (options.nodeConfigPatch) patchNodeConfig(rec.config, options.nodeConfigPatch(n.name));
-    m.nodes.push(rec);
-    writeManifest(m, root);
+  // One token for the whole lab; enrol a few nodes at a time (each is a CLI run).
+  const token = await addToken(runner, m, root, m.layout.nodes.length);
+  const records = m.layout.nodes.map((n) => nodeRecord(m, root, n.name));
+  for (let i = 0; i < records.length; i += REGISTER_PARALLEL) {
+    await Promise.all(records.slice(i, i + REGISTER_PARALLEL).map((rec) => registerNode(runner, m, rec, token)));
   }
+  for (const rec of records) {
+    if (options.nodeConfigPatch) patchNodeConfig(rec.config, options.nodeConfigPatch(rec.name));
+    m.nodes.push(rec);
+  }
+  writeManifest(m, root);
   log(`register: ${m.nodes.length} nodes enrolled (${m.nodes.map((n) => `${n.name} ${n.prefix}`).join(', ')})`);
 
   if (options.skipDaemons) return;
@@ -209,5 +218,7 @@ export async function startNetwork(ctx: BuildContext, options: StartNetworkOptio
   for (const n of m.nodes) startDaemon(m, root, n.name);
   log(`daemons: started ${m.nodes.length}`);
   await waitForAllPairs(runner, m, { timeoutMs: options.reachTimeoutMs, log, root });
+  m.convergedAtMs = Date.now();
+  writeManifest(m, root);
   log(`converged: all ${m.nodes.length * (m.nodes.length - 1)} pairs reach each other, ${((Date.now() - m.daemonsStartedAtMs) / 1000).toFixed(1)} s after the daemons started`);
 }

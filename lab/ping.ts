@@ -55,8 +55,8 @@ export interface ContinuousPing {
   stop(): Promise<PingLog>;
 }
 
-export function startContinuousPing(netns: string, address: string, intervalSec = 0.05): ContinuousPing {
-  const [ip, ...args] = resolveArgv(['ip', 'netns', 'exec', netns, 'ping', '-6', '-n', '-D', '-i', String(intervalSec), '-W', '1', address]);
+export function startContinuousPing(netns: string, address: string, intervalSec = 0.05, sizeBytes = 56): ContinuousPing {
+  const [ip, ...args] = resolveArgv(['ip', 'netns', 'exec', netns, 'ping', '-6', '-n', '-D', '-i', String(intervalSec), '-s', String(sizeBytes), '-W', '1', address]);
   const child = spawn(ip ?? 'ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

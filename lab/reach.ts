@@ -81,10 +81,11 @@ export function missingPairs(matrix: ReachMatrix, names: string[]): Array<[strin
 /** A square table: `+` reached, `.` not, `-` self. */
 export function renderMatrix(matrix: ReachMatrix, names: string[]): string {
   const w = Math.max(4, ...names.map((n) => n.length + 1));
+  const first = Math.max(8, ...names.map((n) => n.length + 1));
   const pad = (s: string) => s.padStart(w);
-  const lines = [`${'from\\to'.padEnd(w)}${names.map(pad).join('')}`];
+  const lines = [`${'from\\to'.padEnd(first)}${names.map(pad).join('')}`];
   for (const a of names) {
-    lines.push(`${a.padEnd(w)}${names.map((b) => pad(a === b ? '-' : matrix[a]?.[b] ? '+' : '.')).join('')}`);
+    lines.push(`${a.padEnd(first)}${names.map((b) => pad(a === b ? '-' : matrix[a]?.[b] ? '+' : '.')).join('')}`);
   }
   return lines.join('\n');
 }

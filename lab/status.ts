@@ -83,11 +83,12 @@ export async function collectLabStatus(runner: CommandRunner, m: LabManifest, op
         return out;
       }
       try {
-        const [st, tu, dead] = await Promise.all([
+        const [st, tu] = await Promise.all([
           nodeCliJson(runner, m, n.name, ['status']) as Promise<StatusJson>,
           nodeCliJson(runner, m, n.name, ['tunnels']) as Promise<TunnelsJson>,
-          nodeCliJson(runner, m, n.name, ['peers', '--dead']) as Promise<PeersJson>,
         ]);
+        // Only ask for the dead list when there is one.
+        const dead: PeersJson = st.peers?.dead ? ((await nodeCliJson(runner, m, n.name, ['peers', '--dead'])) as PeersJson) : { peers: [] };
         out.peers = st.peers ?? null;
         out.babel = st.babeld ? { routes: st.babeld.routes, neighbours: st.babeld.neighbours } : null;
         out.tunnels = (tu.tunnels ?? []).map((t) => ({ peer: t.peer, interface: t.interface, state: t.state, direction: t.direction, routes: t.routes }));

@@ -1,7 +1,7 @@
 // The registry's certificate authority: creating the CA, issuing node and
 // registry-server certificates, and signing CRLs. Validity comes in as
 // explicit milliseconds (no clock reads here), so expiry is testable.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix } from '../config/ipv6.js';
@@ -65,8 +65,23 @@ export async function loadCaSigner(certPem: string, keyPem: string): Promise<CaS
   return { certPem, cert, signingKey: privateKey, keyObject, networkPrefix: canonicalPrefix(ou) };
 }
 
-async function caExtensions(ca: CaSigner): Promise<x509.Extension[]> {
-  return [await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey)];
+/** RFC 5280 key identifier: SHA-1 of the subjectPublicKey bits (computed synchronously). */
+function keyIdentifierHex(spki: Uint8Array): string {
+  const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  return createHash('sha1').update(point).digest('hex');
+}
+
+// The authority key identifier is the same for every certificate a CA issues.
+const akiCache = new WeakMap<CaSigner, x509.Extension>();
+
+function caExtensions(ca: CaSigner): x509.Extension[] {
+  let aki = akiCache.get(ca);
+  if (!aki) {
+    aki = new x509.AuthorityKeyIdentifierExtension(keyIdentifierHex(new Uint8Array(ca.cert.publicKey.rawData)));
+    akiCache.set(ca, aki);
+  }
+  return [aki];
 }
 
 /** A node certificate: CN = prefix, usable as TLS server and client. */
@@ -88,8 +103,8 @@ export async function issueNodeCertificate(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      ...(await caExtensions(ca)),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierHex(opts.publicKeySpki)),
+      ...caExtensions(ca),
     ],
   });
   return pemText(cert.toString('pem'));
@@ -117,7 +132,7 @@ export async function issueServerCertificate(
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(san),
-      ...(await caExtensions(ca)),
+      ...caExtensions(ca),
     ],
   });
   return { certPem: pemText(cert.toString('pem')), keyPem };
@@ -135,7 +150,7 @@ export async function createCrl(
     entries: opts.entries.map((e) => ({ serialNumber: e.serial, revocationDate: new Date(e.revokedAtMs) })),
     signingKey: ca.signingKey,
     signingAlgorithm: EC_ALGORITHM,
-    extensions: await caExtensions(ca),
+    extensions: caExtensions(ca),
   });
   return pemText(x509.PemConverter.encode(crl.rawData, 'X509 CRL'));
 }

@@ -2,9 +2,8 @@
 // CSR carries (proof of possession), and the key must be ECDSA P-256.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { ResilnetError } from '../config/errors.js';
-import { ownBytes, pemToDer, splitSigned } from './der.js';
+import { csrPublicKeyInfo, pemToDer, splitSigned } from './der.js';
 import { verifyBytes } from './identity.js';
-import { x509 } from './x509.js';
 
 export interface CsrInfo {
   /** SubjectPublicKeyInfo, DER. */
@@ -36,8 +35,7 @@ export function readCsr(pem: string): CsrInfo {
   let tbs: Buffer;
   let signature: Buffer;
   try {
-    const csr = new x509.Pkcs10CertificateRequest(ownBytes(der));
-    spki = Buffer.from(csr.publicKey.rawData);
+    spki = csrPublicKeyInfo(der);
     publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     ({ tbs, signature } = splitSigned(der));
   } catch (err) {

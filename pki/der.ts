@@ -26,6 +26,33 @@ function readTlv(der: Uint8Array, offset: number): Tlv {
   return { tag, start: offset, contentStart: pos, end: pos + len };
 }
 
+/** The TLVs directly inside a constructed TLV. */
+function childrenOf(der: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let at = parent.contentStart; at < parent.end; ) {
+    const child = readTlv(der, at);
+    if (child.end > parent.end) throw new ResilnetError('RN_PKI_DER_INVALID', 'DER child overruns its parent');
+    out.push(child);
+    at = child.end;
+  }
+  return out;
+}
+
+/**
+ * The SubjectPublicKeyInfo (DER) of a PKCS#10 request:
+ * CertificationRequest { CertificationRequestInfo { version, subject, spki, [0] attrs }, alg, sig }.
+ */
+export function csrPublicKeyInfo(der: Uint8Array): Buffer {
+  const outer = readTlv(der, 0);
+  const info = readTlv(der, outer.contentStart);
+  const parts = childrenOf(der, info);
+  const spki = parts[2];
+  if (outer.tag !== 0x30 || info.tag !== 0x30 || parts[0]?.tag !== 0x02 || parts[1]?.tag !== 0x30 || spki?.tag !== 0x30) {
+    throw new ResilnetError('RN_PKI_DER_INVALID', 'not a PKCS#10 certificate request');
+  }
+  return Buffer.from(der.subarray(spki.start, spki.end));
+}
+
 /** Splits SEQUENCE { tbs, algorithm, BIT STRING signature } into its parts. */
 export function splitSigned(der: Uint8Array): { tbs: Buffer; signature: Buffer } {
   const outer = readTlv(der, 0);

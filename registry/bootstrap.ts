@@ -39,15 +39,23 @@ export function nodeEndpoints(node: LiveNode): string[] {
   return out;
 }
 
+/** A node ready to be handed out: its endpoints computed once. */
+export interface BootstrapCandidate {
+  readonly prefix: string;
+  readonly lastSeenMs: number;
+  readonly endpoints: string[];
+}
+
+export function toCandidates(nodes: readonly LiveNode[]): BootstrapCandidate[] {
+  return nodes.map((n) => ({ prefix: n.prefix, lastSeenMs: n.lastSeenMs, endpoints: nodeEndpoints(n) })).filter((c) => c.endpoints.length > 0);
+}
+
 export function pickBootstrapPeers(
-  nodes: readonly LiveNode[],
+  candidates: readonly BootstrapCandidate[],
   opts: { callerPrefix: string; count: number; nowMs: number; offlineAfterMs: number; rand: () => number },
 ): BootstrapPeer[] {
-  const candidates = nodes.filter(
-    (n) => n.prefix !== opts.callerPrefix && opts.nowMs - n.lastSeenMs <= opts.offlineAfterMs && nodeEndpoints(n).length > 0,
-  );
+  const pool = candidates.filter((n) => n.prefix !== opts.callerPrefix && opts.nowMs - n.lastSeenMs <= opts.offlineAfterMs);
   // Partial Fisher-Yates: the first `count` slots end up a uniform sample.
-  const pool = [...candidates];
   const take = Math.min(opts.count, pool.length);
   for (let i = 0; i < take; i++) {
     const j = i + Math.floor(opts.rand() * (pool.length - i));
@@ -55,7 +63,7 @@ export function pickBootstrapPeers(
   }
   return pool.slice(0, take).map((n) => ({
     prefix: n.prefix,
-    addresses: nodeEndpoints(n),
+    addresses: n.endpoints,
     last_seen: new Date(n.lastSeenMs).toISOString(),
   }));
 }

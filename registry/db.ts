@@ -23,6 +23,14 @@ export interface NodeRow {
   readonly configVersion: number | null;
 }
 
+export interface RecentNode {
+  readonly prefix: string;
+  readonly lastSeenMs: number;
+  readonly port: number | null;
+  readonly seenAddress: string | null;
+  readonly addresses: { address: string; kind: string }[];
+}
+
 export interface CertRow {
   readonly serial: string;
   readonly prefix: string;
@@ -149,7 +157,7 @@ export class RegistryDb {
       heartbeat: p(`UPDATE nodes SET last_seen_ms = @nowMs, seen_address = @seenAddress, port = @port, addresses = @addresses,
         tunnels = @tunnels, heartbeats = heartbeats + 1, config_version = @configVersion WHERE prefix = @prefix`),
       listNodes: p('SELECT * FROM nodes ORDER BY prefix_index'),
-      recentNodes: p(`SELECT * FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
+      recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
         ORDER BY last_seen_ms DESC LIMIT ?`),
       expiredPrefixes: p('SELECT prefix FROM nodes WHERE expires_at_ms < ?').pluck(),
       insertCert: p(`INSERT INTO certs (serial, prefix, not_before_ms, not_after_ms, issued_at_ms, pem)
@@ -282,8 +290,14 @@ export class RegistryDb {
   }
 
   /** Unrevoked nodes seen since `sinceMs`, most recent first, excluding one prefix. */
-  recentNodes(sinceMs: number, excludePrefix: string, limit: number): NodeRow[] {
-    return (this.s.recentNodes.all(sinceMs, excludePrefix, limit) as Row[]).map(toNode);
+  recentNodes(sinceMs: number, excludePrefix: string, limit: number): RecentNode[] {
+    return (this.s.recentNodes.all(sinceMs, excludePrefix, limit) as Row[]).map((r) => ({
+      prefix: r.prefix as string,
+      lastSeenMs: r.last_seen_ms as number,
+      port: (r.port as number | null) ?? null,
+      seenAddress: (r.seen_address as string | null) ?? null,
+      addresses: JSON.parse(r.addresses as string) as NodeRow['addresses'],
+    }));
   }
 
   /** Nodes whose newest certificate expired before `beforeMs`. */

@@ -13,6 +13,7 @@ import {
   heartbeatSchema,
   renewRequestSchema,
 } from '../wire/registry-api.js';
+import type { CertInfo } from '../pki/identity.js';
 import { readJson, readQuery, serveRequest, type Route } from './http-common.js';
 import type { RegistryService } from './service.js';
 
@@ -40,7 +41,17 @@ function remoteIp(req: IncomingMessage): string {
 
 function apiRoutes(opts: ApiServerOptions): Route<null>[] {
   const s = opts.service;
-  const auth = (req: IncomingMessage, graceMs = 0) => s.authenticate(peerCertificate(req), { graceMs });
+  // The peer certificate cannot change on a TLS connection: check its chain once per connection.
+  const verified = new WeakMap<object, CertInfo>();
+  const auth = (req: IncomingMessage, graceMs = 0): CertInfo => {
+    let info = verified.get(req.socket);
+    if (!info) {
+      info = s.verifyClientCertificate(peerCertificate(req));
+      verified.set(req.socket, info);
+    }
+    s.checkAuthorized(info, { graceMs });
+    return info;
+  };
   return [
     { method: 'GET', path: P.health, handle: () => ({ ok: true, network_prefix: s.networkPrefix, network_config_version: s.configVersion() }) },
     { method: 'GET', path: P.ca, handle: () => ({ ca: s.caPem, fingerprint: s.fingerprint }) },

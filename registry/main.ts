@@ -38,6 +38,8 @@ export interface RunningRegistry {
   readonly urls: string[];
   readonly adminSocket: string;
   readonly service: RegistryService;
+  /** Purge and re-sign now (what the timer and SIGHUP do); failures are logged. */
+  maintainNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -166,6 +168,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     const service = new RegistryService({
       db, ca, config, registryUrls, nowMs, rand: () => randomInt(0, 2 ** 32) / 2 ** 32, log: root.child({ component: 'registry.service' }),
     });
+    closers.push(() => service.flushHeartbeats()); // runs after the servers closed, before the store
     const api = createApiServer({
       service, certPem: tls.certPem, keyPem: tls.keyPem, graceDays: config.certificates.grace_days,
       requestTimeoutMs: config.http.request_timeout_sec * 1000, log: root.child({ component: 'registry.http' }),
@@ -193,12 +196,15 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
       if (existsSync(adminSocket)) unlinkSync(adminSocket);
     }));
 
-    const purge = setInterval(() => {
-      service.maintain().catch((err: unknown) => log.error({ err }, 'purge failed'));
-    }, config.liveness.purge_interval_sec * 1000);
+    const maintainNow = async () => {
+      await service.maintain().catch((err: unknown) => log.error({ err }, 'purge failed'));
+    };
+    const purge = setInterval(() => void maintainNow(), config.liveness.purge_interval_sec * 1000);
+    const flush = setInterval(() => service.flushHeartbeats(), 1000);
+    closers.push(() => clearInterval(flush));
     closers.push(() => clearInterval(purge));
     log.info({ listen: status().listen, urls: registryUrls, fingerprint: service.fingerprint }, 'registry serving');
-    return { dir, host, port: actualPort, urls: registryUrls, adminSocket, service, stop };
+    return { dir, host, port: actualPort, urls: registryUrls, adminSocket, service, maintainNow, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -209,6 +215,9 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
 export async function serveUntilSignal(opts: StartOptions, onReady?: (r: RunningRegistry) => void): Promise<void> {
   const running = await startRegistry(opts);
   onReady?.(running);
+  // SIGHUP (systemctl reload): purge and re-sign now; registry.toml changes need a restart.
+  const onHup = () => void running.maintainNow();
+  process.on('SIGHUP', onHup);
   await new Promise<void>((done) => {
     const onSignal = () => {
       process.off('SIGINT', onSignal);
@@ -218,5 +227,6 @@ export async function serveUntilSignal(opts: StartOptions, onReady?: (r: Running
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  process.off('SIGHUP', onHup);
   await running.stop();
 }

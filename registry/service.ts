@@ -13,8 +13,8 @@ import { derToPem } from '../pki/der.js';
 import { caFingerprint, normalizeSerial, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { verifyNetworkConfig, signNetworkConfig } from '../pki/network-config.js';
 import type { BootstrapResponse, EnrolResponse, HeartbeatReply, ParsedHeartbeat } from '../wire/registry-api.js';
-import { pickBootstrapPeers } from './bootstrap.js';
-import type { NodeRow, RegistryDb } from './db.js';
+import { pickBootstrapPeers, toCandidates, type BootstrapCandidate } from './bootstrap.js';
+import type { HeartbeatRecord, NodeRow, RegistryDb } from './db.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent, type Overrides } from './network-config-build.js';
 import { allocatePrefix, checkLengths } from './prefix-alloc.js';
 import type { RegistryConfig } from './registry-config.js';
@@ -25,6 +25,8 @@ const DAY_MS = 86_400_000;
 const NOT_BEFORE_SKEW_MS = 5 * 60_000;
 /** Bootstrap picks from at most this many most-recently-seen nodes. */
 const BOOTSTRAP_CANDIDATES = 1000;
+const CANDIDATES_TTL_MS = 1000;
+const HEARTBEAT_BATCH = 2000;
 
 export interface RegistryServiceDeps {
   db: RegistryDb;
@@ -90,6 +92,8 @@ export class RegistryService {
   private updates: Promise<unknown> = Promise.resolve();
   /** Verified client certificates by DER hash: chain checks once per certificate. */
   private readonly certCache = new Map<string, CertInfo>();
+  private readonly pendingHeartbeats = new Map<string, HeartbeatRecord>();
+  private candidates: { atMs: number; nodes: BootstrapCandidate[]; prefixes: Set<string> } | undefined;
 
   constructor(deps: RegistryServiceDeps) {
     this.d = deps;
@@ -204,20 +208,32 @@ export class RegistryService {
    * CA, valid (plus graceMs), not revoked, and its node still known.
    */
   authenticate(raw: Buffer | undefined, opts: { graceMs?: number } = {}): CertInfo {
+    const info = this.verifyClientCertificate(raw);
+    this.checkAuthorized(info, opts);
+    return info;
+  }
+
+  /** The expensive part of authenticate (chain check), cached per certificate. */
+  verifyClientCertificate(raw: Buffer | undefined): CertInfo {
     if (!raw || raw.length === 0) {
       throw new ResilnetError('RN_REGISTRY_AUTH_REQUIRED', 'this request needs the node certificate (mutual TLS)', {
         hint: 'Send the node.crt/node.key written by `resilnet register`.',
       });
     }
-    const nowMs = this.d.nowMs();
     const key = createHash('sha256').update(raw).digest('base64');
     let info = this.certCache.get(key);
     if (!info) {
-      // The chain is checked once; validity and revocation are checked every time.
-      info = verifyCertificate(derToPem(raw, 'CERTIFICATE'), this.d.ca.certPem, { nowMs, graceMs: Number.MAX_SAFE_INTEGER });
+      // Validity and revocation are checked on every request by checkAuthorized.
+      info = verifyCertificate(derToPem(raw, 'CERTIFICATE'), this.d.ca.certPem, { nowMs: this.d.nowMs(), graceMs: Number.MAX_SAFE_INTEGER });
       if (this.certCache.size >= 10_000) this.certCache.clear();
       this.certCache.set(key, info);
     }
+    return info;
+  }
+
+  /** The cheap part, run on every request: validity, revocation, node still registered. */
+  checkAuthorized(info: CertInfo, opts: { graceMs?: number } = {}): void {
+    const nowMs = this.d.nowMs();
     if (nowMs < info.notBeforeMs) {
       throw new ResilnetError('RN_PKI_CERT_INVALID', `certificate ${info.prefix} is not valid yet (check the clocks)`);
     }
@@ -236,7 +252,6 @@ export class RegistryService {
     if (revokedAtMs !== null) {
       throw new ResilnetError('RN_PKI_CERT_REVOKED', `node ${info.prefix} is revoked`);
     }
-    return info;
   }
 
   async renew(node: CertInfo, csrPem: string): Promise<{ certificate: string }> {
@@ -274,7 +289,9 @@ export class RegistryService {
 
   heartbeat(node: CertInfo, body: ParsedHeartbeat, remoteIp: string): HeartbeatReply {
     const seen = remoteIp.startsWith('::ffff:') && remoteIp.includes('.') ? remoteIp.slice(7) : remoteIp;
-    this.d.db.recordHeartbeat({
+    // Buffered and written in batches (flushHeartbeats): one transaction per
+    // batch instead of per request. A crash loses at most the last second of last-seen times.
+    this.pendingHeartbeats.set(node.prefix, {
       prefix: node.prefix,
       nowMs: this.d.nowMs(),
       seenAddress: seen,
@@ -283,17 +300,36 @@ export class RegistryService {
       tunnels: body.tunnels,
       configVersion: body.network_config_version,
     });
+    if (this.pendingHeartbeats.size >= HEARTBEAT_BATCH) this.flushHeartbeats();
+    // A node that was not a bootstrap candidate yet should be one at once.
+    if (this.candidates && !this.candidates.prefixes.has(node.prefix)) this.candidates = undefined;
     return { seen_address: seen, network_config_version: this.configVersion() };
+  }
+
+  /** Writes buffered heartbeats in one transaction; run by a timer, before reads and at stop. */
+  flushHeartbeats(): void {
+    if (this.pendingHeartbeats.size === 0) return;
+    const batch = [...this.pendingHeartbeats.values()];
+    this.pendingHeartbeats.clear();
+    try {
+      this.d.db.transaction(() => {
+        for (const h of batch) this.d.db.recordHeartbeat(h);
+      });
+    } catch (err) {
+      this.d.log.error({ err, count: batch.length }, 'heartbeats could not be stored');
+    }
   }
 
   bootstrap(node: CertInfo, count: number): BootstrapResponse {
     const nowMs = this.d.nowMs();
     const offlineAfterMs = this.d.config.liveness.offline_after_sec * 1000;
-    const rows = this.d.db.recentNodes(nowMs - offlineAfterMs, node.prefix, BOOTSTRAP_CANDIDATES);
-    const peers = pickBootstrapPeers(
-      rows.map((r) => ({ prefix: r.prefix, lastSeenMs: r.lastSeenMs ?? 0, port: r.port, seenAddress: r.seenAddress, addresses: r.addresses })),
-      { callerPrefix: node.prefix, count, nowMs, offlineAfterMs, rand: this.d.rand },
-    );
+    // Candidates are re-read at most once per CANDIDATES_TTL_MS.
+    if (!this.candidates || nowMs - this.candidates.atMs >= CANDIDATES_TTL_MS || nowMs < this.candidates.atMs) {
+      this.flushHeartbeats();
+      const nodes = this.d.db.recentNodes(nowMs - offlineAfterMs, '', BOOTSTRAP_CANDIDATES);
+      this.candidates = { atMs: nowMs, nodes: toCandidates(nodes), prefixes: new Set(nodes.map((n) => n.prefix)) };
+    }
+    const peers = pickBootstrapPeers(this.candidates.nodes, { callerPrefix: node.prefix, count, nowMs, offlineAfterMs, rand: this.d.rand });
     return { peers };
   }
 
@@ -338,6 +374,7 @@ export class RegistryService {
   }
 
   listNodes(): NodeView[] {
+    this.flushHeartbeats();
     const nowMs = this.d.nowMs();
     const offlineAfterMs = this.d.config.liveness.offline_after_sec * 1000;
     return this.d.db.listNodes().map((n) => this.nodeView(n, nowMs, offlineAfterMs));
@@ -387,6 +424,7 @@ export class RegistryService {
       return { prefix: cert.prefix, serials: changed ? [serial] : [] };
     });
     for (const s of result.serials) this.revokedSerials.add(s);
+    this.candidates = undefined;
     await this.serialised(() => this.refreshCrlAndConfig());
     this.d.log.info({ peer: result.prefix, serials: result.serials }, 'revoked');
     return { prefix: result.prefix, revoked_serials: result.serials, network_config_version: this.configVersion() };
@@ -416,13 +454,17 @@ export class RegistryService {
 
   /** Purges nodes whose certificates expired past the grace period and refreshes the CRL. */
   async maintain(): Promise<{ purged: string[] }> {
+    this.flushHeartbeats();
     const nowMs = this.d.nowMs();
     const purged = this.d.db.transaction(() => {
       const prefixes = this.d.db.expiredPrefixes(nowMs - this.graceMs);
       for (const p of prefixes) this.d.db.deleteNode(p);
       return prefixes;
     });
-    if (purged.length > 0) this.d.log.info({ prefixes: purged }, 'expired nodes purged; prefixes returned to the pool');
+    if (purged.length > 0) {
+      this.candidates = undefined;
+      this.d.log.info({ prefixes: purged }, 'expired nodes purged; prefixes returned to the pool');
+    }
     await this.serialised(() => this.refreshCrlAndConfig());
     return { purged };
   }

@@ -54,7 +54,11 @@ export function buildBabeldArgv(spec: BabelSpec): string[] {
   ];
 }
 
-/** Adds a tunnel interface at runtime, or changes its hello interval (same statement). */
+/**
+ * Adds a tunnel interface at runtime. NB: babeld 1.12.1 answers ok to this statement
+ * for an interface that is already up but does not apply it (measured: hello rate and
+ * rxcost unchanged); use reconfigureInterfaceLines for a live interface.
+ */
 export function interfaceLine(ifName: string, helloIntervalSec: number): string {
   return `interface ${ifName} type tunnel hello-interval ${formatSec(helloIntervalSec)}`;
 }
@@ -65,8 +69,22 @@ export function flushInterfaceLine(ifName: string): string {
 }
 
 /**
- * Raises the cost of receiving on an interface, so neighbours move their routes to
- * other paths before a planned close (drain). babeld 1.12.1 accepts it at runtime.
+ * The statements that change a live interface (hello interval, rxcost) in babeld
+ * 1.12.1: `flush interface`, then the full `interface` statement, which babeld applies
+ * when it re-adds the interface. Routes through it are withdrawn meanwhile and come
+ * back after about two hellos (2.7-3.3 s at hello 1 s, measured); the tunnel itself stays.
+ * Send them in order and stop at the first error.
+ */
+export function reconfigureInterfaceLines(ifName: string, helloIntervalSec: number, options: { rxcost?: number } = {}): string[] {
+  const line = options.rxcost === undefined ? interfaceLine(ifName, helloIntervalSec) : drainInterfaceLine(ifName, helloIntervalSec, options.rxcost);
+  return [flushInterfaceLine(ifName), line];
+}
+
+/**
+ * The statement of a drained interface: a high rxcost, advertised to the neighbour in
+ * its IHUs, so the neighbour's routes through us cost more and move to other paths
+ * (our own side is moved by the peer doing the same). Only applied when the interface
+ * is (re-)added: for a live one use reconfigureInterfaceLines(…, { rxcost }).
  */
 export function drainInterfaceLine(ifName: string, helloIntervalSec: number, rxcost = DRAIN_RXCOST): string {
   return `interface ${ifName} type tunnel hello-interval ${formatSec(helloIntervalSec)} rxcost ${rxcost}`;
@@ -78,4 +96,19 @@ export const DRAIN_RXCOST = 4096;
 /** Sets the default hello interval for interfaces added later. */
 export function defaultHelloLine(helloIntervalSec: number): string {
   return `default hello-interval ${formatSec(helloIntervalSec)}`;
+}
+
+/** One option (flag + value) per line, interfaces one per line: for golden tests and logs. */
+export function renderBabeldArgv(argv: string[]): string {
+  const lines: string[] = [];
+  const quote = (a: string): string => (/\s/.test(a) || a === '' ? JSON.stringify(a) : a);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (/^-[A-Za-z]$/.test(a) && i + 1 < argv.length) {
+      lines.push(`${a} ${quote(argv[++i]!)}`);
+    } else {
+      lines.push(quote(a));
+    }
+  }
+  return lines.join('\n') + '\n';
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Clock } from '../sys/clock.js';
+import { systemClock, type Clock } from '../sys/clock.js';
 import { realProcAccess, type ProcAccess } from './proc.js';
 
 export const CHILDREN_FILE = 'children.json';
@@ -108,7 +108,7 @@ export async function cleanStaleChildren(runDir: string, options: CleanStaleOpti
   const proc = options.proc ?? realProcAccess;
   const graceMs = options.graceMs ?? 5000;
   const pollMs = options.pollMs ?? 100;
-  const clock = options.clock ?? (await import('../sys/clock.js')).systemClock;
+  const clock = options.clock ?? systemClock;
   const records = readChildrenFile(runDir);
   const result: StaleCleanupResult = { stopped: [], killed: [], skipped: [] };
   const ours = records.filter((r) => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { nodeAddress, parsePrefix } from '../../config/ipv6.js';
+import { formatPrefix, nodeAddress, parsePrefix } from '../../config/ipv6.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, runIp, type SysCommand } from '../../daemon/sys/interfaces.js';
 import { babelRouterId, linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
 import { buildOpenvpnArgv, DEFAULT_TUN_MTU, type TunnelEndpoint } from '../../daemon/openvpn/argv.js';
@@ -68,7 +68,7 @@ async function makePki(dir: string, cns: string[]): Promise<{ caPath: string; cr
   const certs: Array<{ cert: string; key: string }> = [];
   for (const [i, cn] of cns.entries()) {
     await sh(['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(`n${i}.key`)]);
-    await sh(['openssl', 'req', '-new', '-key', p(`n${i}.key`), '-subj', `/CN=${cn}`, '-out', p(`n${i}.csr`)]);
+    await sh(['openssl', 'req', '-new', '-key', p(`n${i}.key`), '-subj', `/CN=${cn.replace(/\//g, '\\/')}`, '-out', p(`n${i}.csr`)]);
     await sh(['openssl', 'x509', '-req', '-in', p(`n${i}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-set_serial', String(100 + i),
       '-days', '30', '-sha256', '-extfile', p('node.ext'), '-out', p(`n${i}.crt`)]);
     certs.push({ cert: p(`n${i}.crt`), key: p(`n${i}.key`) });
@@ -93,7 +93,7 @@ export async function createLab(): Promise<Lab> {
   const net = parsePrefix(networkPrefix);
   const prefixOf = (i: bigint) => {
     const address = net.address | (i << 64n);
-    return { text: `${formatNet(address)}/64`, address: nodeAddress({ address, length: 64 }) };
+    return { text: formatPrefix({ address, length: 64 }), address: nodeAddress({ address, length: 64 }) };
   };
   const pa = prefixOf(1n);
   const pb = prefixOf(2n);
@@ -188,10 +188,6 @@ export async function createLab(): Promise<Lab> {
   return lab;
 }
 
-function formatNet(address: bigint): string {
-  // Canonical text via the shared formatter, with the /64 host part zero.
-  return nodeAddress({ address, length: 64 }).replace(/::1$/, '::');
-}
 
 /** Polls `check` (which throws a reason) until it passes or the deadline; rethrows the last reason. */
 export async function waitFor<T>(check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {

@@ -79,9 +79,10 @@ test.serial('crash: kill -9 a daemon; the new one cleans up the stale children a
   for (const p of procs) t.false(isRunning(p), `${p.role} ${p.host} pid ${p.pid}`);
 });
 
-test.serial('traffic-aware selection: steady traffic between non-adjacent nodes gets a tunnel', async (t) => {
-  const lab = await labFor(t, { nodes: 6, nat: 0, registrySettings: ['client_count=1', 'tunnel_refresh=5'] });
+test.serial('traffic-aware selection: the tunnel carrying steady traffic is kept while others are replaced', async (t) => {
+  const lab = await labFor(t, { nodes: 6, nat: 0, registrySettings: ['client_count=2', 'tunnel_refresh=5'] });
   const r = await trafficScenario(lab, (l) => t.log(l));
+  t.true((r.replaced as number) > 0, 'the tunnel managers replaced other tunnels during the window');
+  t.true(r.kept === true || r.direct === true, 'the carrying tunnel stayed, or a direct one was opened');
   t.true(r.ok);
-  t.true((r.events as string[]).length > 0, 'the daemons logged events about the new tunnel');
 });

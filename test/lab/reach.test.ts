@@ -11,5 +11,5 @@ test('missing pairs and the matrix text', (t) => {
   t.is(allPairs(names).length, 6);
   const matrix = { n1: { n2: true, n3: false }, n2: { n1: true, n3: true }, n3: { n1: true } };
   t.deepEqual(missingPairs(matrix, names), [['n1', 'n3'], ['n3', 'n2']]);
-  t.is(renderMatrix(matrix, names), ['from\\to  n1  n2  n3', 'n1     -   +   .', 'n2     +   -   +', 'n3     +   .   -'].join('\n'));
+  t.is(renderMatrix(matrix, names), ['from\\to   n1  n2  n3', 'n1         -   +   .', 'n2         +   -   +', 'n3         +   .   -'].join('\n'));
 });

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { nodeEndpoints, pickBootstrapPeers, type LiveNode } from '../../registry/bootstrap.js';
+import { nodeEndpoints, pickBootstrapPeers as pick, toCandidates, type LiveNode } from '../../registry/bootstrap.js';
+
+const pickBootstrapPeers = (nodes: LiveNode[], opts: Parameters<typeof pick>[1]) => pick(toCandidates(nodes), opts);
 
 const NOW = 1_800_000_000_000;
 const node = (i: number, over: Partial<LiveNode> = {}): LiveNode => ({
@@ -26,6 +28,7 @@ test('endpoints: public and UPnP first, then the address seen, then internal; po
   });
   t.deepEqual(nodeEndpoints(n), ['[fd99::5]:1194', '203.0.113.9:4000', '198.51.100.5:1194', '10.0.0.5:1194']);
   t.deepEqual(nodeEndpoints(node(1, { seenAddress: '10.0.0.1' })), ['10.0.0.1:1194']);
+  t.deepEqual(toCandidates([node(2, { port: null, addresses: [] })]), [], 'a node without a usable address is no candidate');
 });
 
 test('never the caller, never offline nodes, at most count', (t) => {

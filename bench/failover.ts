@@ -1,0 +1,78 @@
+// Failover benchmark: outage seen by a 20 Hz ping when the tunnel that carries
+// it dies silently (both openvpn ends frozen) or its process exits, at the
+// network's default hello interval and at 1 s; and packets lost while the
+// tunnel manager replaces tunnels on purpose (drain), with a short refresh.
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5]
+// Prints a table and, as its last line, one JSON object with every figure.
+import { cpus, totalmem } from 'node:os';
+import { networkConfigDefaults } from '../config/network-config.js';
+import { LabHandle } from '../lab/handle.js';
+import { failoverScenario } from '../lab/scenarios.js';
+import { startContinuousPing } from '../lab/ping.js';
+import { waitFor } from '../lab/wait.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+}
+
+const runs = Number(arg('runs', '3'));
+const hellos = arg('hellos', `${networkConfigDefaults.babel.hello_interval},1`).split(',').map(Number);
+const nodes = Number(arg('nodes', '5'));
+const drainSec = Number(arg('drain-seconds', '60'));
+const log = (l: string) => process.stderr.write(`  ${l}\n`);
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; note?: string }
+const rows: Row[] = [];
+
+for (const hello of hellos) {
+  for (const kind of ['freeze', 'exit'] as const) {
+    const outagesMs: number[] = [];
+    const lost: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const lab = await LabHandle.up({ nodes, nat: 0, helloSec: hello, log });
+      try {
+        const res = await failoverScenario(lab, log, kind);
+        if (res.outageMs !== null) outagesMs.push(res.outageMs);
+        if (res.lostPackets !== null) lost.push(res.lostPackets);
+      } finally {
+        await lab.down();
+      }
+    }
+    rows.push({ kind: kind === 'freeze' ? 'silent death (SIGSTOP both ends)' : 'process exit (kill one end)', helloSec: hello, outagesMs, lost, medianOutageMs: median(outagesMs) });
+  }
+}
+
+// Planned replacement: a continuous ping while tunnels are refreshed every 5 s.
+{
+  const lab = await LabHandle.up({ nodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log });
+  try {
+    const [a, b] = [lab.nodes[0]!, lab.nodes[lab.nodes.length - 1]!];
+    const closedBefore = (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;
+    const ping = startContinuousPing(a.netns, b.overlay as string, 0.05);
+    const t0 = Date.now();
+    await waitFor(() => (Date.now() - t0 >= drainSec * 1000 ? true : undefined), { timeoutMs: drainSec * 1000 + 5_000, intervalMs: 1_000, what: 'the drain window' });
+    const res = await ping.stop();
+    const closed = (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length - closedBefore;
+    const lostPkts = res.transmitted !== null && res.received !== null ? res.transmitted - res.received : -1;
+    rows.push({ kind: 'planned replacement (drain), refresh 5 s', helloSec: 1, outagesMs: [], lost: [lostPkts], medianOutageMs: null, note: `${closed} tunnels closed by ${a.name} in ${drainSec} s, ${res.transmitted} pings` });
+  } finally {
+    await lab.down();
+  }
+}
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+console.log(`failover: 20 Hz ping across the cut tunnel, ${nodes} nodes, ${runs} runs, ${machine}`);
+console.log('case                                        hello  outages (s)            median (s)  lost packets');
+for (const r of rows) {
+  const o = r.outagesMs.map((x) => (x / 1000).toFixed(2)).join(', ') || '-';
+  console.log(`${r.kind.padEnd(43)} ${String(r.helloSec).padEnd(6)} ${o.padEnd(22)} ${r.medianOutageMs === null ? '-'.padEnd(11) : (r.medianOutageMs / 1000).toFixed(2).padEnd(11)} ${r.lost.join(', ')}${r.note ? `  (${r.note})` : ''}`);
+}
+console.log(JSON.stringify({ bench: 'failover', machine, nodes, runs, results: rows }));

@@ -1,0 +1,165 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BabelClient } from '../../../daemon/babel/client.js';
+import { routeCountsByInterface, applyBabelEvent, emptyBabelTable } from '../../../daemon/babel/table.js';
+import { systemClock } from '../../../daemon/sys/clock.js';
+import { readTranscript } from '../../fixtures/load.js';
+
+const dump = readTranscript('babeld-1.12.1-dump.txt');
+const BANNER = ['BABEL 1.0', 'version babeld-1.12.1', 'host vm', 'my-id 72:5c:4b:ff:fe:4c:bf:3e', 'ok'];
+
+/** Replies recorded in the dump fixture (first session), keyed by request. */
+function firstDumpReply(): string[] {
+  const out: string[] = [];
+  let inside = false;
+  for (const e of dump.entries) {
+    if (e.dir === 'sent') {
+      if (inside) break;
+      inside = e.line === 'dump';
+      continue;
+    }
+    if (inside) out.push(e.line);
+    if (inside && e.line === 'ok') break;
+  }
+  return out;
+}
+
+/** A fake babeld replaying captured replies on a Unix socket. */
+function fakeBabeld(path: string, opts: { monitorLines?: string[]; closeAfterMonitor?: boolean; silent?: boolean } = {}) {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server: Server = createServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    if (opts.silent) return;
+    s.write(BANNER.join('\n') + '\n');
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      let k;
+      while ((k = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, k);
+        buf = buf.slice(k + 1);
+        if (line === 'dump') s.write(firstDumpReply().join('\n') + '\n');
+        else if (line === 'monitor') {
+          s.write([...(opts.monitorLines ?? []), 'ok'].join('\n') + '\n');
+          if (opts.closeAfterMonitor) setTimeout(() => s.destroy(), 20);
+        } else if (line.startsWith('interface ') || line.startsWith('flush ')) s.write('ok\n');
+        else if (line === 'die') s.destroy();
+        else s.write('bad\n');
+      }
+    });
+  });
+  return {
+    listen: () => new Promise<void>((r) => server.listen(path, r)),
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+    connections: () => connections,
+  };
+}
+
+function tmp(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-babel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'babeld.sock');
+}
+
+test('request returns data lines and status; dump folds into a table', async (t) => {
+  const path = tmp(t);
+  const fake = fakeBabeld(path);
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  const table = await client.dump();
+  t.deepEqual([...routeCountsByInterface(table)], [['rn2cf797a6f7066', 1]]);
+  t.like(client.banner[1], { kind: 'version', version: 'babeld-1.12.1' });
+  t.deepEqual(await client.request('interface x type tunnel hello-interval 1'), { status: 'ok', text: '', events: [] });
+  t.is((await client.request('bogus')).status, 'bad');
+  await t.throwsAsync(client.configure('bogus'), { code: 'RN_BABEL_REQUEST_REFUSED' } as never);
+  await t.throwsAsync(client.request('two\nlines'), { code: 'RN_BABEL_BAD_REQUEST' } as never);
+  // Concurrent requests are serialised over one connection.
+  const replies = await Promise.all([client.request('interface a'), client.request('bogus'), client.request('flush interface a')]);
+  t.deepEqual(replies.map((r) => r.status), ['ok', 'bad', 'ok']);
+  t.is(fake.connections(), 1);
+});
+
+test('a request waits for babeld to come up (socket appears later)', async (t) => {
+  const path = tmp(t);
+  const fake = fakeBabeld(path);
+  const client = new BabelClient({ socketPath: path, clock: systemClock, requestTimeoutMs: 5000 });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  const p = client.request('interface x');
+  setTimeout(() => void fake.listen(), 300);
+  t.is((await p).status, 'ok');
+});
+
+test('a dead socket gives RN_BABEL_UNREACHABLE, and the client recovers afterwards', async (t) => {
+  const path = tmp(t);
+  let fake = fakeBabeld(path);
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock, requestTimeoutMs: 800 });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  await t.throwsAsync(client.request('die'), { code: 'RN_BABEL_UNREACHABLE' } as never);
+  await fake.close();
+  await t.throwsAsync(client.request('interface x'), { code: 'RN_BABEL_UNREACHABLE' } as never);
+  fake = fakeBabeld(path);
+  await fake.listen();
+  t.is((await client.request('interface x')).status, 'ok');
+});
+
+test('a silent babeld times out instead of hanging', async (t) => {
+  const path = tmp(t);
+  const fake = fakeBabeld(path, { silent: true });
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock, requestTimeoutMs: 300 });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  await t.throwsAsync(client.request('dump'), { code: 'RN_BABEL_UNREACHABLE' } as never);
+});
+
+test('monitor yields reset + replay, and reconnects after the socket dies', async (t) => {
+  const path = tmp(t);
+  const monitorLines = readTranscript('babeld-1.12.1-monitor.txt').received.slice(5, 20);
+  const fake = fakeBabeld(path, { monitorLines, closeAfterMonitor: true });
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock, maxBackoffMs: 100 });
+  const abort = new AbortController();
+  t.teardown(async () => { abort.abort(); client.close(); await fake.close(); });
+  let resets = 0;
+  let table = emptyBabelTable();
+  let count = 0;
+  for await (const ev of client.monitor({ signal: abort.signal })) {
+    table = applyBabelEvent(table, ev);
+    count++;
+    if (ev.kind === 'reset') resets++;
+    if (resets === 3) break;
+  }
+  t.is(resets, 3);
+  t.true(count >= 2 * (monitorLines.length + 1), `${count} events`);
+  t.is(table.routes.size, 0, 'a reset starts from an empty table');
+  t.true(fake.connections() >= 3);
+});
+
+test('close() ends a monitor and fails later requests', async (t) => {
+  const path = tmp(t);
+  const fake = fakeBabeld(path, { monitorLines: [] });
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock });
+  t.teardown(() => fake.close());
+  const seen: string[] = [];
+  const done = (async () => {
+    for await (const ev of client.monitor()) {
+      seen.push(ev.kind);
+      if (ev.kind === 'ok') client.close();
+    }
+  })();
+  await done;
+  t.deepEqual(seen, ['reset', 'ok']);
+  await t.throwsAsync(client.request('dump'), { code: 'RN_BABEL_UNREACHABLE' } as never);
+});

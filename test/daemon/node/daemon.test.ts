@@ -1,0 +1,190 @@
+// The real daemon in network namespaces: a real registry, `resilnet register`,
+// `resilnet daemon` with real openvpn and babeld, and the real CLI to inspect it.
+import test, { type ExecutionContext } from 'ava';
+import { existsSync } from 'node:fs';
+import {
+  NodeLab,
+  editFile,
+  registerNode,
+  run,
+  startDaemon,
+  startRegistry,
+  testNodeConfig,
+  waitFor,
+  type LabHost,
+  type RunningNode,
+} from './netlab.js';
+
+async function network(t: ExecutionContext, names: string[], settings: string[]): Promise<{ lab: NodeLab; nodes: Map<string, RunningNode>; configs: Map<string, string> }> {
+  const lab = await NodeLab.create(t);
+  const registry = await startRegistry(lab, await lab.addHost('reg'), settings);
+  const configs = new Map<string, string>();
+  for (const name of names) {
+    const host = await lab.addHost(name);
+    const cfg = await registerNode(lab, registry, host);
+    editFile(cfg, testNodeConfig);
+    configs.set(name, cfg);
+  }
+  const nodes = new Map<string, RunningNode>();
+  for (const name of names) nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!));
+  t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
+  return { lab, nodes, configs };
+}
+
+const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
+
+async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<any> {
+  const { tunnels } = await cli(lab, from, 'tunnels');
+  const t = tunnels.find((x: any) => x.peer === to.prefix && x.state === 'up');
+  if (!t) throw new Error(`${from.host.name}: no up tunnel with ${to.host.name}; tunnels: ${JSON.stringify(tunnels.map((x: any) => [x.peer, x.state]))}`);
+  return t;
+}
+
+async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
+  if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
+}
+
+test.serial('two nodes form a tunnel and reach each other\'s overlay address', async (t) => {
+  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor('b pings a', () => pings(lab, b, a), { timeoutMs: 30_000 });
+  const { events } = await cli(lab, a, 'events');
+  t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
+});
+
+test.serial('four nodes with two outgoing tunnels each reach all pairs', async (t) => {
+  const names = ['a', 'b', 'c', 'd'];
+  const { lab, nodes } = await network(t, names, ['babel.hello_interval=1', 'client_count=2']);
+  for (const x of names) {
+    for (const y of names) {
+      if (x === y) continue;
+      await waitFor(`${x} pings ${y}`, () => pings(lab, nodes.get(x)!, nodes.get(y)!), { timeoutMs: 90_000 });
+    }
+  }
+  for (const x of names) {
+    const { tunnels } = await cli(lab, nodes.get(x)!, 'tunnels');
+    t.true(tunnels.filter((tt: any) => tt.direction === 'outgoing').length <= 2, `${x}: ${JSON.stringify(tunnels)}`);
+  }
+});
+
+test.serial('a killed openvpn child is restarted and reachability returns', async (t) => {
+  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  const before = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  t.is(typeof before.pid, 'number');
+  // The pid comes from a's own control API: the openvpn of this tunnel only.
+  process.kill(before.pid, 'SIGKILL');
+  await waitFor('the openvpn child restarted', async () => {
+    const now = await tunnelUp(lab, a, b);
+    if (now.pid === before.pid) throw new Error(`still pid ${now.pid}`);
+  }, { timeoutMs: 60_000 });
+  await waitFor('a pings b again', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  const { events } = await cli(lab, a, 'events');
+  t.true(events.some((e: any) => /killed by SIGKILL; restarting/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
+});
+
+test.serial('a peer that cannot be reached shows in peers --dead with its reason', async (t) => {
+  const lab = await NodeLab.create(t);
+  const registry = await startRegistry(lab, await lab.addHost('reg'), ['babel.hello_interval=1']);
+  const hostA = await lab.addHost('a');
+  const hostGhost = await lab.addHost('ghost');
+  const cfgA = await registerNode(lab, registry, hostA);
+  // Registered (so the registry hands it out as a bootstrap peer) but its daemon never runs.
+  const cfgGhost = await registerNode(lab, registry, hostGhost);
+  editFile(cfgA, testNodeConfig);
+  const a = await startDaemon(lab, hostA, cfgA);
+  const ghostPrefix = (await lab.cli(hostGhost, ['config', 'check', cfgGhost])).code === 0 ? await prefixOf(lab, hostGhost, cfgGhost) : '';
+  t.truthy(ghostPrefix);
+  const dead = await waitFor('ghost marked dead on a', async () => {
+    const { peers } = await cli(lab, a, 'peers', '--dead');
+    const p = peers.find((x: any) => x.prefix === ghostPrefix);
+    if (!p) throw new Error(`dead peers: ${JSON.stringify(peers)}`);
+    return p;
+  }, { timeoutMs: 150_000, intervalMs: 2_000 });
+  t.true(dead.dead);
+  t.regex(dead.deadReason, /^3 failed attempts \(no answer to tunnel-request at /);
+  t.is(dead.failures, 3);
+  t.is(typeof dead.deadSinceMs, 'number');
+  t.is(typeof dead.nextRetryMs, 'number');
+  const { events } = await cli(lab, a, 'events');
+  t.true(events.some((e: any) => e.text.startsWith(`peer ${ghostPrefix} marked dead: 3 failed attempts (`)), JSON.stringify(events.map((e: any) => e.text)));
+});
+
+async function prefixOf(lab: NodeLab, host: LabHost, cfg: string): Promise<string> {
+  // The certificate's CN is the prefix; openssl reads it without any daemon.
+  const r = await run(['openssl', 'x509', '-noout', '-subject', '-nameopt', 'multiline', '-in', cfg.replace(/resilnet\.toml$/, 'node.crt')]);
+  const m = /commonName\s*=\s*(\S+)/.exec(r.stdout);
+  if (!m) throw new Error(`no CN in ${host.name}'s certificate: ${r.stdout} ${r.stderr}`);
+  return m[1]!;
+}
+
+async function txPacketsPerSec(lab: NodeLab, host: LabHost, ifName: string, windowMs: number): Promise<number> {
+  const read = async () => {
+    const r = await run(['ip', 'netns', 'exec', host.ns, 'cat', `/sys/class/net/${ifName}/statistics/tx_packets`]);
+    return Number(r.stdout.trim());
+  };
+  const first = await read();
+  await new Promise((r) => setTimeout(r, windowMs));
+  return ((await read()) - first) / (windowMs / 1000);
+}
+
+test.serial('changing babel.hello_interval and reloading changes babeld\'s hello interval, no tunnel dropped', async (t) => {
+  const { lab, nodes, configs } = await network(t, ['a', 'b'], ['babel.hello_interval=2']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  const tunnel = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  const slowRate = await txPacketsPerSec(lab, a.host, tunnel.interface, 8_000);
+
+  editFile(configs.get('a')!, (text) => text.replace('# hello_interval = 1', 'hello_interval = 0.25'));
+  const r = await lab.cli(a.host, ['reload', '--json', '--config', a.configPath]);
+  t.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  t.deepEqual(report.applied.map((i: any) => [i.key, i.from, i.to]), [['babel.hello_interval', null, 0.25]]);
+  t.deepEqual(report.failed, []);
+  const status = await cli(lab, a, 'status');
+  t.is(status.networkConfig.helloIntervalSec, 0.25);
+
+  // babeld now sends hellos 8× as often on the tunnel (updates and IHUs scale with it).
+  const fastRate = await txPacketsPerSec(lab, a.host, tunnel.interface, 8_000);
+  t.log(`babel packets/s on ${tunnel.interface}: ${slowRate.toFixed(2)} at 2 s, ${fastRate.toFixed(2)} at 0.25 s`);
+  t.true(fastRate > slowRate * 2.5, `${slowRate} → ${fastRate}`);
+
+  const after = await tunnelUp(lab, a, b);
+  t.is(after.pid, tunnel.pid);
+  t.is(after.openedAtMs, tunnel.openedAtMs);
+  const { events } = await cli(lab, a, 'events');
+  t.false(events.some((e: any) => /^link with .* (lost|closed)/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
+  await pings(lab, a, b);
+});
+
+test.serial('after SIGTERM nothing of the daemon is left: processes, interfaces, routes, socket', async (t) => {
+  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  const status = await cli(lab, a, 'status');
+  const socket = `${a.configPath.replace(/resilnet\.toml$/, '')}run/control.sock`;
+  t.true(existsSync(socket));
+
+  a.proc.child.kill('SIGTERM');
+  const code = await a.proc.exited;
+  t.is(code, 0);
+
+  t.deepEqual(await lab.nsPids(a.host), [], 'no process left in a\'s namespace');
+  const links = await run(['ip', '-n', a.host.ns, '-o', 'link', 'show']);
+  const names = links.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]);
+  t.deepEqual(names.sort(), ['eth0', 'lo']);
+  const routes = await run(['ip', '-n', a.host.ns, '-6', 'route', 'show', 'table', 'all']);
+  t.false(routes.stdout.includes(status.networkPrefix), routes.stdout);
+  t.false(routes.stdout.includes('proto babel'), routes.stdout);
+  const addrs = await run(['ip', '-n', a.host.ns, '-6', 'addr', 'show', 'dev', 'lo']);
+  t.false(addrs.stdout.includes(status.address), addrs.stdout);
+  t.false(existsSync(socket), 'control socket removed');
+});

@@ -1,0 +1,101 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MgmtClient, type MgmtEvent } from '../../../daemon/openvpn/mgmt-client.js';
+import { systemClock } from '../../../daemon/sys/clock.js';
+import { waitFor } from '../dataplane-lab.js';
+
+const BANNER = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info";
+
+/** A fake openvpn management interface: one client at a time, replies as captured. */
+function fakeOpenvpn(path: string) {
+  const sockets = new Set<Socket>();
+  const received: string[] = [];
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    s.write(BANNER + '\n');
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      let k;
+      while ((k = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, k);
+        buf = buf.slice(k + 1);
+        received.push(line);
+        if (line === 'state on') s.write('SUCCESS: real-time state notification set to ON\n>STATE:1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n');
+        else if (line === 'pid') s.write('>BYTECOUNT:1,2\nSUCCESS: pid=24121\n');
+        else if (line === 'state') s.write('1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n>BYTECOUNT:3,4\nEND\n');
+        else if (line === 'hang') { /* never answers */ }
+        else if (line === 'die') s.destroy();
+        else if (line === 'quit') s.end();
+        else s.write("ERROR: unknown command, enter 'help' for more options\n");
+      }
+    });
+  });
+  return {
+    listen: () => new Promise<void>((r) => server.listen(path, r)),
+    kick: () => { for (const s of sockets) s.destroy(); },
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    received,
+  };
+}
+
+function tmp(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-mgmt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'x.mgmt');
+}
+
+test('commands queue over one session; notifications become events', async (t) => {
+  const path = tmp(t);
+  const fake = fakeOpenvpn(path);
+  await fake.listen();
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, onConnectCommands: ['state on'] });
+  const events: MgmtEvent[] = [];
+  client.on((e) => events.push(e));
+  t.teardown(async () => { await client.close(); await fake.close(); });
+  client.start();
+  const [pid, state, bogus] = await Promise.all([client.command('pid'), client.command('state'), client.command('bogus')]);
+  t.deepEqual(pid, { kind: 'success', text: 'pid=24121' });
+  t.deepEqual(state, { kind: 'lines', lines: ['1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195'] });
+  t.is(bogus.kind, 'error');
+  t.deepEqual(fake.received.slice(0, 4), ['state on', 'pid', 'state', 'bogus']);
+  t.true(events.some((e) => e.kind === 'line' && e.line.kind === 'state'));
+  t.is(events.filter((e) => e.kind === 'line' && e.line.kind === 'bytecount').length, 2);
+});
+
+test('connects once openvpn creates its socket, and reconnects after the session drops', async (t) => {
+  const path = tmp(t);
+  const fake = fakeOpenvpn(path);
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, onConnectCommands: ['state on'], maxBackoffMs: 100 });
+  const events: MgmtEvent[] = [];
+  client.on((e) => events.push(e));
+  t.teardown(async () => { await client.close(); await fake.close(); });
+  client.start();
+  const first = client.command('pid');
+  setTimeout(() => void fake.listen(), 300);
+  t.is((await first).kind, 'success');
+  fake.kick();
+  await waitFor(() => { if (events.filter((e) => e.kind === 'connected').length < 2) throw new Error('not reconnected'); }, { timeoutMs: 5000, what: 'reconnect' });
+  t.true(events.some((e) => e.kind === 'disconnected'));
+  t.is((await client.command('pid')).kind, 'success');
+  t.is(fake.received.filter((l) => l === 'state on').length, 2, 'setup commands are sent again');
+});
+
+test('a command in flight when the session dies is rejected; a silent one times out', async (t) => {
+  const path = tmp(t);
+  const fake = fakeOpenvpn(path);
+  await fake.listen();
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 300, maxBackoffMs: 50 });
+  t.teardown(async () => { await client.close(); await fake.close(); });
+  client.start();
+  await t.throwsAsync(client.command('die'), { code: 'RN_OPENVPN_MGMT_CLOSED' } as never);
+  await t.throwsAsync(client.command('hang'), { code: 'RN_OPENVPN_MGMT_TIMEOUT' } as never);
+  t.is((await client.command('pid')).kind, 'success', 'the session is usable again');
+  await client.close();
+  await t.throwsAsync(client.command('pid'), { code: 'RN_OPENVPN_MGMT_CLOSED' } as never);
+});

@@ -22,6 +22,15 @@ interface Result {
   perSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU seconds the registry process spent, and the rate that implies for one fully used core. */
+  serverCpuSec: number;
+  perCoreSec: number;
+}
+
+/** user+system CPU seconds of a process (Linux /proc; clock ticks assumed 100/s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -30,8 +39,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `total` calls with `concurrency` in flight; returns the rate and latency percentiles. */
-async function measure(name: string, total: number, concurrency: number, call: (i: number) => Promise<unknown>): Promise<Result> {
+async function measure(name: string, total: number, concurrency: number, serverPid: number, call: (i: number) => Promise<unknown>): Promise<Result> {
   const latencies: number[] = [];
+  const cpu0 = cpuSeconds(serverPid);
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -45,8 +55,12 @@ async function measure(name: string, total: number, concurrency: number, call: (
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const serverCpuSec = cpuSeconds(serverPid) - cpu0;
   latencies.sort((a, b) => a - b);
-  return { name, requests: total, seconds, perSec: total / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  return {
+    name, requests: total, seconds, perSec: total / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
+    serverCpuSec, perCoreSec: serverCpuSec > 0 ? total / serverCpuSec : 0,
+  };
 }
 
 async function serveChild(dir: string): Promise<void> {
@@ -103,7 +117,7 @@ async function run(): Promise<void> {
     const enrolClient = new RegistryClient({ url, caPem });
     const certs: string[] = new Array(enrolments);
     const results: Result[] = [];
-    results.push(await measure('enrol', enrolments, Math.min(concurrency, 16), async (i) => {
+    results.push(await measure('enrol', enrolments, Math.min(concurrency, 16), child.pid!, async (i) => {
       certs[i] = (await enrolClient.enrol(token, csrs[i]!)).certificate;
     }));
     enrolClient.close();
@@ -117,18 +131,19 @@ async function run(): Promise<void> {
     });
     // Warm the keep-alive connections and make every node bootstrap-visible.
     await Promise.all(clients.map((c, i) => c.heartbeat(heartbeat(i))));
-    results.push(await measure('heartbeat', requests, concurrency, (i) => clients[i % nodeCount]!.heartbeat(heartbeat(i))));
-    results.push(await measure('bootstrap(8)', requests, concurrency, (i) => clients[i % nodeCount]!.bootstrap(8)));
+    results.push(await measure('heartbeat', requests, concurrency, child.pid!, (i) => clients[i % nodeCount]!.heartbeat(heartbeat(i))));
+    results.push(await measure('bootstrap(8)', requests, concurrency, child.pid!, (i) => clients[i % nodeCount]!.bootstrap(8)));
     for (const c of clients) c.close();
 
     const fmt = (n: number, d = 1) => n.toFixed(d);
     const lines = [
       `registry benchmark on loopback (registry: 1 process; load: this process; ${cpus().length} CPUs, ${cpus()[0]?.model ?? '?'})`,
-      `${'operation'.padEnd(14)}${'requests'.padStart(10)}${'seconds'.padStart(10)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`,
-      ...results.map((r) => `${r.name.padEnd(14)}${String(r.requests).padStart(10)}${fmt(r.seconds, 2).padStart(10)}${fmt(r.perSec, 0).padStart(10)}${fmt(r.p50Ms, 2).padStart(10)}${fmt(r.p99Ms, 2).padStart(10)}`),
+      `${'operation'.padEnd(14)}${'requests'.padStart(10)}${'seconds'.padStart(10)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'srv CPU s'.padStart(11)}${'req/CPU-s'.padStart(11)}`,
+      ...results.map((r) => `${r.name.padEnd(14)}${String(r.requests).padStart(10)}${fmt(r.seconds, 2).padStart(10)}${fmt(r.perSec, 0).padStart(10)}${fmt(r.p50Ms, 2).padStart(10)}${fmt(r.p99Ms, 2).padStart(10)}${fmt(r.serverCpuSec, 2).padStart(11)}${fmt(r.perCoreSec, 0).padStart(11)}`),
+      'req/s: measured wall-clock rate (the load generator shares the machine); req/CPU-s: requests per CPU-second of the registry process, i.e. its one-core capacity.',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    const json = Object.fromEntries(results.map((r) => [r.name.replace(/\W.*$/, ''), { requests: r.requests, per_sec: Math.round(r.perSec), p50_ms: +r.p50Ms.toFixed(3), p99_ms: +r.p99Ms.toFixed(3) }]));
+    const json = Object.fromEntries(results.map((r) => [r.name.replace(/\W.*$/, ''), { requests: r.requests, per_sec: Math.round(r.perSec), p50_ms: +r.p50Ms.toFixed(3), p99_ms: +r.p99Ms.toFixed(3), server_cpu_sec: +r.serverCpuSec.toFixed(2), per_cpu_sec: Math.round(r.perCoreSec) }]));
     process.stdout.write(`${JSON.stringify({ bench: 'registry', concurrency, nodes: nodeCount, ...json })}\n`);
   } finally {
     await cleanup();

@@ -5,7 +5,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { isIP } from 'node:net';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix } from '../config/ipv6.js';
-import { ownBytes, pemText } from './der.js';
+import { ownBytes, pemText, spkiPublicKeyBits } from './der.js';
 import { generateKeyPem, importKeyPair } from './keys.js';
 import { EC_ALGORITHM, x509 } from './x509.js';
 
@@ -67,9 +67,7 @@ export async function loadCaSigner(certPem: string, keyPem: string): Promise<CaS
 
 /** RFC 5280 key identifier: SHA-1 of the subjectPublicKey bits (computed synchronously). */
 function keyIdentifierHex(spki: Uint8Array): string {
-  const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-  return createHash('sha1').update(point).digest('hex');
+  return createHash('sha1').update(spkiPublicKeyBits(spki)).digest('hex');
 }
 
 // The authority key identifier is the same for every certificate a CA issues.

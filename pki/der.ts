@@ -53,6 +53,17 @@ export function csrPublicKeyInfo(der: Uint8Array): Buffer {
   return Buffer.from(der.subarray(spki.start, spki.end));
 }
 
+/** The subjectPublicKey bits of a SubjectPublicKeyInfo: SEQ { algorithm SEQ, BIT STRING }. */
+export function spkiPublicKeyBits(spki: Uint8Array): Buffer {
+  const outer = readTlv(spki, 0);
+  const alg = readTlv(spki, outer.contentStart);
+  const bits = readTlv(spki, alg.end);
+  if (outer.tag !== 0x30 || alg.tag !== 0x30 || bits.tag !== 0x03 || bits.end - bits.contentStart < 2) {
+    throw new ResilnetError('RN_PKI_DER_INVALID', 'not a SubjectPublicKeyInfo');
+  }
+  return Buffer.from(spki.subarray(bits.contentStart + 1, bits.end));
+}
+
 /** Splits SEQUENCE { tbs, algorithm, BIT STRING signature } into its parts. */
 export function splitSigned(der: Uint8Array): { tbs: Buffer; signature: Buffer } {
   const outer = readTlv(der, 0);

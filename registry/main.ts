@@ -173,19 +173,29 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
       service, certPem: tls.certPem, keyPem: tls.keyPem, graceDays: config.certificates.grace_days,
       requestTimeoutMs: config.http.request_timeout_sec * 1000, log: root.child({ component: 'registry.http' }),
     });
-    await listenOn(api, { host, port });
+    let boundHost = host;
+    try {
+      await listenOn(api, { host, port });
+    } catch (err) {
+      // "[::]" on a host without IPv6: serve IPv4 only rather than nothing.
+      const code = ((err as ResilnetError).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+      boundHost = '0.0.0.0';
+      log.warn({ listen: `[::]:${port}` }, 'IPv6 unavailable; listening on 0.0.0.0 only');
+      await listenOn(api, { host: boundHost, port });
+    }
     closers.push(() => new Promise<void>((done) => {
       api.close(() => done());
       api.closeAllConnections();
     }));
     const actualPort = (api.address() as { port: number }).port;
-    registryUrls.push(...(urlsGiven.length ? urlsGiven : [defaultUrl(host, actualPort)]));
+    registryUrls.push(...(urlsGiven.length ? urlsGiven : [defaultUrl(boundHost, actualPort)]));
     await service.start();
 
     const status = (): AdminStatus => ({
       network_prefix: config.network.prefix, node_prefix_length: config.network.node_prefix_length,
       ca_fingerprint: service.fingerprint, network_config_version: service.configVersion(),
-      listen: `${host.includes(':') ? `[${host}]` : host}:${actualPort}`, urls: registryUrls,
+      listen: `${boundHost.includes(':') ? `[${boundHost}]` : boundHost}:${actualPort}`, urls: registryUrls,
     });
     const admin = createAdminServer({ service, status, log: root.child({ component: 'registry.admin' }) });
     await listenOn(admin, { path: adminSocket });
@@ -204,7 +214,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     closers.push(() => clearInterval(flush));
     closers.push(() => clearInterval(purge));
     log.info({ listen: status().listen, urls: registryUrls, fingerprint: service.fingerprint }, 'registry serving');
-    return { dir, host, port: actualPort, urls: registryUrls, adminSocket, service, maintainNow, stop };
+    return { dir, host: boundHost, port: actualPort, urls: registryUrls, adminSocket, service, maintainNow, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -62,7 +62,8 @@ test.serial('registry outage: all pairs still reach; a restarted daemon rejoins 
 });
 
 test.serial('revocation: nobody keeps a tunnel with the revoked node; an offline node learns it from peers', async (t) => {
-  const lab = await labFor(t, { nodes: 5, nat: 0 });
+  // Short heartbeats: the online nodes hear of the revocation from the registry sooner.
+  const lab = await labFor(t, { nodes: 5, nat: 0, nodeConfigPatch: () => ({ registry: { heartbeat_interval: 5 } }) });
   const r = await revocationScenario(lab, (l) => t.log(l), 'n2', 'n3');
   t.true(r.ok);
   for (const n of ['n1', 'n3', 'n4', 'n5']) t.false(await lab.ping('n2', n), `n2 must not reach ${n}`);
@@ -79,10 +80,15 @@ test.serial('crash: kill -9 a daemon; the new one cleans up the stale children a
   for (const p of procs) t.false(isRunning(p), `${p.role} ${p.host} pid ${p.pid}`);
 });
 
-test.serial('traffic-aware selection: the tunnel carrying steady traffic is kept while others are replaced', async (t) => {
+test.serial('traffic-aware selection: steady traffic between non-adjacent nodes gets (or keeps) the tunnel that carries it', async (t) => {
   const lab = await labFor(t, { nodes: 6, nat: 0, registrySettings: ['client_count=2', 'tunnel_refresh=5'] });
   const r = await trafficScenario(lab, (l) => t.log(l));
-  t.true((r.replaced as number) > 0, 'the tunnel managers replaced other tunnels during the window');
-  t.true(r.kept === true || r.direct === true, 'the carrying tunnel stayed, or a direct one was opened');
+  for (const e of r.events as string[]) t.log(`event: ${e}`);
+  if (r.direct === true) {
+    t.true((r.directEvents as string[]).length > 0, 'the events show the direct tunnel being established');
+  } else {
+    t.true(r.kept === true, 'the carrying tunnel stayed');
+    t.true((r.replaced as number) > 0, 'while the tunnel managers replaced other tunnels');
+  }
   t.true(r.ok);
 });

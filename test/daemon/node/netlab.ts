@@ -21,7 +21,9 @@ export interface RunResult {
 export function run(argv: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = execFile(argv[0]!, argv.slice(1), { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, cwd: REPO }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: unknown }).code === undefined || typeof (err as { code?: unknown }).code !== 'number' ? 1 : ((err as { code: number }).code)) : 0;
+      // execFile's error carries the exit status as a number, or a string such as ENOENT.
+      const status = (err as { code?: unknown } | null)?.code;
+      const code = err ? (typeof status === 'number' ? status : 1) : 0;
       resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
     });
     if (options.input !== undefined) child.stdin?.end(options.input);

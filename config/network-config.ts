@@ -3,16 +3,8 @@
 // UTF-8 bytes of `SignedNetworkConfig.config` (a JSON text), so nobody has to
 // re-serialise it the same way to verify it. Signing and verifying live in pki/.
 import { z } from 'zod';
-import { canonicalPrefix } from './ipv6.js';
+import { prefixText } from './prefix-schema.js';
 
-const prefixText = z.string().transform((text, ctx) => {
-  try {
-    return canonicalPrefix(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 export const networkConfigSchema = z.strictObject({
   version: z.number().int().min(1).describe('increases on every change'),

@@ -6,18 +6,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { canonicalPrefix } from './ipv6.js';
+import { prefixText } from './prefix-schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
 
-const prefixText = z.string().transform((text, ctx) => {
-  try {
-    return canonicalPrefix(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 export const nodeConfigSchema = z.strictObject({
   identity: z

@@ -5,18 +5,10 @@ import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
-import { canonicalPrefix } from '../config/ipv6.js';
+import { prefixText } from '../config/prefix-schema.js';
 
 export const DEFAULT_LISTEN = '[::]:8443';
 
-const prefixText = z.string().transform((text, ctx) => {
-  try {
-    return canonicalPrefix(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 export const registryConfigSchema = z.strictObject({
   network: z.strictObject({

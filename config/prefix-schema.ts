@@ -1,0 +1,13 @@
+// The zod type of an IPv6 prefix field: accepts any valid spelling, yields the
+// canonical CIDR text, and reports why a bad one is refused.
+import { z } from 'zod';
+import { canonicalPrefix } from './ipv6.js';
+
+export const prefixText = z.string().transform((text, ctx) => {
+  try {
+    return canonicalPrefix(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});

@@ -1,0 +1,54 @@
+import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadNodeConfig, parseNodeConfig } from '../../config/node-config.js';
+
+const minimal = '[registry]\nurl = "https://10.1.0.1:8443"\n';
+
+test('a minimal file gets every default, with paths resolved against its folder', (t) => {
+  const c = parseNodeConfig(minimal, '/etc/resilnet/resilnet.toml');
+  t.is(c.identity.cert, '/etc/resilnet/node.crt');
+  t.is(c.node.state_dir, '/var/lib/resilnet');
+  t.is(c.control.socket, '/run/resilnet/control.sock');
+  t.is(c.underlay.port, 1194);
+  t.is(c.babel.hello_interval, undefined);
+  t.deepEqual(c.tunnels.neighbours, []);
+  t.true(Object.isFrozen(c) && Object.isFrozen(c.node));
+});
+
+test('relative dirs, overrides and neighbours in canonical form', (t) => {
+  const c = parseNodeConfig(
+    `${minimal}[node]\nrun_dir = "run"\n[babel]\nhello_interval = 1\n[tunnels]\nneighbours = ["FD5E:1:2:7:0::/64"]\n`,
+    '/srv/n1/resilnet.toml',
+  );
+  t.is(c.node.run_dir, '/srv/n1/run');
+  t.is(c.control.socket, '/srv/n1/run/control.sock');
+  t.is(c.babel.hello_interval, 1);
+  t.deepEqual(c.tunnels.neighbours, ['fd5e:1:2:7::/64']);
+});
+
+const bad: Array<{ name: string; text: string; want: RegExp }> = [
+  { name: 'TOML syntax', text: 'registry = [', want: /config invalid at \/x\.toml:\d+:\d+/ },
+  { name: 'missing registry', text: '', want: /registry: / },
+  { name: 'unknown key', text: `${minimal}[babel]\nhello = 1\n`, want: /babel: .*hello/ },
+  { name: 'out of range', text: `${minimal}[babel]\nhello_interval = 0.01\n`, want: /babel\.hello_interval: / },
+  { name: 'wrong type', text: `${minimal}[underlay]\nport = "1194"\n`, want: /underlay\.port: / },
+  { name: 'bad neighbour', text: `${minimal}[tunnels]\nneighbours = ["fd00::1/64"]\n`, want: /tunnels\.neighbours\.0: .*host bits/ },
+];
+
+for (const { name, text, want } of bad) {
+  test(`refused with key and reason: ${name}`, (t) => {
+    const err = t.throws(() => parseNodeConfig(text, '/x.toml'));
+    t.is((err as { code?: string }).code, 'RN_CONFIG_INVALID');
+    t.regex(err!.message, want);
+  });
+}
+
+test('a missing file says what to run', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-cfg-'));
+  const err = t.throws(() => loadNodeConfig(join(dir, 'nope.toml')));
+  t.regex(err!.message, /ENOENT.*resilnet register/);
+  writeFileSync(join(dir, 'ok.toml'), minimal);
+  t.is(loadNodeConfig(join(dir, 'ok.toml')).registry.url, 'https://10.1.0.1:8443');
+});

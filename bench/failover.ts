@@ -2,7 +2,7 @@
 // it dies silently (both openvpn ends frozen) or its process exits, at the
 // network's default hello interval and at 1 s; and packets lost while the
 // tunnel manager replaces tunnels on purpose (drain), with a short refresh.
-//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5]
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --only drain]
 // Prints a table and, as its last line, one JSON object with every figure.
 import { cpus, totalmem } from 'node:os';
 import { networkConfigDefaults } from '../config/network-config.js';
@@ -19,7 +19,8 @@ function arg(name: string, fallback: string): string {
 const runs = Number(arg('runs', '3'));
 const hellos = arg('hellos', `${networkConfigDefaults.babel.hello_interval},1`).split(',').map(Number);
 const nodes = Number(arg('nodes', '5'));
-const drainSec = Number(arg('drain-seconds', '60'));
+const drains = Number(arg('drains', '2'));
+const drainMaxSec = Number(arg('drain-max-seconds', '420'));
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
 function median(xs: number[]): number | null {
@@ -32,7 +33,8 @@ function median(xs: number[]): number | null {
 interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; note?: string }
 const rows: Row[] = [];
 
-for (const hello of hellos) {
+const only = arg('only', 'all');
+for (const hello of only === 'drain' ? [] : hellos) {
   for (const kind of ['freeze', 'exit'] as const) {
     const outagesMs: number[] = [];
     const lost: number[] = [];
@@ -50,19 +52,40 @@ for (const hello of hellos) {
   }
 }
 
-// Planned replacement: a continuous ping while tunnels are refreshed every 5 s.
+// Planned replacement: 20 Hz pings from n1 to every other node while the tunnel
+// managers replace tunnels (refresh 5 s; new tunnels are protected for their
+// first minutes, so this waits until n1 has replaced `drains` of its own).
 {
   const lab = await LabHandle.up({ nodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log });
   try {
-    const [a, b] = [lab.nodes[0]!, lab.nodes[lab.nodes.length - 1]!];
-    const closedBefore = (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;
-    const ping = startContinuousPing(a.netns, b.overlay as string, 0.05);
+    const a = lab.nodes[0]!;
+    const closed = async () => (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;
+    const closedBefore = await closed();
+    const pings = lab.nodes.slice(1).map((b) => startContinuousPing(a.netns, b.overlay as string, 0.05));
     const t0 = Date.now();
-    await waitFor(() => (Date.now() - t0 >= drainSec * 1000 ? true : undefined), { timeoutMs: drainSec * 1000 + 5_000, intervalMs: 1_000, what: 'the drain window' });
-    const res = await ping.stop();
-    const closed = (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length - closedBefore;
-    const lostPkts = res.transmitted !== null && res.received !== null ? res.transmitted - res.received : -1;
-    rows.push({ kind: 'planned replacement (drain), refresh 5 s', helloSec: 1, outagesMs: [], lost: [lostPkts], medianOutageMs: null, note: `${closed} tunnels closed by ${a.name} in ${drainSec} s, ${res.transmitted} pings` });
+    let replaced = 0;
+    try {
+      await waitFor(
+        async () => {
+          replaced = (await closed()) - closedBefore;
+          return replaced >= drains ? true : undefined;
+        },
+        { timeoutMs: drainMaxSec * 1000, intervalMs: 2_000, what: `${drains} planned tunnel replacements at ${a.name}` },
+      );
+    } catch (err) {
+      log(`drain: ${(err as Error).message}`);
+    }
+    const logs = await Promise.all(pings.map((p) => p.stop()));
+    const sent = logs.reduce((n, l) => n + (l.transmitted ?? 0), 0);
+    const lostPkts = logs.reduce((n, l) => n + ((l.transmitted ?? 0) - (l.received ?? 0)), 0);
+    rows.push({
+      kind: 'planned replacement (drain), refresh 5 s',
+      helloSec: 1,
+      outagesMs: [],
+      lost: [lostPkts],
+      medianOutageMs: null,
+      note: `${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
+    });
   } finally {
     await lab.down();
   }

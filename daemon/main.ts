@@ -34,7 +34,7 @@ export function createLogger(level: LogLevel, io: DaemonIo): Logger {
   );
 }
 
-export function buildComponents(config: NodeConfig, log: Logger): NodeComponents {
+export function buildComponents(log: Logger): NodeComponents {
   return { clock: systemClock, spawner: realSpawner, log };
 }
 
@@ -42,7 +42,7 @@ export function buildComponents(config: NodeConfig, log: Logger): NodeComponents
 export async function runDaemon(options: DaemonRunOptions, io: DaemonIo, signals: SignalSource = process): Promise<number> {
   const config = loadNodeConfig(options.configPath);
   const log = createLogger(options.logLevel ?? config.node.log_level, io);
-  const node = new Node(config, buildComponents(config, log), { logLevelOverride: options.logLevel });
+  const node = new Node(config, buildComponents(log), { logLevelOverride: options.logLevel });
 
   let stopping: Promise<void> | undefined;
   let resolveDone!: (code: number) => void;

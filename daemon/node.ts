@@ -11,7 +11,7 @@ import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import type { SignedNetworkConfig } from '../config/network-config.js';
 import { createCsrPem } from '../pki/keys.js';
-import { parseCrl, readCertificate, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
+import { parseCrl, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { RegistryClient } from '../wire/registry-client.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
@@ -102,7 +102,8 @@ export class Node implements ControlBackend {
   private stopping: Promise<void> | undefined;
   private readonly background: Array<() => Promise<void>> = [];
   private planPeriodic: ReturnType<typeof every> | undefined;
-  private seenAddress: string | undefined;
+  /** Component loggers: pino children keep their own level, so a reload sets each. */
+  private readonly logs = new Map<string, Logger>();
   private readonly logLevelOverride: string | undefined;
 
   constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: string | undefined } = {}) {
@@ -112,12 +113,21 @@ export class Node implements ControlBackend {
     this.rand = components.rand ?? Math.random;
     this.logLevelOverride = options.logLevelOverride;
     this.spawner = components.spawner;
-    const eventLog = this.log.child({ component: 'events' });
+    const eventLog = this.componentLog('events');
     this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text) });
-    this.health = new HealthRegistry({ clock: this.clock, log: this.log.child({ component: 'health' }) });
+    this.health = new HealthRegistry({ clock: this.clock, log: this.componentLog('health') });
   }
 
   private readonly spawner: Spawner;
+
+  private componentLog(component: string): Logger {
+    let child = this.logs.get(component);
+    if (!child) {
+      child = this.log.child({ component });
+      this.logs.set(component, child);
+    }
+    return child;
+  }
 
   get prefix(): string | undefined {
     return this.identity?.cert.prefix;
@@ -134,6 +144,10 @@ export class Node implements ControlBackend {
     const prefix = identity.cert.prefix;
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // First, so that a second daemon on the same run dir stops here (before it could
+    // touch the first one's children) and `resilnet status` can say "still starting".
+    this.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
+    await this.control.start();
 
     // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
     this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 });
@@ -153,7 +167,7 @@ export class Node implements ControlBackend {
     this.supervisor = new Supervisor({ spawner: this.spawner, clock: this.clock, runDir: config.node.run_dir });
     this.supervisor.on((ev) => this.onSupervisorEvent(ev));
 
-    const babelLog = this.log.child({ component: 'babel' });
+    const babelLog = this.componentLog('babel');
     this.babel = new BabelLink(
       {
         socketPath: join(config.node.run_dir, 'babeld.sock'),
@@ -168,7 +182,7 @@ export class Node implements ControlBackend {
     await this.babel.start();
 
     const upScript = writeUpScript(config.node.run_dir);
-    const peerLog = this.log.child({ component: 'peerproto' });
+    const peerLog = this.componentLog('peerproto');
     this.peerproto = new PeerProtocol({
       clock: this.clock,
       self: { prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(identity.keyPem, data) },
@@ -180,7 +194,7 @@ export class Node implements ControlBackend {
 
     this.manager = new TunnelManager(this.tunnelOptions(config), {
       clock: this.clock,
-      log: this.log.child({ component: 'tunnels' }),
+      log: this.componentLog('tunnels'),
       events: this.eventLog,
       supervisor: this.supervisor,
       peerproto: this.peerproto,
@@ -219,8 +233,6 @@ export class Node implements ControlBackend {
     this.startRegistrySync(config);
     if (config.upnp.enabled) await this.startUpnp(config);
 
-    this.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.log.child({ component: 'control' }) });
-    await this.control.start();
     this.eventLog.add('daemon', `node ${prefix} started (network config version ${nc.version}, hello ${this.helloSec()} s)`);
   }
 
@@ -426,7 +438,7 @@ export class Node implements ControlBackend {
       },
       {
         clock: this.clock,
-        log: this.log.child({ component: 'registry' }),
+        log: this.componentLog('registry'),
         health: this.health,
         api: () => this.registry!,
         heartbeatBody: () => this.heartbeatBody(),
@@ -446,9 +458,6 @@ export class Node implements ControlBackend {
         onNetworkConfig: (signed) => this.offerNetworkConfig(signed, 'registry'),
         onCrl: () => undefined, // the CRL rides in the signed network config
         onRenewed: (certPem) => this.adoptRenewedCertificate(certPem),
-        onSeenAddress: (ip) => {
-          this.seenAddress = ip;
-        },
       },
     );
     this.registrySync.start();
@@ -488,7 +497,7 @@ export class Node implements ControlBackend {
   }
 
   private async startUpnp(config: NodeConfig): Promise<void> {
-    const log = this.log.child({ component: 'upnp' });
+    const log = this.componentLog('upnp');
     this.upnp = new UpnpMappings({
       mapper: new UpnpIgd({ clock: this.clock, log }),
       clock: this.clock,
@@ -500,7 +509,7 @@ export class Node implements ControlBackend {
   }
 
   private onSupervisorEvent(ev: SupervisorEvent): void {
-    const log = this.log.child({ component: 'supervisor' });
+    const log = this.componentLog('supervisor');
     if (ev.kind === 'child-started') {
       log.info({ child: ev.name, pid: ev.pid, restarts: ev.restarts }, 'child started');
     } else if (ev.kind === 'child-exited') {
@@ -528,7 +537,9 @@ export class Node implements ControlBackend {
     const plan = diffConfig(this.config, next);
     const targets: ReloadTargets = {
       log: (c) => {
-        this.log.level = this.logLevelOverride ?? c.node.log_level;
+        const level = this.logLevelOverride ?? c.node.log_level;
+        this.log.level = level;
+        for (const child of this.logs.values()) child.level = level;
       },
       babel: async (c) => {
         const hello = effectiveHelloSec(this.held!.config, c.babel.hello_interval);

@@ -12,10 +12,11 @@ import {
   testNodeConfig,
   waitFor,
   type LabHost,
+  type RegistryInfo,
   type RunningNode,
 } from './netlab.js';
 
-async function network(t: ExecutionContext, names: string[], settings: string[]): Promise<{ lab: NodeLab; nodes: Map<string, RunningNode>; configs: Map<string, string> }> {
+async function network(t: ExecutionContext, names: string[], settings: string[]): Promise<{ lab: NodeLab; nodes: Map<string, RunningNode>; configs: Map<string, string>; registry: RegistryInfo }> {
   const lab = await NodeLab.create(t);
   const registry = await startRegistry(lab, await lab.addHost('reg'), settings);
   const configs = new Map<string, string>();
@@ -28,7 +29,7 @@ async function network(t: ExecutionContext, names: string[], settings: string[])
   const nodes = new Map<string, RunningNode>();
   for (const name of names) nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!));
   t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
-  return { lab, nodes, configs };
+  return { lab, nodes, configs, registry };
 }
 
 const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
@@ -44,8 +45,8 @@ async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<
   if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
 }
 
-test.serial('two nodes form a tunnel and reach each other\'s overlay address', async (t) => {
-  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+test.serial('two nodes form a tunnel and reach each other\'s overlay address, also while the registry is down', async (t) => {
+  const { lab, nodes, registry } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
@@ -53,6 +54,16 @@ test.serial('two nodes form a tunnel and reach each other\'s overlay address', a
   await waitFor('b pings a', () => pings(lab, b, a), { timeoutMs: 30_000 });
   const { events } = await cli(lab, a, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
+
+  registry.proc.child.kill('SIGTERM');
+  await registry.proc.exited;
+  await waitFor('a notices the registry is gone', async () => {
+    const status = await cli(lab, a, 'status');
+    if (!status.registry.lastError) throw new Error('no registry error yet');
+  }, { timeoutMs: 30_000 });
+  await pings(lab, a, b);
+  await pings(lab, b, a);
+  await tunnelUp(lab, a, b);
 });
 
 test.serial('four nodes with two outgoing tunnels each reach all pairs', async (t) => {
@@ -99,8 +110,9 @@ test.serial('a peer that cannot be reached shows in peers --dead with its reason
   editFile(cfgGhost, testNodeConfig);
   // The ghost talks to the registry (TCP), but no UDP passes between it and a.
   const rules = `table inet rntest { chain in { type filter hook input priority 0; ip saddr ${hostA.underlayIp} meta l4proto udp drop; }; chain out { type filter hook output priority 0; ip daddr ${hostA.underlayIp} meta l4proto udp drop; }; }`;
-  const nft = await run(['ip', 'netns', 'exec', hostGhost.ns, 'nft', rules]);
-  t.is(nft.code, 0, nft.stderr);
+  // By absolute path: under npx, node_modules/.bin holds an unrelated `nft` (@vercel/nft).
+  const nft = await run(['ip', 'netns', 'exec', hostGhost.ns, '/usr/sbin/nft', rules]);
+  if (nft.code !== 0) throw new Error(`nft failed: ${JSON.stringify(nft)} ${rules}`);
   const ghost = await startDaemon(lab, hostGhost, cfgGhost);
   const a = await startDaemon(lab, hostA, cfgA);
   const dead = await waitFor('ghost marked dead on a', async () => {
@@ -158,6 +170,35 @@ test.serial('changing babel.hello_interval and reloading changes babeld\'s hello
   const { events } = await cli(lab, a, 'events');
   t.false(events.some((e: any) => /^link with .* (lost|closed)/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
   await pings(lab, a, b);
+
+  // SIGHUP is the same reload: dropping the override brings back the network's 2 s.
+  editFile(configs.get('a')!, (text) => text.replace('hello_interval = 0.25', '# hello_interval = 1'));
+  a.proc.child.kill('SIGHUP');
+  await waitFor('the SIGHUP reload applied', async () => {
+    const s = await cli(lab, a, 'status');
+    if (s.networkConfig.helloIntervalSec !== 2) throw new Error(`hello still ${s.networkConfig.helloIntervalSec}`);
+  }, { timeoutMs: 20_000 });
+  t.is((await tunnelUp(lab, a, b)).pid, tunnel.pid);
+});
+
+test.serial('a revoked node: its tunnels are torn down and it is marked dead', async (t) => {
+  const { lab, nodes, registry } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  const r = await lab.cli(registry.host, ['registry', 'revoke', '--dir', registry.dir, b.prefix]);
+  t.is(r.code, 0, r.stderr);
+  const dead = await waitFor('b marked dead on a', async () => {
+    const { peers } = await cli(lab, a, 'peers', '--dead');
+    const p = peers.find((x: any) => x.prefix === b.prefix);
+    if (!p) throw new Error(`dead: ${JSON.stringify(peers)}`);
+    return p;
+  }, { timeoutMs: 60_000 });
+  t.regex(dead.deadReason, /revoked/);
+  const { tunnels } = await cli(lab, a, 'tunnels');
+  t.false(tunnels.some((x: any) => x.peer === b.prefix), JSON.stringify(tunnels));
+  const { events } = await cli(lab, a, 'events');
+  t.true(events.some((e: any) => /^network config version \d+ adopted/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
 
 test.serial('after SIGTERM nothing of the daemon is left: processes, interfaces, routes, socket', async (t) => {

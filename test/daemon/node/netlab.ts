@@ -186,6 +186,7 @@ export interface RegistryInfo {
   host: LabHost;
   dir: string;
   url: string;
+  proc: ReturnType<NodeLab['spawnCli']>;
 }
 
 /** The network's overlay prefix for a lab: a ULA /48 from the run id. */
@@ -200,12 +201,12 @@ export async function startRegistry(lab: NodeLab, host: LabHost, settings: strin
   const init = await lab.cli(host, ['registry', 'init', '--dir', dir, '--prefix', labNetworkPrefix(lab), '--listen', listen, ...settings.flatMap((s) => ['--set', s])]);
   if (init.code !== 0) throw new Error(`registry init failed: ${init.stderr}`);
   const ready = join(dir, 'ready.json');
-  lab.spawnCli(host, ['registry', 'serve', '--dir', dir, '--ready-file', ready], 'registry');
+  const proc = lab.spawnCli(host, ['registry', 'serve', '--dir', dir, '--ready-file', ready], 'registry');
   const info = await waitFor('the registry to serve', () => {
     if (!existsSync(ready)) throw new Error('no ready file yet');
     return JSON.parse(readFileSync(ready, 'utf8')) as { url: string };
   }, { timeoutMs: 30_000 });
-  return { host, dir, url: info.url };
+  return { host, dir, url: info.url, proc };
 }
 
 /** A token, then `resilnet register` into HOST.dir/node. Returns the config path. */

@@ -2,7 +2,7 @@
 // it dies silently (both openvpn ends frozen) or its process exits, at the
 // network's default hello interval and at 1 s; and packets lost while the
 // tunnel manager replaces tunnels on purpose (drain), with a short refresh.
-//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --only drain]
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain]
 // Prints a table and, as its last line, one JSON object with every figure.
 import { cpus, totalmem } from 'node:os';
 import { networkConfigDefaults } from '../config/network-config.js';
@@ -21,6 +21,8 @@ const hellos = arg('hellos', `${networkConfigDefaults.babel.hello_interval},1`).
 const nodes = Number(arg('nodes', '5'));
 const drains = Number(arg('drains', '2'));
 const drainMaxSec = Number(arg('drain-max-seconds', '420'));
+// Enough nodes that a replacement peer exists (in a small lab everyone is adjacent).
+const drainNodes = Number(arg('drain-nodes', '10'));
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
 function median(xs: number[]): number | null {
@@ -56,7 +58,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
 // managers replace tunnels (refresh 5 s; new tunnels are protected for their
 // first minutes, so this waits until n1 has replaced `drains` of its own).
 {
-  const lab = await LabHandle.up({ nodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log });
+  const lab = await LabHandle.up({ nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log });
   try {
     const a = lab.nodes[0]!;
     const closed = async () => (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;

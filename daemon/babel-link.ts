@@ -26,8 +26,8 @@ export class BabelLink implements TunnelBabel {
   private table: BabelTable = emptyBabelTable();
   private counts = new Map<string, number>();
   private helloSec: number;
-  /** Tunnel interfaces babel should run on, and whether each is being drained. */
-  private readonly interfaces = new Map<string, { draining: boolean }>();
+  /** Tunnel interfaces babel should run on, whether each is being drained, and whether link liveness took it away. */
+  private readonly interfaces = new Map<string, { draining: boolean; suspended?: boolean }>();
   private monitorDone: Promise<void> | undefined;
   private unsubscribe: (() => unknown) | undefined;
   /** After stop, runtime statements are skipped: babeld is gone and its interfaces with it. */
@@ -66,7 +66,7 @@ export class BabelLink implements TunnelBabel {
     if (this.stopped) return;
     const known = this.interfaces.get(ifName);
     if (!known) this.interfaces.set(ifName, { draining: false });
-    if (known?.draining) return;
+    if (known?.draining || known?.suspended) return;
     await this.client.configure(interfaceLine(ifName, this.helloSec));
   }
 
@@ -76,9 +76,30 @@ export class BabelLink implements TunnelBabel {
     await this.client.configure(flushInterfaceLine(ifName));
   }
 
+  /**
+   * Link liveness lost the tunnel: babeld forgets the interface now (its routes
+   * are retracted and others chosen at once) but it stays wanted for resume.
+   */
+  async suspendInterface(ifName: string): Promise<void> {
+    const known = this.interfaces.get(ifName);
+    if (this.stopped || !known || known.suspended) return;
+    known.suspended = true;
+    await this.client.configure(flushInterfaceLine(ifName));
+  }
+
+  /** Hellos came back: babel runs on the interface again (with the drain cost if it was draining). */
+  async resumeInterface(ifName: string): Promise<void> {
+    const known = this.interfaces.get(ifName);
+    if (this.stopped || !known?.suspended) return;
+    known.suspended = false;
+    await this.client.configure(known.draining ? drainInterfaceLine(ifName, this.helloSec) : interfaceLine(ifName, this.helloSec));
+  }
+
   async raiseCost(ifName: string): Promise<void> {
     if (this.stopped) return;
-    this.interfaces.set(ifName, { draining: true });
+    const suspended = this.interfaces.get(ifName)?.suspended === true;
+    this.interfaces.set(ifName, { draining: true, suspended });
+    if (suspended) return; // not in babeld now; the drain cost applies on resume
     // babeld 1.12 applies a changed interface only when it is re-added (flush + interface).
     for (const line of reconfigureInterfaceLines(ifName, this.helloSec, { rxcost: DRAIN_RXCOST })) await this.client.configure(line);
   }
@@ -98,6 +119,7 @@ export class BabelLink implements TunnelBabel {
     try {
       await this.client.configure(defaultHelloLine(helloSec));
       for (const [ifName, state] of this.interfaces) {
+        if (state.suspended) continue;
         for (const line of reconfigureInterfaceLines(ifName, helloSec, state.draining ? { rxcost: DRAIN_RXCOST } : {})) await this.client.configure(line);
       }
     } catch (err) {
@@ -128,6 +150,7 @@ export class BabelLink implements TunnelBabel {
     try {
       await this.client.configure(defaultHelloLine(this.helloSec));
       for (const [ifName, state] of this.interfaces) {
+        if (state.suspended) continue;
         await this.client.configure(state.draining ? drainInterfaceLine(ifName, this.helloSec) : interfaceLine(ifName, this.helloSec));
       }
       this.deps.log.info({ interfaces: [...this.interfaces.keys()] }, 'babeld restarted: tunnel interfaces added again');

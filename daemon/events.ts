@@ -7,6 +7,7 @@ export type EventKind =
   | 'daemon'
   | 'link-established'
   | 'link-lost'
+  | 'link-restored'
   | 'link-closed'
   | 'peer-dead'
   | 'peer-alive'
@@ -15,7 +16,8 @@ export type EventKind =
   | 'network-config'
   | 'revocation'
   | 'registry'
-  | 'reload';
+  | 'reload'
+  | 'tunnel-selection';
 
 export interface EventLine {
   atMs: number;
@@ -69,9 +71,23 @@ export const eventText = {
   linkEstablished: (peer: string, remote: string, proto = 'udp') => `link with ${peer} established via ${remote}/${proto}`,
   linkLost: (peer: string, reason: string) => `link with ${peer} lost (${reason})`,
   linkClosed: (peer: string, reason: string) => `link with ${peer} closed (${reason})`,
+  linkRestored: (peer: string) => `link with ${peer} restored`,
   peerDead: (peer: string, failures: number, reason: string) =>
     `peer ${peer} marked dead: ${failures} failed attempt${failures === 1 ? '' : 's'} (${reason})`,
   peerRevoked: (peer: string, serial: string) => `peer ${peer} marked dead: certificate ${serial} revoked`,
   peerAlive: (peer: string) => `peer ${peer} reachable again`,
   peerLearned: (peer: string, source: string) => `peer ${peer} learned from ${source}`,
+  tunnelForTraffic: (peer: string, bytesPerSec: number, via: string | null) =>
+    `tunnel to ${peer} opened: carries ${formatRate(bytesPerSec)} of our traffic to it (${via === null ? 'had no tunnel route' : `was via ${via}`})`,
+  tunnelKeptBusiest: (peer: string, bytesPerSec: number, score: number) =>
+    `tunnel with ${peer} kept: busiest (${formatRate(bytesPerSec)}; a refresh passed it over at score ${score.toFixed(2)})`,
 };
+
+/** 850 B/s, 62 kB/s, 1.2 MB/s (decimal units, as in link speeds). */
+export function formatRate(bytesPerSec: number): string {
+  const v = Math.max(0, bytesPerSec);
+  if (v >= 1e9) return `${(v / 1e9).toFixed(1)} GB/s`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(1)} MB/s`;
+  if (v >= 1e3) return `${v >= 1e5 ? Math.round(v / 1e3) : (v / 1e3).toFixed(1)} kB/s`;
+  return `${Math.round(v)} B/s`;
+}

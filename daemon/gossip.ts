@@ -54,6 +54,8 @@ export class Gossip {
     const { peerproto } = this.deps;
     this.unsubscribe.push(
       peerproto.on('hello', (ev) => {
+        // Link hellos (tunnels/link-monitor.ts) come several times a second over each tunnel's link-local address.
+        if (ev.from.host.includes('%')) return;
         this.learn(ev.from.prefix, formatHostPort(ev.from.host, ev.from.port), ev.from.serial);
         if (ev.rttMs !== undefined) this.deps.peers.setRtt(ev.from.prefix, ev.rttMs, this.deps.clock.nowMs());
         const theirs = ev.msg.configVersion;
@@ -159,8 +161,11 @@ export class Gossip {
 
   private learnEntry(e: PeerListEntry): void {
     if (e.prefix === this.options.ownPrefix) return;
-    const addresses = e.addresses.filter((a) => this.isUnderlay(a));
-    if (addresses.length === 0 && !this.deps.peers.getPeer(e.prefix)) return;
+    const heard = e.addresses.filter((a) => this.isUnderlay(a));
+    const known = this.deps.peers.getPeer(e.prefix);
+    if (heard.length === 0 && !known) return;
+    // Second-hand: what we know (from the peer itself, or the registry) stays first.
+    const addresses = heard.length ? [...new Set([...(known?.addresses ?? []), ...heard])].slice(0, 8) : [];
     try {
       this.deps.peers.upsertPeer({ prefix: e.prefix, addresses, source: 'peer' }, this.deps.clock.nowMs());
     } catch (err) {
@@ -170,7 +175,9 @@ export class Gossip {
 
   private learn(prefix: string, address: string, serial: string): void {
     if (prefix === this.options.ownPrefix) return;
-    const addresses = this.isUnderlay(address) ? [address] : [];
+    // The address its hello came from first, then what it announced (kept, not replaced).
+    const known = this.deps.peers.getPeer(prefix)?.addresses ?? [];
+    const addresses = this.isUnderlay(address) ? [...new Set([address, ...known])].slice(0, 8) : [];
     try {
       this.deps.peers.upsertPeer({ prefix, addresses, source: 'peer', certSerial: serial }, this.deps.clock.nowMs());
     } catch (err) {

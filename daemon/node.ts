@@ -4,6 +4,7 @@
 // peer DB, reload plan, registry sync); this file only wires them.
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
@@ -13,6 +14,7 @@ import type { SignedNetworkConfig } from '../config/network-config.js';
 import { createCsrPem } from '../pki/keys.js';
 import { parseCrl, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { RegistryClient } from '../wire/registry-client.js';
+import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
 import type {
@@ -42,9 +44,12 @@ import { cleanStaleChildren, Supervisor, type SupervisorEvent } from './supervis
 import type { Clock } from './sys/clock.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } from './sys/interfaces.js';
 import { readNetDev } from './sys/netdev.js';
+import { DestinationTrafficMeter } from './sys/dest-traffic.js';
+import { destinationTrafficMap, destinationViews, routeCarriers } from './tunnels/dest-rates.js';
 import type { Spawner } from './sys/spawner.js';
 import { DEFAULT_TUNNEL_POLICY, type TunnelPolicy } from './tunnels/plan.js';
-import { TunnelManager, type TunnelEnd } from './tunnels/manager.js';
+import { TunnelManager, parseHostPort, type TunnelEnd } from './tunnels/manager.js';
+import { LinkMonitor } from './tunnels/link-monitor.js';
 import { UpnpMappings, nodePortSpecs } from './upnp/mapper.js';
 import { UpnpIgd } from './upnp/upnp-igd.js';
 
@@ -93,9 +98,13 @@ export class Node implements ControlBackend {
   private peerproto: PeerProtocol | undefined;
   private manager: TunnelManager | undefined;
   private gossip: Gossip | undefined;
+  private addresses: AddressAnnouncer | undefined;
+  private links: LinkMonitor | undefined;
   private registry: RegistryClient | undefined;
   private registrySync: RegistrySync | undefined;
   private upnp: UpnpMappings | undefined;
+  /** Per-destination traffic (nftables); undefined when nft is unavailable. */
+  private destTraffic: DestinationTrafficMeter | undefined;
   private control: ControlServer | undefined;
   private setupDone = false;
   private startedAtMs = 0;
@@ -163,6 +172,7 @@ export class Node implements ControlBackend {
 
     this.setupDone = true;
     await applyCommands(planNodeSetup({ prefix, networkPrefix: nc.network_prefix }));
+    await this.startDestTraffic(nc.network_prefix);
 
     this.supervisor = new Supervisor({ spawner: this.spawner, clock: this.clock, runDir: config.node.run_dir });
     this.supervisor.on((ev) => this.onSupervisorEvent(ev));
@@ -203,6 +213,7 @@ export class Node implements ControlBackend {
       openvpnArgv: (end) => this.openvpnArgv(end, upScript),
       ifNameFor: tunnelIfName,
       planContext: () => this.planContext(),
+      orderAddresses: (a) => this.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
     });
     this.manager.start();
@@ -228,6 +239,36 @@ export class Node implements ControlBackend {
       },
     );
     this.gossip.start();
+
+    const manager = this.manager;
+    this.links = new LinkMonitor({
+      clock: this.clock,
+      log: this.componentLog('links'),
+      events: this.eventLog,
+      peerproto: this.peerproto,
+      tunnels: () => manager.list(),
+      babel: this.babel,
+      manager,
+      supervisor: this.supervisor,
+      settings: () => ({ helloIntervalSec: this.config.tunnels.link_hello_interval, misses: this.config.tunnels.link_hello_misses }),
+      defaultPeerPort: (peer) => parseHostPort(this.peerDb?.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.config.underlay.port,
+    });
+    this.links.start();
+    this.addresses = new AddressAnnouncer(
+      { ownPrefix: prefix, networkPrefix: nc.network_prefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
+      {
+        clock: this.clock,
+        log: this.componentLog('addresses'),
+        peerproto: this.peerproto,
+        peers: this.peerDb,
+        readInterfaces: () => networkInterfaces(),
+        settings: () => ({ port: this.config.underlay.port, configured: this.config.underlay.addresses }),
+        adjacent: () => manager.list().filter((t) => t.state === 'up').map((t) => ({ peer: t.peer, ifName: t.ifName })),
+        peerPort: (peer) => this.links!.peerPort(peer),
+        onChange: () => this.registrySync?.trigger(),
+      },
+    );
+    this.addresses.start();
 
     this.startPeriodicWork(signal);
     this.startRegistrySync(config);
@@ -374,7 +415,24 @@ export class Node implements ControlBackend {
       neighbours: [...this.config.tunnels.neighbours],
       clientCount: this.clientCount(),
       policy: this.policy(),
+      ...(this.destTraffic ? { destinationTraffic: destinationTrafficMap(this.destTraffic.rates()), destinationVia: this.destinationVia() } : {}),
     };
+  }
+
+  /** Our traffic per destination, from an nftables table the daemon owns; without nft the daemon runs on. */
+  private async startDestTraffic(networkPrefix: string): Promise<void> {
+    const meter = new DestinationTrafficMeter({ networkPrefix }, { clock: this.clock, log: this.componentLog('tunnels') });
+    try {
+      await meter.start();
+      this.destTraffic = meter;
+    } catch (err) {
+      const e = err as ResilnetError;
+      this.health.raise({ code: e.code ?? 'RN_SYS_NFT_FAILED', title: 'per-destination traffic is not measured', severity: 'warning', text: e.message });
+    }
+  }
+
+  private destinationVia(): Map<string, string> {
+    return routeCarriers(this.babel?.tableView.routes ?? new Map(), this.manager?.list() ?? []);
   }
 
   private openvpnArgv(end: TunnelEnd, upScript: string): string[] {
@@ -411,6 +469,7 @@ export class Node implements ControlBackend {
       'traffic-sample',
       async () => {
         this.manager?.sampleTraffic(await readNetDev(), this.clock.nowMs());
+        await this.destTraffic?.sample(this.peerDb!.listPeers().map((p) => p.prefix));
       },
       { clock: this.clock, log, signal, timeoutMs: 2_000, firstDelayMs: 1_000 },
     );
@@ -446,6 +505,7 @@ export class Node implements ControlBackend {
         configVersion: () => this.held!.config.version,
         certificateNotAfterMs: () => this.identity!.cert.notAfterMs,
         createCsr: () => createCsrPem(this.identity!.keyPem, this.identity!.cert.prefix),
+        onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
         onBootstrapPeers: (peers) => {
           const nowMs = this.clock.nowMs();
           for (const p of peers) {
@@ -479,7 +539,7 @@ export class Node implements ControlBackend {
 
   private heartbeatBody() {
     const config = this.config;
-    const addresses = config.underlay.addresses.map((a) => ({ address: a, kind: 'configured' as const }));
+    const addresses = this.addresses?.heartbeatAddresses() ?? config.underlay.addresses.map((a) => ({ address: a, kind: 'configured' as const }));
     return {
       port: config.underlay.port,
       addresses,
@@ -503,7 +563,7 @@ export class Node implements ControlBackend {
       clock: this.clock,
       health: this.health,
       log,
-      onExternalAddress: (a) => log.info({ external: a }, 'external address'),
+      onExternalAddress: (a) => this.addresses?.setUpnp(a),
     });
     await this.upnp.start({ ports: nodePortSpecs(config.underlay.port, this.tunnelOptions(config).maxClients), leaseSec: config.upnp.lease });
   }
@@ -601,12 +661,15 @@ export class Node implements ControlBackend {
     };
     await step('registry', () => this.registrySync?.stop());
     await step('gossip', () => this.gossip?.stop());
+    await step('links', () => this.links?.stop());
+    await step('addresses', () => this.addresses?.stop());
     for (const idle of this.background) await step('periodic', idle);
     await step('babeld', () => this.babel?.stop());
     await step('tunnels', () => this.manager?.stop());
     await step('children', () => this.supervisor?.stopAll());
     await step('peer protocol', () => this.peerproto?.stop());
     await step('upnp', () => this.upnp?.stop());
+    await step('traffic counters', () => this.destTraffic?.stop());
     if (this.setupDone && this.identity && this.held) {
       const spec = { prefix: this.identity.cert.prefix, networkPrefix: this.held.config.network_prefix };
       const ifaces = (this.manager?.list() ?? []).map((t) => t.ifName);
@@ -663,6 +726,8 @@ export class Node implements ControlBackend {
         sent: stats?.sent ?? 0,
         dropped: stats ? Object.values(stats.dropped).reduce((a, b) => a + b, 0) : 0,
       },
+      underlay: this.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
+      links: (this.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
       health: this.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
     };
   }
@@ -690,7 +755,8 @@ export class Node implements ControlBackend {
   }
 
   tunnels(): TunnelsResponse {
-    return { tunnels: this.manager?.views(this.clock.nowMs()) ?? [] };
+    const destinations = this.destTraffic ? destinationViews(this.destTraffic.rates(), this.destinationVia()) : undefined;
+    return { tunnels: this.manager?.views(this.clock.nowMs()) ?? [], ...(destinations ? { destinations } : {}) };
   }
 
   events(req: EventsRequest): EventsResponse {

@@ -33,7 +33,8 @@ resilnet lab up --name "$name" "${up_args[@]}"
 echo
 echo "demo: lab $name is up. Try, in another shell:"
 echo "  sudo node $REPO/bin/resilnet lab status --name $name"
-echo "  sudo node $REPO/bin/resilnet lab exec --name $name n1 -- ping -6 -c3 <overlay address of n2>"
+n2="$(node -e 'try{const m=require(process.argv[1]);console.log(m.nodes.find(n=>n.name==="n2").overlay)}catch{console.log("<overlay address of n2>")}' "${RESILNET_LAB_DIR:-/tmp/resilnet-lab}/$name/manifest.json")"
+echo "  sudo node $REPO/bin/resilnet lab exec --name $name n1 -- ping -6 -c3 $n2"
 [ "$duration" -gt 0 ] && echo "demo: tearing down in ${duration} s" || echo "demo: Ctrl-C tears it down"
 
 start=$SECONDS

@@ -55,7 +55,10 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours`,
     `registry     ${s.registry.url}, last contact ${formatAgo(s.registry.lastContactMs, nowMs)}${s.registry.lastError ? ` (last error: ${s.registry.lastError})` : ''}`,
     `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped`,
+    `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
+  const lost = s.links.filter((l) => l.state === 'lost');
+  if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)})`).join(', ')}`);
   if (s.health.length === 0) lines.push('health       ok');
   for (const h of s.health) lines.push(`health       [${h.severity}] ${h.title}: ${h.text} (${h.code}, since ${formatAgo(h.sinceMs, nowMs)})`);
   return `${lines.join('\n')}\n`;

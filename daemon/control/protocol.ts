@@ -71,6 +71,14 @@ export interface StatusResponse {
   babeld: { running: boolean; pid: number | null; routes: number; neighbours: number };
   registry: { url: string; lastContactMs: number | null; lastError: string | null };
   peerProtocol: { port: number; received: number; sent: number; dropped: number };
+  /** What this node announces to peers (best first), the UPnP mapping, and the address the registry saw. */
+  underlay: {
+    addresses: { address: string; kind: string }[];
+    upnp: { externalIp: string; ports: number[] } | null;
+    seenAddress: string | null;
+  };
+  /** Link liveness per tunnel (hellos over the tunnel): waiting (none yet), alive, lost. */
+  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null }[];
   health: HealthView[];
 }
 
@@ -125,8 +133,19 @@ export interface TunnelView {
   pid: number | null;
 }
 
+/** Traffic we exchange with one destination prefix (ours and forwarded), EWMA bytes/s. */
+export interface DestinationTrafficView {
+  prefix: string;
+  rxBytesPerSec: number;
+  txBytesPerSec: number;
+  /** The peer whose tunnel carries our route to it now, or null. */
+  via: string | null;
+}
+
 export interface TunnelsResponse {
   tunnels: TunnelView[];
+  /** Busiest first; absent when the daemon cannot measure it (no nftables). */
+  destinations?: DestinationTrafficView[];
 }
 
 // ---- events ------------------------------------------------------------

@@ -273,7 +273,7 @@ export class PeerProtocol {
       (data) => this.deps.self.sign(data),
     );
     this.deps.log.trace(
-      { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, requestId: options.requestId, inReplyTo: options.inReplyTo, msg: traceView(msg) },
+      { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, requestId: options.requestId, inReplyTo: options.inReplyTo, message: traceView(msg) },
       'peer message',
     );
     try {
@@ -434,7 +434,7 @@ export class PeerProtocol {
     if (packet.inReplyTo !== undefined) ev.inReplyTo = packet.inReplyTo;
     if (packet.certDer !== undefined) this.certBearing.add(ev);
     this.deps.log.trace(
-      { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, msg: traceView(packet.message) },
+      { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',
     );
     this.dispatch(ev, nowMs);

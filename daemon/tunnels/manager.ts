@@ -94,6 +94,8 @@ export interface TunnelManagerDeps {
   isUdpPortFree?: (port: number) => Promise<boolean>;
   /** What the planner needs beyond the tunnels themselves, read at each round. */
   planContext: () => PlanContext;
+  /** The order in which to try a peer's addresses (default: as stored). */
+  orderAddresses?: (addresses: readonly string[]) => string[];
   rand: () => number;
 }
 
@@ -104,6 +106,10 @@ export interface PlanContext {
   neighbours: string[];
   clientCount: number;
   policy: TunnelPolicy;
+  /** Bytes/s we exchange with each destination prefix (sys/dest-traffic.ts), when measured. */
+  destinationTraffic?: ReadonlyMap<string, number>;
+  /** Destination prefix → the peer whose tunnel carries our route to it now. */
+  destinationVia?: ReadonlyMap<string, string>;
 }
 
 /** A node that has seen no tunnel request for this long after start probably serves nobody (NAT). */
@@ -151,6 +157,8 @@ export class TunnelManager {
   private tunnelRequestsSeen = 0;
   private lastRefreshAtMs: number | undefined;
   private lastPlan: TunnelPlan | undefined;
+  /** Tunnels the last refresh kept as busiest: their event line is not repeated while they stay kept. */
+  private keptBusiest = new Set<string>();
 
   constructor(options: TunnelManagerOptions, private readonly deps: TunnelManagerDeps) {
     this.options = options;
@@ -262,6 +270,8 @@ export class TunnelManager {
       reachable: ctx.reachable,
       neighbours: ctx.neighbours,
       lastRefreshAtMs: this.lastRefreshAtMs,
+      ...(ctx.destinationTraffic ? { destinationTraffic: ctx.destinationTraffic } : {}),
+      ...(ctx.destinationVia ? { destinationVia: ctx.destinationVia } : {}),
       policy: ctx.policy,
     };
     const plan = planTunnels(snapshot, nowMs, this.deps.rand);
@@ -277,7 +287,19 @@ export class TunnelManager {
     for (const a of plan.drain) {
       this.drain(a.peer, a.reason).catch((err: unknown) => this.deps.log.warn({ err, peer: a.peer }, 'drain failed'));
     }
-    await Promise.all(plan.open.map((a) => this.open(a.peer, signal)));
+    if (plan.refreshed) {
+      for (const k of plan.kept) {
+        if (!this.keptBusiest.has(k.peer)) this.deps.events.add('tunnel-selection', eventText.tunnelKeptBusiest(k.peer, k.bytesPerSec, k.score), k.peer);
+      }
+      this.keptBusiest = new Set(plan.kept.map((k) => k.peer));
+    }
+    const traffic = plan.trafficOpen;
+    await Promise.all(
+      plan.open.map(async (a) => {
+        const opened = await this.open(a.peer, signal);
+        if (opened && traffic?.peer === a.peer) this.deps.events.add('tunnel-selection', eventText.tunnelForTraffic(a.peer, traffic.bytesPerSec, traffic.via), a.peer);
+      }),
+    );
     return plan;
   }
 
@@ -297,7 +319,8 @@ export class TunnelManager {
   async open(peer: string, signal: AbortSignal = this.abort.signal): Promise<boolean> {
     if (this.isAdjacent(peer) || peer === this.options.ownPrefix) return false;
     const record = this.deps.peers.getPeer(peer);
-    const addresses = record?.addresses ?? [];
+    const stored = record?.addresses ?? [];
+    const addresses = this.deps.orderAddresses ? this.deps.orderAddresses(stored) : stored;
     if (addresses.length === 0) return false;
     this.opening.add(peer);
     try {
@@ -384,7 +407,10 @@ export class TunnelManager {
 
   private learnPeer(from: PeerSource): void {
     try {
-      this.deps.peers.upsertPeer({ prefix: from.prefix, addresses: [formatHostPort(from.host, from.port)], source: 'peer', certSerial: from.serial }, this.deps.clock.nowMs());
+      // Where the request came from first (it works through the peer's NAT for now), then what we knew.
+      const known = this.deps.peers.getPeer(from.prefix)?.addresses ?? [];
+      const addresses = [...new Set([formatHostPort(from.host, from.port), ...known])].slice(0, 8);
+      this.deps.peers.upsertPeer({ prefix: from.prefix, addresses, source: 'peer', certSerial: from.serial }, this.deps.clock.nowMs());
     } catch (err) {
       this.deps.log.warn({ err, peer: from.prefix }, 'cannot record peer');
     }
@@ -459,13 +485,28 @@ export class TunnelManager {
     this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
   }
 
-  private markDown(t: Tunnel, reason: string): void {
+  private markDown(t: Tunnel, reason: string, options: { quiet?: boolean } = {}): void {
     if (t.state === 'connecting' && t.downSinceMs !== null) return;
     const wasUp = t.state === 'up' || (t.state === 'draining' && t.upSinceMs !== null);
     if (t.state === 'up') t.state = 'connecting';
     t.upSinceMs = null;
     t.downSinceMs = this.deps.clock.nowMs();
-    if (wasUp) this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+    if (wasUp && !options.quiet) this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+  }
+
+  /** Link liveness (link-monitor.ts) lost the tunnel and said so: down, closed after lostTimeoutMs. */
+  setLinkDown(peer: string, reason: string): void {
+    const t = this.tunnels.get(peer);
+    if (t) this.markDown(t, reason, { quiet: true });
+  }
+
+  /** Link liveness saw hellos again: up (no new "established" line; the monitor reported it). */
+  setLinkUp(peer: string): void {
+    const t = this.tunnels.get(peer);
+    if (!t || !t.everUp || t.downSinceMs === null) return;
+    if (t.state === 'connecting') t.state = 'up';
+    t.upSinceMs = this.deps.clock.nowMs();
+    t.downSinceMs = null;
   }
 
   private onSupervisorEvent(ev: SupervisorEvent): void {
@@ -473,6 +514,9 @@ export class TunnelManager {
     const t = this.list().find((x) => x.childName === ev.name);
     if (!t) return;
     const how = ev.spawnError ?? (ev.signal ? `killed by ${ev.signal}` : `exited with code ${ev.code}`);
+    // Its interface is gone (or going): babel must stop routing over it now, not after missed hellos.
+    // The restarted openvpn's "Initialization Sequence Completed" adds it again (markUp).
+    this.babel(t, 'remove', () => this.deps.babel.removeInterface(t.ifName));
     this.markDown(t, `openvpn ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);
   }
 

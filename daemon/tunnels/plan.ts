@@ -17,12 +17,20 @@
 //   up tunnel and open one replacement — one per refresh, so the topology
 //   changes slowly. Protected: younger than minTunnelAgeMs, the busiest share by
 //   traffic, configured neighbours. No replacement candidate → no drain.
+// - Busiest share: ceil(busiestShare × active) tunnels with the most traffic,
+//   counting only tunnels with steady traffic (≥ steadyTrafficBytesPerSec), so
+//   babel's hellos alone never protect a tunnel (with client_count 1 they would
+//   block every refresh). Traffic to this refresh's traffic pick is not counted
+//   for the tunnel that carries it now (destinationVia): it moves to the new
+//   direct tunnel, so it is no reason to keep the old one. Busiest tunnels a
+//   replacement passes over (they score below the victim, or every tunnel is
+//   protected while a replacement was available) are listed in `kept`.
 // - Traffic-aware replacement: when the snapshot has per-destination traffic,
 //   the replacement goes to the non-adjacent destination with the most steady
 //   traffic (≥ steadyTrafficBytesPerSec), turning our heaviest multi-hop flow
-//   into a direct link. Fills stay random: random links keep the overlay's
-//   diameter small and spread load, and one traffic pick per refresh cannot
-//   skew that much.
+//   into a direct link (`trafficOpen` says how much and where it went before).
+//   Fills stay random: random links keep the overlay's diameter small and
+//   spread load, and one traffic pick per refresh cannot skew that much.
 // - Tunnels to peers now dead (e.g. revoked) are closed at once; tunnels that
 //   did not come up within openTimeoutMs are closed (the executor records the
 //   failure in the peer DB).
@@ -89,6 +97,8 @@ export interface TunnelSnapshot {
   neighbours: readonly string[];
   /** Bytes/s we exchange with each destination prefix, when measured. */
   destinationTraffic?: ReadonlyMap<string, number>;
+  /** Destination prefix → the peer whose tunnel carries our route to it now. */
+  destinationVia?: ReadonlyMap<string, string>;
   lastRefreshAtMs: number | undefined;
   policy: TunnelPolicy;
 }
@@ -98,10 +108,28 @@ export interface PlanAction {
   reason: string;
 }
 
+/** A tunnel the refresh would have replaced but kept because it is among the busiest. */
+export interface KeptTunnel {
+  peer: string;
+  /** Its traffic as counted for the busiest share. */
+  bytesPerSec: number;
+  score: number;
+}
+
+/** The refresh opened a tunnel for traffic: to whom, how much, and which tunnel carried it. */
+export interface TrafficOpen {
+  peer: string;
+  bytesPerSec: number;
+  via: string | null;
+  replaces: string;
+}
+
 export interface TunnelPlan {
   open: PlanAction[];
   drain: PlanAction[];
   close: PlanAction[];
+  kept: KeptTunnel[];
+  trafficOpen?: TrafficOpen;
   /** Every decision and non-decision, one line each, for logs and tests. */
   reasons: string[];
   /** A refresh round ran: the executor stores nowMs as lastRefreshAtMs. */
@@ -109,7 +137,7 @@ export interface TunnelPlan {
 }
 
 export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number): TunnelPlan {
-  const plan: TunnelPlan = { open: [], drain: [], close: [], reasons: [], refreshed: false };
+  const plan: TunnelPlan = { open: [], drain: [], close: [], kept: [], reasons: [], refreshed: false };
   const p = s.policy;
   const peerBy = new Map(s.peers.map((x) => [x.prefix, x]));
   const neighbours = new Set(s.neighbours);
@@ -180,21 +208,32 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     plan.reasons.push(`refresh: not at capacity (${active.length}/${target}), nothing to replace`);
     return plan;
   }
-  const protectedWhy = protection(active, neighbours, nowMs, p);
-  const victims = active.filter((t) => t.state === 'up' && !protectedWhy.has(t.peer)).sort(byScore);
-  const victim = victims[0];
+  const pick = trafficPick(s, eligible);
+  const { why: protectedWhy, busyBytesPerSec } = protection(active, neighbours, nowMs, p, pick && { peer: pick.peer, bytesPerSec: pick.bytesPerSec, via: s.destinationVia?.get(pick.peer) });
+  const ranked = active.filter((t) => t.state === 'up').sort(byScore);
+  const victimAt = ranked.findIndex((t) => !protectedWhy.has(t.peer));
+  // The busiest tunnels ranked below the victim (all of them when there is none) were passed over.
+  const passedOver = (victimAt < 0 ? ranked : ranked.slice(0, victimAt)).filter((t) => protectedWhy.get(t.peer) === 'busiest');
+  const keep = (): void => {
+    plan.kept = passedOver.map((t) => ({ peer: t.peer, bytesPerSec: busyBytesPerSec.get(t.peer) ?? 0, score: tunnelScore(t) }));
+    for (const k of plan.kept) plan.reasons.push(`keep ${k.peer}: busiest (${Math.round(k.bytesPerSec)} B/s)`);
+  };
+  const victim = ranked[victimAt];
   if (victim === undefined) {
     plan.reasons.push(`refresh: every tunnel is protected (${[...protectedWhy].map(([peer, w]) => `${peer} ${w}`).join(', ')})`);
+    if (pick !== undefined || queue.length > 0) keep();
     return plan;
   }
-  const replacement = trafficPick(s, eligible, adjacent) ?? take();
+  const replacement = pick ?? take();
   if (replacement === undefined) {
     plan.reasons.push(`refresh: no eligible peer to replace ${victim.peer} with, keeping it`);
     return plan;
   }
   adjacent.add(replacement.peer);
+  keep();
   act(plan.drain, victim.peer, `refresh: lowest score ${tunnelScore(victim).toFixed(2)} (${victim.routeCount} routes, ${Math.round(victim.bytesPerSec)} B/s)`);
   act(plan.open, replacement.peer, `refresh: replaces ${victim.peer}: ${replacement.reason}`);
+  if (pick !== undefined) plan.trafficOpen = { peer: pick.peer, bytesPerSec: pick.bytesPerSec, via: s.destinationVia?.get(pick.peer) ?? null, replaces: victim.peer };
   return plan;
 }
 
@@ -202,27 +241,38 @@ function byScore(a: OutgoingTunnel, b: OutgoingTunnel): number {
   return tunnelScore(a) - tunnelScore(b) || a.openedAtMs - b.openedAtMs || (a.peer < b.peer ? -1 : 1);
 }
 
-/** Peer → why its tunnel may not be replaced this round. */
-function protection(active: readonly OutgoingTunnel[], neighbours: ReadonlySet<string>, nowMs: number, p: TunnelPolicy): Map<string, string> {
+/**
+ * Peer → why its tunnel may not be replaced this round, and the traffic each
+ * tunnel counts for the busiest share (the pick's traffic moves off its carrier).
+ */
+function protection(
+  active: readonly OutgoingTunnel[],
+  neighbours: ReadonlySet<string>,
+  nowMs: number,
+  p: TunnelPolicy,
+  pick: { peer: string; bytesPerSec: number; via: string | undefined } | undefined,
+): { why: Map<string, string>; busyBytesPerSec: Map<string, number> } {
   const why = new Map<string, string>();
-  const busy = [...active].filter((t) => t.bytesPerSec > 0).sort((a, b) => b.bytesPerSec - a.bytesPerSec);
+  const busyBytesPerSec = new Map(active.map((t) => [t.peer, Math.max(0, t.bytesPerSec - (pick !== undefined && pick.via === t.peer ? pick.bytesPerSec : 0))]));
+  const busy = active.filter((t) => busyBytesPerSec.get(t.peer)! >= p.steadyTrafficBytesPerSec).sort((a, b) => busyBytesPerSec.get(b.peer)! - busyBytesPerSec.get(a.peer)! || (a.peer < b.peer ? -1 : 1));
   for (const t of busy.slice(0, Math.ceil(p.busiestShare * active.length))) why.set(t.peer, 'busiest');
   for (const t of active) {
     if (nowMs - t.openedAtMs < p.minTunnelAgeMs) why.set(t.peer, 'young');
     if (t.state !== 'up') why.set(t.peer, 'not up yet');
     if (neighbours.has(t.peer)) why.set(t.peer, 'configured neighbour');
   }
-  return why;
+  return { why, busyBytesPerSec };
 }
 
-function trafficPick(s: TunnelSnapshot, eligible: (prefix: string) => boolean, adjacent: ReadonlySet<string>): PlanAction | undefined {
+/** The eligible (so not adjacent) destination with the most steady traffic. */
+function trafficPick(s: TunnelSnapshot, eligible: (prefix: string) => boolean): (PlanAction & { bytesPerSec: number }) | undefined {
   if (s.destinationTraffic === undefined) return undefined;
   let best: [string, number] | undefined;
   for (const [prefix, bps] of s.destinationTraffic) {
-    if (bps < s.policy.steadyTrafficBytesPerSec || adjacent.has(prefix) || !eligible(prefix)) continue;
+    if (!(bps >= s.policy.steadyTrafficBytesPerSec) || !eligible(prefix)) continue;
     if (best === undefined || bps > best[1] || (bps === best[1] && prefix < best[0])) best = [prefix, bps];
   }
-  return best === undefined ? undefined : { peer: best[0], reason: `steady traffic ${Math.round(best[1])} B/s through other nodes` };
+  return best === undefined ? undefined : { peer: best[0], bytesPerSec: best[1], reason: `steady traffic ${Math.round(best[1])} B/s through other nodes` };
 }
 
 /** Fisher–Yates with the injected random source; input order must be deterministic. */

@@ -19,6 +19,8 @@ export const sampleStatus: StatusResponse = {
   babeld: { running: true, pid: 4300, routes: 2, neighbours: 2 },
   registry: { url: 'https://10.0.0.1:8443', lastContactMs: NOW_MS - 30_000, lastError: null },
   peerProtocol: { port: 1194, received: 10, sent: 12, dropped: 0 },
+  underlay: { addresses: [{ address: '198.51.100.7:1194', kind: 'public' }], upnp: null, seenAddress: null },
+  links: [],
   health: [],
 };
 

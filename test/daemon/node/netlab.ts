@@ -113,6 +113,48 @@ export class NodeLab {
     return host;
   }
 
+  /**
+   * A namespace on a private LAN behind `router` (another lab host, whose eth0
+   * is its WAN): eth0 10.99.Y.2/24 here, lan0 10.99.Y.1/24 on the router, and a
+   * default route through it. The router only forwards; NAT rules are the caller's.
+   */
+  async addHostBehind(name: string, router: LabHost): Promise<LabHost & { lanIfName: string; lanCidr: string; routerLanIp: string }> {
+    this.nextIndex++;
+    const ns = `${this.id}-${name}`;
+    const lanNet = `10.99.${this.net.split('.')[2]}`;
+    const host: LabHost = { name, ns, underlayIp: `${lanNet}.2`, dir: join(this.root, name) };
+    mkdirSync(host.dir, { recursive: true });
+    this.hosts.set(name, host);
+    await runOk(['ip', 'netns', 'add', ns]);
+    await runOk(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    // Created straight inside the two namespaces: no name ever exists in the root namespace.
+    await runOk(['ip', 'link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', router.ns]);
+    await runOk(['ip', '-n', router.ns, 'addr', 'add', `${lanNet}.1/24`, 'dev', 'lan0']);
+    await runOk(['ip', '-n', router.ns, 'link', 'set', 'lan0', 'up']);
+    await runOk(['ip', '-n', ns, 'addr', 'add', `${host.underlayIp}/24`, 'dev', 'eth0']);
+    await runOk(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+    await runOk(['ip', '-n', ns, 'route', 'add', 'default', 'via', `${lanNet}.1`]);
+    await runOk(['ip', 'netns', 'exec', router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    return { ...host, lanIfName: 'lan0', lanCidr: `${lanNet}.0/24`, routerLanIp: `${lanNet}.1` };
+  }
+
+  /** Starts any long-running program in a host's namespace (output to HOST.dir/LOGNAME.log); killed at teardown. */
+  spawnIn(host: LabHost, argv: string[], logName: string): { child: ChildProcess; logPath: string; exited: Promise<number | null> } {
+    const logPath = join(host.dir, `${logName}.log`);
+    writeFileSync(logPath, '');
+    const child = spawn('ip', ['netns', 'exec', host.ns, ...argv], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    this.procs.add(child);
+    const exited = new Promise<number | null>((r) =>
+      child.once('exit', (code) => {
+        this.procs.delete(child);
+        r(code);
+      }),
+    );
+    return { child, logPath, exited };
+  }
+
   host(name: string): LabHost {
     const h = this.hosts.get(name);
     if (!h) throw new Error(`no host ${name}`);

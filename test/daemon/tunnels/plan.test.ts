@@ -199,3 +199,66 @@ test('the random source decides among equal candidates', (t) => {
   }
   t.true(picks.size > 1);
 });
+
+test('client_count 1: steady traffic to a non-adjacent node replaces the tunnel that carries it; the direct tunnel is then kept as busiest', (t) => {
+  const X = P(1);
+  const C = P(3);
+  const start = snapshot({
+    clientCount: 1,
+    outgoing: [{ peer: X, state: 'up', openedAtMs: 0, routeCount: 3, bytesPerSec: 125_300 }],
+    destinationTraffic: new Map([[C, 125_000]]),
+    destinationVia: new Map([[C, X]]),
+    lastRefreshAtMs: 0,
+  });
+  // Without knowing which tunnel carries the flow, X is the busiest and the refresh keeps it.
+  const blind = planTunnels({ ...start, destinationVia: new Map() }, 300 * S, keepOrder);
+  t.deepEqual([blind.open, blind.drain], [[], []]);
+  t.deepEqual(blind.kept, [{ peer: X, bytesPerSec: 125_300, score: 3 + Math.log10(1 + 125.3) }]);
+
+  const end = run(t, start, [
+    { atS: 100 }, // no refresh due yet
+    {
+      // X carries 300 B/s of its own (babel) once C's flow is taken off: not busiest, replaced by C.
+      atS: 300,
+      drain: [X],
+      open: [C],
+      reasons: [/^open fd5e:1:0:3::\/64: refresh: replaces fd5e:1:0:1::\/64: steady traffic 125000 B\/s through other nodes$/],
+    },
+    // C is up and carries the flow directly; X is drained and gone.
+    {
+      atS: 310,
+      change: (s) => ({ ...tunnel(s, C, { state: 'up', routeCount: 3, bytesPerSec: 125_300 }), destinationVia: new Map([[C, C]]) }),
+    },
+    { atS: 320, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== X) }) },
+    // Next refresh: C carries steady traffic, so a replacement (X is eligible again) passes it over.
+    { atS: 600, reasons: [/every tunnel is protected \(fd5e:1:0:3::\/64 busiest\)/, /^keep fd5e:1:0:3::\/64: busiest \(125300 B\/s\)$/] },
+    // The flow ends: babel's hellos alone do not protect it, so the refresh replaces it again.
+    { atS: 900, change: (s) => ({ ...tunnel(s, C, { bytesPerSec: 300 }), destinationTraffic: new Map() }), drain: [C], open: [X] },
+  ]);
+  t.is(end.outgoing.find((x) => x.peer === C)?.state, 'draining');
+
+  const opened = planTunnels(start, 300 * S, keepOrder);
+  t.deepEqual(opened.trafficOpen, { peer: C, bytesPerSec: 125_000, via: X, replaces: X });
+  t.deepEqual(opened.kept, []);
+  const random = planTunnels({ ...start, destinationTraffic: new Map([[C, 9_999]]) }, 300 * S, keepOrder);
+  t.is(random.trafficOpen, undefined, 'below the steady threshold the pick is random');
+  t.deepEqual(random.kept, [{ peer: X, bytesPerSec: 125_300, score: 3 + Math.log10(1 + 125.3) }], 'and X keeps its traffic: busiest');
+});
+
+test('busiest share: only steady traffic protects; busiest tunnels ranked below the victim are listed as kept', (t) => {
+  const up = (n: number, routes: number, bytesPerSec: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec });
+  const s = snapshot({
+    clientCount: 4,
+    outgoing: [up(1, 0, 20_000), up(2, 1, 9_000), up(3, 2, 500), up(4, 5, 0)],
+    lastRefreshAtMs: 0,
+    policy: { ...snapshot().policy, busiestShare: 0.5 },
+  });
+  const plan = planTunnels(s, 300 * S, keepOrder);
+  // Two busiest slots, but only P1 carries steady traffic; P2 (9 kB/s) is the lowest of the rest.
+  t.deepEqual(plan.drain.map((a) => a.peer), [P(2)]);
+  t.deepEqual(plan.kept.map((k) => [k.peer, k.bytesPerSec]), [[P(1), 20_000]]);
+  t.true(plan.reasons.includes(`keep ${P(1)}: busiest (20000 B/s)`));
+  // No refresh due, or nothing to replace with: nothing is reported as kept.
+  t.deepEqual(planTunnels(s, 200 * S, keepOrder).kept, []);
+  t.deepEqual(planTunnels({ ...s, peers: [1, 2, 3, 4].map((n) => peer(n)) }, 300 * S, keepOrder).kept, []);
+});

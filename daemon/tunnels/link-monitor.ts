@@ -1,0 +1,216 @@
+// Runs link liveness (liveness.ts) for every tunnel: sends a peer-protocol
+// hello to the peer's link-local address on the tunnel interface every
+// helloIntervalMs, counts the peer's hellos arriving the same way, and acts:
+// lost → babel forgets the interface at once (its routes go now, traffic moves
+// to another path) and the manager counts the tunnel as down; restored → babel
+// runs on it again; lost for long → our openvpn end is restarted.
+import type { Logger } from 'pino';
+import type { HelloMessage } from '../../wire/messages.js';
+import type { EventLog } from '../events.js';
+import { eventText } from '../events.js';
+import { linkLocalFor } from '../identity.js';
+import type { HelloEvent, PeerAddress } from '../peerproto/protocol.js';
+import type { Clock } from '../sys/clock.js';
+import {
+  checkLinkLiveness,
+  livenessPolicy,
+  lostReason,
+  newLinkLiveness,
+  nextLivenessDeadlineMs,
+  onLinkHello,
+  type LinkLiveness,
+  type LivenessAction,
+  type LivenessPolicy,
+} from './liveness.js';
+
+/** What the monitor needs to know of a tunnel (manager.ts Tunnel has these). */
+export interface MonitoredTunnel {
+  peer: string;
+  ifName: string;
+  childName: string;
+  openedAtMs: number;
+  /** Liveness starts once the tunnel came up the first time. */
+  everUp: boolean;
+}
+
+export interface LinkMonitorDeps {
+  clock: Clock;
+  log: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  events: Pick<EventLog, 'add'>;
+  peerproto: {
+    send(to: PeerAddress, msg: HelloMessage, options?: { withCert?: boolean }): Promise<void>;
+    on(event: 'hello', listener: (ev: HelloEvent) => unknown): () => void;
+  };
+  tunnels: () => readonly MonitoredTunnel[];
+  babel: { suspendInterface(ifName: string): Promise<void>; resumeInterface(ifName: string): Promise<void> };
+  manager: { setLinkDown(peer: string, reason: string): void; setLinkUp(peer: string): void };
+  supervisor: { restart(name: string): Promise<void> };
+  /** Read at every tick so a reload applies: hello interval (0 = liveness off) and misses. */
+  settings: () => { helloIntervalSec: number; misses: number };
+  /** The peer's peer-protocol port when no hello told us yet. */
+  defaultPeerPort: (peer: string) => number;
+}
+
+interface Tracked {
+  tunnel: MonitoredTunnel;
+  liveness: LinkLiveness;
+  sent: number;
+}
+
+/** Every this many link hellos carry our certificate (the peer may not have it cached, e.g. after a restart). */
+const CERT_EVERY = 4;
+
+export interface LinkView {
+  peer: string;
+  ifName: string;
+  phase: LinkLiveness['phase'];
+  lastHelloMs: number | null;
+  lostSinceMs: number | null;
+}
+
+export class LinkMonitor {
+  private readonly tracked = new Map<string, Tracked>();
+  /** Peer-protocol port of each peer, from the hellos it sent. */
+  private readonly ports = new Map<string, number>();
+  private cancelTimer: (() => void) | undefined;
+  private unsubscribe: (() => unknown) | undefined;
+  private running = false;
+  private nextSendMs = 0;
+
+  constructor(private readonly deps: LinkMonitorDeps) {}
+
+  start(): void {
+    this.running = true;
+    this.unsubscribe = this.deps.peerproto.on('hello', (ev) => this.onHello(ev));
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.cancelTimer?.();
+    this.unsubscribe?.();
+  }
+
+  /** The peer's peer-protocol port as its hellos showed it. */
+  peerPort(peer: string): number {
+    return this.ports.get(peer) ?? this.deps.defaultPeerPort(peer);
+  }
+
+  views(): LinkView[] {
+    return [...this.tracked.values()].map((t) => ({
+      peer: t.tunnel.peer,
+      ifName: t.tunnel.ifName,
+      phase: t.liveness.phase,
+      lastHelloMs: t.liveness.lastHelloMs,
+      lostSinceMs: t.liveness.lostSinceMs,
+    }));
+  }
+
+  private policy(): LivenessPolicy | undefined {
+    const s = this.deps.settings();
+    return s.helloIntervalSec > 0 ? livenessPolicy(s.helloIntervalSec, s.misses) : undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.cancelTimer?.();
+    this.cancelTimer = this.deps.clock.setTimeout(() => this.tick(), Math.max(0, delayMs));
+  }
+
+  private tick(): void {
+    const nowMs = this.deps.clock.nowMs();
+    const policy = this.policy();
+    if (!policy) {
+      // Liveness off: forget every state (nothing was suspended by a link we no longer watch… resume to be sure).
+      for (const t of this.tracked.values()) if (t.liveness.phase === 'lost') this.resume(t.tunnel);
+      this.tracked.clear();
+      this.schedule(1_000);
+      return;
+    }
+    try {
+      this.sync();
+      if (nowMs >= this.nextSendMs) {
+        this.nextSendMs = nowMs + policy.helloIntervalMs;
+        for (const t of this.tracked.values()) this.sendHello(t);
+      }
+      for (const t of this.tracked.values()) this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy));
+    } catch (err) {
+      this.deps.log.warn({ err }, 'link liveness round failed');
+    }
+    // Wake for the next hello, or earlier when a link's deadline falls before it.
+    let wakeMs = this.nextSendMs;
+    for (const t of this.tracked.values()) {
+      const d = nextLivenessDeadlineMs(t.liveness, policy);
+      if (d !== undefined && d < wakeMs) wakeMs = d;
+    }
+    this.schedule(wakeMs - nowMs);
+  }
+
+  /** Starts watching tunnels that came up; forgets closed ones. */
+  private sync(): void {
+    const present = new Map<string, MonitoredTunnel>();
+    for (const t of this.deps.tunnels()) if (t.everUp) present.set(t.peer, t);
+    for (const [peer, t] of this.tracked) {
+      const now = present.get(peer);
+      if (!now || now.openedAtMs !== t.tunnel.openedAtMs) this.tracked.delete(peer);
+    }
+    for (const [peer, t] of present) {
+      const known = this.tracked.get(peer);
+      if (known) known.tunnel = t;
+      else this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0 });
+    }
+  }
+
+  private sendHello(tracked: Tracked): void {
+    const t = tracked.tunnel;
+    const msg: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
+    const to = { host: `${linkLocalFor(t.peer)}%${t.ifName}`, port: this.peerPort(t.peer), prefix: t.peer };
+    const withCert = tracked.sent++ % CERT_EVERY === 0;
+    // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
+    this.deps.peerproto.send(to, msg, { withCert }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer, iface: t.ifName }, 'link hello not sent'));
+  }
+
+  private onHello(ev: HelloEvent): void {
+    const scope = scopeOf(ev.from.host);
+    if (scope === undefined) return; // not a link hello (gossip over the overlay or underlay)
+    this.ports.set(ev.from.prefix, ev.from.port);
+    if (!this.tracked.has(ev.from.prefix) && this.policy()) this.sync(); // came up since the last tick
+    const t = this.tracked.get(ev.from.prefix);
+    if (!t || t.tunnel.ifName !== scope) return;
+    this.apply(t, onLinkHello(t.liveness, this.deps.clock.nowMs()));
+  }
+
+  private apply(t: Tracked, step: { state: LinkLiveness; actions: LivenessAction[] }): void {
+    t.liveness = step.state;
+    for (const a of step.actions) this.act(t.tunnel, a);
+  }
+
+  private act(t: MonitoredTunnel, a: LivenessAction): void {
+    if (a.kind === 'lost') {
+      const reason = lostReason(a.silentMs);
+      this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs: a.silentMs }, 'link lost');
+      this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+      this.deps.babel.suspendInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel flush of a lost link failed'));
+      this.deps.manager.setLinkDown(t.peer, reason);
+    } else if (a.kind === 'restored') {
+      this.deps.log.info({ peer: t.peer, iface: t.ifName, lostForMs: a.lostForMs }, 'link restored');
+      this.deps.events.add('link-restored', eventText.linkRestored(t.peer), t.peer);
+      this.resume(t);
+      this.deps.manager.setLinkUp(t.peer);
+    } else {
+      this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: restarting our openvpn end');
+      this.deps.supervisor.restart(t.childName).catch((err: unknown) => this.deps.log.warn({ err, child: t.childName }, 'openvpn restart failed'));
+    }
+  }
+
+  private resume(t: MonitoredTunnel): void {
+    this.deps.babel.resumeInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel re-add of a restored link failed'));
+  }
+}
+
+/** The interface of a scoped link-local source ("fe80::1%rn0123"), else undefined. */
+export function scopeOf(host: string): string | undefined {
+  const i = host.indexOf('%');
+  if (i < 0 || !/^fe[89ab]/i.test(host)) return undefined;
+  return host.slice(i + 1);
+}

@@ -1,0 +1,133 @@
+// Link liveness with the real daemon: a triangle of nodes, a 20 Hz ping from a
+// to b, and a's openvpn end of the a–b tunnel frozen with SIGSTOP. The daemon's
+// link hellos notice within about a second, babel drops the dead link at once,
+// and the ping flows on over c. The run is started with --log-level trace, which
+// also proves that every peer-protocol message in and out is logged.
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { NodeLab, editFile, registerNode, startDaemon, startRegistry, testNodeConfig, waitFor, type RunningNode } from './netlab.js';
+
+const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
+
+async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<any> {
+  const { tunnels } = await cli(lab, from, 'tunnels');
+  const t = tunnels.find((x: any) => x.peer === to.prefix && x.state === 'up');
+  if (!t) throw new Error(`${from.host.name}: no up tunnel with ${to.host.name}; tunnels: ${JSON.stringify(tunnels.map((x: any) => [x.peer, x.state]))}`);
+  return t;
+}
+
+async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
+  if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
+}
+
+/** A 20 Hz ping in a namespace; collects the wall-clock times (ms) of the replies. */
+function continuousPing(t: ExecutionContext, lab: NodeLab, from: RunningNode, address: string) {
+  const replies: number[] = [];
+  const child = spawn('ip', ['netns', 'exec', from.host.ns, 'ping', '-6', '-D', '-n', '-i', '0.05', '-W', '1', address], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) {
+      const m = /^\[(\d+\.\d+)\] \d+ bytes from/.exec(l);
+      if (m) replies.push(Number(m[1]) * 1000);
+    }
+  });
+  const stop = () => {
+    if (child.exitCode === null) child.kill('SIGINT');
+  };
+  t.teardown(stop);
+  return { replies, stop };
+}
+
+/** The longest gap between consecutive replies after `sinceMs` (ms), and whether replies came after it. */
+function outageAfter(replies: number[], sinceMs: number): { outageMs: number; resumed: boolean } {
+  const before = replies.filter((r) => r <= sinceMs).at(-1) ?? sinceMs;
+  const after = replies.filter((r) => r > sinceMs);
+  let prev = before;
+  let outageMs = 0;
+  for (const r of after) {
+    outageMs = Math.max(outageMs, r - prev);
+    prev = r;
+  }
+  return { outageMs, resumed: after.length >= 20 };
+}
+
+test.serial('a frozen openvpn end: the link is declared lost, traffic moves to the other path, and the link comes back', async (t) => {
+  const lab = await NodeLab.create(t);
+  const registry = await startRegistry(lab, await lab.addHost('reg'), ['babel.hello_interval=1', 'client_count=2']);
+  const names = ['a', 'b', 'c'];
+  const configs = new Map<string, string>();
+  for (const name of names) {
+    const cfg = await registerNode(lab, registry, await lab.addHost(name));
+    editFile(cfg, testNodeConfig);
+    configs.set(name, cfg);
+  }
+  const nodes = new Map<string, RunningNode>();
+  for (const name of names) {
+    nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!, name === 'a' ? ['--log-level', 'trace'] : []));
+  }
+  const [a, b, c] = names.map((n) => nodes.get(n)!) as [RunningNode, RunningNode, RunningNode];
+  t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
+
+  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(`${x.host.name}-${y.host.name} tunnel up`, () => tunnelUp(lab, x, y), { timeoutMs: 90_000 });
+  for (const [x, y] of [[a, b], [b, a], [a, c], [c, b], [b, c]] as const) await waitFor(`${x.host.name} pings ${y.host.name}`, () => pings(lab, x, y), { timeoutMs: 60_000 });
+  // Every node has its two neighbours' routes, so a has an alternative path to b through c.
+  await waitFor('babel routes everywhere', async () => {
+    for (const n of [a, b, c]) {
+      const s = await cli(lab, n, 'status');
+      if (s.babeld.routes < 2) throw new Error(`${n.host.name}: ${s.babeld.routes} routes`);
+      if (!s.links.every((l: any) => l.state === 'alive') || s.links.length < 2) throw new Error(`${n.host.name}: links ${JSON.stringify(s.links)}`);
+    }
+  }, { timeoutMs: 60_000 });
+
+  const ping = continuousPing(t, lab, a, b.address);
+  await waitFor('the 20 Hz ping flows', () => {
+    if (ping.replies.length < 20) throw new Error(`${ping.replies.length} replies`);
+  }, { timeoutMs: 20_000, intervalMs: 200 });
+
+  const tunnel = await tunnelUp(lab, a, b);
+  const frozenPid: number = tunnel.pid;
+  t.is(typeof frozenPid, 'number');
+  const stoppedAtMs = Date.now();
+  process.kill(frozenPid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(frozenPid, 'SIGCONT');
+    } catch {
+      // restarted (killed) by the daemon already
+    }
+  });
+
+  const lost = await waitFor('a reports the link with b lost', async () => {
+    const { events } = await cli(lab, a, 'events');
+    const e = events.find((x: any) => x.atMs >= stoppedAtMs - 1_000 && x.text.startsWith(`link with ${b.prefix} lost`));
+    if (!e) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
+    return e;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  t.regex(lost.text, /^link with \S+ lost \(no hello for \d+\.\d s\)$/);
+
+  const resumed = await waitFor('ping replies after the freeze', () => {
+    const r = outageAfter(ping.replies, stoppedAtMs);
+    if (!r.resumed) throw new Error(`${ping.replies.filter((x) => x > stoppedAtMs).length} replies since the freeze`);
+    return r;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+  t.log(`outage of the 20 Hz ping a→b after SIGSTOP of a's openvpn to b: ${resumed.outageMs.toFixed(0)} ms (lost event ${lost.atMs - stoppedAtMs} ms after the freeze)`);
+
+  // The frozen end is restarted (it would never recover by itself) and the link comes back.
+  await waitFor('a reports the link with b restored', async () => {
+    const { events } = await cli(lab, a, 'events');
+    if (!events.some((x: any) => x.atMs > lost.atMs && x.text === `link with ${b.prefix} restored`)) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
+  }, { timeoutMs: 90_000, intervalMs: 500 });
+  await waitFor('a pings b after the restore', () => pings(lab, a, b), { timeoutMs: 30_000 });
+  ping.stop();
+
+  // --log-level trace: every peer-protocol message in and out is logged.
+  const lines = readFileSync(a.proc.logPath, 'utf8').split('\n').filter((l) => l.includes('"msg":"peer message"')).map((l) => JSON.parse(l));
+  const seen = (dir: string, kind: string) => lines.some((l) => l.level === 10 && l.dir === dir && l.kind === kind && l.message?.kind === kind && typeof l.peer === 'string' && typeof l.bytes === 'number');
+  for (const [dir, kind] of [['out', 'hello'], ['in', 'hello'], ['out', 'tunnel-request'], ['in', 'tunnel-accept'], ['out', 'addresses'], ['in', 'addresses']]) {
+    t.true(seen(dir!, kind!) || (kind === 'tunnel-request' && seen('in', 'tunnel-request')) || (kind === 'tunnel-accept' && seen('out', 'tunnel-accept')), `no trace line for ${dir} ${kind}`);
+  }
+});

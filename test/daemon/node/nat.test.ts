@@ -1,0 +1,107 @@
+// A node behind a NAT router (nftables masquerade + miniupnpd) with the real
+// daemon: it maps its ports over UPnP, announces the gateway's external address
+// (status --json shows it), and a public node opens a tunnel to it through the
+// mapped port. The NAT'd node opens no tunnel itself (client_count = 0), so the
+// tunnel can only be an incoming one.
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildMiniupnpdArgv, buildMiniupnpdConf, buildNftSkeleton, buildStundArgv } from '../upnp/miniupnpd-config.js';
+import { NodeLab, editFile, registerNode, run, runOk, startDaemon, startRegistry, testNodeConfig, waitFor, type RunningNode } from './netlab.js';
+
+// By absolute path: under npx, node_modules/.bin holds an unrelated `nft` (@vercel/nft).
+const NFT = '/usr/sbin/nft';
+
+const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
+
+test.serial('a node behind NAT with UPnP announces the external address and gets an incoming tunnel through the mapped port', async (t) => {
+  const lab = await NodeLab.create(t);
+  const registry = await startRegistry(lab, await lab.addHost('reg'), ['babel.hello_interval=1']);
+  const pubHost = await lab.addHost('pub');
+  const gw = await lab.addHost('gw');
+  const stun = await lab.addHost('stun');
+  const natHost = await lab.addHostBehind('nat', gw);
+
+  // STUN (two addresses) so miniupnpd accepts its private "WAN" address as 1:1 NAT.
+  const stunAlt = `${lab.net}.250`;
+  await runOk(['ip', '-n', stun.ns, 'addr', 'add', `${stunAlt}/24`, 'dev', 'eth0']);
+  lab.spawnIn(stun, buildStundArgv({ primaryIp: stun.underlayIp, alternateIp: stunAlt }), 'stund');
+  await waitFor('stund listening', async () => {
+    const ss = await runOk(['ip', 'netns', 'exec', stun.ns, 'ss', '-lun']);
+    if (!ss.includes(`${stun.underlayIp}:3478`)) throw new Error(ss);
+  }, { timeoutMs: 20_000, intervalMs: 200 });
+
+  // The router: masquerade out of eth0 (its WAN), miniupnpd's chains, miniupnpd.
+  const nftPath = join(gw.dir, 'nat.nft');
+  writeFileSync(nftPath, `${buildNftSkeleton({ lanIfName: natHost.lanIfName })}add rule inet filter postrouting oifname "eth0" masquerade\n`);
+  const nft = await run(['ip', 'netns', 'exec', gw.ns, NFT, '-f', nftPath]);
+  if (nft.code !== 0) throw new Error(`nft failed: ${nft.stderr}`);
+  const confPath = join(gw.dir, 'miniupnpd.conf');
+  writeFileSync(
+    confPath,
+    buildMiniupnpdConf({
+      extIfName: 'eth0',
+      lanIfName: natHost.lanIfName,
+      lanCidr: natHost.lanCidr,
+      stunHost: stun.underlayIp,
+      httpPort: 5555,
+      leaseFile: join(gw.dir, 'upnp.leases'),
+      uuid: randomUUID(),
+      igdV1: false,
+      friendlyName: `${lab.id} NAT router`,
+    }),
+  );
+  const upnpd = lab.spawnIn(gw, buildMiniupnpdArgv({ confPath, pidPath: join(gw.dir, 'miniupnpd.pid') }), 'miniupnpd');
+  await waitFor('miniupnpd ready', () => {
+    const text = readFileSync(upnpd.logPath, 'utf8');
+    if (!/Port forwarding is now enabled/.test(text) || !/HTTP listening on port/.test(text)) throw new Error(text.slice(-500));
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  // The NAT'd host cannot reach the public one's address directly: only through the router.
+  const direct = await run(['ip', 'netns', 'exec', natHost.ns, 'ip', 'route', 'get', pubHost.underlayIp]);
+  t.regex(direct.stdout, new RegExp(`via ${natHost.routerLanIp.replace(/\./g, '\\.')}`));
+
+  const natCfg = await registerNode(lab, registry, natHost);
+  // UPnP on (testNodeConfig turns it off), and no outgoing tunnels of its own.
+  editFile(natCfg, (text) => text.replace(/heartbeat_interval = 60/, 'heartbeat_interval = 3').replace('# client_count = 4', 'client_count = 0'));
+  const pubCfg = await registerNode(lab, registry, pubHost);
+  editFile(pubCfg, testNodeConfig);
+
+  const nat = await startDaemon(lab, natHost, natCfg);
+  const status = await waitFor('the NAT\'d node shows its UPnP external address', async () => {
+    const s = await cli(lab, nat, 'status');
+    if (!s.underlay.upnp) throw new Error(`no UPnP address yet: ${JSON.stringify(s.underlay)} ${JSON.stringify(s.health)}`);
+    return s;
+  }, { timeoutMs: 60_000 });
+  t.is(status.underlay.upnp.externalIp, gw.underlayIp);
+  t.true(status.underlay.upnp.ports.includes(1194));
+  t.deepEqual(status.underlay.addresses[0], { address: `${gw.underlayIp}:1194`, kind: 'upnp' });
+  t.true(status.underlay.addresses.some((a: any) => a.address === `${natHost.underlayIp}:1194` && a.kind === 'internal'), JSON.stringify(status.underlay));
+  t.true(existsSync(join(gw.dir, 'upnp.leases')));
+
+  const pub = await startDaemon(lab, pubHost, pubCfg);
+  const tunnel = await waitFor('an incoming tunnel from the public node on the NAT\'d node', async () => {
+    const { tunnels } = await cli(lab, nat, 'tunnels');
+    const tt = tunnels.find((x: any) => x.peer === pub.prefix && x.state === 'up');
+    if (!tt) throw new Error(JSON.stringify(tunnels));
+    return tt;
+  }, { timeoutMs: 120_000 });
+  t.is(tunnel.direction, 'incoming');
+  const { tunnels: pubTunnels } = await cli(lab, pub, 'tunnels');
+  const out = pubTunnels.find((x: any) => x.peer === nat.prefix);
+  t.is(out.direction, 'outgoing');
+  // Through the router's external address and a mapped tunnel port.
+  t.regex(out.remote, new RegExp(`^${gw.underlayIp.replace(/\./g, '\\.')}:\\d+$`));
+  await waitFor('pub pings the NAT\'d node over the overlay', async () => {
+    if (!(await lab.ping6(pub.host, nat.address))) throw new Error('no reply');
+  }, { timeoutMs: 60_000 });
+
+  // The peer-protocol announcement reached the public node: its DB has the UPnP address first.
+  await waitFor('pub knows the NAT\'d node\'s announced addresses', async () => {
+    const { peers } = await cli(lab, pub, 'peers');
+    const p = peers.find((x: any) => x.prefix === nat.prefix);
+    if (!p || p.addresses[0] !== `${gw.underlayIp}:1194` || !p.addresses.includes(`${natHost.underlayIp}:1194`)) throw new Error(JSON.stringify(p));
+  }, { timeoutMs: 30_000 });
+  const { events } = await cli(lab, nat, 'events');
+  t.true(events.some((e: any) => e.text.startsWith(`link with ${pub.prefix} established`)), JSON.stringify(events.map((e: any) => e.text)));
+});

@@ -155,8 +155,8 @@ export function registerLabCommands(program: Command, io: CliIo): void {
       ...(opts.name ? { id: opts.name } : {}),
       log: (line) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`),
     });
+    // In text mode the scenario's own log already ends with its summary.
     if (opts.json) writeJson(io, result);
-    else io.stdout.write(`${result.summary}\n`);
     if (!result.ok) throw new ResilnetError('RN_LAB_SCENARIO_FAILED', `scenario ${scenario} did not behave as expected: ${result.summary}`);
   });
 }

@@ -6,6 +6,7 @@
 //
 // Prints one line per outcome and then a JSON summary line.
 import { randomInt } from 'node:crypto';
+import { mulberry32 } from '../test/fixtures/seeded-rand.js';
 import { WireDecodeError } from '../wire/errors.js';
 import { decodePacket, encodePacket, type PeerMessage } from '../wire/messages.js';
 
@@ -75,17 +76,6 @@ function mutate(valid: Buffer, mode: number, rand: () => number): Buffer {
     return b;
   }
   return valid.subarray(0, int(valid.length + 1));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

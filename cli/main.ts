@@ -1,8 +1,8 @@
 // The `resilnet` command: builds the commander tree from one module per area and
 // turns errors into one readable line (no stack trace unless --debug).
-import { Command, CommanderError } from 'commander';
-import { ResilnetError } from '../config/errors.js';
+import type { Command } from 'commander';
 import type { CliIo } from './io.js';
+import { newProgram, runProgram } from './program.js';
 import { registerRegistryCommands } from './commands/registry.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerDaemonCommand } from './commands/daemon.js';
@@ -10,15 +10,7 @@ import { registerNodeCommands } from './commands/node.js';
 import { registerLabCommands } from './commands/lab.js';
 
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('resilnet')
-    .description('resilnet: a self-healing IPv6 overlay network (registry, node daemon, lab)')
-    .option('--debug', 'print stack traces of errors')
-    .showHelpAfterError('(run `resilnet help` or add --help for usage)')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    });
+  const program = newProgram(io);
   registerRegistryCommands(program, io);
   registerRegisterCommand(program, io);
   registerDaemonCommand(program, io);
@@ -28,19 +20,5 @@ export function buildProgram(io: CliIo): Command {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    const debug = argv.includes('--debug');
-    if (err instanceof ResilnetError) {
-      io.stderr.write(`error: ${err.message}${err.hint ? `\n${err.hint}` : ''} (${err.code})\n`);
-    } else {
-      io.stderr.write(`error: ${(err as Error)?.message ?? String(err)}\n`);
-    }
-    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-    return 1;
-  }
+  return runProgram(buildProgram(io), argv, io);
 }

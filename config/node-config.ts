@@ -51,6 +51,9 @@ export const nodeConfigSchema = z.strictObject({
       max_clients: z.number().int().min(0).max(256).optional().describe('override: incoming tunnels accepted'),
       refresh: z.number().min(1).max(86400).optional().describe('override: seconds between re-planning'),
       neighbours: z.array(prefixText).default([]).describe('peers whose tunnels are never replaced'),
+      // 120 = the planner's DEFAULT_TUNNEL_POLICY.minTunnelAgeMs (a test keeps the two equal).
+      min_age: z.number().min(1).max(86400).default(120)
+        .describe('seconds a new tunnel is kept before a refresh may replace it'),
       link_hello_interval: z.number().min(0).max(10).refine((v) => v === 0 || v >= 0.05, 'must be 0 (off) or at least 0.05').default(0.25)
         .describe('seconds between link-liveness hellos on each tunnel; 0 turns link liveness off'),
       link_hello_misses: z.number().int().min(2).max(100).default(4)

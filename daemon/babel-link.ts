@@ -5,10 +5,15 @@
 import type { Logger } from 'pino';
 import { buildBabeldArgv, defaultHelloLine, drainInterfaceLine, DRAIN_RXCOST, flushInterfaceLine, interfaceLine, reconfigureInterfaceLines, type BabelSpec } from './babel/argv.js';
 import { BabelClient } from './babel/client.js';
-import { applyBabelEvent, emptyBabelTable, isUsableNeighbour, reachablePrefixes, routeCountsByInterface, type BabelTable } from './babel/table.js';
+import type { BabelRoute } from './babel/parse.js';
+import { applyBabelEvent, emptyBabelTable, isUsableNeighbour, isUsableRoute, reachablePrefixes, routeCountsByInterface, type BabelTable } from './babel/table.js';
 import type { Supervisor } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
+import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
+
+/** How long a route babel dropped still counts as "what the traffic used" for detours. */
+const DROPPED_ROUTE_MEMORY_MS = 5_000;
 
 export const BABELD_CHILD = 'babeld';
 
@@ -25,6 +30,8 @@ export class BabelLink implements TunnelBabel {
   private readonly monitorAbort = new AbortController();
   private table: BabelTable = emptyBabelTable();
   private counts = new Map<string, number>();
+  /** Per destination, the route babel installed last; droppedAtMs once it has none installed. */
+  private readonly lastInstalled = new Map<string, LastRoute & { droppedAtMs: number | null }>();
   private helloSec: number;
   /** Tunnel interfaces babel should run on, whether each is being drained, and whether link liveness took it away. */
   private readonly interfaces = new Map<string, { draining: boolean; suspended?: boolean }>();
@@ -108,6 +115,21 @@ export class BabelLink implements TunnelBabel {
     return this.counts.get(ifName) ?? 0;
   }
 
+  /** Every route babel knows (installed or not), from the monitor. */
+  routes(): Iterable<BabelRoute> {
+    return this.table.routes.values();
+  }
+
+  /** Destinations whose installed route babel dropped in the last seconds, with that route. */
+  recentlyDropped(): Map<string, LastRoute> {
+    const out = new Map<string, LastRoute>();
+    const nowMs = this.deps.clock.nowMs();
+    for (const [prefix, r] of this.lastInstalled) {
+      if (r.droppedAtMs !== null && nowMs - r.droppedAtMs <= DROPPED_ROUTE_MEMORY_MS) out.set(prefix, { ifName: r.ifName, metric: r.metric });
+    }
+    return out;
+  }
+
   reachablePrefixes(): string[] {
     return reachablePrefixes(this.table).filter((p) => p !== this.spec.ownPrefix);
   }
@@ -159,11 +181,20 @@ export class BabelLink implements TunnelBabel {
     }
   }
 
+  private noteInstalled(prefix: string): void {
+    let installed: BabelRoute | undefined;
+    for (const r of this.table.routes.values()) if (r.prefix === prefix && isUsableRoute(r)) installed = r;
+    const known = this.lastInstalled.get(prefix);
+    if (installed) this.lastInstalled.set(prefix, { ifName: installed.ifName, metric: installed.metric, droppedAtMs: null });
+    else if (known && known.droppedAtMs === null) known.droppedAtMs = this.deps.clock.nowMs();
+  }
+
   private async runMonitor(): Promise<void> {
     try {
       for await (const ev of this.client.monitor({ signal: this.monitorAbort.signal })) {
         this.table = applyBabelEvent(this.table, ev);
         if (ev.kind === 'route' || ev.kind === 'reset') this.counts = routeCountsByInterface(this.table);
+        if (ev.kind === 'route') this.noteInstalled(ev.route.prefix);
         if (ev.kind === 'unknown') this.deps.log.debug({ line: ev.line, reason: ev.reason }, 'babel line not understood');
       }
     } catch (err) {

@@ -2,7 +2,7 @@
 // events between them, answers the control API, and stops everything in the
 // order that leaves nothing behind. Decisions live in the parts (planner,
 // peer DB, reload plan, registry sync); this file only wires them.
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,6 @@ import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import type { SignedNetworkConfig } from '../config/network-config.js';
-import { createCsrPem } from '../pki/keys.js';
 import { parseCrl, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { RegistryClient } from '../wire/registry-client.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
@@ -50,8 +49,8 @@ import type { Spawner } from './sys/spawner.js';
 import { DEFAULT_TUNNEL_POLICY, type TunnelPolicy } from './tunnels/plan.js';
 import { TunnelManager, parseHostPort, type TunnelEnd } from './tunnels/manager.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
+import { DetourRoutes } from './tunnels/detour-routes.js';
 import { UpnpMappings, nodePortSpecs } from './upnp/mapper.js';
-import { UpnpIgd } from './upnp/upnp-igd.js';
 
 export interface NodeComponents {
   clock: Clock;
@@ -79,7 +78,11 @@ const TIMING = {
   connectTimeoutMs: 30_000,
   lostTimeoutMs: 60_000,
   drainTimeoutMs: 20_000,
+  upnpStartDelayMs: 3_000,
 } as const;
+
+/** The initial CRL is parsed this long after start (see applyRevocations). */
+const CRL_PARSE_DELAY_MS = 10_000;
 
 export class Node implements ControlBackend {
   private config: NodeConfig;
@@ -100,6 +103,7 @@ export class Node implements ControlBackend {
   private gossip: Gossip | undefined;
   private addresses: AddressAnnouncer | undefined;
   private links: LinkMonitor | undefined;
+  private detours: DetourRoutes | undefined;
   private registry: RegistryClient | undefined;
   private registrySync: RegistrySync | undefined;
   private upnp: UpnpMappings | undefined;
@@ -190,12 +194,24 @@ export class Node implements ControlBackend {
       { clock: this.clock, log: babelLog, supervisor: this.supervisor },
     );
     await this.babel.start();
+    const babel = this.babel;
+    this.detours = new DetourRoutes({
+      clock: this.clock,
+      log: this.componentLog('tunnels'),
+      babel: { routes: () => babel.routes(), recentlyDropped: () => babel.recentlyDropped() },
+      ownPrefix: prefix,
+      nodeAddress: nodeAddress(parsePrefix(prefix)),
+    });
+    // Detours a killed daemon left behind; queued before any new one, not waited for.
+    this.detours.start().catch((err: unknown) => this.log.warn({ err }, 'cannot remove old detour routes'));
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = this.componentLog('peerproto');
+    const signingKey = createPrivateKey(identity.keyPem);
     this.peerproto = new PeerProtocol({
       clock: this.clock,
-      self: { prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(identity.keyPem, data) },
+      // The key is parsed once: signing with the PEM text parses it again for every message (link hellos are several a second per tunnel).
+      self: { prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(signingKey, data) },
       verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock: this.clock, revokedSerials: () => this.revoked }),
       log: peerLog,
       configVersion: () => this.held?.config.version,
@@ -215,6 +231,9 @@ export class Node implements ControlBackend {
       planContext: () => this.planContext(),
       orderAddresses: (a) => this.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
+      detours: this.detours,
+      onPeerDown: (peer, reason) => this.links?.peerSaysDown(peer, reason),
+      replanSoon: () => this.planPeriodic?.trigger(),
     });
     this.manager.start();
 
@@ -249,6 +268,7 @@ export class Node implements ControlBackend {
       tunnels: () => manager.list(),
       babel: this.babel,
       manager,
+      detours: this.detours,
       supervisor: this.supervisor,
       settings: () => ({ helloIntervalSec: this.config.tunnels.link_hello_interval, misses: this.config.tunnels.link_hello_misses }),
       defaultPeerPort: (peer) => parseHostPort(this.peerDb?.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.config.underlay.port,
@@ -272,7 +292,15 @@ export class Node implements ControlBackend {
 
     this.startPeriodicWork(signal);
     this.startRegistrySync(config);
-    if (config.upnp.enabled) await this.startUpnp(config);
+    if (config.upnp.enabled) {
+      // UPnP discovery and its client library (a few hundred ms of CPU) wait until the start-up
+      // burst (tunnel requests, openvpn handshakes) is over: a mapping only matters to peers
+      // that come to us later, and our own tunnels to others do not need it.
+      this.clock.setTimeout(() => {
+        if (this.stopController.signal.aborted || this.upnp || !this.config.upnp.enabled) return;
+        this.startUpnp(this.config).catch((err: unknown) => this.log.warn({ err }, 'UPnP start failed'));
+      }, TIMING.upnpStartDelayMs);
+    }
 
     this.eventLog.add('daemon', `node ${prefix} started (network config version ${nc.version}, hello ${this.helloSec()} s)`);
   }
@@ -357,10 +385,18 @@ export class Node implements ControlBackend {
     const caPem = this.identity!.caPem;
     const serials = new Set(held.config.revoked_serials);
     if (held.config.crl) {
-      try {
-        for (const s of parseCrl(held.config.crl, caPem).serials) serials.add(s);
-      } catch (err) {
-        this.log.warn({ err }, 'CRL in the network config unreadable; using its revoked_serials list');
+      // At start the signed revoked_serials list is enough; the CRL (whose parser is slow to
+      // load) is read a few seconds later, when the daemon is no longer competing for CPU.
+      if (options.initial) {
+        this.clock.setTimeout(() => {
+          if (this.held === held && !this.stopController.signal.aborted) void this.applyRevocations(held, { initial: false });
+        }, CRL_PARSE_DELAY_MS);
+      } else {
+        try {
+          for (const s of parseCrl(held.config.crl, caPem).serials) serials.add(s);
+        } catch (err) {
+          this.log.warn({ err }, 'CRL in the network config unreadable; using its revoked_serials list');
+        }
       }
       const crlPath = join(this.config.node.run_dir, 'crl.pem');
       writeFileSync(`${crlPath}.tmp`, held.config.crl, { mode: 0o644 });
@@ -405,7 +441,12 @@ export class Node implements ControlBackend {
 
   private policy(): TunnelPolicy {
     const refreshSec = this.config.tunnels.refresh ?? this.held!.config.tunnel_refresh;
-    return { ...DEFAULT_TUNNEL_POLICY, refreshIntervalMs: refreshSec * 1000, openTimeoutMs: TIMING.connectTimeoutMs * 2 };
+    return {
+      ...DEFAULT_TUNNEL_POLICY,
+      refreshIntervalMs: refreshSec * 1000,
+      minTunnelAgeMs: this.config.tunnels.min_age * 1000,
+      openTimeoutMs: TIMING.connectTimeoutMs * 2,
+    };
   }
 
   private planContext() {
@@ -504,7 +545,8 @@ export class Node implements ControlBackend {
         livePeerCount: () => this.peerDb!.listPeers({ dead: false }).length,
         configVersion: () => this.held!.config.version,
         certificateNotAfterMs: () => this.identity!.cert.notAfterMs,
-        createCsr: () => createCsrPem(this.identity!.keyPem, this.identity!.cert.prefix),
+        // Loaded when needed: the CSR library is a large share of the daemon's start-up time.
+        createCsr: async () => (await import('../pki/keys.js')).createCsrPem(this.identity!.keyPem, this.identity!.cert.prefix),
         onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
         onBootstrapPeers: (peers) => {
           const nowMs = this.clock.nowMs();
@@ -556,8 +598,22 @@ export class Node implements ControlBackend {
     };
   }
 
-  private async startUpnp(config: NodeConfig): Promise<void> {
+  private upnpStarting: Promise<void> | undefined;
+
+  /** Starts the UPnP mappings once (a reload and the delayed start may both ask). */
+  private startUpnp(config: NodeConfig): Promise<void> {
+    this.upnpStarting ??= this.doStartUpnp(config).finally(() => {
+      this.upnpStarting = undefined;
+    });
+    return this.upnpStarting;
+  }
+
+  private async doStartUpnp(config: NodeConfig): Promise<void> {
+    if (this.upnp) return;
     const log = this.componentLog('upnp');
+    // The UPnP client library is loaded only on nodes that use it (start-up time).
+    const { UpnpIgd } = await import('./upnp/upnp-igd.js');
+    if (this.stopController.signal.aborted) return;
     this.upnp = new UpnpMappings({
       mapper: new UpnpIgd({ clock: this.clock, log }),
       clock: this.clock,
@@ -666,6 +722,7 @@ export class Node implements ControlBackend {
     for (const idle of this.background) await step('periodic', idle);
     await step('babeld', () => this.babel?.stop());
     await step('tunnels', () => this.manager?.stop());
+    await step('detour routes', () => this.detours?.stop());
     await step('children', () => this.supervisor?.stopAll());
     await step('peer protocol', () => this.peerproto?.stop());
     await step('upnp', () => this.upnp?.stop());

@@ -2,10 +2,27 @@
 // and the registry need to decide whether an identity is good. Synchronous,
 // node:crypto only (issuance, which needs @peculiar/x509, lives in ca.ts).
 import { createHash, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix } from '../config/ipv6.js';
 import { ownBytes, pemToDer, splitSigned } from './der.js';
-import { x509 } from './x509.js';
+
+type X509Lib = typeof import('@peculiar/x509');
+let x509Lib: X509Lib | undefined;
+
+/**
+ * @peculiar/x509, loaded on first use (only CRLs need it here): loading it is
+ * about a third of a node daemon's start-up time. Its CommonJS build is the
+ * one `import` resolves to as well, so this is the same module instance.
+ */
+function x509(): X509Lib {
+  if (!x509Lib) {
+    const require = createRequire(import.meta.url);
+    require('reflect-metadata');
+    x509Lib = require('@peculiar/x509') as X509Lib;
+  }
+  return x509Lib;
+}
 
 export interface CertInfo {
   /** The node's overlay prefix (certificate CN), canonical CIDR text. */
@@ -144,10 +161,10 @@ function publicKeyFromPem(pem: string): KeyObject {
 export function parseCrl(pem: string, caPem: string): CrlInfo {
   const ca = parseX509(caPem, 'CA certificate');
   let der: Buffer;
-  let crl: InstanceType<typeof x509.X509Crl>;
+  let crl: InstanceType<X509Lib['X509Crl']>;
   try {
     der = pemToDer(pem, 'X509 CRL');
-    crl = new x509.X509Crl(ownBytes(der));
+    crl = new (x509().X509Crl)(ownBytes(der));
   } catch (err) {
     throw new ResilnetError('RN_PKI_CRL_INVALID', `cannot parse CRL (${(err as Error).message})`, { cause: err });
   }

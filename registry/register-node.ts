@@ -101,6 +101,12 @@ addresses = ${v(opts.addresses)}
 # refresh = 300
 # peers whose tunnels are never replaced
 neighbours = []
+# seconds a new tunnel is kept before a refresh may replace it
+# min_age = 120
+# link liveness: seconds between hellos on each tunnel (0 = off), and how many
+# missed hellos make a tunnel count as lost (its routes are withdrawn at once)
+# link_hello_interval = 0.25
+# link_hello_misses = 4
 
 [upnp]
 # map the tunnel ports on a UPnP IGD gateway

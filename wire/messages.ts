@@ -116,7 +116,8 @@ export interface TunnelRefuseMessage {
   reason: RefuseReason;
 }
 
-export type DrainPhase = 'announce' | 'ack' | 'cancel';
+/** 'down': "my end of this tunnel just stopped (its openvpn exited or the link is lost); route around it now". */
+export type DrainPhase = 'announce' | 'ack' | 'cancel' | 'down';
 
 /** "I will close the tunnel whose server end is on tunnelPort in closeInMs." */
 export interface DrainMessage {
@@ -168,7 +169,7 @@ const DRAIN = { phase: 1, tunnelPort: 2, closeInMs: 3 } as const;
 
 const ROLES: readonly TunnelRole[] = ['client', 'server']; // codes 1, 2
 const PROTOS: readonly TunnelProto[] = ['udp', 'tcp']; // codes 1, 2
-const PHASES: readonly DrainPhase[] = ['announce', 'ack', 'cancel']; // codes 1, 2, 3
+const PHASES: readonly DrainPhase[] = ['announce', 'ack', 'cancel', 'down']; // codes 1, 2, 3, 4
 
 /** Most config bytes one chunk may carry (leaves room for envelope and items). */
 export const CONFIG_CHUNK_BYTES = 1024;

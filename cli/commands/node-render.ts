@@ -1,6 +1,7 @@
 // Pure renderers of the control API's responses for `resilnet status|peers|
 // tunnels|events|reload`. `--json` bypasses them and prints the response as is.
 import type {
+  DestinationTrafficView,
   EventsResponse,
   PeersResponse,
   PeerView,
@@ -92,22 +93,41 @@ function peerState(p: PeerView): string {
   return 'known';
 }
 
+/** Destinations the text output lists at most; `--json` has them all. */
+export const MAX_DESTINATION_ROWS = 10;
+
+/** The tunnels table, then (when the daemon measures it) our traffic per destination. */
 export function renderTunnels(res: TunnelsResponse): string {
-  if (res.tunnels.length === 0) return 'no tunnels\n';
-  return renderTable(
-    ['PEER', 'DIR', 'INTERFACE', 'STATE', 'AGE', 'RX', 'TX', 'ROUTES', 'SCORE'],
-    res.tunnels.map((t) => [
-      t.peer,
-      t.direction === 'outgoing' ? 'out' : 'in',
-      t.interface,
-      t.protected ? `${t.state}*` : t.state,
-      formatDurationMs(t.ageSec * 1000),
-      formatRate(t.rxBytesPerSec),
-      formatRate(t.txBytesPerSec),
-      String(t.routes),
-      t.score === null ? '-' : t.score.toFixed(2),
-    ]),
+  const tunnels = res.tunnels.length === 0
+    ? 'no tunnels\n'
+    : renderTable(
+      ['PEER', 'DIR', 'INTERFACE', 'STATE', 'AGE', 'RX', 'TX', 'ROUTES', 'SCORE'],
+      res.tunnels.map((t) => [
+        t.peer,
+        t.direction === 'outgoing' ? 'out' : 'in',
+        t.interface,
+        t.protected ? `${t.state}*` : t.state,
+        formatDurationMs(t.ageSec * 1000),
+        formatRate(t.rxBytesPerSec),
+        formatRate(t.txBytesPerSec),
+        String(t.routes),
+        t.score === null ? '-' : t.score.toFixed(2),
+      ]),
+    );
+  return res.destinations === undefined ? tunnels : `${tunnels}\n${renderDestinations(res.destinations)}`;
+}
+
+/** Busiest first as the daemon sorts them; idle ones are left out. VIA: the peer whose tunnel carries our route there. */
+export function renderDestinations(destinations: readonly DestinationTrafficView[]): string {
+  const busy = destinations.filter((d) => d.rxBytesPerSec + d.txBytesPerSec > 0);
+  if (busy.length === 0) return 'no traffic to other nodes measured\n';
+  const shown = busy.slice(0, MAX_DESTINATION_ROWS);
+  const table = renderTable(
+    ['DESTINATION', 'RX', 'TX', 'VIA'],
+    shown.map((d) => [d.prefix, formatRate(d.rxBytesPerSec), formatRate(d.txBytesPerSec), d.via ?? '-']),
   );
+  const more = busy.length - shown.length;
+  return more > 0 ? `${table}(${more} more; resilnet tunnels --json lists all)\n` : table;
 }
 
 export function renderEvents(res: EventsResponse): string {

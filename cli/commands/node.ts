@@ -96,7 +96,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
   });
 
   example(
-    withTarget(program.command('tunnels').description('list open tunnels: peer, direction, interface, age, bytes/s, babel routes, score (* = protected)')),
+    withTarget(program.command('tunnels').description('list open tunnels: peer, direction, interface, age, bytes/s, babel routes, score (* = protected); then our traffic per destination node and the tunnel it goes through')),
     'resilnet tunnels',
     'resilnet tunnels --json',
   ).action(async (opts: TargetOptions & { json?: boolean }) => {

@@ -6,7 +6,7 @@
 // bounded and idle elements expire, so a busy network cannot grow them without
 // limit. The ruleset text and the `nft -j` parser are pure; the meter below runs
 // /usr/sbin/nft (never a bare `nft`: node_modules/.bin holds an unrelated one).
-import { execa } from 'execa';
+import { runFile } from './run-file.js';
 import type { Logger } from 'pino';
 import { ResilnetError } from '../../config/errors.js';
 import { canonicalPrefix, formatIpv6Address, parseIpv6Address } from '../../config/ipv6.js';
@@ -113,14 +113,7 @@ export interface NftResult {
 /** Runs /usr/sbin/nft with args (and stdin); never throws. A seam for tests. */
 export type NftRunner = (args: string[], input?: string) => Promise<NftResult>;
 
-export const runNft: NftRunner = async (args, input) => {
-  try {
-    const r = await execa(NFT_PATH, args, { reject: false, timeout: 10_000, ...(input === undefined ? {} : { input }) });
-    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-  } catch (err) {
-    return { exitCode: -1, stdout: '', stderr: err instanceof Error ? err.message : String(err) };
-  }
-};
+export const runNft: NftRunner = (args, input) => runFile(NFT_PATH, args, { timeoutMs: 10_000, ...(input === undefined ? {} : { input }) });
 
 export interface DestTrafficDeps {
   clock: Pick<Clock, 'nowMs'>;

@@ -1,9 +1,9 @@
 // Node-level network setup as data: the node address on lo, an unreachable route
 // for the whole overlay (so overlay traffic never leaks to the underlay) and IPv6
 // forwarding. planNode* are pure; runIp/applyCommands run the argv lists.
-import { execa } from 'execa';
 import { ResilnetError } from '../../config/errors.js';
 import { nodeAddress, parsePrefix, formatPrefix } from '../../config/ipv6.js';
+import { runFile } from './run-file.js';
 
 /** A full argv: argv[0] is `ip` or `sysctl`. */
 export type SysCommand = string[];
@@ -58,12 +58,8 @@ export async function runIp(argv: SysCommand, options: { signal?: AbortSignal } 
   if (file !== 'ip' && file !== 'sysctl') {
     return { argv, exitCode: -1, stderr: `refused: only ip and sysctl are run here (got ${String(file)})` };
   }
-  try {
-    const r = await execa(file, args, { reject: false, timeout: 10_000, ...(options.signal ? { cancelSignal: options.signal } : {}) });
-    return { argv, exitCode: r.exitCode ?? -1, stderr: String(r.stderr ?? '') };
-  } catch (err) {
-    return { argv, exitCode: -1, stderr: err instanceof Error ? err.message : String(err) };
-  }
+  const r = await runFile(file, args, { timeoutMs: 10_000, ...(options.signal ? { signal: options.signal } : {}) });
+  return { argv, exitCode: r.exitCode, stderr: r.stderr };
 }
 
 /** True for the errors a teardown expects when the object is already gone. */

@@ -43,7 +43,9 @@ export interface LinkMonitorDeps {
   };
   tunnels: () => readonly MonitoredTunnel[];
   babel: { suspendInterface(ifName: string): Promise<void>; resumeInterface(ifName: string): Promise<void> };
-  manager: { setLinkDown(peer: string, reason: string): void; setLinkUp(peer: string): void };
+  manager: { setLinkDown(peer: string, reason: string): void; setLinkUp(peer: string): void; tellPeerDown?(peer: string): void };
+  /** Detour routes for the moment babel withdraws a lost link's routes (none: babel alone). */
+  detours?: { cover(ifName: string, reason: string): Promise<unknown>; release(ifName: string): void };
   supervisor: { restart(name: string): Promise<void> };
   /** Read at every tick so a reload applies: hello interval (0 = liveness off) and misses. */
   settings: () => { helloIntervalSec: number; misses: number };
@@ -180,22 +182,50 @@ export class LinkMonitor {
     this.apply(t, onLinkHello(t.liveness, this.deps.clock.nowMs()));
   }
 
+  /**
+   * The peer told us its end of the tunnel stopped (drain phase 'down'): the link
+   * is lost now, as if its hellos had timed out, and restored by its next hello.
+   */
+  peerSaysDown(peer: string, reason: string): void {
+    const t = this.tracked.get(peer);
+    if (!t || t.liveness.phase !== 'alive') return;
+    const nowMs = this.deps.clock.nowMs();
+    t.liveness = { ...t.liveness, phase: 'lost', lostSinceMs: nowMs };
+    this.lose(t.tunnel, reason, nowMs - (t.liveness.lastHelloMs ?? nowMs), { tellPeer: false });
+  }
+
   private apply(t: Tracked, step: { state: LinkLiveness; actions: LivenessAction[] }): void {
     t.liveness = step.state;
     for (const a of step.actions) this.act(t.tunnel, a);
   }
 
+  private lose(t: MonitoredTunnel, reason: string, silentMs: number, options: { tellPeer: boolean }): void {
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason }, 'link lost');
+    this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+    const suspend = (): void => {
+      this.deps.babel.suspendInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel flush of a lost link failed'));
+    };
+    // Detours first, so our traffic keeps flowing while babel looks for routes around the link.
+    if (this.deps.detours) {
+      this.deps.detours
+        .cover(t.ifName, `link lost: ${reason}`)
+        .catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'))
+        .finally(suspend);
+    } else {
+      suspend();
+    }
+    if (options.tellPeer) this.deps.manager.tellPeerDown?.(t.peer);
+    this.deps.manager.setLinkDown(t.peer, reason);
+  }
+
   private act(t: MonitoredTunnel, a: LivenessAction): void {
     if (a.kind === 'lost') {
-      const reason = lostReason(a.silentMs);
-      this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs: a.silentMs }, 'link lost');
-      this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
-      this.deps.babel.suspendInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel flush of a lost link failed'));
-      this.deps.manager.setLinkDown(t.peer, reason);
+      this.lose(t, lostReason(a.silentMs), a.silentMs, { tellPeer: true });
     } else if (a.kind === 'restored') {
       this.deps.log.info({ peer: t.peer, iface: t.ifName, lostForMs: a.lostForMs }, 'link restored');
       this.deps.events.add('link-restored', eventText.linkRestored(t.peer), t.peer);
       this.resume(t);
+      this.deps.detours?.release(t.ifName);
       this.deps.manager.setLinkUp(t.peer);
     } else {
       this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: restarting our openvpn end');

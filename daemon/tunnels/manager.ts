@@ -41,6 +41,16 @@ export interface TunnelBabel {
   routeCount(ifName: string): number;
 }
 
+/** Detour routes while babel moves traffic off a tunnel (detour-routes.ts). */
+export interface TunnelDetours {
+  /** Installs detours for what goes through the interface; resolves once they are in the kernel. */
+  cover(ifName: string, reason: string): Promise<unknown>;
+  /** The interface carries traffic again, or is gone. */
+  release(ifName: string): void;
+  /** Destinations through the interface that have no other safe route yet. */
+  uncovered(ifName: string): string[];
+}
+
 export interface TunnelPeerStore {
   getPeer(prefix: string): PeerRecord | undefined;
   upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
@@ -97,6 +107,12 @@ export interface TunnelManagerDeps {
   /** The order in which to try a peer's addresses (default: as stored). */
   orderAddresses?: (addresses: readonly string[]) => string[];
   rand: () => number;
+  /** Detour routes around tunnels that stop carrying traffic (none: babel alone). */
+  detours?: TunnelDetours;
+  /** The peer says its end of our tunnel stopped (drain phase 'down'): link liveness acts on it. */
+  onPeerDown?: (peer: string, reason: string) => void;
+  /** Runs a planning round soon (a failed or refused attempt leaves a slot to fill). */
+  replanSoon?: () => void;
 }
 
 export interface PlanContext {
@@ -483,6 +499,7 @@ export class TunnelManager {
     if (result?.wasDead) this.deps.events.add('peer-alive', eventText.peerAlive(t.peer), t.peer);
     // The interface exists now: make sure babel runs on it (a restart of babeld may have lost it).
     this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
+    this.deps.detours?.release(t.ifName);
   }
 
   private markDown(t: Tunnel, reason: string, options: { quiet?: boolean } = {}): void {
@@ -514,10 +531,35 @@ export class TunnelManager {
     const t = this.list().find((x) => x.childName === ev.name);
     if (!t) return;
     const how = ev.spawnError ?? (ev.signal ? `killed by ${ev.signal}` : `exited with code ${ev.code}`);
-    // Its interface is gone (or going): babel must stop routing over it now, not after missed hellos.
+    // Its interface is gone (or going): babel must stop routing over it now, not after missed hellos,
+    // with detours for the gap, and the peer must do the same at once (it cannot see the exit).
     // The restarted openvpn's "Initialization Sequence Completed" adds it again (markUp).
-    this.babel(t, 'remove', () => this.deps.babel.removeInterface(t.ifName));
+    this.routeAround(t, `openvpn ${how}`, () => this.deps.babel.removeInterface(t.ifName));
+    this.tellPeerDown(t.peer);
     this.markDown(t, `openvpn ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);
+  }
+
+  /** Detours first (when there are any to make), then the babel change that withdraws the tunnel's routes. */
+  private routeAround(t: Tunnel, reason: string, withdraw: () => Promise<void>): void {
+    const detours = this.deps.detours;
+    if (!detours) return this.babel(t, 'withdraw', withdraw);
+    detours
+      .cover(t.ifName, reason)
+      .catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'))
+      .finally(() => this.babel(t, 'withdraw', withdraw));
+  }
+
+  /**
+   * Tells the peer over the underlay that our end of the tunnel stopped, so it
+   * routes around it now rather than after its own link-hello timeout.
+   */
+  tellPeerDown(peer: string): void {
+    const t = this.tunnels.get(peer);
+    const to = this.peerAddress(peer);
+    if (!t || !to) return;
+    this.deps.peerproto
+      .send(to, { kind: 'drain', phase: 'down', tunnelPort: t.port, closeInMs: 0 })
+      .catch((err: unknown) => this.deps.log.debug({ err, peer }, 'down notice not sent'));
   }
 
   /**
@@ -553,6 +595,22 @@ export class TunnelManager {
     t.state = 'draining';
     t.drainStartedMs = this.deps.clock.nowMs();
     this.deps.log.info({ peer, iface: t.ifName, reason }, 'tunnel draining');
+    const detours = this.deps.detours;
+    if (detours) {
+      // Babel withdraws our routes through the tunnel when its cost is raised: first wait until
+      // every destination it carries has another way (the replacement may still be opening),
+      // then detour our own traffic there, so nothing is dropped while babel moves.
+      const readyBy = this.deps.clock.nowMs() + Math.min(this.options.drainTimeoutMs / 2, 10_000);
+      while (this.tunnels.get(peer) === t && detours.uncovered(t.ifName).length > 0 && this.deps.clock.nowMs() < readyBy) {
+        try {
+          await this.deps.clock.sleep(250, { signal: this.abort.signal });
+        } catch {
+          return;
+        }
+      }
+      if (this.tunnels.get(peer) !== t) return;
+      await detours.cover(t.ifName, `drain: ${reason}`).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
+    }
     const peerAddr = this.peerAddress(peer);
     if (peerAddr) {
       this.deps.peerproto
@@ -573,17 +631,43 @@ export class TunnelManager {
 
   private onDrainMessage(ev: Incoming<MessageOf<'drain'>>): void {
     const t = this.tunnels.get(ev.from.prefix);
-    if (!t || ev.msg.phase !== 'announce') return;
+    if (!t) return;
+    if (ev.msg.phase === 'down') {
+      // The peer's end stopped (same tunnel: both ends name it by the server end's port).
+      if (ev.msg.tunnelPort === t.port && t.state !== 'connecting') this.deps.onPeerDown?.(t.peer, "the peer's end stopped");
+      return;
+    }
+    if (ev.msg.phase !== 'announce' || t.state === 'draining') return;
     // The peer is about to close this tunnel: move our routes off it too, and
     // close our end if the peer's end does not do it first.
     t.state = 'draining';
     t.drainStartedMs = this.deps.clock.nowMs();
-    this.babel(t, 'raise cost', () => this.deps.babel.raiseCost(t.ifName));
+    void this.followPeerDrain(t, ev.msg.closeInMs);
     const waitMs = Math.min(Math.max(ev.msg.closeInMs, 0), 120_000) + 5_000;
     const cancel = this.deps.clock.setTimeout(() => {
       if (this.tunnels.get(t.peer) === t) void this.closeTunnel(t, 'drained by the peer', { quiet: false });
     }, waitMs);
     this.abort.signal.addEventListener('abort', cancel, { once: true });
+  }
+
+  /**
+   * Our side of a drain the peer started. The peer raised its cost, so our babel
+   * moves our routes off the tunnel by itself (the old route keeps working
+   * meanwhile: nothing is lost). Raising our cost too (flush + re-add, which
+   * withdraws whatever still goes through it) waits until they moved, with
+   * detours for our own traffic in case they did not.
+   */
+  private async followPeerDrain(t: Tunnel, closeInMs: number): Promise<void> {
+    await this.deps.detours?.cover(t.ifName, 'the peer drains the tunnel').catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
+    const raiseBy = this.deps.clock.nowMs() + Math.min(Math.max(closeInMs, 0) / 2, 10_000);
+    while (this.tunnels.get(t.peer) === t && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < raiseBy) {
+      try {
+        await this.deps.clock.sleep(250, { signal: this.abort.signal });
+      } catch {
+        return;
+      }
+    }
+    if (this.tunnels.get(t.peer) === t) this.babel(t, 'raise cost', () => this.deps.babel.raiseCost(t.ifName));
   }
 
   /** Closes at once (no drain): openvpn stopped, babel told. */
@@ -599,6 +683,7 @@ export class TunnelManager {
     if (!options.quiet && t.everUp) this.deps.events.add('link-closed', eventText.linkClosed(t.peer, reason), t.peer);
     await this.deps.supervisor.stop(t.childName);
     await this.babelAwait(t, () => this.deps.babel.removeInterface(t.ifName));
+    this.deps.detours?.release(t.ifName);
   }
 
   /**

@@ -29,6 +29,19 @@ test('the resilnet.toml register writes is accepted by parseNodeConfig', (t) => 
   t.regex(text, /^# /m, 'commented');
 });
 
+test('the tunnel settings the template shows commented out are the defaults', (t) => {
+  const text = renderNodeConfig({ registryUrl: 'https://10.0.0.1:8443', prefix: 'fd5e:1:0:7::/64', stateDir: '/s', runDir: '/r', port: 1194, addresses: [] });
+  const keys = ['min_age', 'link_hello_interval', 'link_hello_misses'] as const;
+  let uncommented = text;
+  for (const key of keys) {
+    t.regex(text, new RegExp(`^# ${key} = `, 'm'), key);
+    uncommented = uncommented.replace(`# ${key} = `, `${key} = `);
+  }
+  const defaults = parseNodeConfig(text, '/etc/resilnet/resilnet.toml').tunnels;
+  const shown = parseNodeConfig(uncommented, '/etc/resilnet/resilnet.toml').tunnels;
+  for (const key of keys) t.is(shown[key], defaults[key], key);
+});
+
 function walk(cmd: Command): Command[] {
   return [cmd, ...cmd.commands.flatMap(walk)];
 }

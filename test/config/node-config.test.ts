@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNodeConfig, parseNodeConfig } from '../../config/node-config.js';
+import { DEFAULT_TUNNEL_POLICY } from '../../daemon/tunnels/plan.js';
 
 const minimal = '[registry]\nurl = "https://10.1.0.1:8443"\n';
 
@@ -15,6 +16,11 @@ test('a minimal file gets every default, with paths resolved against its folder'
   t.is(c.babel.hello_interval, undefined);
   t.deepEqual(c.tunnels.neighbours, []);
   t.true(Object.isFrozen(c) && Object.isFrozen(c.node));
+});
+
+test('tunnels.min_age defaults to the planner\'s minimum tunnel age', (t) => {
+  t.is(parseNodeConfig(minimal, '/x.toml').tunnels.min_age * 1000, DEFAULT_TUNNEL_POLICY.minTunnelAgeMs);
+  t.is(parseNodeConfig(`${minimal}[tunnels]\nmin_age = 10\n`, '/x.toml').tunnels.min_age, 10);
 });
 
 test('relative dirs, overrides and neighbours in canonical form', (t) => {
@@ -34,6 +40,7 @@ const bad: Array<{ name: string; text: string; want: RegExp }> = [
   { name: 'unknown key', text: `${minimal}[babel]\nhello = 1\n`, want: /babel: .*hello/ },
   { name: 'out of range', text: `${minimal}[babel]\nhello_interval = 0.01\n`, want: /babel\.hello_interval: / },
   { name: 'wrong type', text: `${minimal}[underlay]\nport = "1194"\n`, want: /underlay\.port: / },
+  { name: 'minimum tunnel age below 1 s', text: `${minimal}[tunnels]\nmin_age = 0\n`, want: /tunnels\.min_age: / },
   { name: 'bad neighbour', text: `${minimal}[tunnels]\nneighbours = ["fd00::1/64"]\n`, want: /tunnels\.neighbours\.0: .*host bits/ },
 ];
 

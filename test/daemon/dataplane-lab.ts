@@ -187,19 +187,3 @@ export async function createLab(): Promise<Lab> {
   }
   return lab;
 }
-
-
-/** Polls `check` (which throws a reason) until it passes or the deadline; rethrows the last reason. */
-export async function waitFor<T>(check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what}: ${last instanceof Error ? last.message : String(last)}`);
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
-  }
-}

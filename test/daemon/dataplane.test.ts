@@ -14,7 +14,8 @@ import { readChildrenFile } from '../../daemon/supervisor/children-file.js';
 import { systemClock } from '../../daemon/sys/clock.js';
 import { parseNetDev } from '../../daemon/sys/netdev.js';
 import { realSpawner } from '../../daemon/sys/spawner.js';
-import { createLab, waitFor, type Lab, type LabNode } from './dataplane-lab.js';
+import { waitFor } from '../fixtures/wait.js';
+import { createLab, type Lab, type LabNode } from './dataplane-lab.js';
 
 interface Ctx {
   lab: Lab;

@@ -30,6 +30,15 @@ const cases: Array<{ name: string; extra: string; want: Array<[string, string, s
     groups: ['tunnels'],
   },
   {
+    name: 'the minimum tunnel age and link liveness are live',
+    extra: '[tunnels]\nmin_age = 10\nlink_hello_misses = 6',
+    want: [
+      ['tunnels.link_hello_misses', 'apply-live', 'tunnels'],
+      ['tunnels.min_age', 'apply-live', 'tunnels'],
+    ],
+    groups: ['tunnels'],
+  },
+  {
     name: 'the port and the identity need a restart',
     extra: '[underlay]\nport = 2000\n[identity]\nkey = "other.key"',
     want: [

@@ -4,19 +4,10 @@ import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ResilnetError } from '../../config/errors.js';
 import { readCsr } from '../../pki/csr.js';
 import { derToPem, pemToDer } from '../../pki/der.js';
 import { createCsrPem, generateKeyPem } from '../../pki/keys.js';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof ResilnetError ? err.code : String(err);
-  }
-};
+import { errorCode } from '../fixtures/error-code.js';
 
 test('a CSR made by createCsrPem is accepted and carries the key', async (t) => {
   const key = generateKeyPem();
@@ -33,15 +24,15 @@ test('a CSR whose public key was swapped for a foreign key is rejected', async (
   const at = csr.indexOf(mine);
   t.true(at > 0);
   foreign.copy(csr, at);
-  t.is(code(() => readCsr(derToPem(csr, 'CERTIFICATE REQUEST'))), 'RN_PKI_CSR_INVALID');
+  t.is(errorCode(() => readCsr(derToPem(csr, 'CERTIFICATE REQUEST'))), 'RN_PKI_CSR_INVALID');
 });
 
 test('RSA, garbage and oversized requests are rejected', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rn-csr-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=x', '-keyout', join(dir, 'k'), '-out', join(dir, 'r.csr')], { stdio: 'ignore' });
-  t.is(code(() => readCsr(readFileSync(join(dir, 'r.csr'), 'utf8'))), 'RN_PKI_CSR_INVALID');
-  t.is(code(() => readCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')), 'RN_PKI_CSR_INVALID');
-  t.is(code(() => readCsr('hello')), 'RN_PKI_CSR_INVALID');
-  t.is(code(() => readCsr('x'.repeat(20_000))), 'RN_PKI_CSR_INVALID');
+  t.is(errorCode(() => readCsr(readFileSync(join(dir, 'r.csr'), 'utf8'))), 'RN_PKI_CSR_INVALID');
+  t.is(errorCode(() => readCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')), 'RN_PKI_CSR_INVALID');
+  t.is(errorCode(() => readCsr('hello')), 'RN_PKI_CSR_INVALID');
+  t.is(errorCode(() => readCsr('x'.repeat(20_000))), 'RN_PKI_CSR_INVALID');
 });

@@ -4,7 +4,6 @@ import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ResilnetError } from '../../config/errors.js';
 import { createCrl } from '../../pki/ca.js';
 import { generateKeyPem } from '../../pki/keys.js';
 import {
@@ -18,15 +17,7 @@ import {
   verifyCertificate,
 } from '../../pki/identity.js';
 import { DAY_MS, NOW_MS, makeCa, makeNodeCert } from './pki-fixture.js';
-
-const code = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof ResilnetError ? err.code : `not a ResilnetError: ${String(err)}`;
-  }
-};
+import { errorCode } from '../fixtures/error-code.js';
 
 test('normalizeSerial gives lowercase hex without leading zeros', (t) => {
   const table: [string, string][] = [
@@ -38,15 +29,15 @@ test('normalizeSerial gives lowercase hex without leading zeros', (t) => {
     ['1A2B3C', '1a2b3c'],
   ];
   for (const [input, want] of table) t.is(normalizeSerial(input), want, input);
-  t.is(code(() => normalizeSerial('xyz')), 'RN_PKI_SERIAL_INVALID');
-  t.is(code(() => normalizeSerial('')), 'RN_PKI_SERIAL_INVALID');
+  t.is(errorCode(() => normalizeSerial('xyz')), 'RN_PKI_SERIAL_INVALID');
+  t.is(errorCode(() => normalizeSerial('')), 'RN_PKI_SERIAL_INVALID');
 });
 
 test('normalizeFingerprint accepts colons and any case, rejects wrong lengths', (t) => {
   const hex = 'ab'.repeat(32);
   t.is(normalizeFingerprint(`sha256:${hex.toUpperCase()}`), `sha256:${hex}`);
   t.is(normalizeFingerprint(hex.match(/../g)!.join(':')), `sha256:${hex}`);
-  t.is(code(() => normalizeFingerprint('sha256:abcd')), 'RN_PKI_FINGERPRINT_INVALID');
+  t.is(errorCode(() => normalizeFingerprint('sha256:abcd')), 'RN_PKI_FINGERPRINT_INVALID');
 });
 
 test('readCertificate reads prefix, serial, validity and fingerprint', async (t) => {
@@ -59,8 +50,8 @@ test('readCertificate reads prefix, serial, validity and fingerprint', async (t)
   t.is(info.notAfterMs, notAfterMs);
   t.regex(info.fingerprint, /^sha256:[0-9a-f]{64}$/);
   t.true(info.publicKey.equals(createPublicKey(keyPem)));
-  t.is(code(() => readCertificate(ca.certPem)), 'RN_PKI_CERT_INVALID', 'the CA has no prefix CN');
-  t.is(code(() => readCertificate('not a cert')), 'RN_PKI_CERT_INVALID');
+  t.is(errorCode(() => readCertificate(ca.certPem)), 'RN_PKI_CERT_INVALID', 'the CA has no prefix CN');
+  t.is(errorCode(() => readCertificate('not a cert')), 'RN_PKI_CERT_INVALID');
 });
 
 test('verifyCertificate checks issuer, validity, grace and revocation', async (t) => {
@@ -68,12 +59,12 @@ test('verifyCertificate checks issuer, validity, grace and revocation', async (t
   const other = await makeCa();
   const { certPem } = await makeNodeCert(ca, { prefix: 'fd5e:1:0:1::/64', serial: '21', notAfterMs: NOW_MS + DAY_MS });
   t.is(verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS }).prefix, 'fd5e:1:0:1::/64');
-  t.is(code(() => verifyCertificate(certPem, other.certPem, { nowMs: NOW_MS })), 'RN_PKI_CERT_INVALID');
-  t.is(code(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS + 2 * DAY_MS })), 'RN_PKI_CERT_EXPIRED');
+  t.is(errorCode(() => verifyCertificate(certPem, other.certPem, { nowMs: NOW_MS })), 'RN_PKI_CERT_INVALID');
+  t.is(errorCode(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS + 2 * DAY_MS })), 'RN_PKI_CERT_EXPIRED');
   t.is(verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS + 2 * DAY_MS, graceMs: 7 * DAY_MS }).serial, '21');
-  t.is(code(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS - 5 * DAY_MS })), 'RN_PKI_CERT_INVALID');
-  t.is(code(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS, revokedSerials: new Set(['21']) })), 'RN_PKI_CERT_REVOKED');
-  t.is(code(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS, revokedSerials: ['21'] })), 'RN_PKI_CERT_REVOKED');
+  t.is(errorCode(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS - 5 * DAY_MS })), 'RN_PKI_CERT_INVALID');
+  t.is(errorCode(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS, revokedSerials: new Set(['21']) })), 'RN_PKI_CERT_REVOKED');
+  t.is(errorCode(() => verifyCertificate(certPem, ca.certPem, { nowMs: NOW_MS, revokedSerials: ['21'] })), 'RN_PKI_CERT_REVOKED');
 });
 
 test('signBytes/verifyBytes: good signatures verify, anything else is false', (t) => {
@@ -97,8 +88,8 @@ test('parseCrl returns the serials and rejects a CRL signed by another CA', asyn
   t.deepEqual(info.serials.sort(), ['1f', '80']);
   t.is(info.thisUpdateMs, NOW_MS);
   t.is(info.nextUpdateMs, NOW_MS + 7 * DAY_MS);
-  t.is(code(() => parseCrl(crl, other.certPem)), 'RN_PKI_CRL_INVALID');
-  t.is(code(() => parseCrl(crl.replace('X509 CRL', 'CRL').replace('X509 CRL', 'CRL'), ca.certPem)), 'RN_PKI_CRL_INVALID');
+  t.is(errorCode(() => parseCrl(crl, other.certPem)), 'RN_PKI_CRL_INVALID');
+  t.is(errorCode(() => parseCrl(crl.replace('X509 CRL', 'CRL').replace('X509 CRL', 'CRL'), ca.certPem)), 'RN_PKI_CRL_INVALID');
 });
 
 test('caFingerprint equals openssl\'s SHA-256 fingerprint', async (t) => {

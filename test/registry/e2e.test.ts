@@ -6,7 +6,6 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ResilnetError } from '../../config/errors.js';
 import { parsePrefix, prefixContains } from '../../config/ipv6.js';
 import { parseNodeConfig } from '../../config/node-config.js';
 import { createCsrPem } from '../../pki/keys.js';
@@ -14,6 +13,7 @@ import { parseCrl, readCertificate } from '../../pki/identity.js';
 import { verifyNetworkConfig } from '../../pki/network-config.js';
 import { RegistryClient } from '../../wire/registry-client.js';
 import { runCli, spawnServe, tempDir } from './cli-harness.js';
+import { rejectionCode } from '../fixtures/error-code.js';
 
 const execFileP = promisify(execFile);
 
@@ -25,15 +25,6 @@ async function opensslVerify(args: string[]): Promise<{ ok: boolean; out: string
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return err instanceof ResilnetError ? err.code : String(err);
   }
 }
 
@@ -128,7 +119,7 @@ test('init, serve, three enrolments, openssl verify, renew, revoke with CRL, use
 
   const bClient = client(b);
   t.teardown(() => bClient.close());
-  t.is(await codeOf(bClient.heartbeat({ port: 1494 })), 'RN_PKI_CERT_REVOKED');
+  t.is(await rejectionCode(bClient.heartbeat({ port: 1494 })), 'RN_PKI_CERT_REVOKED');
 
   // Heartbeats and bootstrap: the caller is never in its own list, the revoked node never.
   const cClient = client(c);

@@ -1,16 +1,7 @@
 import test from 'ava';
-import { ResilnetError } from '../../config/errors.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent } from '../../registry/network-config-build.js';
 import { parseListen } from '../../registry/main.js';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as ResilnetError).code;
-  }
-};
+import { errorCode } from '../fixtures/error-code.js';
 
 test('parseSetting types values by key', (t) => {
   t.deepEqual(parseSetting('babel.hello_interval=1'), { key: 'babel.hello_interval', value: 1 });
@@ -18,7 +9,7 @@ test('parseSetting types values by key', (t) => {
   t.deepEqual(parseSetting('cipher=AES-256-GCM'), { key: 'cipher', value: 'AES-256-GCM' });
   t.deepEqual(parseSetting('registry_urls=https://a:1, https://b:2'), { key: 'registry_urls', value: ['https://a:1', 'https://b:2'] });
   for (const bad of ['nope', '=1', 'unknown=1', 'client_count=many', 'client_count=', 'cipher=']) {
-    t.is(code(() => parseSetting(bad)), 'RN_REGISTRY_SETTING_INVALID', bad);
+    t.is(errorCode(() => parseSetting(bad)), 'RN_REGISTRY_SETTING_INVALID', bad);
   }
 });
 
@@ -33,8 +24,8 @@ test('buildNetworkConfig applies defaults, then overrides, and validates', (t) =
   t.is(c.client_count, 2);
   t.is(c.max_clients, 10);
   t.deepEqual(c.revoked_serials, ['a', 'b']);
-  t.is(code(() => buildNetworkConfig({ ...inputs, overrides: { 'babel.hello_interval': 0 } })), 'RN_REGISTRY_SETTING_INVALID');
-  t.is(code(() => buildNetworkConfig({ ...inputs, overrides: { registry_urls: ['not a url'] } })), 'RN_REGISTRY_SETTING_INVALID');
+  t.is(errorCode(() => buildNetworkConfig({ ...inputs, overrides: { 'babel.hello_interval': 0 } })), 'RN_REGISTRY_SETTING_INVALID');
+  t.is(errorCode(() => buildNetworkConfig({ ...inputs, overrides: { registry_urls: ['not a url'] } })), 'RN_REGISTRY_SETTING_INVALID');
 });
 
 test('sameConfigContent ignores version and issue time only', (t) => {
@@ -50,5 +41,5 @@ test('parseListen', (t) => {
   t.deepEqual(parseListen(':9000'), { host: '::', port: 9000 });
   t.deepEqual(parseListen('8443'), { host: '::', port: 8443 });
   t.deepEqual(parseListen('localhost:1'), { host: 'localhost', port: 1 });
-  for (const bad of ['', 'host', '1.2.3.4:99999', 'fd00::1:80', '[::1]', 'a:b']) t.is(code(() => parseListen(bad)), 'RN_REGISTRY_LISTEN_INVALID', bad);
+  for (const bad of ['', 'host', '1.2.3.4:99999', 'fd00::1:80', '[::1]', 'a:b']) t.is(errorCode(() => parseListen(bad)), 'RN_REGISTRY_LISTEN_INVALID', bad);
 });

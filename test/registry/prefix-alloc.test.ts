@@ -2,15 +2,7 @@ import test from 'ava';
 import { ResilnetError } from '../../config/errors.js';
 import { parsePrefix, prefixContains } from '../../config/ipv6.js';
 import { allocatePrefix, checkLengths, lowestFreeIndex, prefixAtIndex, prefixCapacity } from '../../registry/prefix-alloc.js';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as ResilnetError).code;
-  }
-};
+import { errorCode } from '../fixtures/error-code.js';
 
 test('lowestFreeIndex finds the first gap', (t) => {
   const table: { used: number[]; capacity: number; want: number | undefined }[] = [
@@ -56,9 +48,9 @@ test('a purged prefix is reused first', (t) => {
 });
 
 test('lengths that leave no room are refused with the reason', (t) => {
-  t.is(code(() => checkLengths(parsePrefix('fd00::/64'), 64)), 'RN_REGISTRY_PREFIX_LENGTH');
-  t.is(code(() => checkLengths(parsePrefix('fd00::/64'), 48)), 'RN_REGISTRY_PREFIX_LENGTH');
-  t.is(code(() => checkLengths(parsePrefix('fd00::/64'), 128)), 'RN_REGISTRY_PREFIX_LENGTH');
-  t.is(code(() => checkLengths(parsePrefix('fd00::/48'), 64)), undefined);
+  t.is(errorCode(() => checkLengths(parsePrefix('fd00::/64'), 64)), 'RN_REGISTRY_PREFIX_LENGTH');
+  t.is(errorCode(() => checkLengths(parsePrefix('fd00::/64'), 48)), 'RN_REGISTRY_PREFIX_LENGTH');
+  t.is(errorCode(() => checkLengths(parsePrefix('fd00::/64'), 128)), 'RN_REGISTRY_PREFIX_LENGTH');
+  t.is(errorCode(() => checkLengths(parsePrefix('fd00::/48'), 64)), undefined);
   t.is(prefixCapacity(parsePrefix('fd00::/8'), 64), Number.MAX_SAFE_INTEGER);
 });

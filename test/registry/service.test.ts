@@ -11,6 +11,7 @@ import { RegistryDb } from '../../registry/db.js';
 import { registryConfigSchema } from '../../registry/registry-config.js';
 import { RegistryService } from '../../registry/service.js';
 import { DAY_MS, NOW_MS, makeCa } from '../pki/pki-fixture.js';
+import { rejectionCode } from '../fixtures/error-code.js';
 
 async function setup(opts: { prefix?: string; nodeLength?: number; certDays?: number } = {}) {
   const prefix = opts.prefix ?? 'fd5e:1::/48';
@@ -28,15 +29,6 @@ async function setup(opts: { prefix?: string; nodeLength?: number; certDays?: nu
   await service.start();
   return { ca, db, clock, service };
 }
-
-const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return undefined;
-  } catch (err) {
-    return err instanceof ResilnetError ? err.code : String(err);
-  }
-};
 
 async function newNode() {
   const keyPem = generateKeyPem();
@@ -57,13 +49,13 @@ test('enrolment gives distinct prefixes with certificates and a signed config', 
     prefixes.add(r.prefix);
   }
   t.is(prefixes.size, 3);
-  t.is(await codeOf(service.enrol(token, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_USED');
+  t.is(await rejectionCode(service.enrol(token, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_USED');
 });
 
 test('a bad CSR does not spend the token', async (t) => {
   const { service } = await setup();
   const token = service.addToken({ uses: 1 }).token;
-  t.is(await codeOf(service.enrol(token, 'garbage')), 'RN_PKI_CSR_INVALID');
+  t.is(await rejectionCode(service.enrol(token, 'garbage')), 'RN_PKI_CSR_INVALID');
   t.is(service.listTokens()[0]!.uses_left, 1);
   t.truthy((await service.enrol(token, (await newNode()).csr)).certificate);
 });
@@ -94,7 +86,7 @@ test('a full network is a clear error and leaves the token unspent', async (t) =
   const token = service.addToken({ uses: 5 }).token;
   await service.enrol(token, (await newNode()).csr);
   await service.enrol(token, (await newNode()).csr);
-  t.is(await codeOf(service.enrol(token, (await newNode()).csr)), 'RN_REGISTRY_NETWORK_FULL');
+  t.is(await rejectionCode(service.enrol(token, (await newNode()).csr)), 'RN_REGISTRY_NETWORK_FULL');
   t.is(service.listTokens()[0]!.uses_left, 3);
 });
 
@@ -104,9 +96,9 @@ test('expired and revoked tokens are refused', async (t) => {
   const revoked = service.addToken({ uses: 1 }).token;
   service.revokeToken(revoked.split('.')[0]!);
   clock.now += 60_000;
-  t.is(await codeOf(service.enrol(expiring, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_EXPIRED');
-  t.is(await codeOf(service.enrol(revoked, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_INVALID');
-  t.is(await codeOf(service.enrol('ffffffff.aaaaaaaaaaaaaaaaaaaaaaaa', (await newNode()).csr)), 'RN_REGISTRY_TOKEN_INVALID');
+  t.is(await rejectionCode(service.enrol(expiring, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_EXPIRED');
+  t.is(await rejectionCode(service.enrol(revoked, (await newNode()).csr)), 'RN_REGISTRY_TOKEN_INVALID');
+  t.is(await rejectionCode(service.enrol('ffffffff.aaaaaaaaaaaaaaaaaaaaaaaa', (await newNode()).csr)), 'RN_REGISTRY_TOKEN_INVALID');
   t.deepEqual(service.listTokens().map((x) => x.state).sort(), ['expired', 'revoked']);
 });
 
@@ -117,7 +109,7 @@ test('renewal: window, grace period and revocation', async (t) => {
   const r = await service.enrol(token, n.csr);
   const der = pemToDer(r.certificate, 'CERTIFICATE');
   const node = service.authenticate(der);
-  t.is(await codeOf(service.renew(node, n.csr)), 'RN_REGISTRY_RENEW_TOO_EARLY');
+  t.is(await rejectionCode(service.renew(node, n.csr)), 'RN_REGISTRY_RENEW_TOO_EARLY');
 
   clock.now = NOW_MS + 11 * DAY_MS; // inside the 10-day window
   const renewed = await service.renew(service.authenticate(der), n.csr);
@@ -126,14 +118,14 @@ test('renewal: window, grace period and revocation', async (t) => {
   t.not(info.serial, node.serial);
 
   clock.now = NOW_MS + 22 * DAY_MS; // old certificate expired 2 days ago; grace is 5
-  t.is(await codeOf(() => service.authenticate(der)), 'RN_PKI_CERT_EXPIRED');
+  t.is(await rejectionCode(() => service.authenticate(der)), 'RN_PKI_CERT_EXPIRED');
   const late = await service.renew(service.authenticate(der, { graceMs: 5 * DAY_MS }), n.csr);
   t.is(verifyCertificate(late.certificate, ca.certPem, { nowMs: clock.now }).prefix, r.prefix);
   clock.now = NOW_MS + 26 * DAY_MS;
-  t.is(await codeOf(() => service.authenticate(der, { graceMs: 5 * DAY_MS })), 'RN_PKI_CERT_EXPIRED');
+  t.is(await rejectionCode(() => service.authenticate(der, { graceMs: 5 * DAY_MS })), 'RN_PKI_CERT_EXPIRED');
 
   await service.revoke(r.prefix);
-  t.is(await codeOf(() => service.authenticate(pemToDer(late.certificate, 'CERTIFICATE'), { graceMs: 5 * DAY_MS })), 'RN_PKI_CERT_REVOKED');
+  t.is(await rejectionCode(() => service.authenticate(pemToDer(late.certificate, 'CERTIFICATE'), { graceMs: 5 * DAY_MS })), 'RN_PKI_CERT_REVOKED');
 });
 
 test('revocation publishes a CRL and a new network-config version', async (t) => {
@@ -150,7 +142,7 @@ test('revocation publishes a CRL and a new network-config version', async (t) =>
   t.deepEqual(config.revoked_serials, [bSerial]);
   t.is(config.crl, service.crlPem());
   t.deepEqual(parseCrl(service.crlPem(), ca.certPem).serials, [bSerial]);
-  t.is(await codeOf(() => service.authenticate(pemToDer(b.certificate, 'CERTIFICATE'))), 'RN_PKI_CERT_REVOKED');
+  t.is(await rejectionCode(() => service.authenticate(pemToDer(b.certificate, 'CERTIFICATE'))), 'RN_PKI_CERT_REVOKED');
   t.truthy(service.authenticate(pemToDer(a.certificate, 'CERTIFICATE')));
   t.is(service.listNodes().find((n) => n.prefix === b.prefix)!.state, 'revoked');
 
@@ -158,9 +150,9 @@ test('revocation publishes a CRL and a new network-config version', async (t) =>
   const bySerial = await service.revoke(aSerial.toUpperCase());
   t.deepEqual(bySerial.revoked_serials, [aSerial]);
   t.deepEqual(parseCrl(service.crlPem(), ca.certPem).serials.sort(), [aSerial, bSerial].sort());
-  t.is(await codeOf(service.revoke('fd5e:1:ffff::/64')), 'RN_REGISTRY_NODE_UNKNOWN');
-  t.is(await codeOf(service.revoke('ffff0')), 'RN_REGISTRY_CERT_UNKNOWN');
-  t.is(await codeOf(service.revoke('zz')), 'RN_REGISTRY_BAD_REQUEST');
+  t.is(await rejectionCode(service.revoke('fd5e:1:ffff::/64')), 'RN_REGISTRY_NODE_UNKNOWN');
+  t.is(await rejectionCode(service.revoke('ffff0')), 'RN_REGISTRY_CERT_UNKNOWN');
+  t.is(await rejectionCode(service.revoke('zz')), 'RN_REGISTRY_BAD_REQUEST');
 });
 
 test('config set bumps the version; an invalid value changes nothing', async (t) => {
@@ -171,8 +163,8 @@ test('config set bumps the version; an invalid value changes nothing', async (t)
   t.is(c.version, v0 + 1);
   t.is(c.babel.hello_interval, 1);
   t.is(c.client_count, 2);
-  t.is(await codeOf(service.setConfig(['client_count=-5'])), 'RN_REGISTRY_SETTING_INVALID');
-  t.is(await codeOf(service.setConfig(['nope=1'])), 'RN_REGISTRY_SETTING_INVALID');
+  t.is(await rejectionCode(service.setConfig(['client_count=-5'])), 'RN_REGISTRY_SETTING_INVALID');
+  t.is(await rejectionCode(service.setConfig(['nope=1'])), 'RN_REGISTRY_SETTING_INVALID');
   t.is(service.configVersion(), v0 + 1);
   t.is(service.configView().config.client_count, 2);
   await service.setConfig(['client_count=2']);
@@ -232,6 +224,6 @@ test('state survives a restart of the service on the same store', async (t) => {
   });
   await again.start();
   t.is(again.configVersion(), v);
-  t.is(await codeOf(() => again.authenticate(pemToDer(a.certificate, 'CERTIFICATE'))), 'RN_PKI_CERT_REVOKED');
+  t.is(await rejectionCode(() => again.authenticate(pemToDer(a.certificate, 'CERTIFICATE'))), 'RN_PKI_CERT_REVOKED');
   t.is(again.listTokens()[0]!.uses_left, 1);
 });

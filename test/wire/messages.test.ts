@@ -11,6 +11,7 @@ import {
   type PeerMessage,
 } from '../../wire/messages.js';
 import { MAX_MESSAGE_BYTES, decodeFrame, encodeItems, item } from '../../wire/tlv.js';
+import { mulberry32 } from '../fixtures/seeded-rand.js';
 
 const SIG = Buffer.from('5151', 'hex'); // a 2-byte stand-in keeps the golden hex short
 const sign = (): Buffer => SIG;
@@ -163,18 +164,6 @@ test('encoding refuses what cannot go on the wire', (t) => {
   t.like(t.throws(() => encodePacket(packet({ kind: 'tunnel-accept', port: 70000 }), sign), { instanceOf: WireEncodeError }), { code: 'RN_WIRE_BAD_FIELD' });
   t.like(t.throws(() => encodePacket(packet({ kind: 'hello', myTimestampMs: 1 }, { sender: 'fd5e:1::7/32' }), sign), { instanceOf: WireEncodeError }), { code: 'RN_WIRE_BAD_FIELD' });
 });
-
-// Deterministic PRNG so a failing case can be replayed.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMessage(rand: () => number): PeerMessage {
   const int = (max: number): number => Math.floor(rand() * (max + 1));

@@ -1,5 +1,5 @@
 import { CONTROL_ROUTES, parseEventsRequest, type EventsRequest, type EventsResponse } from '../protocol.js';
-import type { CommandHandler } from './handler.js';
+import { fromQueryParser, type CommandHandler } from './handler.js';
 
 export const eventsCommand: CommandHandler<EventsRequest, EventsResponse> = {
   help: {
@@ -8,9 +8,6 @@ export const eventsCommand: CommandHandler<EventsRequest, EventsResponse> = {
     description: 'the latest membership and link changes, one human-readable line each, oldest first',
     params: { limit: 'how many lines (default 100)' },
   },
-  parse: ({ query }) => {
-    const r = parseEventsRequest(query);
-    return 'error' in r ? { ok: false, message: r.error } : { ok: true, request: r };
-  },
+  parse: fromQueryParser(parseEventsRequest),
   run: (req, backend) => backend.events(req),
 };

@@ -49,3 +49,11 @@ export function noQuery(query: URLSearchParams): ParseResult<Record<string, neve
   for (const k of query.keys()) return { ok: false, message: `unknown parameter "${k}" (this command takes none)` };
   return { ok: true, request: {} };
 }
+
+/** A command's `parse` from a protocol.ts query parser (which returns the request or `{ error }`). */
+export function fromQueryParser<Req extends object>(parse: (query: URLSearchParams) => Req | { error: string }): (input: CommandInput) => ParseResult<Req> {
+  return ({ query }) => {
+    const r = parse(query);
+    return 'error' in r ? { ok: false, message: r.error } : { ok: true, request: r };
+  };
+}

@@ -1,5 +1,5 @@
 import { CONTROL_ROUTES, parsePeersRequest, type PeersRequest, type PeersResponse } from '../protocol.js';
-import type { CommandHandler } from './handler.js';
+import { fromQueryParser, type CommandHandler } from './handler.js';
 
 export const peersCommand: CommandHandler<PeersRequest, PeersResponse> = {
   help: {
@@ -8,9 +8,6 @@ export const peersCommand: CommandHandler<PeersRequest, PeersResponse> = {
     description: 'the peer DB: addresses, source, last seen, failures, dead flag with reason, since and next retry',
     params: { dead: '1 to list only dead peers' },
   },
-  parse: ({ query }) => {
-    const r = parsePeersRequest(query);
-    return 'error' in r ? { ok: false, message: r.error } : { ok: true, request: r };
-  },
+  parse: fromQueryParser(parsePeersRequest),
   run: (req, backend) => backend.peers(req),
 };

@@ -5,7 +5,7 @@ export const tunnelsCommand: CommandHandler<Record<string, never>, TunnelsRespon
   help: {
     name: 'tunnels',
     ...CONTROL_ROUTES.tunnels,
-    description: 'open tunnels: peer, direction, interface, age, bytes/s, babel routes, score',
+    description: 'open tunnels: peer, direction, interface, age, bytes/s, babel routes, score; and our traffic per destination (when measured)',
     params: {},
   },
   parse: ({ query }) => noQuery(query),

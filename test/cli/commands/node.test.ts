@@ -2,30 +2,15 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { buildProgram, main } from '../../../cli/main.js';
 import { checkNodeConfigText, resolveControlSocket, toEventsLimit, toPeersRequest } from '../../../cli/commands/node.js';
-import { formatDurationMs, renderEvents, renderPeers, renderReload, renderTunnels } from '../../../cli/commands/node-render.js';
-import { ControlServer } from '../../../daemon/control/server.js';
-import { FakeBackend, NOW_MS, samplePeers, sampleTunnels, sampleEvents } from '../../daemon/control/fake-backend.js';
+import { MAX_DESTINATION_ROWS, formatDurationMs, renderEvents, renderPeers, renderReload, renderTunnels } from '../../../cli/commands/node-render.js';
+import { NOW_MS, samplePeers, sampleTunnels, sampleEvents, serveFakeBackend } from '../../daemon/control/fake-backend.js';
 
 function captureIo() {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out, err };
-}
-
-async function daemonStub(t: import('ava').ExecutionContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'rn-cli-'));
-  const socketPath = join(dir, 'control.sock');
-  const backend = new FakeBackend();
-  const server = new ControlServer({ socketPath }, { backend, log: pino({ level: 'silent' }) });
-  await server.start();
-  t.teardown(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, socketPath, backend };
 }
 
 test('renderPeers: live table and dead table', (t) => {
@@ -63,6 +48,36 @@ test('renderTunnels and renderEvents', (t) => {
     '2026-11-21T11:59:00.000Z  link with fd5e:1:2:8::/64 established via 10.1.0.8:1195/udp\n' +
       '2026-11-21T11:59:50.000Z  peer fd5e:1:2:9::/64 marked dead: 3 failed attempts (no answer to tunnel-request)\n',
   );
+});
+
+test('renderTunnels: per-destination traffic as a second table, in the daemon\'s order (busiest first), idle ones left out', (t) => {
+  const destinations = [
+    { prefix: 'fd5e:1:2:a::/64', rxBytesPerSec: 0, txBytesPerSec: 1_500_000, via: null },
+    { prefix: 'fd5e:1:2:9::/64', rxBytesPerSec: 61_200, txBytesPerSec: 60_900, via: 'fd5e:1:2:8::/64' },
+    { prefix: 'fd5e:1:2:8::/64', rxBytesPerSec: 300, txBytesPerSec: 0, via: 'fd5e:1:2:8::/64' },
+    { prefix: 'fd5e:1:2:b::/64', rxBytesPerSec: 0, txBytesPerSec: 0, via: 'fd5e:1:2:8::/64' },
+  ];
+  t.is(
+    renderTunnels({ tunnels: sampleTunnels, destinations }),
+    [
+      'PEER             DIR  INTERFACE       STATE  AGE   RX       TX        ROUTES  SCORE',
+      'fd5e:1:2:8::/64  out  rn1a2b3c4d5e6f  up*    65 s  120 B/s  2.5 kB/s  2       0.75',
+      '',
+      'DESTINATION      RX         TX         VIA',
+      'fd5e:1:2:a::/64  0 B/s      1.5 MB/s   -',
+      'fd5e:1:2:9::/64  61.2 kB/s  60.9 kB/s  fd5e:1:2:8::/64',
+      'fd5e:1:2:8::/64  300 B/s    0 B/s      fd5e:1:2:8::/64',
+      '',
+    ].join('\n'),
+  );
+  // Measured, but nothing flows; and without tunnels the destinations still show.
+  t.is(renderTunnels({ tunnels: sampleTunnels, destinations: [destinations[3]!] }).split('\n\n')[1], 'no traffic to other nodes measured\n');
+  t.is(renderTunnels({ tunnels: [], destinations: [] }), 'no tunnels\n\nno traffic to other nodes measured\n');
+  // A long list is cut; --json has every destination.
+  const many = Array.from({ length: MAX_DESTINATION_ROWS + 3 }, (_, i) => ({ prefix: `fd5e:1:3:${i.toString(16)}::/64`, rxBytesPerSec: 1000 - i, txBytesPerSec: 0, via: null }));
+  const text = renderTunnels({ tunnels: [], destinations: many });
+  t.is(text.split('\n').filter((l) => l.startsWith('fd5e:1:3:')).length, MAX_DESTINATION_ROWS);
+  t.true(text.endsWith('\n(3 more; resilnet tunnels --json lists all)\n'), text);
 });
 
 test('renderReload lists applied, restart-required and failed keys', (t) => {
@@ -139,7 +154,7 @@ test('CLI: config check prints each problem and exits 1', async (t) => {
 });
 
 test('CLI: read commands against a daemon stub, text and --json', async (t) => {
-  const { socketPath, backend } = await daemonStub(t);
+  const { socketPath, backend } = await serveFakeBackend(t);
   const peers = captureIo();
   t.is(await main(['peers', '--dead', '--json', '--socket', socketPath], peers.io), 0);
   t.deepEqual(JSON.parse(peers.out.join('')), { peers: samplePeers.filter((p) => p.dead) });
@@ -164,7 +179,7 @@ test('CLI: read commands against a daemon stub, text and --json', async (t) => {
 });
 
 test('CLI: the socket comes from --config when --socket is not given', async (t) => {
-  const { socketPath, dir } = await daemonStub(t);
+  const { socketPath, dir } = await serveFakeBackend(t);
   const file = join(dir, 'resilnet.toml');
   writeFileSync(file, `[registry]\nurl = "https://10.0.0.1:8443"\n[control]\nsocket = "${socketPath}"\n`);
   t.is(resolveControlSocket({ config: file }), socketPath);

@@ -1,11 +1,8 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BabelClient } from '../../../daemon/babel/client.js';
 import { routeCountsByInterface, applyBabelEvent, emptyBabelTable } from '../../../daemon/babel/table.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
+import { fakeLineServer, tempSocketPath } from '../../fakes/fake-line-server.js';
 import { readTranscript } from '../../fixtures/load.js';
 
 const dump = readTranscript('babeld-1.12.1-dump.txt');
@@ -29,47 +26,22 @@ function firstDumpReply(): string[] {
 
 /** A fake babeld replaying captured replies on a Unix socket. */
 function fakeBabeld(path: string, opts: { monitorLines?: string[]; closeAfterMonitor?: boolean; silent?: boolean } = {}) {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server: Server = createServer((s) => {
-    connections++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    if (opts.silent) return;
-    s.write(BANNER.join('\n') + '\n');
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d.toString();
-      let k;
-      while ((k = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, k);
-        buf = buf.slice(k + 1);
-        if (line === 'dump') s.write(firstDumpReply().join('\n') + '\n');
-        else if (line === 'monitor') {
-          s.write([...(opts.monitorLines ?? []), 'ok'].join('\n') + '\n');
-          if (opts.closeAfterMonitor) setTimeout(() => s.destroy(), 20);
-        } else if (line.startsWith('interface ') || line.startsWith('flush ')) s.write('ok\n');
-        else if (line === 'die') s.destroy();
-        else s.write('bad\n');
-      }
-    });
+  return fakeLineServer(path, {
+    greeting: BANNER,
+    silent: opts.silent,
+    onLine: (line, s) => {
+      if (line === 'dump') s.write(firstDumpReply().join('\n') + '\n');
+      else if (line === 'monitor') {
+        s.write([...(opts.monitorLines ?? []), 'ok'].join('\n') + '\n');
+        if (opts.closeAfterMonitor) setTimeout(() => s.destroy(), 20);
+      } else if (line.startsWith('interface ') || line.startsWith('flush ')) s.write('ok\n');
+      else if (line === 'die') s.destroy();
+      else s.write('bad\n');
+    },
   });
-  return {
-    listen: () => new Promise<void>((r) => server.listen(path, r)),
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-    connections: () => connections,
-  };
 }
 
-function tmp(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rn-babel-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'babeld.sock');
-}
+const tmp = (t: { teardown(fn: () => void): void }): string => tempSocketPath(t, 'babel', 'babeld.sock');
 
 test('request returns data lines and status; dump folds into a table', async (t) => {
   const path = tmp(t);

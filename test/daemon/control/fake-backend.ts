@@ -1,4 +1,11 @@
-// A control backend with canned answers, for server and CLI tests.
+// A control backend with canned answers, and a control server on it in a
+// temporary folder, for server and CLI tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { pino } from 'pino';
+import { ControlServer } from '../../../daemon/control/server.js';
 import type { ControlBackend } from '../../../daemon/control/commands/handler.js';
 import type { PeersRequest, PeerView, ReloadReport, StatusResponse, TunnelView } from '../../../daemon/control/protocol.js';
 import type { EventLine } from '../../../daemon/events.js';
@@ -104,4 +111,18 @@ export class FakeBackend implements ControlBackend {
     if (this.reloadResult instanceof Error) throw this.reloadResult;
     return this.reloadResult;
   }
+}
+
+/** A started ControlServer over a FakeBackend at DIR/control.sock; stopped and DIR removed at teardown. */
+export async function serveFakeBackend(t: ExecutionContext): Promise<{ dir: string; socketPath: string; backend: FakeBackend; server: ControlServer }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-ctl-'));
+  const socketPath = join(dir, 'control.sock');
+  const backend = new FakeBackend();
+  const server = new ControlServer({ socketPath }, { backend, log: pino({ level: 'silent' }) });
+  await server.start();
+  t.teardown(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, socketPath, backend, server };
 }

@@ -7,19 +7,11 @@ import { pino } from 'pino';
 import { ConfigError } from '../../../config/errors.js';
 import { ControlClient } from '../../../daemon/control/client.js';
 import { ControlServer } from '../../../daemon/control/server.js';
-import { FakeBackend, samplePeers, sampleStatus } from './fake-backend.js';
+import { FakeBackend, samplePeers, sampleStatus, serveFakeBackend } from './fake-backend.js';
 
 async function setup(t: import('ava').ExecutionContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'rn-ctl-'));
-  const socketPath = join(dir, 'control.sock');
-  const backend = new FakeBackend();
-  const server = new ControlServer({ socketPath }, { backend, log: pino({ level: 'silent' }) });
-  await server.start();
-  t.teardown(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, socketPath, backend, server, client: new ControlClient({ socketPath }) };
+  const served = await serveFakeBackend(t);
+  return { ...served, client: new ControlClient({ socketPath: served.socketPath }) };
 }
 
 function raw(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; json: any }> {

@@ -1,64 +1,37 @@
 // The real daemon in network namespaces: a real registry, `resilnet register`,
 // `resilnet daemon` with real openvpn and babeld, and the real CLI to inspect it.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { existsSync } from 'node:fs';
 import {
   NodeLab,
   editFile,
+  nodeCli,
+  pings,
   registerNode,
   run,
   startDaemon,
+  startNetwork,
   startRegistry,
   testNodeConfig,
+  tunnelUp,
   waitFor,
   type LabHost,
-  type RegistryInfo,
-  type RunningNode,
 } from './netlab.js';
 
-async function network(t: ExecutionContext, names: string[], settings: string[], editConfig: (text: string) => string = testNodeConfig): Promise<{ lab: NodeLab; nodes: Map<string, RunningNode>; configs: Map<string, string>; registry: RegistryInfo }> {
-  const lab = await NodeLab.create(t);
-  const registry = await startRegistry(lab, await lab.addHost('reg'), settings);
-  const configs = new Map<string, string>();
-  for (const name of names) {
-    const host = await lab.addHost(name);
-    const cfg = await registerNode(lab, registry, host);
-    editFile(cfg, editConfig);
-    configs.set(name, cfg);
-  }
-  const nodes = new Map<string, RunningNode>();
-  for (const name of names) nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!));
-  t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
-  return { lab, nodes, configs, registry };
-}
-
-const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
-
-async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<any> {
-  const { tunnels } = await cli(lab, from, 'tunnels');
-  const t = tunnels.find((x: any) => x.peer === to.prefix && x.state === 'up');
-  if (!t) throw new Error(`${from.host.name}: no up tunnel with ${to.host.name}; tunnels: ${JSON.stringify(tunnels.map((x: any) => [x.peer, x.state]))}`);
-  return t;
-}
-
-async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
-  if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
-}
-
 test.serial('two nodes form a tunnel and reach each other\'s overlay address, also while the registry is down', async (t) => {
-  const { lab, nodes, registry } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes, registry } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
   await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
   await waitFor('b pings a', () => pings(lab, b, a), { timeoutMs: 30_000 });
-  const { events } = await cli(lab, a, 'events');
+  const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
 
   registry.proc.child.kill('SIGTERM');
   await registry.proc.exited;
   await waitFor('a notices the registry is gone', async () => {
-    const status = await cli(lab, a, 'status');
+    const status = await nodeCli(lab, a, 'status');
     if (!status.registry.lastError) throw new Error('no registry error yet');
   }, { timeoutMs: 30_000 });
   await pings(lab, a, b);
@@ -68,7 +41,7 @@ test.serial('two nodes form a tunnel and reach each other\'s overlay address, al
 
 test.serial('four nodes with two outgoing tunnels each reach all pairs', async (t) => {
   const names = ['a', 'b', 'c', 'd'];
-  const { lab, nodes } = await network(t, names, ['babel.hello_interval=1', 'client_count=2']);
+  const { lab, nodes } = await startNetwork(t, names, ['babel.hello_interval=1', 'client_count=2']);
   for (const x of names) {
     for (const y of names) {
       if (x === y) continue;
@@ -76,13 +49,13 @@ test.serial('four nodes with two outgoing tunnels each reach all pairs', async (
     }
   }
   for (const x of names) {
-    const { tunnels } = await cli(lab, nodes.get(x)!, 'tunnels');
+    const { tunnels } = await nodeCli(lab, nodes.get(x)!, 'tunnels');
     t.true(tunnels.filter((tt: any) => tt.direction === 'outgoing').length <= 2, `${x}: ${JSON.stringify(tunnels)}`);
   }
 });
 
 test.serial('a killed openvpn child is restarted and reachability returns', async (t) => {
-  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   const before = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
@@ -95,7 +68,7 @@ test.serial('a killed openvpn child is restarted and reachability returns', asyn
     if (now.pid === before.pid) throw new Error(`still pid ${now.pid}`);
   }, { timeoutMs: 60_000 });
   await waitFor('a pings b again', () => pings(lab, a, b), { timeoutMs: 60_000 });
-  const { events } = await cli(lab, a, 'events');
+  const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => /killed by SIGKILL; restarting/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
 
@@ -116,7 +89,7 @@ test.serial('a peer that cannot be reached shows in peers --dead with its reason
   const ghost = await startDaemon(lab, hostGhost, cfgGhost);
   const a = await startDaemon(lab, hostA, cfgA);
   const dead = await waitFor('ghost marked dead on a', async () => {
-    const { peers } = await cli(lab, a, 'peers', '--dead');
+    const { peers } = await nodeCli(lab, a, 'peers', '--dead');
     const p = peers.find((x: any) => x.prefix === ghost.prefix);
     if (!p) throw new Error(`dead peers: ${JSON.stringify(peers)}`);
     return p;
@@ -126,13 +99,13 @@ test.serial('a peer that cannot be reached shows in peers --dead with its reason
   t.is(dead.failures, 3);
   t.is(typeof dead.deadSinceMs, 'number');
   t.is(typeof dead.nextRetryMs, 'number');
-  const { events } = await cli(lab, a, 'events');
+  const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`peer ${ghost.prefix} marked dead: 3 failed attempts (`)), JSON.stringify(events.map((e: any) => e.text)));
   const text = await lab.cli(a.host, ['peers', '--dead', '--config', a.configPath]);
   t.regex(text.stdout, new RegExp(`${ghost.prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} +3 failed attempts`));
 });
 
-async function txPacketsPerSec(lab: NodeLab, host: LabHost, ifName: string, windowMs: number): Promise<number> {
+async function txPacketsPerSec(host: LabHost, ifName: string, windowMs: number): Promise<number> {
   const read = async () => {
     const r = await run(['ip', 'netns', 'exec', host.ns, 'cat', `/sys/class/net/${ifName}/statistics/tx_packets`]);
     return Number(r.stdout.trim());
@@ -145,12 +118,12 @@ async function txPacketsPerSec(lab: NodeLab, host: LabHost, ifName: string, wind
 test.serial('changing babel.hello_interval and reloading changes babeld\'s hello interval, no tunnel dropped', async (t) => {
   // Link-liveness hellos (4 per second) would hide babeld's own packet rate on the tunnel.
   const noLinkHellos = (text: string) => testNodeConfig(text).replace('neighbours = []', 'neighbours = []\nlink_hello_interval = 0');
-  const { lab, nodes, configs } = await network(t, ['a', 'b'], ['babel.hello_interval=2'], noLinkHellos);
+  const { lab, nodes, configs } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=2'], { editConfig: noLinkHellos });
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   const tunnel = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
   await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
-  const slowRate = await txPacketsPerSec(lab, a.host, tunnel.interface, 8_000);
+  const slowRate = await txPacketsPerSec(a.host, tunnel.interface, 8_000);
 
   editFile(configs.get('a')!, (text) => text.replace('# hello_interval = 1', 'hello_interval = 0.25'));
   const r = await lab.cli(a.host, ['reload', '--json', '--config', a.configPath]);
@@ -158,18 +131,18 @@ test.serial('changing babel.hello_interval and reloading changes babeld\'s hello
   const report = JSON.parse(r.stdout);
   t.deepEqual(report.applied.map((i: any) => [i.key, i.from, i.to]), [['babel.hello_interval', null, 0.25]]);
   t.deepEqual(report.failed, []);
-  const status = await cli(lab, a, 'status');
+  const status = await nodeCli(lab, a, 'status');
   t.is(status.networkConfig.helloIntervalSec, 0.25);
 
   // babeld now sends hellos 8× as often on the tunnel (updates and IHUs scale with it).
-  const fastRate = await txPacketsPerSec(lab, a.host, tunnel.interface, 8_000);
+  const fastRate = await txPacketsPerSec(a.host, tunnel.interface, 8_000);
   t.log(`babel packets/s on ${tunnel.interface}: ${slowRate.toFixed(2)} at 2 s, ${fastRate.toFixed(2)} at 0.25 s`);
   t.true(fastRate > slowRate * 2.5, `${slowRate} → ${fastRate}`);
 
   const after = await tunnelUp(lab, a, b);
   t.is(after.pid, tunnel.pid);
   t.is(after.openedAtMs, tunnel.openedAtMs);
-  const { events } = await cli(lab, a, 'events');
+  const { events } = await nodeCli(lab, a, 'events');
   t.false(events.some((e: any) => /^link with .* (lost|closed)/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
   await pings(lab, a, b);
 
@@ -177,39 +150,39 @@ test.serial('changing babel.hello_interval and reloading changes babeld\'s hello
   editFile(configs.get('a')!, (text) => text.replace('hello_interval = 0.25', '# hello_interval = 1'));
   a.proc.child.kill('SIGHUP');
   await waitFor('the SIGHUP reload applied', async () => {
-    const s = await cli(lab, a, 'status');
+    const s = await nodeCli(lab, a, 'status');
     if (s.networkConfig.helloIntervalSec !== 2) throw new Error(`hello still ${s.networkConfig.helloIntervalSec}`);
   }, { timeoutMs: 20_000 });
   t.is((await tunnelUp(lab, a, b)).pid, tunnel.pid);
 });
 
 test.serial('a revoked node: its tunnels are torn down and it is marked dead', async (t) => {
-  const { lab, nodes, registry } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes, registry } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
   const r = await lab.cli(registry.host, ['registry', 'revoke', '--dir', registry.dir, b.prefix]);
   t.is(r.code, 0, r.stderr);
   const dead = await waitFor('b marked dead on a', async () => {
-    const { peers } = await cli(lab, a, 'peers', '--dead');
+    const { peers } = await nodeCli(lab, a, 'peers', '--dead');
     const p = peers.find((x: any) => x.prefix === b.prefix);
     if (!p) throw new Error(`dead: ${JSON.stringify(peers)}`);
     return p;
   }, { timeoutMs: 60_000 });
   t.regex(dead.deadReason, /revoked/);
-  const { tunnels } = await cli(lab, a, 'tunnels');
+  const { tunnels } = await nodeCli(lab, a, 'tunnels');
   t.false(tunnels.some((x: any) => x.peer === b.prefix), JSON.stringify(tunnels));
-  const { events } = await cli(lab, a, 'events');
+  const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => /^network config version \d+ adopted/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
 
 test.serial('after SIGTERM nothing of the daemon is left: processes, interfaces, routes, socket', async (t) => {
-  const { lab, nodes } = await network(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
   await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
-  const status = await cli(lab, a, 'status');
+  const status = await nodeCli(lab, a, 'status');
   const socket = `${a.configPath.replace(/resilnet\.toml$/, '')}run/control.sock`;
   t.true(existsSync(socket));
 

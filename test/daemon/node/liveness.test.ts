@@ -6,23 +6,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { NodeLab, editFile, registerNode, startDaemon, startRegistry, testNodeConfig, waitFor, type RunningNode } from './netlab.js';
-
-const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
-
-async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<any> {
-  const { tunnels } = await cli(lab, from, 'tunnels');
-  const t = tunnels.find((x: any) => x.peer === to.prefix && x.state === 'up');
-  if (!t) throw new Error(`${from.host.name}: no up tunnel with ${to.host.name}; tunnels: ${JSON.stringify(tunnels.map((x: any) => [x.peer, x.state]))}`);
-  return t;
-}
-
-async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
-  if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
-}
+import { nodeCli, pings, startNetwork, tunnelUp, waitFor, type RunningNode } from './netlab.js';
 
 /** A 20 Hz ping in a namespace; collects the wall-clock times (ms) of the replies. */
-function continuousPing(t: ExecutionContext, lab: NodeLab, from: RunningNode, address: string) {
+function continuousPing(t: ExecutionContext, from: RunningNode, address: string) {
   const replies: number[] = [];
   const child = spawn('ip', ['netns', 'exec', from.host.ns, 'ping', '-6', '-D', '-n', '-i', '0.05', '-W', '1', address], { stdio: ['ignore', 'pipe', 'ignore'] });
   let buf = '';
@@ -56,34 +43,24 @@ function outageAfter(replies: number[], sinceMs: number): { outageMs: number; re
 }
 
 test.serial('a frozen openvpn end: the link is declared lost, traffic moves to the other path, and the link comes back', async (t) => {
-  const lab = await NodeLab.create(t);
-  const registry = await startRegistry(lab, await lab.addHost('reg'), ['babel.hello_interval=1', 'client_count=2']);
   const names = ['a', 'b', 'c'];
-  const configs = new Map<string, string>();
-  for (const name of names) {
-    const cfg = await registerNode(lab, registry, await lab.addHost(name));
-    editFile(cfg, testNodeConfig);
-    configs.set(name, cfg);
-  }
-  const nodes = new Map<string, RunningNode>();
-  for (const name of names) {
-    nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!, name === 'a' ? ['--log-level', 'trace'] : []));
-  }
+  const { lab, nodes } = await startNetwork(t, names, ['babel.hello_interval=1', 'client_count=2'], {
+    daemonArgs: (name) => (name === 'a' ? ['--log-level', 'trace'] : []),
+  });
   const [a, b, c] = names.map((n) => nodes.get(n)!) as [RunningNode, RunningNode, RunningNode];
-  t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
 
   for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(`${x.host.name}-${y.host.name} tunnel up`, () => tunnelUp(lab, x, y), { timeoutMs: 90_000 });
   for (const [x, y] of [[a, b], [b, a], [a, c], [c, b], [b, c]] as const) await waitFor(`${x.host.name} pings ${y.host.name}`, () => pings(lab, x, y), { timeoutMs: 60_000 });
   // Every node has its two neighbours' routes, so a has an alternative path to b through c.
   await waitFor('babel routes everywhere', async () => {
     for (const n of [a, b, c]) {
-      const s = await cli(lab, n, 'status');
+      const s = await nodeCli(lab, n, 'status');
       if (s.babeld.routes < 2) throw new Error(`${n.host.name}: ${s.babeld.routes} routes`);
       if (!s.links.every((l: any) => l.state === 'alive') || s.links.length < 2) throw new Error(`${n.host.name}: links ${JSON.stringify(s.links)}`);
     }
   }, { timeoutMs: 60_000 });
 
-  const ping = continuousPing(t, lab, a, b.address);
+  const ping = continuousPing(t, a, b.address);
   await waitFor('the 20 Hz ping flows', () => {
     if (ping.replies.length < 20) throw new Error(`${ping.replies.length} replies`);
   }, { timeoutMs: 20_000, intervalMs: 200 });
@@ -102,7 +79,7 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
   });
 
   const lost = await waitFor('a reports the link with b lost', async () => {
-    const { events } = await cli(lab, a, 'events');
+    const { events } = await nodeCli(lab, a, 'events');
     const e = events.find((x: any) => x.atMs >= stoppedAtMs - 1_000 && x.text.startsWith(`link with ${b.prefix} lost`));
     if (!e) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
     return e;
@@ -118,7 +95,7 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
 
   // The frozen end is restarted (it would never recover by itself) and the link comes back.
   await waitFor('a reports the link with b restored', async () => {
-    const { events } = await cli(lab, a, 'events');
+    const { events } = await nodeCli(lab, a, 'events');
     if (!events.some((x: any) => x.atMs > lost.atMs && x.text === `link with ${b.prefix} restored`)) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
   }, { timeoutMs: 90_000, intervalMs: 500 });
   await waitFor('a pings b after the restore', () => pings(lab, a, b), { timeoutMs: 30_000 });

@@ -8,12 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildMiniupnpdArgv, buildMiniupnpdConf, buildNftSkeleton, buildStundArgv } from '../upnp/miniupnpd-config.js';
-import { NodeLab, editFile, registerNode, run, runOk, startDaemon, startRegistry, testNodeConfig, waitFor, type RunningNode } from './netlab.js';
+import { NodeLab, editFile, nodeCli, pings, registerNode, run, runOk, startDaemon, startRegistry, testNodeConfig, tunnelUp, waitFor } from './netlab.js';
 
 // By absolute path: under npx, node_modules/.bin holds an unrelated `nft` (@vercel/nft).
 const NFT = '/usr/sbin/nft';
-
-const cli = (lab: NodeLab, n: RunningNode, ...args: string[]) => lab.cliJson(n.host, [...args, '--config', n.configPath]);
 
 test.serial('a node behind NAT with UPnP announces the external address and gets an incoming tunnel through the mapped port', async (t) => {
   const lab = await NodeLab.create(t);
@@ -69,7 +67,7 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
 
   const nat = await startDaemon(lab, natHost, natCfg);
   const status = await waitFor('the NAT\'d node shows its UPnP external address', async () => {
-    const s = await cli(lab, nat, 'status');
+    const s = await nodeCli(lab, nat, 'status');
     if (!s.underlay.upnp) throw new Error(`no UPnP address yet: ${JSON.stringify(s.underlay)} ${JSON.stringify(s.health)}`);
     return s;
   }, { timeoutMs: 60_000 });
@@ -80,28 +78,21 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   t.true(existsSync(join(gw.dir, 'upnp.leases')));
 
   const pub = await startDaemon(lab, pubHost, pubCfg);
-  const tunnel = await waitFor('an incoming tunnel from the public node on the NAT\'d node', async () => {
-    const { tunnels } = await cli(lab, nat, 'tunnels');
-    const tt = tunnels.find((x: any) => x.peer === pub.prefix && x.state === 'up');
-    if (!tt) throw new Error(JSON.stringify(tunnels));
-    return tt;
-  }, { timeoutMs: 120_000 });
+  const tunnel = await waitFor('an incoming tunnel from the public node on the NAT\'d node', () => tunnelUp(lab, nat, pub), { timeoutMs: 120_000 });
   t.is(tunnel.direction, 'incoming');
-  const { tunnels: pubTunnels } = await cli(lab, pub, 'tunnels');
+  const { tunnels: pubTunnels } = await nodeCli(lab, pub, 'tunnels');
   const out = pubTunnels.find((x: any) => x.peer === nat.prefix);
   t.is(out.direction, 'outgoing');
   // Through the router's external address and a mapped tunnel port.
   t.regex(out.remote, new RegExp(`^${gw.underlayIp.replace(/\./g, '\\.')}:\\d+$`));
-  await waitFor('pub pings the NAT\'d node over the overlay', async () => {
-    if (!(await lab.ping6(pub.host, nat.address))) throw new Error('no reply');
-  }, { timeoutMs: 60_000 });
+  await waitFor('pub pings the NAT\'d node over the overlay', () => pings(lab, pub, nat), { timeoutMs: 60_000 });
 
   // The peer-protocol announcement reached the public node: its DB has the UPnP address first.
   await waitFor('pub knows the NAT\'d node\'s announced addresses', async () => {
-    const { peers } = await cli(lab, pub, 'peers');
+    const { peers } = await nodeCli(lab, pub, 'peers');
     const p = peers.find((x: any) => x.prefix === nat.prefix);
     if (!p || p.addresses[0] !== `${gw.underlayIp}:1194` || !p.addresses.includes(`${natHost.underlayIp}:1194`)) throw new Error(JSON.stringify(p));
   }, { timeoutMs: 30_000 });
-  const { events } = await cli(lab, nat, 'events');
+  const { events } = await nodeCli(lab, nat, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`link with ${pub.prefix} established`)), JSON.stringify(events.map((e: any) => e.text)));
 });

@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { waitFor as waitForCheck } from '../../fixtures/wait.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(REPO, 'test/daemon/node/bin.ts');
@@ -36,19 +37,9 @@ export async function runOk(argv: string[], options: { timeoutMs?: number } = {}
   return r.stdout;
 }
 
-/** Waits until `check` stops throwing; fails with its last reason. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number }): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}: ${(last as Error)?.message ?? String(last)}`);
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
-  }
+/** The shared waitFor (fixtures/wait.ts), naming what it waits for first; pauses 500 ms by default (each check runs commands). */
+export function waitFor<T>(what: string, check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number }): Promise<T> {
+  return waitForCheck(check, { what, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 500 });
 }
 
 export interface LabHost {
@@ -75,13 +66,13 @@ export class NodeLab {
   private readonly procs = new Set<ChildProcess>();
   private nextIndex = 1;
 
-  private constructor(private readonly t: ExecutionContext) {
+  private constructor() {
     this.root = `/tmp/resilnet-daemon-test/${this.id}`;
     this.bridgeNs = `${this.id}-br`;
   }
 
   static async create(t: ExecutionContext): Promise<NodeLab> {
-    const lab = new NodeLab(t);
+    const lab = new NodeLab();
     t.teardown(() => lab.destroy());
     mkdirSync(lab.root, { recursive: true });
     await runOk(['ip', 'netns', 'add', lab.bridgeNs]);
@@ -174,22 +165,7 @@ export class NodeLab {
 
   /** Starts a long-running CLI process (registry serve, daemon) in a namespace; killed at teardown. */
   spawnCli(host: LabHost, args: string[], logName: string): { child: ChildProcess; logPath: string; exited: Promise<number | null> } {
-    const logPath = join(host.dir, `${logName}.log`);
-    writeFileSync(logPath, '');
-    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', BIN, ...args], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
-    child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
-    this.procs.add(child);
-    const exited = new Promise<number | null>((r) =>
-      child.once('exit', (code) => {
-        this.procs.delete(child);
-        r(code);
-      }),
-    );
-    return { child, logPath, exited };
+    return this.spawnIn(host, [process.execPath, '--import', 'tsx', BIN, ...args], logName);
   }
 
   /** Whether any process still runs in the namespace (by `ip netns pids`). */
@@ -291,4 +267,52 @@ export async function startDaemon(lab: NodeLab, host: LabHost, configPath: strin
     return lab.cliJson<{ prefix: string; address: string }>(host, ['status', '--config', configPath]);
   }, { timeoutMs: 60_000 });
   return { host, configPath, proc, prefix: status.prefix, address: status.address };
+}
+
+export interface StartedNetwork {
+  lab: NodeLab;
+  registry: RegistryInfo;
+  nodes: Map<string, RunningNode>;
+  configs: Map<string, string>;
+}
+
+/**
+ * A registry (with `settings`, e.g. "babel.hello_interval=1") and one registered,
+ * running daemon per name. Every config gets `editConfig` (default testNodeConfig)
+ * before any daemon starts; `daemonArgs` adds command-line options per node.
+ */
+export async function startNetwork(
+  t: ExecutionContext,
+  names: string[],
+  settings: string[],
+  options: { editConfig?: (text: string) => string; daemonArgs?: (name: string) => string[] } = {},
+): Promise<StartedNetwork> {
+  const lab = await NodeLab.create(t);
+  const registry = await startRegistry(lab, await lab.addHost('reg'), settings);
+  const configs = new Map<string, string>();
+  for (const name of names) {
+    const cfg = await registerNode(lab, registry, await lab.addHost(name));
+    editFile(cfg, options.editConfig ?? testNodeConfig);
+    configs.set(name, cfg);
+  }
+  const nodes = new Map<string, RunningNode>();
+  for (const name of names) nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!, options.daemonArgs?.(name) ?? []));
+  t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
+  return { lab, registry, nodes, configs };
+}
+
+/** `resilnet ARGS --json` against a running node's daemon. */
+export const nodeCli = (lab: NodeLab, n: RunningNode, ...args: string[]): Promise<any> => lab.cliJson(n.host, [...args, '--config', n.configPath]);
+
+/** The up tunnel from `from` to `to` (of that direction when given) in `from`'s `tunnels --json`; throws while there is none. */
+export async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode, direction?: 'outgoing' | 'incoming'): Promise<any> {
+  const { tunnels } = await nodeCli(lab, from, 'tunnels');
+  const t = tunnels.find((x: any) => x.peer === to.prefix && x.state === 'up' && (direction === undefined || x.direction === direction));
+  if (!t) throw new Error(`${from.host.name}: no up ${direction ? `${direction} ` : ''}tunnel with ${to.host.name}; tunnels: ${JSON.stringify(tunnels.map((x: any) => [x.peer, x.direction, x.state]))}`);
+  return t;
+}
+
+/** One ping over the overlay; throws when it gets no reply. */
+export async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
+  if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
 }

@@ -1,54 +1,28 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MgmtClient, type MgmtEvent } from '../../../daemon/openvpn/mgmt-client.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
-import { waitFor } from '../dataplane-lab.js';
+import { fakeLineServer, tempSocketPath } from '../../fakes/fake-line-server.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const BANNER = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info";
 
 /** A fake openvpn management interface: one client at a time, replies as captured. */
 function fakeOpenvpn(path: string) {
-  const sockets = new Set<Socket>();
-  const received: string[] = [];
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    s.write(BANNER + '\n');
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d.toString();
-      let k;
-      while ((k = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, k);
-        buf = buf.slice(k + 1);
-        received.push(line);
-        if (line === 'state on') s.write('SUCCESS: real-time state notification set to ON\n>STATE:1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n');
-        else if (line === 'pid') s.write('>BYTECOUNT:1,2\nSUCCESS: pid=24121\n');
-        else if (line === 'state') s.write('1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n>BYTECOUNT:3,4\nEND\n');
-        else if (line === 'hang') { /* never answers */ }
-        else if (line === 'die') s.destroy();
-        else if (line === 'quit') s.end();
-        else s.write("ERROR: unknown command, enter 'help' for more options\n");
-      }
-    });
+  return fakeLineServer(path, {
+    greeting: [BANNER],
+    onLine: (line, s) => {
+      if (line === 'state on') s.write('SUCCESS: real-time state notification set to ON\n>STATE:1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n');
+      else if (line === 'pid') s.write('>BYTECOUNT:1,2\nSUCCESS: pid=24121\n');
+      else if (line === 'state') s.write('1795307878,CONNECTED,SUCCESS,,10.142.0.2,48990,10.142.0.1,1195\n>BYTECOUNT:3,4\nEND\n');
+      else if (line === 'hang') { /* never answers */ }
+      else if (line === 'die') s.destroy();
+      else if (line === 'quit') s.end();
+      else s.write("ERROR: unknown command, enter 'help' for more options\n");
+    },
   });
-  return {
-    listen: () => new Promise<void>((r) => server.listen(path, r)),
-    kick: () => { for (const s of sockets) s.destroy(); },
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-    received,
-  };
 }
 
-function tmp(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rn-mgmt-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'x.mgmt');
-}
+const tmp = (t: { teardown(fn: () => void): void }): string => tempSocketPath(t, 'mgmt', 'x.mgmt');
 
 test('commands queue over one session; notifications become events', async (t) => {
   const path = tmp(t);

@@ -115,6 +115,21 @@ export class BabelLink implements TunnelBabel {
     return this.counts.get(ifName) ?? 0;
   }
 
+  /** The interface of babel's installed route to `prefix`, or null. */
+  routeVia(prefix: string): string | null {
+    for (const r of this.table.routes.values()) if (r.prefix === prefix && isUsableRoute(r)) return r.ifName;
+    return null;
+  }
+
+  /** Undoes raiseCost: the interface is re-added with its normal cost (a drain given up). */
+  async restoreCost(ifName: string): Promise<void> {
+    const known = this.interfaces.get(ifName);
+    if (this.stopped || !known?.draining) return;
+    known.draining = false;
+    if (known.suspended) return; // re-added with the normal cost on resume
+    for (const line of reconfigureInterfaceLines(ifName, this.helloSec)) await this.client.configure(line);
+  }
+
   /** Every route babel knows (installed or not), from the monitor. */
   routes(): Iterable<BabelRoute> {
     return this.table.routes.values();

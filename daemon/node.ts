@@ -13,6 +13,7 @@ import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import type { SignedNetworkConfig } from '../config/network-config.js';
 import { parseCrl, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { RegistryClient } from '../wire/registry-client.js';
+import type { BootstrapPeer } from '../wire/registry-api.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
@@ -109,6 +110,7 @@ export class Node implements ControlBackend {
   private upnp: UpnpMappings | undefined;
   /** Per-destination traffic (nftables); undefined when nft is unavailable. */
   private destTraffic: DestinationTrafficMeter | undefined;
+  private destTrafficStarting: Promise<void> | undefined;
   private control: ControlServer | undefined;
   private setupDone = false;
   private startedAtMs = 0;
@@ -169,6 +171,9 @@ export class Node implements ControlBackend {
     this.applyRevocations(this.held, { initial: true });
     const nc = this.held.config;
     this.log.info({ version: nc.version, origin: this.held.origin, networkPrefix: nc.network_prefix }, 'network config loaded');
+    // Peers from the registry now, while babeld and the peer protocol start, so the first
+    // tunnel requests can go out as soon as we can answer them (RegistrySync asks again later).
+    this.prefetchBootstrapPeers(signal);
 
     // Children an earlier run left behind (after kill -9) go before anything is spawned.
     const stale = await cleanStaleChildren(config.node.run_dir, { clock: this.clock });
@@ -176,7 +181,8 @@ export class Node implements ControlBackend {
 
     this.setupDone = true;
     await applyCommands(planNodeSetup({ prefix, networkPrefix: nc.network_prefix }));
-    await this.startDestTraffic(nc.network_prefix);
+    // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
+    this.destTrafficStarting = this.startDestTraffic(nc.network_prefix);
 
     this.supervisor = new Supervisor({ spawner: this.spawner, clock: this.clock, runDir: config.node.run_dir });
     this.supervisor.on((ev) => this.onSupervisorEvent(ev));
@@ -193,7 +199,9 @@ export class Node implements ControlBackend {
       },
       { clock: this.clock, log: babelLog, supervisor: this.supervisor },
     );
-    await this.babel.start();
+    // Not waited for here: statements to babeld queue behind its first one, and the peer
+    // protocol and tunnel manager can start meanwhile. start() fails below if babeld does.
+    const babelStarted = this.babel.start();
     const babel = this.babel;
     this.detours = new DetourRoutes({
       clock: this.clock,
@@ -302,6 +310,7 @@ export class Node implements ControlBackend {
       }, TIMING.upnpStartDelayMs);
     }
 
+    await babelStarted;
     this.eventLog.add('daemon', `node ${prefix} started (network config version ${nc.version}, hello ${this.helloSec()} s)`);
   }
 
@@ -436,6 +445,12 @@ export class Node implements ControlBackend {
       requestTimeoutMs: TIMING.peerRequestTimeoutMs,
       requestAttempts: 2,
       drainTimeoutMs: Math.max(TIMING.drainTimeoutMs, this.helloSec() * 8_000),
+      // The peer acks once its routes left a drained tunnel (followPeerDrain waits up to 10 s for them).
+      drainAckTimeoutMs: Math.max(TIMING.drainTimeoutMs, this.helloSec() * 8_000) * 0.75,
+      // Our babel hears the peer's raised cost in its next IHU: about two hellos.
+      drainSettleMs: Math.max(1_000, this.helloSec() * 2_000),
+      // The peer's refusal comes over the underlay within milliseconds; this allows for a busy peer.
+      drainObjectionMs: 500,
     };
   }
 
@@ -522,7 +537,7 @@ export class Node implements ControlBackend {
         const busy = this.manager!.belowTarget(this.clientCount()) || this.manager!.list().some((t) => t.state !== 'up');
         this.planPeriodic?.setIntervalMs(busy ? TIMING.planBusyMs : TIMING.planIdleMs);
       },
-      { clock: this.clock, log, signal, timeoutMs: 60_000, firstDelayMs: 500 },
+      { clock: this.clock, log, signal, timeoutMs: 60_000, firstDelayMs: 0 },
     );
     this.background.push(() => sampler.idle(), () => this.planPeriodic!.idle());
   }
@@ -548,21 +563,33 @@ export class Node implements ControlBackend {
         // Loaded when needed: the CSR library is a large share of the daemon's start-up time.
         createCsr: async () => (await import('../pki/keys.js')).createCsrPem(this.identity!.keyPem, this.identity!.cert.prefix),
         onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
-        onBootstrapPeers: (peers) => {
-          const nowMs = this.clock.nowMs();
-          for (const p of peers) {
-            if (p.prefix === this.identity!.cert.prefix) continue;
-            const r = this.peerDb!.upsertPeer({ prefix: p.prefix, addresses: p.addresses, source: 'registry' }, nowMs);
-            if (r.created) this.eventLog.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
-          }
-          this.planPeriodic?.trigger();
-        },
+        onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
         onNetworkConfig: (signed) => this.offerNetworkConfig(signed, 'registry'),
         onCrl: () => undefined, // the CRL rides in the signed network config
         onRenewed: (certPem) => this.adoptRenewedCertificate(certPem),
       },
     );
     this.registrySync.start();
+  }
+
+  private addBootstrapPeers(peers: readonly BootstrapPeer[]): void {
+    const nowMs = this.clock.nowMs();
+    for (const p of peers) {
+      if (p.prefix === this.identity!.cert.prefix) continue;
+      const r = this.peerDb!.upsertPeer({ prefix: p.prefix, addresses: p.addresses, source: 'registry' }, nowMs);
+      if (r.created) this.eventLog.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
+    }
+    this.planPeriodic?.trigger();
+  }
+
+  /** One bootstrap call at start, when the peer DB knows too few live peers; failures are left to RegistrySync. */
+  private prefetchBootstrapPeers(signal: AbortSignal): void {
+    if (this.peerDb!.listPeers({ dead: false }).length >= Math.max(2, this.clientCount())) return;
+    this.registry!.bootstrap(16, { signal })
+      .then(({ peers }) => {
+        if (!signal.aborted) this.addBootstrapPeers(peers);
+      })
+      .catch((err: unknown) => this.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
   }
 
   private adoptRenewedCertificate(certPem: string): void {
@@ -726,7 +753,10 @@ export class Node implements ControlBackend {
     await step('children', () => this.supervisor?.stopAll());
     await step('peer protocol', () => this.peerproto?.stop());
     await step('upnp', () => this.upnp?.stop());
-    await step('traffic counters', () => this.destTraffic?.stop());
+    await step('traffic counters', async () => {
+      await this.destTrafficStarting;
+      await this.destTraffic?.stop();
+    });
     if (this.setupDone && this.identity && this.held) {
       const spec = { prefix: this.identity.cert.prefix, networkPrefix: this.held.config.network_prefix };
       const ifaces = (this.manager?.list() ?? []).map((t) => t.ifName);

@@ -7,7 +7,7 @@ import type { SignedNetworkConfig } from '../config/network-config.js';
 import type { BootstrapPeer, Heartbeat, HeartbeatReply } from '../wire/registry-api.js';
 import type { HealthRegistry } from './health/health.js';
 import { every, type Periodic } from './every.js';
-import type { Clock } from './sys/clock.js';
+import type { Cancel, Clock } from './sys/clock.js';
 
 /** What this module needs of wire/registry-client.ts's RegistryClient. */
 export interface RegistryApi {
@@ -56,6 +56,8 @@ export interface RegistrySyncStatus {
 }
 
 const UNREACHABLE_HEALTH = 'RN_REGISTRY_UNREACHABLE';
+/** First quick retry of a bootstrap that left the node short of peers; doubles up to the heartbeat interval. */
+const FIRST_BOOTSTRAP_RETRY_MS = 1_000;
 const RENEW_HEALTH = 'RN_PKI_CERT_EXPIRING';
 
 export class RegistrySync {
@@ -63,6 +65,8 @@ export class RegistrySync {
   private periodic: Periodic | undefined;
   private lastContactMs: number | null = null;
   private lastError: string | null = null;
+  private bootstrapRetryMs = 0;
+  private cancelBootstrapRetry: Cancel | undefined;
 
   constructor(
     private options: RegistrySyncOptions,
@@ -82,6 +86,7 @@ export class RegistrySync {
 
   async stop(): Promise<void> {
     this.abort?.abort(new Error('daemon stopping'));
+    this.cancelBootstrapRetry?.();
     await this.periodic?.idle();
   }
 
@@ -120,10 +125,14 @@ export class RegistrySync {
       });
     }
     if (this.deps.livePeerCount() < this.options.minLivePeers) {
-      await this.step('bootstrap', async () => {
+      const ok = await this.step('bootstrap', async () => {
         const { peers } = await api.bootstrap(this.options.bootstrapCount, { signal });
         this.deps.onBootstrapPeers(peers);
       });
+      // The registry hands out only nodes that already sent a heartbeat: in a network that is
+      // starting, the first answers are short. Ask again soon rather than a heartbeat later.
+      if (ok && this.deps.livePeerCount() < this.options.minLivePeers && !signal.aborted) this.retryBootstrapSoon();
+      else this.bootstrapRetryMs = 0;
     }
     const leftMs = this.deps.certificateNotAfterMs() - this.deps.clock.nowMs();
     if (leftMs < this.options.renewWindowMs) {
@@ -141,6 +150,16 @@ export class RegistrySync {
         });
       }
     }
+  }
+
+  private retryBootstrapSoon(): void {
+    this.bootstrapRetryMs = Math.min(this.options.heartbeatIntervalMs, this.bootstrapRetryMs > 0 ? this.bootstrapRetryMs * 2 : FIRST_BOOTSTRAP_RETRY_MS);
+    if (this.bootstrapRetryMs >= this.options.heartbeatIntervalMs) return; // the regular heartbeat comes as soon
+    this.cancelBootstrapRetry?.();
+    this.cancelBootstrapRetry = this.deps.clock.setTimeout(() => {
+      this.cancelBootstrapRetry = undefined;
+      this.trigger();
+    }, this.bootstrapRetryMs);
   }
 
   private async step(what: string, fn: () => Promise<void>): Promise<boolean> {

@@ -86,11 +86,13 @@ export class DetourRoutes {
       this.active.set(d.prefix, { route: d, sinceMs: known?.sinceMs ?? nowMs });
       lines.push(detourAddLine(d, this.spec));
     }
+    const none = uncovered.filter((p) => !detours.some((d) => d.prefix === p));
     if (lines.length > 0) {
-      this.deps.log.info({ iface: ifName, reason, detours: detours.map((d) => `${d.prefix} via ${d.ifName}`), uncovered }, 'detour routes installed');
+      const list = detours.map((d) => `${d.prefix} via ${d.ifName}${d.safe ? '' : ' (may lead back: no safe route yet)'}`);
+      this.deps.log.info({ iface: ifName, reason, detours: list, none }, 'detour routes installed');
       await this.run(lines);
-    } else if (uncovered.length > 0) {
-      this.deps.log.info({ iface: ifName, reason, uncovered }, 'no detour for some destinations');
+    } else if (none.length > 0) {
+      this.deps.log.info({ iface: ifName, reason, none }, 'no detour for some destinations');
     }
     this.scheduleSweep();
     return { detours: detours.length, uncovered };

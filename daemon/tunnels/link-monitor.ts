@@ -43,7 +43,7 @@ export interface LinkMonitorDeps {
   };
   tunnels: () => readonly MonitoredTunnel[];
   babel: { suspendInterface(ifName: string): Promise<void>; resumeInterface(ifName: string): Promise<void> };
-  manager: { setLinkDown(peer: string, reason: string): void; setLinkUp(peer: string): void; tellPeerDown?(peer: string): void };
+  manager: { setLinkDown(peer: string, reason: string): void; setLinkUp(peer: string): void };
   /** Detour routes for the moment babel withdraws a lost link's routes (none: babel alone). */
   detours?: { cover(ifName: string, reason: string): Promise<unknown>; release(ifName: string): void };
   supervisor: { restart(name: string): Promise<void> };
@@ -191,7 +191,7 @@ export class LinkMonitor {
     if (!t || t.liveness.phase !== 'alive') return;
     const nowMs = this.deps.clock.nowMs();
     t.liveness = { ...t.liveness, phase: 'lost', lostSinceMs: nowMs };
-    this.lose(t.tunnel, reason, nowMs - (t.liveness.lastHelloMs ?? nowMs), { tellPeer: false });
+    this.lose(t.tunnel, reason, nowMs - (t.liveness.lastHelloMs ?? nowMs));
   }
 
   private apply(t: Tracked, step: { state: LinkLiveness; actions: LivenessAction[] }): void {
@@ -199,7 +199,7 @@ export class LinkMonitor {
     for (const a of step.actions) this.act(t.tunnel, a);
   }
 
-  private lose(t: MonitoredTunnel, reason: string, silentMs: number, options: { tellPeer: boolean }): void {
+  private lose(t: MonitoredTunnel, reason: string, silentMs: number): void {
     this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason }, 'link lost');
     this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
     const suspend = (): void => {
@@ -214,13 +214,13 @@ export class LinkMonitor {
     } else {
       suspend();
     }
-    if (options.tellPeer) this.deps.manager.tellPeerDown?.(t.peer);
     this.deps.manager.setLinkDown(t.peer, reason);
   }
 
   private act(t: MonitoredTunnel, a: LivenessAction): void {
     if (a.kind === 'lost') {
-      this.lose(t, lostReason(a.silentMs), a.silentMs, { tellPeer: true });
+      // The peer is not told: a silent link is lost on both sides by their own hellos at about the same time.
+      this.lose(t, lostReason(a.silentMs), a.silentMs);
     } else if (a.kind === 'restored') {
       this.deps.log.info({ peer: t.peer, iface: t.ifName, lostForMs: a.lostForMs }, 'link restored');
       this.deps.events.add('link-restored', eventText.linkRestored(t.peer), t.peer);

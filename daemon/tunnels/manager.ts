@@ -39,6 +39,10 @@ export interface TunnelBabel {
   raiseCost(ifName: string): Promise<void>;
   /** Routes babel has installed through the interface now. */
   routeCount(ifName: string): number;
+  /** The interface of babel's installed route to a prefix (null: none); lets a drain check that the peer stays reachable. */
+  routeVia?(prefix: string): string | null;
+  /** Undoes raiseCost (a drain given up). */
+  restoreCost?(ifName: string): Promise<void>;
 }
 
 /** Detour routes while babel moves traffic off a tunnel (detour-routes.ts). */
@@ -87,7 +91,17 @@ export interface TunnelManagerOptions {
   requestAttempts: number;
   /** A drain waits at most this long for babel to move the routes away. */
   drainTimeoutMs: number;
+  /**
+   * How long a drain waits for the peer's ack (its routes left the tunnel and its cost is
+   * raised too) before it watches its own routes; 0: it does not wait (a peer that never acks).
+   */
+  drainAckTimeoutMs?: number;
+  /** After the ack, time for the peer's raised cost to reach our babel (a couple of hellos). */
+  drainSettleMs?: number;
+  /** After announcing a drain, time the peer has to refuse it before our cost goes up (0: none). */
+  drainObjectionMs?: number;
 }
+
 
 export interface TunnelManagerDeps {
   clock: Clock;
@@ -156,6 +170,8 @@ export interface Tunnel {
   protected: boolean;
   score: number | null;
   drainStartedMs: number | null;
+  /** Drain bookkeeping: the peer acked ours, or the drain is the peer's (and its close timer). */
+  drain?: { ackAtMs: number | null; byPeer: boolean; refused?: boolean; cancelClose?: () => void };
 }
 
 const UP_LINE = /Initialization Sequence Completed/;
@@ -292,7 +308,8 @@ export class TunnelManager {
     };
     const plan = planTunnels(snapshot, nowMs, this.deps.rand);
     this.lastPlan = plan;
-    if (plan.refreshed) this.lastRefreshAtMs = nowMs;
+    // Refreshes of nodes that started together stay in step; a little jitter spreads their drains.
+    if (plan.refreshed) this.lastRefreshAtMs = nowMs + (this.coordinatedDrains() ? (this.deps.rand() - 0.5) * 0.4 * ctx.policy.refreshIntervalMs : 0);
     const acted = plan.open.length + plan.drain.length + plan.close.length > 0;
     this.deps.log[acted ? 'info' : 'debug']({ reasons: plan.reasons }, 'tunnel plan');
     for (const a of plan.close) {
@@ -592,6 +609,12 @@ export class TunnelManager {
   async drain(peer: string, reason: string): Promise<void> {
     const t = this.tunnels.get(peer);
     if (!t || t.state === 'draining') return;
+    // One drain at a time at a node (ours or one we follow): babel repairs one change at a
+    // time best, and a peer never loses several links at once. The planner asks again later.
+    if (this.coordinatedDrains() && this.list().some((x) => x !== t && x.state === 'draining')) {
+      this.deps.log.info({ peer, iface: t.ifName, reason }, 'drain postponed: another tunnel is draining');
+      return;
+    }
     t.state = 'draining';
     t.drainStartedMs = this.deps.clock.nowMs();
     this.deps.log.info({ peer, iface: t.ifName, reason }, 'tunnel draining');
@@ -611,43 +634,133 @@ export class TunnelManager {
       if (this.tunnels.get(peer) !== t) return;
       await detours.cover(t.ifName, `drain: ${reason}`).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
     }
+    t.drain = { ackAtMs: null, byPeer: false };
     const peerAddr = this.peerAddress(peer);
     if (peerAddr) {
       this.deps.peerproto
         .send(peerAddr, { kind: 'drain', phase: 'announce', tunnelPort: t.port, closeInMs: this.options.drainTimeoutMs })
         .catch((err: unknown) => this.deps.log.debug({ err, peer }, 'drain announce not sent'));
     }
-    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
-    const deadline = this.deps.clock.nowMs() + this.options.drainTimeoutMs;
-    while (this.tunnels.get(peer) === t && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < deadline) {
+    const clock = this.deps.clock;
+    // The peer may refuse (other nodes drain their tunnels to it at the same moment): nothing has
+    // changed yet, so giving up costs nothing.
+    const objectionBy = clock.nowMs() + (this.options.drainObjectionMs ?? 0);
+    while (this.tunnels.get(peer) === t && t.state === 'draining' && !t.drain?.refused && clock.nowMs() < objectionBy) {
       try {
-        await this.deps.clock.sleep(250, { signal: this.abort.signal });
+        await clock.sleep(50, { signal: this.abort.signal });
       } catch {
-        break;
+        return;
       }
     }
-    if (this.tunnels.get(peer) === t) await this.closeTunnel(t, reason, { quiet: false });
+    if (this.tunnels.get(peer) !== t || t.state !== 'draining') return;
+    if (t.drain?.refused) {
+      this.deps.log.info({ peer, iface: t.ifName }, 'drain refused by the peer; tunnel kept');
+      t.state = t.upSinceMs !== null ? 'up' : 'connecting';
+      t.drainStartedMs = null;
+      delete t.drain;
+      this.deps.detours?.release(t.ifName);
+      return;
+    }
+    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
+    const deadline = clock.nowMs() + this.options.drainTimeoutMs;
+    const ours = (): boolean => this.tunnels.get(peer) === t && t.state === 'draining' && !t.drain?.refused;
+    const pause = async (): Promise<boolean> => {
+      try {
+        await clock.sleep(250, { signal: this.abort.signal });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Our raised cost reaches the peer in our next IHU: its babel moves its routes off the tunnel
+    // (the old routes keep working meanwhile), then it raises its own cost and acks. Only then
+    // do our own routes through the tunnel get expensive (the flush above removed them only for
+    // the moment babel needs to hear the peer again).
+    const ackBy = Math.min(deadline, clock.nowMs() + (this.options.drainAckTimeoutMs ?? 0));
+    while (ours() && t.drain?.ackAtMs === null && clock.nowMs() < ackBy) if (!(await pause())) return;
+    const ackAtMs = t.drain?.ackAtMs ?? null;
+    if (ackAtMs !== null) while (ours() && clock.nowMs() < Math.min(deadline, ackAtMs + (this.options.drainSettleMs ?? 0))) if (!(await pause())) return;
+    while (ours() && (this.deps.babel.routeCount(t.ifName) > 0 || !this.routedAround(t)) && clock.nowMs() < deadline) if (!(await pause())) return;
+    if (this.tunnels.get(peer) === t && t.state === 'draining' && t.drain?.refused) return this.cancelDrain(t, 'the peer refused late');
+    if (!ours()) return;
+    // Closing would cut the peer off (other drains may have taken its other links): keep the tunnel.
+    if (!this.routedAround(t)) return this.cancelDrain(t, 'babel has no other route to the peer');
+    await this.closeTunnel(t, reason, { quiet: false });
+  }
+
+  /** Drains with refusals and one at a time per node (drainObjectionMs set; off: each drain on its own). */
+  private coordinatedDrains(): boolean {
+    return (this.options.drainObjectionMs ?? 0) > 0;
+  }
+
+  /** Whether babel reaches the peer through another tunnel (unknown without routeVia: assumed). */
+  private routedAround(t: Tunnel): boolean {
+    if (!this.deps.babel.routeVia) return true;
+    const via = this.deps.babel.routeVia(t.peer);
+    return via !== null && via !== t.ifName;
+  }
+
+  /** Gives a drain of ours up: the tunnel carries traffic again, and the peer is told. */
+  private async cancelDrain(t: Tunnel, why: string): Promise<void> {
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, why }, 'drain given up; tunnel kept');
+    t.state = t.upSinceMs !== null ? 'up' : 'connecting';
+    t.drainStartedMs = null;
+    delete t.drain;
+    const to = this.peerAddress(t.peer);
+    if (to) this.deps.peerproto.send(to, { kind: 'drain', phase: 'cancel', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain cancel not sent'));
+    if (this.deps.babel.restoreCost) await this.babelAwait(t, () => this.deps.babel.restoreCost!(t.ifName));
+    this.deps.detours?.release(t.ifName);
   }
 
   private onDrainMessage(ev: Incoming<MessageOf<'drain'>>): void {
     const t = this.tunnels.get(ev.from.prefix);
     if (!t) return;
-    if (ev.msg.phase === 'down') {
+    const phase = ev.msg.phase;
+    if (phase === 'down') {
       // The peer's end stopped (same tunnel: both ends name it by the server end's port).
       if (ev.msg.tunnelPort === t.port && t.state !== 'connecting') this.deps.onPeerDown?.(t.peer, "the peer's end stopped");
       return;
     }
-    if (ev.msg.phase !== 'announce' || t.state === 'draining') return;
+    if (phase === 'ack') {
+      if (t.state === 'draining' && t.drain && !t.drain.byPeer && t.drain.ackAtMs === null) t.drain.ackAtMs = this.deps.clock.nowMs();
+      return;
+    }
+    if (phase === 'cancel') {
+      if (t.state !== 'draining' || !t.drain) return;
+      if (t.drain.byPeer) void this.stopFollowingDrain(t);
+      else t.drain.refused = true; // our drain: the peer would be left with too few tunnels
+      return;
+    }
+    if (t.state === 'draining') return;
+    // Following would make a second drain at this node (several peers may drain theirs to us at
+    // once, and together cut us off): refuse, and the peer keeps the tunnel for now.
+    if (this.coordinatedDrains() && this.list().some((x) => x !== t && x.state === 'draining')) {
+      this.deps.log.info({ peer: t.peer, iface: t.ifName }, 'drain refused: another tunnel here is draining');
+      const to = this.peerAddress(t.peer);
+      if (to) this.deps.peerproto.send(to, { kind: 'drain', phase: 'cancel', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain refusal not sent'));
+      return;
+    }
     // The peer is about to close this tunnel: move our routes off it too, and
     // close our end if the peer's end does not do it first.
     t.state = 'draining';
     t.drainStartedMs = this.deps.clock.nowMs();
-    void this.followPeerDrain(t, ev.msg.closeInMs);
     const waitMs = Math.min(Math.max(ev.msg.closeInMs, 0), 120_000) + 5_000;
     const cancel = this.deps.clock.setTimeout(() => {
-      if (this.tunnels.get(t.peer) === t) void this.closeTunnel(t, 'drained by the peer', { quiet: false });
+      if (this.tunnels.get(t.peer) === t && t.state === 'draining') void this.closeTunnel(t, 'drained by the peer', { quiet: false });
     }, waitMs);
+    t.drain = { ackAtMs: null, byPeer: true, cancelClose: cancel };
     this.abort.signal.addEventListener('abort', cancel, { once: true });
+    void this.followPeerDrain(t, ev.msg.closeInMs);
+  }
+
+  /** The peer gave its drain up: the tunnel carries traffic again on our side too. */
+  private async stopFollowingDrain(t: Tunnel): Promise<void> {
+    t.drain?.cancelClose?.();
+    delete t.drain;
+    t.state = t.upSinceMs !== null ? 'up' : 'connecting';
+    t.drainStartedMs = null;
+    if (this.deps.babel.restoreCost) await this.babelAwait(t, () => this.deps.babel.restoreCost!(t.ifName));
+    this.deps.detours?.release(t.ifName);
   }
 
   /**
@@ -659,15 +772,22 @@ export class TunnelManager {
    */
   private async followPeerDrain(t: Tunnel, closeInMs: number): Promise<void> {
     await this.deps.detours?.cover(t.ifName, 'the peer drains the tunnel').catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
+    const following = (): boolean => this.tunnels.get(t.peer) === t && t.state === 'draining' && t.drain?.byPeer === true;
     const raiseBy = this.deps.clock.nowMs() + Math.min(Math.max(closeInMs, 0) / 2, 10_000);
-    while (this.tunnels.get(t.peer) === t && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < raiseBy) {
+    while (following() && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < raiseBy) {
       try {
         await this.deps.clock.sleep(250, { signal: this.abort.signal });
       } catch {
         return;
       }
     }
-    if (this.tunnels.get(t.peer) === t) this.babel(t, 'raise cost', () => this.deps.babel.raiseCost(t.ifName));
+    if (!following()) return;
+    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
+    // Tells the peer our routes left the tunnel and our cost is up: its own routes can move now.
+    const to = this.peerAddress(t.peer);
+    if (to && following()) {
+      this.deps.peerproto.send(to, { kind: 'drain', phase: 'ack', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain ack not sent'));
+    }
   }
 
   /** Closes at once (no drain): openvpn stopped, babel told. */

@@ -19,6 +19,11 @@ export const BABELD_CHILD = 'babeld';
 
 export type BabelLinkSpec = Omit<BabelSpec, 'interfaces'>;
 
+/** The part of the node's settings babel runs on (see reconfigure). */
+export interface BabelSettings {
+  helloIntervalSec: number;
+}
+
 export interface BabelLinkDeps {
   clock: Clock;
   log: Logger;
@@ -164,6 +169,22 @@ export class BabelLink implements TunnelBabel {
       throw err;
     }
     this.deps.log.info({ helloSec }, 'babel hello interval changed');
+  }
+
+  /**
+   * Asks babeld to run the given settings. Resolves `{ applied: true }` once babeld runs them on
+   * every interface, or `{ applied: false, pending }` when it did not confirm in time (the link keeps
+   * re-sending until they hold). Never rejects for a slow babeld.
+   */
+  async reconfigure(slice: BabelSettings, options: { signal?: AbortSignal } = {}): Promise<{ applied: boolean; pending?: string }> {
+    void options;
+    if (slice.helloIntervalSec === this.helloSec) return { applied: true };
+    try {
+      await this.setHelloInterval(slice.helloIntervalSec);
+      return { applied: true };
+    } catch (err) {
+      return { applied: false, pending: (err as Error).message };
+    }
   }
 
   get helloIntervalSec(): number {

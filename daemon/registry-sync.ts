@@ -7,6 +7,7 @@ import type { SignedNetworkConfig } from '../config/network-config.js';
 import type { BootstrapPeer, Heartbeat, HeartbeatReply } from '../wire/registry-api.js';
 import type { HealthRegistry } from './health/health.js';
 import { every, type Periodic } from './every.js';
+import type { RegistrySettings } from './settings.js';
 import type { Cancel, Clock } from './sys/clock.js';
 
 /** What this module needs of wire/registry-client.ts's RegistryClient. */
@@ -18,17 +19,8 @@ export interface RegistryApi {
   renew(csrPem: string, opts: { signal?: AbortSignal }): Promise<{ certificate: string }>;
 }
 
-export interface RegistrySyncOptions {
-  heartbeatIntervalMs: number;
-  /** Ask for bootstrap peers while fewer live peers than this are known. */
-  minLivePeers: number;
-  bootstrapCount: number;
-  /** Renew when the certificate expires within this window. */
-  renewWindowMs: number;
-  callTimeoutMs: number;
-}
-
-export const DEFAULT_RENEW_WINDOW_MS = 30 * 86_400_000;
+/** The registry slice of the node's settings (daemon/settings.ts). */
+export type RegistrySyncOptions = RegistrySettings;
 
 export interface RegistrySyncDeps {
   clock: Clock;
@@ -36,6 +28,8 @@ export interface RegistrySyncDeps {
   health: Pick<HealthRegistry, 'raise' | 'clear'>;
   /** The client to use now (a reload may replace it). */
   api: () => RegistryApi;
+  /** Points the client at another registry URL; throws (keeping the old one) for a bad URL. */
+  useUrl: (url: string) => void;
   heartbeatBody: () => Heartbeat;
   livePeerCount: () => number;
   configVersion: () => number;
@@ -95,9 +89,12 @@ export class RegistrySync {
     this.periodic?.trigger();
   }
 
-  reconfigure(options: Partial<RegistrySyncOptions>): void {
-    this.options = { ...this.options, ...options };
-    if (options.heartbeatIntervalMs !== undefined) this.periodic?.setIntervalMs(options.heartbeatIntervalMs);
+  /** Takes a new registry slice: a new URL is used from the next call on, a new interval from the next tick. */
+  reconfigure(slice: RegistrySettings, _options: { signal?: AbortSignal } = {}): { applied: true } {
+    if (slice.url !== this.options.url) this.deps.useUrl(slice.url);
+    this.options = slice;
+    this.periodic?.setIntervalMs(slice.heartbeatIntervalMs);
+    return { applied: true };
   }
 
   status(): RegistrySyncStatus {

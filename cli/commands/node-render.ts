@@ -142,6 +142,7 @@ export function renderReload(r: ReloadReport): string {
   const lines: string[] = [];
   for (const i of r.applied) lines.push(`applied  ${i.key}: ${show(i.from)} -> ${show(i.to)} (${i.note})`);
   for (const i of r.skipped) lines.push(`restart  ${i.key}: ${show(i.from)} -> ${show(i.to)} (${i.note})`);
+  for (const p of r.pending ?? []) lines.push(`PENDING  ${p.key}: ${p.message} (${p.code})`);
   for (const f of r.failed) lines.push(`FAILED   ${f.key}: ${f.message} (${f.code})`);
   if (lines.length === 0) lines.push(`nothing changed in ${r.path}`);
   return `${lines.join('\n')}\n`;

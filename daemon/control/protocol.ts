@@ -59,7 +59,7 @@ export interface StatusResponse {
   certificate: { serial: string; notAfterMs: number };
   networkConfig: {
     version: number;
-    /** Effective value: the local override when set, else the network's. */
+    /** What babeld runs now (the local override when set, else the network's, once applied). */
     helloIntervalSec: number;
     clientCount: number;
     maxClients: number;
@@ -174,13 +174,23 @@ export interface ReloadItem {
   note: string;
 }
 
+/** A change that is not in force; the message says so and that the old value still is. */
+export interface ReloadProblem {
+  key: string;
+  code: string;
+  message: string;
+}
+
 export interface ReloadReport {
   path: string;
   /** Keys changed and applied to the running daemon. */
   applied: ReloadItem[];
+  /** Keys sent to a part that has not confirmed yet (e.g. a slow babeld); it keeps trying. Absent from older daemons. */
+  pending?: ReloadProblem[];
   /** Keys changed that only take effect after a restart; nothing was done for them. */
   skipped: ReloadItem[];
-  failed: Array<{ key: string; code: string; message: string }>;
+  /** Keys a part refused; the old value stays in force. */
+  failed: ReloadProblem[];
 }
 
 export type ReloadResponse = ReloadReport;

@@ -32,7 +32,7 @@ export interface PortSpec {
 
 export interface UpnpMappingsOptions {
   /** Ports to map, external = internal (see the header for the choice). */
-  ports: PortSpec[];
+  ports: readonly PortSpec[];
   /** Lease asked for each mapping (config upnp.lease). */
   leaseSec: number;
 }
@@ -127,8 +127,11 @@ export class UpnpMappings {
     await this.runRound();
   }
 
-  /** Changes the ports or the lease live: removed ports are unmapped, new ones mapped now. */
-  async reconfigure(options: UpnpMappingsOptions): Promise<void> {
+  /**
+   * Changes the ports or the lease live: refused arguments throw before anything changes; removed
+   * ports are unmapped, new ones mapped now. Gateway trouble is a health item, not a failure.
+   */
+  async reconfigure(options: UpnpMappingsOptions, _opts: { signal?: AbortSignal } = {}): Promise<{ applied: true }> {
     if (!this.shutdown || this.shutdown.signal.aborted) throw new Error('UpnpMappings is not running');
     const before = new Map(this.states);
     this.applyOptions(options);
@@ -136,6 +139,7 @@ export class UpnpMappings {
     const removed = [...before.values()].filter((s) => !this.states.has(key(s.spec)) && s.mapping);
     await this.unmapAll(removed);
     await this.runRound();
+    return { applied: true };
   }
 
   /** Stops renewing and removes every mapping this service made. */

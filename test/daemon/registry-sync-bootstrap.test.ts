@@ -12,6 +12,7 @@ function setup() {
   const log = pino({ level: 'silent' });
   const bootstraps: number[] = [];
   let live = 0;
+  const urls: string[] = [];
   const api: RegistryApi = {
     heartbeat: async () => ({ seen_address: '10.1.0.5', network_config_version: 1 }),
     bootstrap: async () => {
@@ -23,12 +24,13 @@ function setup() {
     renew: async () => ({ certificate: '' }),
   };
   const sync = new RegistrySync(
-    { heartbeatIntervalMs: 60_000, minLivePeers: 4, bootstrapCount: 16, renewWindowMs: 0, callTimeoutMs: 5_000 },
+    { url: 'https://10.0.0.1:8443', heartbeatIntervalMs: 60_000, minLivePeers: 4, bootstrapCount: 16, renewWindowMs: 0, callTimeoutMs: 5_000 },
     {
       clock,
       log,
       health: new HealthRegistry({ clock, log }),
       api: () => api,
+      useUrl: (url) => urls.push(url),
       heartbeatBody: () => ({ port: 1194 }),
       livePeerCount: () => live,
       configVersion: () => 1,

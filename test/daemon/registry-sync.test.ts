@@ -12,6 +12,7 @@ function setup(over: { version?: number; live?: number; notAfterMs?: number } = 
   const log = pino({ level: 'silent' });
   const health = new HealthRegistry({ clock, log });
   const calls: string[] = [];
+  const urls: string[] = [];
   const got = { bootstrap: 0, configs: 0, crls: 0, renewed: '' };
   let down = false;
   const api: RegistryApi = {
@@ -39,12 +40,13 @@ function setup(over: { version?: number; live?: number; notAfterMs?: number } = 
   };
   const stop = new AbortController();
   const sync = new RegistrySync(
-    { heartbeatIntervalMs: 60_000, minLivePeers: 2, bootstrapCount: 8, renewWindowMs: 30 * DAY_MS, callTimeoutMs: 5000 },
+    { url: 'https://10.0.0.1:8443', heartbeatIntervalMs: 60_000, minLivePeers: 2, bootstrapCount: 8, renewWindowMs: 30 * DAY_MS, callTimeoutMs: 5000 },
     {
       clock,
       log,
       health,
       api: () => api,
+      useUrl: (url) => urls.push(url),
       heartbeatBody: () => ({ port: 1194 }),
       livePeerCount: () => over.live ?? 5,
       configVersion: () => over.version ?? 3,
@@ -56,7 +58,7 @@ function setup(over: { version?: number; live?: number; notAfterMs?: number } = 
       onRenewed: (pem) => void (got.renewed = pem),
     },
   );
-  return { clock, health, calls, got, sync, stop, setDown: (v: boolean) => (down = v) };
+  return { clock, health, calls, urls, got, sync, stop, setDown: (v: boolean) => (down = v) };
 }
 
 test('a healthy node only sends heartbeats', async (t) => {
@@ -86,5 +88,28 @@ test('registry down: a health item after 3 intervals, cleared on the next contac
   await s.clock.advance(60_000);
   t.deepEqual(s.health.list(), []);
   t.is(s.calls.filter((c) => c === 'heartbeat').length, 5);
+  await s.sync.stop();
+});
+
+test('reconfigure: a new URL is handed over, a new interval sets the heartbeat schedule, a refused URL throws (the caller keeps the old slice)', async (t) => {
+  const s = setup();
+  const base = { url: 'https://10.0.0.1:8443', heartbeatIntervalMs: 60_000, minLivePeers: 2, bootstrapCount: 8, renewWindowMs: 30 * DAY_MS, callTimeoutMs: 5000 };
+  s.sync.start();
+  await s.clock.advance(1);
+  t.deepEqual(s.sync.reconfigure({ ...base, heartbeatIntervalMs: 10_000 }), { applied: true });
+  t.deepEqual(s.urls, [], 'same URL: the client is kept');
+  await s.clock.advance(30_000);
+  t.is(s.calls.filter((c) => c === 'heartbeat').length, 4, 'one at start, then every 10 s');
+
+  s.sync.reconfigure({ ...base, url: 'https://10.0.0.2:8443' });
+  t.deepEqual(s.urls, ['https://10.0.0.2:8443']);
+
+  const refusing = new RegistrySync(base, {
+    clock: s.clock, log: pino({ level: 'silent' }), health: s.health, api: () => { throw new Error('unused'); },
+    useUrl: () => { throw new ResilnetError('RN_REGISTRY_URL_INVALID', 'must start with https://'); },
+    heartbeatBody: () => ({ port: 1194 }), livePeerCount: () => 5, configVersion: () => 3, certificateNotAfterMs: () => Infinity,
+    createCsr: async () => 'CSR', onBootstrapPeers: () => undefined, onNetworkConfig: () => undefined, onCrl: () => undefined, onRenewed: () => undefined,
+  });
+  t.throws(() => refusing.reconfigure({ ...base, url: 'http://x' }), { message: /https/ });
   await s.sync.stop();
 });

@@ -90,6 +90,7 @@ export class FakeBackend implements ControlBackend {
   reloadResult: ReloadReport | Error = {
     path: '/etc/resilnet/resilnet.toml',
     applied: [{ key: 'babel.hello_interval', from: null, to: 1, action: 'apply-live', note: 'sent to the running babeld over its socket' }],
+    pending: [],
     skipped: [],
     failed: [],
   };

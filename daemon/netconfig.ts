@@ -59,8 +59,3 @@ export function readSignedConfigFile(path: string): SignedNetworkConfig | undefi
 export function isNewerConfig(current: NetworkConfig | undefined, next: NetworkConfig): boolean {
   return current === undefined || next.version > current.version;
 }
-
-/** The effective babel hello interval: the node-local override wins. */
-export function effectiveHelloSec(network: NetworkConfig, overrideSec: number | undefined): number {
-  return overrideSec ?? network.babel.hello_interval;
-}

@@ -1,57 +1,53 @@
-// The node daemon's coordinator: starts the parts in dependency order, routes
-// events between them, answers the control API, and stops everything in the
-// order that leaves nothing behind. Decisions live in the parts (planner,
-// peer DB, reload plan, registry sync); this file only wires them.
+// The node daemon's hub: starts the parts in dependency order, wires them to
+// each other, and stops them in the order that leaves nothing behind. What the
+// parts run with comes from one Settings object (settings.ts), changed only
+// through reload.ts; everything else lives in daemon/node/ and the parts.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
-import type { SignedNetworkConfig } from '../config/network-config.js';
-import { parseCrl, signBytes, verifyCertificate, type CertInfo } from '../pki/identity.js';
-import { RegistryClient } from '../wire/registry-client.js';
-import type { BootstrapPeer } from '../wire/registry-api.js';
+import { signBytes } from '../pki/identity.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
-import type {
-  EventsRequest,
-  EventsResponse,
-  PeersRequest,
-  PeersResponse,
-  ReloadReport,
-  StatusResponse,
-  TunnelsResponse,
-} from './control/protocol.js';
+import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, ReloadReport, StatusResponse, TunnelsResponse } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
 import { EventLog } from './events.js';
-import { every } from './every.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
-import { babelRouterId, linkLocalFor, tunnelIfName } from './identity.js';
-import { effectiveHelloSec, isNewerConfig, pickNetworkConfig, readSignedConfigFile, type HeldNetworkConfig } from './netconfig.js';
-import { buildOpenvpnArgv, DEFAULT_TUN_MTU } from './openvpn/argv.js';
+import { babelRouterId, tunnelIfName } from './identity.js';
+import { addBootstrapPeers } from './node/bootstrap-peers.js';
+import { destinationVia, eventsView, peersView, statusView, tunnelsView, type NodeParts } from './node/control-views.js';
+import { startDestinationTraffic } from './node/dest-traffic.js';
+import { heartbeatBody } from './node/heartbeat.js';
+import { adoptRenewedCertificate, loadIdentity, type Identity } from './node/identity.js';
+import { NetworkConfigHolder } from './node/network-config.js';
+import { openvpnArgv } from './node/openvpn-spec.js';
+import { startPeriodicJobs, type PeriodicJobs } from './node/periodic.js';
+import { nodeAppliers, SettingsChanges } from './node/reconfigure.js';
+import { RegistryConnection } from './node/registry-connection.js';
+import { reportSupervisorEvent } from './node/supervisor-events.js';
+import { NodeUpnp } from './node/upnp.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier } from './peerproto/cert.js';
 import { PeerProtocol } from './peerproto/protocol.js';
 import { PeerDb } from './peers/peer-db.js';
-import { RegistrySync, DEFAULT_RENEW_WINDOW_MS } from './registry-sync.js';
-import { applyReloadPlan, diffConfig, type ReloadTargets } from './reload.js';
-import { cleanStaleChildren, Supervisor, type SupervisorEvent } from './supervisor/index.js';
+import { RegistrySync } from './registry-sync.js';
+import { LiveSettings, outcomeSummary, planReload, reloadReport, reportSummary, type ReloadPlan } from './reload.js';
+import { effectiveSettings, TIMING, type LogLevel, type Settings } from './settings.js';
+import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
+import type { DestinationTrafficMeter } from './sys/dest-traffic.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } from './sys/interfaces.js';
-import { readNetDev } from './sys/netdev.js';
-import { DestinationTrafficMeter } from './sys/dest-traffic.js';
-import { destinationTrafficMap, destinationViews, routeCarriers } from './tunnels/dest-rates.js';
 import type { Spawner } from './sys/spawner.js';
-import { DEFAULT_TUNNEL_POLICY, type TunnelPolicy } from './tunnels/plan.js';
-import { TunnelManager, parseHostPort, type TunnelEnd } from './tunnels/manager.js';
-import { LinkMonitor } from './tunnels/link-monitor.js';
+import { destinationTrafficMap } from './tunnels/dest-rates.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
-import { UpnpMappings, nodePortSpecs } from './upnp/mapper.js';
+import { LinkMonitor } from './tunnels/link-monitor.js';
+import { parseHostPort, TunnelManager } from './tunnels/manager.js';
 
 export interface NodeComponents {
   clock: Clock;
@@ -60,42 +56,24 @@ export interface NodeComponents {
   rand?: () => number;
 }
 
-interface Identity {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  cert: CertInfo;
-}
-
-/** Timings of the parts, in one place (not user settings). */
-const TIMING = {
-  trafficSampleMs: 5_000,
-  planBusyMs: 5_000,
-  planIdleMs: 30_000,
-  gossipMs: 30_000,
-  peerRequestTimeoutMs: 2_000,
-  registryCallTimeoutMs: 10_000,
-  registryRetryMaxMs: 30_000,
-  connectTimeoutMs: 30_000,
-  lostTimeoutMs: 60_000,
-  drainTimeoutMs: 20_000,
-  upnpStartDelayMs: 3_000,
-} as const;
-
-/** The initial CRL is parsed this long after start (see applyRevocations). */
-const CRL_PARSE_DELAY_MS = 10_000;
-
 export class Node implements ControlBackend {
-  private config: NodeConfig;
+  /** The resilnet.toml in force (keys that need a restart stay at their start values). */
+  private nodeConfig: NodeConfig;
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly spawner: Spawner;
   private readonly rand: () => number;
   private readonly eventLog: EventLog;
   private readonly health: HealthRegistry;
   private readonly stopController = new AbortController();
+  /** Component loggers: pino children keep their own level, so a log-level change sets each. */
+  private readonly logs = new Map<string, Logger>();
+  private readonly logLevel: LogLevel | undefined;
   private identity: Identity | undefined;
-  private held: HeldNetworkConfig | undefined;
-  private revoked = new Set<string>();
+  private network: NetworkConfigHolder | undefined;
+  private live: LiveSettings | undefined;
+  private changes: SettingsChanges | undefined;
+  private registry: RegistryConnection | undefined;
   private peerDb: PeerDb | undefined;
   private supervisor: Supervisor | undefined;
   private babel: BabelLink | undefined;
@@ -105,57 +83,45 @@ export class Node implements ControlBackend {
   private addresses: AddressAnnouncer | undefined;
   private links: LinkMonitor | undefined;
   private detours: DetourRoutes | undefined;
-  private registry: RegistryClient | undefined;
   private registrySync: RegistrySync | undefined;
-  private upnp: UpnpMappings | undefined;
+  private upnp: NodeUpnp | undefined;
   /** Per-destination traffic (nftables); undefined when nft is unavailable. */
   private destTraffic: DestinationTrafficMeter | undefined;
   private destTrafficStarting: Promise<void> | undefined;
   private control: ControlServer | undefined;
+  private jobs: PeriodicJobs | undefined;
   private setupDone = false;
   private startedAtMs = 0;
   private stopping: Promise<void> | undefined;
-  private readonly background: Array<() => Promise<void>> = [];
-  private planPeriodic: ReturnType<typeof every> | undefined;
-  /** Component loggers: pino children keep their own level, so a reload sets each. */
-  private readonly logs = new Map<string, Logger>();
-  private readonly logLevelOverride: string | undefined;
 
-  constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: string | undefined } = {}) {
-    this.config = config;
+  constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: LogLevel | undefined } = {}) {
+    this.nodeConfig = config;
     this.log = components.log;
     this.clock = components.clock;
-    this.rand = components.rand ?? Math.random;
-    this.logLevelOverride = options.logLevelOverride;
     this.spawner = components.spawner;
+    this.rand = components.rand ?? Math.random;
+    this.logLevel = options.logLevelOverride;
     const eventLog = this.componentLog('events');
     this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text) });
     this.health = new HealthRegistry({ clock: this.clock, log: this.componentLog('health') });
-  }
-
-  private readonly spawner: Spawner;
-
-  private componentLog(component: string): Logger {
-    let child = this.logs.get(component);
-    if (!child) {
-      child = this.log.child({ component });
-      this.logs.set(component, child);
-    }
-    return child;
   }
 
   get prefix(): string | undefined {
     return this.identity?.cert.prefix;
   }
 
+  private get settings(): Settings {
+    return this.live!.current;
+  }
+
   // ---- start ---------------------------------------------------------------
 
   async start(): Promise<void> {
     const signal = this.stopController.signal;
-    this.startedAtMs = this.clock.nowMs();
-    const config = this.config;
-    const identity = this.loadIdentity(config);
-    this.identity = identity;
+    const { clock, eventLog: events, health } = this;
+    this.startedAtMs = clock.nowMs();
+    const config = this.nodeConfig;
+    const identity = (this.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
     const prefix = identity.cert.prefix;
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -165,563 +131,228 @@ export class Node implements ControlBackend {
     await this.control.start();
 
     // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
-    this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 });
-    this.registry = this.newRegistryClient(config);
-    this.held = await this.obtainNetworkConfig(signal);
-    this.applyRevocations(this.held, { initial: true });
-    const nc = this.held.config;
-    this.log.info({ version: nc.version, origin: this.held.origin, networkPrefix: nc.network_prefix }, 'network config loaded');
+    const peerDb = (this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 }));
+    const registry = (this.registry = new RegistryConnection(() => this.identity!, config.registry.url));
+    this.network = new NetworkConfigHolder({
+      clock, log: this.log, events, peerDb, signal,
+      caPem: identity.caPem,
+      runDir: config.node.run_dir,
+      configDir: dirname(config.path),
+      registry: () => registry.api,
+      revoke: { revalidateCerts: () => this.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await this.manager?.closeRevoked(s)) },
+      onAdopted: async (held) => {
+        const outcomes = await this.changes!.apply(() => effectiveSettings(this.nodeConfig, held.config, { logLevel: this.logLevel }));
+        if (outcomes.length) events.add('network-config', `settings of version ${held.config.version}: ${outcomeSummary(outcomes)}`);
+        void this.gossip?.spreadConfig(held.origin.startsWith('peer ') ? held.origin.slice(5) : undefined);
+      },
+    });
+    const held = await this.network.obtain();
+    this.live = new LiveSettings(effectiveSettings(config, held.config, { logLevel: this.logLevel }));
+    this.changes = new SettingsChanges(this.live, this.appliers(), signal);
+    // The start slice never changes while the node runs; live slices are read from this.settings
+    // when a part is built (a reload may already have swapped one).
+    const start = this.settings.start;
+    this.log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
     // Peers from the registry now, while babeld and the peer protocol start, so the first
     // tunnel requests can go out as soon as we can answer them (RegistrySync asks again later).
-    this.prefetchBootstrapPeers(signal);
+    if (peerDb.listPeers({ dead: false }).length < this.settings.registry.minLivePeers) {
+      registry.api.bootstrap(this.settings.registry.bootstrapCount, { signal })
+        .then(({ peers }) => !signal.aborted && this.addBootstrapPeers(peers))
+        .catch((err: unknown) => this.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
+    }
 
     // Children an earlier run left behind (after kill -9) go before anything is spawned.
-    const stale = await cleanStaleChildren(config.node.run_dir, { clock: this.clock });
+    const stale = await cleanStaleChildren(config.node.run_dir, { clock });
     if (stale.stopped.length) this.log.warn({ children: stale.stopped.map((c) => c.name) }, 'stopped children of an earlier run');
 
     this.setupDone = true;
-    await applyCommands(planNodeSetup({ prefix, networkPrefix: nc.network_prefix }));
+    await applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }));
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
-    this.destTrafficStarting = this.startDestTraffic(nc.network_prefix);
+    this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.destTraffic = m));
 
-    this.supervisor = new Supervisor({ spawner: this.spawner, clock: this.clock, runDir: config.node.run_dir });
-    this.supervisor.on((ev) => this.onSupervisorEvent(ev));
+    const supervisor = (this.supervisor = new Supervisor({ spawner: this.spawner, clock, runDir: config.node.run_dir }));
+    supervisor.on((ev) => reportSupervisorEvent(ev, { log: this.componentLog('supervisor'), events, health }));
 
-    const babelLog = this.componentLog('babel');
-    this.babel = new BabelLink(
+    const address = nodeAddress(parsePrefix(prefix));
+    const babel = (this.babel = new BabelLink(
       {
         socketPath: join(config.node.run_dir, 'babeld.sock'),
         stateFile: join(config.node.state_dir, 'babeld.state'),
-        helloIntervalSec: this.helloSec(),
+        helloIntervalSec: this.settings.babel.helloIntervalSec,
         routerId: babelRouterId(prefix),
         ownPrefix: prefix,
-        nodeAddress: nodeAddress(parsePrefix(prefix)),
+        nodeAddress: address,
       },
-      { clock: this.clock, log: babelLog, supervisor: this.supervisor },
-    );
+      { clock, log: this.componentLog('babel'), supervisor },
+    ));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() fails below if babeld does.
-    const babelStarted = this.babel.start();
-    const babel = this.babel;
-    this.detours = new DetourRoutes({
-      clock: this.clock,
+    const babelStarted = babel.start();
+    const detours = (this.detours = new DetourRoutes({
+      clock,
       log: this.componentLog('tunnels'),
       babel: { routes: () => babel.routes(), recentlyDropped: () => babel.recentlyDropped() },
       ownPrefix: prefix,
-      nodeAddress: nodeAddress(parsePrefix(prefix)),
-    });
+      nodeAddress: address,
+    }));
     // Detours a killed daemon left behind; queued before any new one, not waited for.
-    this.detours.start().catch((err: unknown) => this.log.warn({ err }, 'cannot remove old detour routes'));
+    detours.start().catch((err: unknown) => this.log.warn({ err }, 'cannot remove old detour routes'));
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = this.componentLog('peerproto');
     const signingKey = createPrivateKey(identity.keyPem);
-    this.peerproto = new PeerProtocol({
-      clock: this.clock,
+    const peerproto = (this.peerproto = new PeerProtocol({
+      clock,
       // The key is parsed once: signing with the PEM text parses it again for every message (link hellos are several a second per tunnel).
       self: { prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(signingKey, data) },
-      verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock: this.clock, revokedSerials: () => this.revoked }),
+      verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.network!.revoked }),
       log: peerLog,
-      configVersion: () => this.held?.config.version,
-    });
-    await this.peerproto.start({ port: config.underlay.port });
+      configVersion: () => this.network!.held?.config.version,
+    }));
+    await peerproto.start({ port: start.port });
 
-    this.manager = new TunnelManager(this.tunnelOptions(config), {
-      clock: this.clock,
+    const manager = (this.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
+      clock, events, supervisor, peerproto, babel, detours,
       log: this.componentLog('tunnels'),
-      events: this.eventLog,
-      supervisor: this.supervisor,
-      peerproto: this.peerproto,
-      peers: this.peerDb,
-      babel: this.babel,
-      openvpnArgv: (end) => this.openvpnArgv(end, upScript),
+      peers: peerDb,
+      openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       ifNameFor: tunnelIfName,
       planContext: () => this.planContext(),
       orderAddresses: (a) => this.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
-      detours: this.detours,
       onPeerDown: (peer, reason) => this.links?.peerSaysDown(peer, reason),
-      replanSoon: () => this.planPeriodic?.trigger(),
-    });
-    this.manager.start();
+      replanSoon: () => this.jobs?.replanSoon(),
+    }));
+    manager.start();
 
+    const upPeers = () => manager.list().filter((t) => t.state === 'up');
     this.gossip = new Gossip(
+      { ownPrefix: prefix, networkPrefix: start.networkPrefix, defaultPort: start.port, intervalMs: TIMING.gossipMs, requestTimeoutMs: TIMING.peerRequestTimeoutMs, peerListCount: 32 },
       {
-        ownPrefix: prefix,
-        networkPrefix: nc.network_prefix,
-        defaultPort: config.underlay.port,
-        intervalMs: TIMING.gossipMs,
-        requestTimeoutMs: TIMING.peerRequestTimeoutMs,
-        peerListCount: 32,
-      },
-      {
-        clock: this.clock,
+        clock, peerproto,
         log: peerLog,
-        peerproto: this.peerproto,
-        peers: this.peerDb,
-        adjacentPeers: () => this.manager?.list().filter((t) => t.state === 'up').map((t) => t.peer) ?? [],
-        config: () => ({ version: this.held!.config.version, signed: this.held!.signed }),
-        onNetworkConfig: (signed, from) => this.offerNetworkConfig(signed, `peer ${from}`),
+        peers: peerDb,
+        adjacentPeers: () => upPeers().map((t) => t.peer),
+        config: () => ({ version: this.network!.held!.config.version, signed: this.network!.held!.signed }),
+        onNetworkConfig: (signed, from) => this.network!.offer(signed, `peer ${from}`),
         rand: this.rand,
       },
     );
     this.gossip.start();
 
-    const manager = this.manager;
-    this.links = new LinkMonitor({
-      clock: this.clock,
+    const links = (this.links = new LinkMonitor({
+      clock, events, peerproto, babel, manager, detours, supervisor,
       log: this.componentLog('links'),
-      events: this.eventLog,
-      peerproto: this.peerproto,
       tunnels: () => manager.list(),
-      babel: this.babel,
-      manager,
-      detours: this.detours,
-      supervisor: this.supervisor,
-      settings: () => ({ helloIntervalSec: this.config.tunnels.link_hello_interval, misses: this.config.tunnels.link_hello_misses }),
-      defaultPeerPort: (peer) => parseHostPort(this.peerDb?.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.config.underlay.port,
-    });
-    this.links.start();
+      settings: () => this.settings.links,
+      defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,
+    }));
+    links.start();
     this.addresses = new AddressAnnouncer(
-      { ownPrefix: prefix, networkPrefix: nc.network_prefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
+      { ownPrefix: prefix, networkPrefix: start.networkPrefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
       {
-        clock: this.clock,
+        clock, peerproto,
         log: this.componentLog('addresses'),
-        peerproto: this.peerproto,
-        peers: this.peerDb,
+        peers: peerDb,
         readInterfaces: () => networkInterfaces(),
-        settings: () => ({ port: this.config.underlay.port, configured: this.config.underlay.addresses }),
-        adjacent: () => manager.list().filter((t) => t.state === 'up').map((t) => ({ peer: t.peer, ifName: t.ifName })),
-        peerPort: (peer) => this.links!.peerPort(peer),
+        settings: () => ({ port: this.settings.start.port, configured: this.settings.underlay.addresses }),
+        adjacent: () => upPeers().map((t) => ({ peer: t.peer, ifName: t.ifName })),
+        peerPort: (peer) => links.peerPort(peer),
         onChange: () => this.registrySync?.trigger(),
       },
     );
     this.addresses.start();
 
-    this.startPeriodicWork(signal);
-    this.startRegistrySync(config);
-    if (config.upnp.enabled) {
-      // UPnP discovery and its client library (a few hundred ms of CPU) wait until the start-up
-      // burst (tunnel requests, openvpn handshakes) is over: a mapping only matters to peers
-      // that come to us later, and our own tunnels to others do not need it.
-      this.clock.setTimeout(() => {
-        if (this.stopController.signal.aborted || this.upnp || !this.config.upnp.enabled) return;
-        this.startUpnp(this.config).catch((err: unknown) => this.log.warn({ err }, 'UPnP start failed'));
-      }, TIMING.upnpStartDelayMs);
-    }
+    this.jobs = startPeriodicJobs({
+      clock, manager, signal,
+      log: this.log,
+      destTraffic: () => this.destTraffic,
+      peerPrefixes: () => peerDb.listPeers().map((p) => p.prefix),
+      clientCount: () => this.settings.tunnels.clientCount,
+    });
+    this.registrySync = new RegistrySync(this.settings.registry, {
+      clock, health,
+      log: this.componentLog('registry'),
+      api: () => registry.api,
+      useUrl: (url) => registry.useUrl(url),
+      heartbeatBody: () => heartbeatBody({ port: this.settings.start.port, configured: this.settings.underlay.addresses, addresses: this.addresses, tunnels: manager, peerDb, configVersion: this.network!.held!.config.version }),
+      livePeerCount: () => peerDb.listPeers({ dead: false }).length,
+      configVersion: () => this.network!.held!.config.version,
+      certificateNotAfterMs: () => this.identity!.cert.notAfterMs,
+      // Loaded when needed: the CSR library is a large share of the daemon's start-up time.
+      createCsr: async () => (await import('../pki/keys.js')).createCsrPem(this.identity!.keyPem, prefix),
+      onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
+      onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
+      onNetworkConfig: (signed) => this.network!.offer(signed, 'registry'),
+      onCrl: () => undefined, // the CRL rides in the signed network config
+      onRenewed: (certPem) => {
+        const id = (this.identity = adoptRenewedCertificate(this.identity!, certPem, this.settings.start.identity.cert, clock.nowMs()));
+        registry.reconnect();
+        events.add('daemon', `certificate renewed: serial ${id.cert.serial}, valid until ${new Date(id.cert.notAfterMs).toISOString()}`);
+      },
+    });
+    this.registrySync.start();
+    const upnpLog = this.componentLog('upnp');
+    this.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.addresses?.setUpnp(a) });
+    this.upnp.startLater(this.settings.upnp, TIMING.upnpStartDelayMs);
 
     await babelStarted;
-    this.eventLog.add('daemon', `node ${prefix} started (network config version ${nc.version}, hello ${this.helloSec()} s)`);
+    events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
   }
 
-  private loadIdentity(config: NodeConfig): Identity {
-    const read = (path: string, what: string): string => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch (err) {
-        throw new ResilnetError('RN_DAEMON_IDENTITY', `cannot read the ${what} ${path} (${(err as NodeJS.ErrnoException).code}). Run resilnet register first, or fix identity.* in ${config.path}.`, { cause: err });
-      }
-    };
-    const caPem = read(config.identity.ca, 'CA certificate');
-    const certPem = read(config.identity.cert, 'node certificate');
-    const keyPem = read(config.identity.key, 'node key');
-    const cert = verifyCertificate(certPem, caPem, { nowMs: this.clock.nowMs() });
-    return { caPem, certPem, keyPem, cert };
+  private componentLog(component: string): Logger {
+    let child = this.logs.get(component);
+    if (!child) this.logs.set(component, (child = this.log.child({ component })));
+    return child;
   }
 
-  private newRegistryClient(config: NodeConfig): RegistryClient {
-    const id = this.identity!;
-    return new RegistryClient({ url: config.registry.url, caPem: id.caPem, certPem: id.certPem, keyPem: id.keyPem, timeoutMs: TIMING.registryCallTimeoutMs });
-  }
-
-  /** Peer DB cache, then the file `register` wrote, then the registry (with backoff until it answers). */
-  private async obtainNetworkConfig(signal: AbortSignal): Promise<HeldNetworkConfig> {
-    const caPem = this.identity!.caPem;
-    const candidates: Parameters<typeof pickNetworkConfig>[0] = [];
-    const cached = this.peerDb!.getNetworkConfig();
-    if (cached) candidates.push({ signed: cached.signed, origin: 'peer-db' });
-    const filePath = join(dirname(this.config.path), 'network-config.json');
-    try {
-      const fromFile = readSignedConfigFile(filePath);
-      if (fromFile) candidates.push({ signed: fromFile, origin: 'file' });
-    } catch (err) {
-      this.log.warn({ err }, 'network config file unreadable; ignored');
-    }
-    let { best, refused } = pickNetworkConfig(candidates, caPem);
-    for (const r of refused) this.refusedConfig(r.origin, r.code, r.message);
-    for (let attempt = 0; !best; attempt++) {
-      try {
-        const signed = await this.registry!.networkConfig({ signal });
-        ({ best, refused } = pickNetworkConfig([{ signed, origin: 'registry' }], caPem));
-        for (const r of refused) this.refusedConfig(r.origin, r.code, r.message);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        this.log.warn({ err, attempt }, 'no network config yet; retrying the registry');
-      }
-      if (!best) await this.clock.sleep(Math.min(TIMING.registryRetryMaxMs, 1000 * 2 ** Math.min(attempt, 5)), { signal });
-    }
-    this.peerDb!.setNetworkConfig(best.signed, best.config.version, this.clock.nowMs());
-    return best;
-  }
-
-  private refusedConfig(origin: string, code: string, message: string): void {
-    this.log.error({ origin, code }, `network config refused: ${message}`);
-    this.eventLog.add('network-config', `network config from ${origin} refused (${code})`);
-  }
-
-  // ---- network config and revocation ------------------------------------
-
-  /** A config from the registry or a peer: adopted when it verifies and is newer. */
-  private async offerNetworkConfig(signed: SignedNetworkConfig, origin: HeldNetworkConfig['origin']): Promise<void> {
-    if (!this.identity || !this.held) return;
-    const { best, refused } = pickNetworkConfig([{ signed, origin }], this.identity.caPem);
-    for (const r of refused) this.refusedConfig(r.origin, r.code, r.message);
-    if (!best || !isNewerConfig(this.held.config, best.config)) return;
-    const before = this.held;
-    this.held = best;
-    this.peerDb?.setNetworkConfig(best.signed, best.config.version, this.clock.nowMs());
-    this.eventLog.add('network-config', `network config version ${best.config.version} adopted (from ${origin}; was ${before.config.version})`);
-    await this.applyRevocations(best, { initial: false });
-    if (this.config.babel.hello_interval === undefined && before.config.babel.hello_interval !== best.config.babel.hello_interval) {
-      await this.babel?.setHelloInterval(this.helloSec(), this.manager?.list().map((t) => t.ifName) ?? []);
-    }
-    this.manager?.reconfigure(this.tunnelOptions(this.config));
-    void this.gossip?.spreadConfig(origin.startsWith('peer ') ? origin.slice(5) : undefined);
-  }
-
-  /** Writes the CRL openvpn reads and tears down tunnels to revoked serials. */
-  private async applyRevocations(held: HeldNetworkConfig, options: { initial: boolean }): Promise<void> {
-    const caPem = this.identity!.caPem;
-    const serials = new Set(held.config.revoked_serials);
-    if (held.config.crl) {
-      // At start the signed revoked_serials list is enough; the CRL (whose parser is slow to
-      // load) is read a few seconds later, when the daemon is no longer competing for CPU.
-      if (options.initial) {
-        this.clock.setTimeout(() => {
-          if (this.held === held && !this.stopController.signal.aborted) void this.applyRevocations(held, { initial: false });
-        }, CRL_PARSE_DELAY_MS);
-      } else {
-        try {
-          for (const s of parseCrl(held.config.crl, caPem).serials) serials.add(s);
-        } catch (err) {
-          this.log.warn({ err }, 'CRL in the network config unreadable; using its revoked_serials list');
-        }
-      }
-      const crlPath = join(this.config.node.run_dir, 'crl.pem');
-      writeFileSync(`${crlPath}.tmp`, held.config.crl, { mode: 0o644 });
-      renameSync(`${crlPath}.tmp`, crlPath);
-    }
-    const added = [...serials].filter((s) => !this.revoked.has(s));
-    this.revoked = serials;
-    if (options.initial || added.length === 0) return;
-    this.eventLog.add('revocation', `new CRL: ${added.length} more revoked serial(s): ${added.join(', ')}`);
-    const dropped = this.peerproto?.revalidateCerts() ?? [];
-    const nowMs = this.clock.nowMs();
-    for (const p of dropped) this.peerDb?.markDead(p, 'certificate revoked', nowMs);
-    await this.manager?.closeRevoked(serials);
-    // Dead peers with a revoked serial that had no tunnel.
-    for (const p of this.peerDb?.listPeers({ dead: false }) ?? []) {
-      if (p.certSerial && serials.has(p.certSerial)) this.peerDb?.markDead(p.prefix, `certificate ${p.certSerial} revoked`, nowMs);
-    }
-  }
-
-  // ---- parts' settings ------------------------------------------------------
-
-  private helloSec(): number {
-    return effectiveHelloSec(this.held!.config, this.config.babel.hello_interval);
-  }
-
-  private clientCount(): number {
-    return this.config.tunnels.client_count ?? this.held!.config.client_count;
-  }
-
-  private tunnelOptions(config: NodeConfig) {
-    return {
-      ownPrefix: this.identity!.cert.prefix,
-      underlayPort: config.underlay.port,
-      maxClients: config.tunnels.max_clients ?? this.held!.config.max_clients,
-      connectTimeoutMs: TIMING.connectTimeoutMs,
-      lostTimeoutMs: TIMING.lostTimeoutMs,
-      requestTimeoutMs: TIMING.peerRequestTimeoutMs,
-      requestAttempts: 2,
-      drainTimeoutMs: Math.max(TIMING.drainTimeoutMs, this.helloSec() * 8_000),
-      // The peer acks once its routes left a drained tunnel (followPeerDrain waits up to 10 s for them).
-      drainAckTimeoutMs: Math.max(TIMING.drainTimeoutMs, this.helloSec() * 8_000) * 0.75,
-      // Our babel hears the peer's raised cost in its next IHU: about two hellos.
-      drainSettleMs: Math.max(1_000, this.helloSec() * 2_000),
-      // The peer's refusal comes over the underlay within milliseconds; this allows for a busy peer.
-      drainObjectionMs: 500,
-    };
-  }
-
-  private policy(): TunnelPolicy {
-    const refreshSec = this.config.tunnels.refresh ?? this.held!.config.tunnel_refresh;
-    return {
-      ...DEFAULT_TUNNEL_POLICY,
-      refreshIntervalMs: refreshSec * 1000,
-      minTunnelAgeMs: this.config.tunnels.min_age * 1000,
-      openTimeoutMs: TIMING.connectTimeoutMs * 2,
-    };
+  private appliers() {
+    return nodeAppliers({
+      setLogLevel: (level) => {
+        this.log.level = level;
+        for (const child of this.logs.values()) child.level = level;
+      },
+      babel: () => this.babel,
+      tunnels: () => this.manager,
+      registry: () => this.registrySync,
+      upnp: () => this.upnp,
+      replanSoon: () => this.jobs?.replanSoon(),
+    });
   }
 
   private planContext() {
+    const t = this.settings.tunnels;
+    const dest = this.destTraffic;
     return {
       peers: this.peerDb!.listPeers(),
       reachable: this.babel!.reachablePrefixes(),
-      neighbours: [...this.config.tunnels.neighbours],
-      clientCount: this.clientCount(),
-      policy: this.policy(),
-      ...(this.destTraffic ? { destinationTraffic: destinationTrafficMap(this.destTraffic.rates()), destinationVia: this.destinationVia() } : {}),
+      neighbours: [...t.neighbours],
+      clientCount: t.clientCount,
+      policy: t.policy,
+      ...(dest ? { destinationTraffic: destinationTrafficMap(dest.rates()), destinationVia: destinationVia(this.parts()) } : {}),
     };
   }
 
-  /** Our traffic per destination, from an nftables table the daemon owns; without nft the daemon runs on. */
-  private async startDestTraffic(networkPrefix: string): Promise<void> {
-    const meter = new DestinationTrafficMeter({ networkPrefix }, { clock: this.clock, log: this.componentLog('tunnels') });
-    try {
-      await meter.start();
-      this.destTraffic = meter;
-    } catch (err) {
-      const e = err as ResilnetError;
-      this.health.raise({ code: e.code ?? 'RN_SYS_NFT_FAILED', title: 'per-destination traffic is not measured', severity: 'warning', text: e.message });
-    }
-  }
-
-  private destinationVia(): Map<string, string> {
-    return routeCarriers(this.babel?.tableView.routes ?? new Map(), this.manager?.list() ?? []);
-  }
-
-  private openvpnArgv(end: TunnelEnd, upScript: string): string[] {
-    const config = this.config;
-    return buildOpenvpnArgv({
-      endpoint:
-        end.role === 'server'
-          ? { role: 'server', listenPort: end.localPort! }
-          : { role: 'client', remoteHost: end.remote!.host, remotePort: end.remote!.port },
-      proto: 'udp',
-      ifName: end.ifName,
-      peerPrefix: end.peer,
-      caPath: config.identity.ca,
-      certPath: config.identity.cert,
-      keyPath: config.identity.key,
-      crlPath: join(config.node.run_dir, 'crl.pem'),
-      dataCiphers: this.held!.config.cipher.split(':').filter(Boolean),
-      tunMtu: DEFAULT_TUN_MTU,
-      upScriptPath: upScript,
-      linkLocal: linkLocalFor(this.identity!.cert.prefix),
-      keepaliveIntervalSec: 1,
-      keepaliveTimeoutSec: 5,
-      managementSocket: join(config.node.run_dir, `${end.ifName}.mgmt`),
-      verbosity: 3,
-    });
-  }
-
-  // ---- periodic work --------------------------------------------------------
-
-  private startPeriodicWork(signal: AbortSignal): void {
-    const log = this.log;
-    const sampler = every(
-      TIMING.trafficSampleMs,
-      'traffic-sample',
-      async () => {
-        this.manager?.sampleTraffic(await readNetDev(), this.clock.nowMs());
-        await this.destTraffic?.sample(this.peerDb!.listPeers().map((p) => p.prefix));
-      },
-      { clock: this.clock, log, signal, timeoutMs: 2_000, firstDelayMs: 1_000 },
-    );
-    this.planPeriodic = every(
-      TIMING.planBusyMs,
-      'tunnel-plan',
-      async (s) => {
-        await this.manager!.planRound(s);
-        const busy = this.manager!.belowTarget(this.clientCount()) || this.manager!.list().some((t) => t.state !== 'up');
-        this.planPeriodic?.setIntervalMs(busy ? TIMING.planBusyMs : TIMING.planIdleMs);
-      },
-      { clock: this.clock, log, signal, timeoutMs: 60_000, firstDelayMs: 0 },
-    );
-    this.background.push(() => sampler.idle(), () => this.planPeriodic!.idle());
-  }
-
-  private startRegistrySync(config: NodeConfig): void {
-    this.registrySync = new RegistrySync(
-      {
-        heartbeatIntervalMs: config.registry.heartbeat_interval * 1000,
-        minLivePeers: Math.max(2, this.clientCount()),
-        bootstrapCount: 16,
-        renewWindowMs: DEFAULT_RENEW_WINDOW_MS,
-        callTimeoutMs: TIMING.registryCallTimeoutMs,
-      },
-      {
-        clock: this.clock,
-        log: this.componentLog('registry'),
-        health: this.health,
-        api: () => this.registry!,
-        heartbeatBody: () => this.heartbeatBody(),
-        livePeerCount: () => this.peerDb!.listPeers({ dead: false }).length,
-        configVersion: () => this.held!.config.version,
-        certificateNotAfterMs: () => this.identity!.cert.notAfterMs,
-        // Loaded when needed: the CSR library is a large share of the daemon's start-up time.
-        createCsr: async () => (await import('../pki/keys.js')).createCsrPem(this.identity!.keyPem, this.identity!.cert.prefix),
-        onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
-        onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
-        onNetworkConfig: (signed) => this.offerNetworkConfig(signed, 'registry'),
-        onCrl: () => undefined, // the CRL rides in the signed network config
-        onRenewed: (certPem) => this.adoptRenewedCertificate(certPem),
-      },
-    );
-    this.registrySync.start();
-  }
-
-  private addBootstrapPeers(peers: readonly BootstrapPeer[]): void {
-    const nowMs = this.clock.nowMs();
-    for (const p of peers) {
-      if (p.prefix === this.identity!.cert.prefix) continue;
-      const r = this.peerDb!.upsertPeer({ prefix: p.prefix, addresses: p.addresses, source: 'registry' }, nowMs);
-      if (r.created) this.eventLog.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
-    }
-    this.planPeriodic?.trigger();
-  }
-
-  /** One bootstrap call at start, when the peer DB knows too few live peers; failures are left to RegistrySync. */
-  private prefetchBootstrapPeers(signal: AbortSignal): void {
-    if (this.peerDb!.listPeers({ dead: false }).length >= Math.max(2, this.clientCount())) return;
-    this.registry!.bootstrap(16, { signal })
-      .then(({ peers }) => {
-        if (!signal.aborted) this.addBootstrapPeers(peers);
-      })
-      .catch((err: unknown) => this.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
-  }
-
-  private adoptRenewedCertificate(certPem: string): void {
-    const id = this.identity!;
-    const cert = verifyCertificate(certPem, id.caPem, { nowMs: this.clock.nowMs() });
-    if (cert.prefix !== id.cert.prefix) {
-      throw new ResilnetError('RN_PKI_CERT_INVALID', `renewed certificate is for ${cert.prefix}, not ${id.cert.prefix}; kept the old one`);
-    }
-    const path = this.config.identity.cert;
-    writeFileSync(`${path}.tmp`, certPem, { mode: 0o644 });
-    renameSync(`${path}.tmp`, path);
-    this.identity = { ...id, certPem, cert };
-    this.registry = this.newRegistryClient(this.config);
-    this.eventLog.add('daemon', `certificate renewed: serial ${cert.serial}, valid until ${new Date(cert.notAfterMs).toISOString()}`);
-  }
-
-  private heartbeatBody() {
-    const config = this.config;
-    const addresses = this.addresses?.heartbeatAddresses() ?? config.underlay.addresses.map((a) => ({ address: a, kind: 'configured' as const }));
-    return {
-      port: config.underlay.port,
-      addresses,
-      tunnels: (this.manager?.list() ?? []).map((t) => ({
-        peer: t.peer,
-        role: t.direction === 'outgoing' ? ('client' as const) : ('server' as const),
-        iface: t.ifName,
-        rx_bytes: Math.round(t.rx?.last.rxBytes ?? 0),
-        tx_bytes: Math.round(t.tx?.last.txBytes ?? 0),
-        rtt_ms: this.peerDb?.getPeer(t.peer)?.rttMs ?? null,
-      })),
-      network_config_version: this.held?.config.version ?? 0,
-      protocol_version: 1,
-    };
-  }
-
-  private upnpStarting: Promise<void> | undefined;
-
-  /** Starts the UPnP mappings once (a reload and the delayed start may both ask). */
-  private startUpnp(config: NodeConfig): Promise<void> {
-    this.upnpStarting ??= this.doStartUpnp(config).finally(() => {
-      this.upnpStarting = undefined;
-    });
-    return this.upnpStarting;
-  }
-
-  private async doStartUpnp(config: NodeConfig): Promise<void> {
-    if (this.upnp) return;
-    const log = this.componentLog('upnp');
-    // The UPnP client library is loaded only on nodes that use it (start-up time).
-    const { UpnpIgd } = await import('./upnp/upnp-igd.js');
-    if (this.stopController.signal.aborted) return;
-    this.upnp = new UpnpMappings({
-      mapper: new UpnpIgd({ clock: this.clock, log }),
-      clock: this.clock,
-      health: this.health,
-      log,
-      onExternalAddress: (a) => this.addresses?.setUpnp(a),
-    });
-    await this.upnp.start({ ports: nodePortSpecs(config.underlay.port, this.tunnelOptions(config).maxClients), leaseSec: config.upnp.lease });
-  }
-
-  private onSupervisorEvent(ev: SupervisorEvent): void {
-    const log = this.componentLog('supervisor');
-    if (ev.kind === 'child-started') {
-      log.info({ child: ev.name, pid: ev.pid, restarts: ev.restarts }, 'child started');
-    } else if (ev.kind === 'child-exited') {
-      const how = ev.spawnError ?? (ev.signal ? `killed by ${ev.signal}` : `exited with code ${ev.code}`);
-      if (ev.restartInMs === null) {
-        log.info({ child: ev.name, pid: ev.pid }, 'child stopped');
-      } else {
-        log.warn({ child: ev.name, pid: ev.pid, code: ev.code, signal: ev.signal, restartInMs: ev.restartInMs }, 'child exited');
-        this.eventLog.add('child', `${ev.name} ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);
-      }
-    } else {
-      this.health.raise({
-        code: 'RN_CHILD_CRASH_LOOP',
-        title: `${ev.name} keeps crashing`,
-        severity: 'error',
-        text: `${ev.name} failed ${ev.failures} times in a row; the daemon keeps restarting it with backoff. See the daemon log (journalctl -u resilnet) for its output.`,
-      });
-    }
+  private addBootstrapPeers(peers: Parameters<typeof addBootstrapPeers>[0]): void {
+    addBootstrapPeers(peers, { self: this.identity!.cert.prefix, peerDb: this.peerDb!, events: this.eventLog, nowMs: this.clock.nowMs() });
+    this.jobs?.replanSoon();
   }
 
   // ---- reload ---------------------------------------------------------------
 
   async reload(): Promise<ReloadReport> {
-    const next = loadNodeConfig(this.config.path);
-    const plan = diffConfig(this.config, next);
-    const targets: ReloadTargets = {
-      log: (c) => {
-        const level = this.logLevelOverride ?? c.node.log_level;
-        this.log.level = level;
-        for (const child of this.logs.values()) child.level = level;
-      },
-      babel: async (c) => {
-        const hello = effectiveHelloSec(this.held!.config, c.babel.hello_interval);
-        await this.babel!.setHelloInterval(hello, this.manager?.list().map((t) => t.ifName) ?? []);
-      },
-      tunnels: () => undefined, // read through this.config at each plan round
-      registry: (c) => {
-        this.registry = new RegistryClient({ url: c.registry.url, caPem: this.identity!.caPem, certPem: this.identity!.certPem, keyPem: this.identity!.keyPem, timeoutMs: TIMING.registryCallTimeoutMs });
-        this.registrySync?.reconfigure({ heartbeatIntervalMs: c.registry.heartbeat_interval * 1000 });
-      },
-      underlay: () => undefined, // read at each heartbeat
-      upnp: async (c) => {
-        if (!c.upnp.enabled) {
-          await this.upnp?.stop();
-          this.upnp = undefined;
-        } else if (this.upnp) {
-          await this.upnp.reconfigure({ ports: nodePortSpecs(c.underlay.port, this.tunnelOptions(c).maxClients), leaseSec: c.upnp.lease });
-        } else {
-          await this.startUpnp(c);
-        }
-      },
-    };
-    // Live values are read from this.config by the parts, so swap before applying.
-    const old = this.config;
-    this.config = next;
-    let report: ReloadReport;
-    try {
-      report = await applyReloadPlan(plan, next, targets, { signal: this.stopController.signal });
-    } catch (err) {
-      this.config = old;
-      throw err;
-    }
-    this.manager?.reconfigure(this.tunnelOptions(next));
-    this.planPeriodic?.trigger();
-    const summary = report.applied.length || report.skipped.length || report.failed.length
-      ? `reload: applied ${report.applied.map((i) => i.key).join(', ') || 'nothing'}${report.skipped.length ? `; needs restart: ${report.skipped.map((i) => i.key).join(', ')}` : ''}${report.failed.length ? `; failed: ${report.failed.map((f) => f.key).join(', ')}` : ''}`
-      : 'reload: nothing changed';
-    this.eventLog.add('reload', summary);
-    this.log.info({ applied: report.applied.map((i) => i.key), skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
+    const network = this.network?.held;
+    if (!this.changes || !network) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
+    const file = loadNodeConfig(this.nodeConfig.path);
+    let plan: ReloadPlan | undefined;
+    const outcomes = await this.changes.apply(() => {
+      plan = planReload(this.nodeConfig, file, this.network!.held!.config, { logLevel: this.logLevel });
+      this.nodeConfig = plan.config;
+      return effectiveSettings(plan.config, this.network!.held!.config, { logLevel: this.logLevel });
+    });
+    const report = reloadReport(file.path, plan!, outcomes);
+    this.eventLog.add('reload', `reload: ${reportSummary(report)}`);
+    this.log.info({ applied: report.applied.map((i) => i.key), pending: report.pending, skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
     return report;
   }
 
@@ -746,7 +377,7 @@ export class Node implements ControlBackend {
     await step('gossip', () => this.gossip?.stop());
     await step('links', () => this.links?.stop());
     await step('addresses', () => this.addresses?.stop());
-    for (const idle of this.background) await step('periodic', idle);
+    await step('periodic', () => this.jobs?.idle());
     await step('babeld', () => this.babel?.stop());
     await step('tunnels', () => this.manager?.stop());
     await step('detour routes', () => this.detours?.stop());
@@ -757,8 +388,9 @@ export class Node implements ControlBackend {
       await this.destTrafficStarting;
       await this.destTraffic?.stop();
     });
-    if (this.setupDone && this.identity && this.held) {
-      const spec = { prefix: this.identity.cert.prefix, networkPrefix: this.held.config.network_prefix };
+    const held = this.network?.held;
+    if (this.setupDone && this.identity && held) {
+      const spec = { prefix: this.identity.cert.prefix, networkPrefix: held.config.network_prefix };
       const ifaces = (this.manager?.list() ?? []).map((t) => t.ifName);
       await step('network teardown', async () => {
         const failures = await applyCommands([...ifaces.flatMap(planTunnelTeardown), ...planNodeTeardown(spec)], { bestEffort: true });
@@ -774,79 +406,24 @@ export class Node implements ControlBackend {
 
   // ---- control API --------------------------------------------------------------
 
+  private parts(): NodeParts {
+    const { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health } = this;
+    return { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health, nowMs: this.clock.nowMs(), held: this.network?.held, settings: this.live?.current, events: this.eventLog };
+  }
+
   status(): StatusResponse {
-    const id = this.identity;
-    const held = this.held;
-    if (!id || !held || !this.peerDb) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const nowMs = this.clock.nowMs();
-    const peers = this.peerDb.listPeers();
-    const tunnels = this.manager?.list() ?? [];
-    const stats = this.peerproto?.stats();
-    const reg = this.registrySync?.status();
-    return {
-      prefix: id.cert.prefix,
-      address: nodeAddress(parsePrefix(id.cert.prefix)),
-      networkPrefix: held.config.network_prefix,
-      pid: process.pid,
-      startedAtMs: this.startedAtMs,
-      uptimeSec: Math.round((nowMs - this.startedAtMs) / 1000),
-      certificate: { serial: id.cert.serial, notAfterMs: id.cert.notAfterMs },
-      networkConfig: {
-        version: held.config.version,
-        helloIntervalSec: this.helloSec(),
-        clientCount: this.clientCount(),
-        maxClients: this.tunnelOptions(this.config).maxClients,
-        tunnelRefreshSec: this.policy().refreshIntervalMs / 1000,
-        source: held.origin,
-      },
-      peers: { total: peers.length, live: peers.filter((p) => !p.dead).length, dead: peers.filter((p) => p.dead).length },
-      tunnels: {
-        outgoing: tunnels.filter((t) => t.direction === 'outgoing' && t.state !== 'connecting').length,
-        incoming: tunnels.filter((t) => t.direction === 'incoming' && t.state !== 'connecting').length,
-        connecting: tunnels.filter((t) => t.state === 'connecting').length,
-      },
-      babeld: this.babel?.status() ?? { running: false, pid: null, routes: 0, neighbours: 0 },
-      registry: { url: this.config.registry.url, lastContactMs: reg?.lastContactMs ?? null, lastError: reg?.lastError ?? null },
-      peerProtocol: {
-        port: this.config.underlay.port,
-        received: stats?.received ?? 0,
-        sent: stats?.sent ?? 0,
-        dropped: stats ? Object.values(stats.dropped).reduce((a, b) => a + b, 0) : 0,
-      },
-      underlay: this.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
-      links: (this.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
-      health: this.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
-    };
+    return statusView(this.parts());
   }
 
   peers(req: PeersRequest): PeersResponse {
-    if (!this.peerDb) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const list = this.peerDb.listPeers(req.dead ? { dead: true } : {});
-    return {
-      peers: list.map((p) => ({
-        prefix: p.prefix,
-        addresses: p.addresses,
-        source: p.source,
-        firstSeenMs: p.firstSeenMs,
-        lastSeenMs: p.lastSeenMs,
-        lastSuccessMs: p.lastSuccessMs,
-        failures: p.failures,
-        dead: p.dead,
-        deadReason: p.deadReason,
-        deadSinceMs: p.deadSinceMs,
-        nextRetryMs: p.retryAtMs > 0 ? p.retryAtMs : null,
-        rttMs: p.rttMs,
-        adjacent: this.manager?.get(p.prefix) !== undefined,
-      })),
-    };
+    return peersView(this.parts(), req);
   }
 
   tunnels(): TunnelsResponse {
-    const destinations = this.destTraffic ? destinationViews(this.destTraffic.rates(), this.destinationVia()) : undefined;
-    return { tunnels: this.manager?.views(this.clock.nowMs()) ?? [], ...(destinations ? { destinations } : {}) };
+    return tunnelsView(this.parts());
   }
 
   events(req: EventsRequest): EventsResponse {
-    return { events: this.eventLog.list(req.limit), dropped: this.eventLog.dropped };
+    return eventsView(this.eventLog, req);
   }
 }

@@ -130,7 +130,8 @@ async function applySlice<K extends LiveSliceName>(
 
 /** Pure: the report of a reload, by resilnet.toml key. */
 export function reloadReport(path: string, plan: ReloadPlan, outcomes: readonly SliceOutcome[]): ReloadReport {
-  const report: ReloadReport = { path, applied: [], pending: [], skipped: [], failed: [] };
+  const pending: ReloadProblem[] = [];
+  const report = { path, applied: [] as ReloadItem[], pending, skipped: [] as ReloadItem[], failed: [] as ReloadProblem[] } satisfies ReloadReport;
   const bySlice = new Map(outcomes.map((o) => [o.slice, o]));
   for (const c of plan.changes) {
     const item = (note: string, action: ReloadItem['action'] = 'apply-live'): ReloadItem => ({ key: c.key, from: c.from, to: c.to, action, note });
@@ -155,7 +156,16 @@ export function reloadReport(path: string, plan: ReloadPlan, outcomes: readonly 
   return report;
 }
 
-/** A one-line summary for the event log. */
+/** A one-line summary of a reload for the event log. */
+export function reportSummary(r: ReloadReport): string {
+  const parts = [`applied ${r.applied.map((i) => i.key).join(', ') || 'nothing'}`];
+  if (r.pending?.length) parts.push(`pending: ${r.pending.map((i) => i.key).join(', ')}`);
+  if (r.skipped.length) parts.push(`needs restart: ${r.skipped.map((i) => i.key).join(', ')}`);
+  if (r.failed.length) parts.push(`failed: ${r.failed.map((i) => i.key).join(', ')}`);
+  return parts.length > 1 || r.applied.length ? parts.join('; ') : 'nothing changed';
+}
+
+/** A one-line summary of pushed slices for the event log. */
 export function outcomeSummary(outcomes: readonly SliceOutcome[]): string {
   if (outcomes.length === 0) return 'nothing to change';
   return outcomes.map((o) => (o.result === 'applied' ? o.slice : `${o.slice} ${o.result} (${o.code})`)).join(', ');

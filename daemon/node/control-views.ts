@@ -1,0 +1,119 @@
+// The control API's answers (status, peers, tunnels, events), read from the
+// running parts. Values come from what runs: the live settings (swapped only
+// once a part applied them) and, for babel, what BabelLink says it runs.
+import { ResilnetError } from '../../config/errors.js';
+import { nodeAddress, parsePrefix } from '../../config/ipv6.js';
+import type { AddressAnnouncer } from '../addresses/announcer.js';
+import type { BabelLink } from '../babel-link.js';
+import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, StatusResponse, TunnelsResponse } from '../control/protocol.js';
+import type { EventLog } from '../events.js';
+import type { HealthRegistry } from '../health/health.js';
+import type { HeldNetworkConfig } from '../netconfig.js';
+import type { PeerProtocol } from '../peerproto/protocol.js';
+import type { PeerDb } from '../peers/peer-db.js';
+import type { RegistrySync } from '../registry-sync.js';
+import type { Settings } from '../settings.js';
+import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
+import { destinationViews, routeCarriers } from '../tunnels/dest-rates.js';
+import type { LinkMonitor } from '../tunnels/link-monitor.js';
+import type { TunnelManager } from '../tunnels/manager.js';
+import type { Identity } from './identity.js';
+
+/** The running parts the views read; any may be absent while the node starts. */
+export interface NodeParts {
+  startedAtMs: number;
+  nowMs: number;
+  identity: Identity | undefined;
+  held: HeldNetworkConfig | undefined;
+  settings: Settings | undefined;
+  peerDb: PeerDb | undefined;
+  babel: BabelLink | undefined;
+  manager: TunnelManager | undefined;
+  peerproto: PeerProtocol | undefined;
+  registrySync: RegistrySync | undefined;
+  addresses: AddressAnnouncer | undefined;
+  links: LinkMonitor | undefined;
+  destTraffic: DestinationTrafficMeter | undefined;
+  health: HealthRegistry;
+  events: EventLog;
+}
+
+const notReady = (): ResilnetError => new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
+
+export function statusView(p: NodeParts): StatusResponse {
+  const { identity: id, held, settings, peerDb } = p;
+  if (!id || !held || !settings || !peerDb) throw notReady();
+  const peers = peerDb.listPeers();
+  const tunnels = p.manager?.list() ?? [];
+  const stats = p.peerproto?.stats();
+  const reg = p.registrySync?.status();
+  return {
+    prefix: id.cert.prefix,
+    address: nodeAddress(parsePrefix(id.cert.prefix)),
+    networkPrefix: held.config.network_prefix,
+    pid: process.pid,
+    startedAtMs: p.startedAtMs,
+    uptimeSec: Math.round((p.nowMs - p.startedAtMs) / 1000),
+    certificate: { serial: id.cert.serial, notAfterMs: id.cert.notAfterMs },
+    networkConfig: {
+      version: held.config.version,
+      helloIntervalSec: p.babel?.helloIntervalSec ?? settings.babel.helloIntervalSec,
+      clientCount: settings.tunnels.clientCount,
+      maxClients: settings.tunnels.manager.maxClients,
+      tunnelRefreshSec: settings.tunnels.policy.refreshIntervalMs / 1000,
+      source: held.origin,
+    },
+    peers: { total: peers.length, live: peers.filter((x) => !x.dead).length, dead: peers.filter((x) => x.dead).length },
+    tunnels: {
+      outgoing: tunnels.filter((t) => t.direction === 'outgoing' && t.state !== 'connecting').length,
+      incoming: tunnels.filter((t) => t.direction === 'incoming' && t.state !== 'connecting').length,
+      connecting: tunnels.filter((t) => t.state === 'connecting').length,
+    },
+    babeld: p.babel?.status() ?? { running: false, pid: null, routes: 0, neighbours: 0 },
+    registry: { url: settings.registry.url, lastContactMs: reg?.lastContactMs ?? null, lastError: reg?.lastError ?? null },
+    peerProtocol: {
+      port: settings.start.port,
+      received: stats?.received ?? 0,
+      sent: stats?.sent ?? 0,
+      dropped: stats ? Object.values(stats.dropped).reduce((a, b) => a + b, 0) : 0,
+    },
+    underlay: p.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
+    links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
+    health: p.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
+  };
+}
+
+export function peersView(p: Pick<NodeParts, 'peerDb' | 'manager'>, req: PeersRequest): PeersResponse {
+  if (!p.peerDb) throw notReady();
+  return {
+    peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => ({
+      prefix: x.prefix,
+      addresses: x.addresses,
+      source: x.source,
+      firstSeenMs: x.firstSeenMs,
+      lastSeenMs: x.lastSeenMs,
+      lastSuccessMs: x.lastSuccessMs,
+      failures: x.failures,
+      dead: x.dead,
+      deadReason: x.deadReason,
+      deadSinceMs: x.deadSinceMs,
+      nextRetryMs: x.retryAtMs > 0 ? x.retryAtMs : null,
+      rttMs: x.rttMs,
+      adjacent: p.manager?.get(x.prefix) !== undefined,
+    })),
+  };
+}
+
+/** Destination prefix → the peer whose tunnel carries our route to it now. */
+export function destinationVia(p: Pick<NodeParts, 'babel' | 'manager'>): Map<string, string> {
+  return routeCarriers(p.babel?.tableView.routes ?? new Map(), p.manager?.list() ?? []);
+}
+
+export function tunnelsView(p: Pick<NodeParts, 'babel' | 'manager' | 'destTraffic' | 'nowMs'>): TunnelsResponse {
+  const destinations = p.destTraffic ? destinationViews(p.destTraffic.rates(), destinationVia(p)) : undefined;
+  return { tunnels: p.manager?.views(p.nowMs) ?? [], ...(destinations ? { destinations } : {}) };
+}
+
+export function eventsView(events: EventLog, req: EventsRequest): EventsResponse {
+  return { events: events.list(req.limit), dropped: events.dropped };
+}

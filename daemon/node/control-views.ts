@@ -9,7 +9,7 @@ import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, Status
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import type { HeldNetworkConfig } from '../netconfig.js';
-import type { PeerProtocol } from '../peerproto/protocol.js';
+import type { PeerProtocol } from '../peerproto/index.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { RegistrySync } from '../registry-sync.js';
 import type { Settings } from '../settings.js';

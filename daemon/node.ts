@@ -2,15 +2,13 @@
 // each other, and stops them in the order that leaves nothing behind. What the
 // parts run with comes from one Settings object (settings.ts), changed only
 // through reload.ts; everything else lives in daemon/node/ and the parts.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
-import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
-import { signBytes } from '../pki/identity.js';
+import type { NodeConfig } from '../config/node-config.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
@@ -20,24 +18,24 @@ import { EventLog } from './events.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
 import { babelRouterId, tunnelIfName } from './identity.js';
-import { addBootstrapPeers } from './node/bootstrap-peers.js';
+import { addBootstrapPeers, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
 import { destinationVia, eventsView, peersView, statusView, tunnelsView, type NodeParts } from './node/control-views.js';
 import { startDestinationTraffic } from './node/dest-traffic.js';
-import { heartbeatBody } from './node/heartbeat.js';
-import { adoptRenewedCertificate, loadIdentity, type Identity } from './node/identity.js';
+import { loadIdentity, peerSelf, type Identity } from './node/identity.js';
 import { NetworkConfigHolder } from './node/network-config.js';
 import { openvpnArgv } from './node/openvpn-spec.js';
 import { startPeriodicJobs, type PeriodicJobs } from './node/periodic.js';
-import { nodeAppliers, SettingsChanges } from './node/reconfigure.js';
+import { nodeAppliers, NodeSettings } from './node/reconfigure.js';
 import { RegistryConnection } from './node/registry-connection.js';
+import { startRegistrySync } from './node/registry.js';
 import { reportSupervisorEvent } from './node/supervisor-events.js';
 import { NodeUpnp } from './node/upnp.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PeerDb } from './peers/peer-db.js';
-import { RegistrySync } from './registry-sync.js';
-import { LiveSettings, outcomeSummary, planReload, reloadReport, reportSummary, type ReloadPlan } from './reload.js';
-import { effectiveSettings, TIMING, type LogLevel, type Settings } from './settings.js';
+import type { RegistrySync } from './registry-sync.js';
+import { outcomeSummary, reportSummary } from './reload.js';
+import { TIMING, type LogLevel, type Settings } from './settings.js';
 import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
 import type { DestinationTrafficMeter } from './sys/dest-traffic.js';
@@ -56,8 +54,8 @@ export interface NodeComponents {
 }
 
 export class Node implements ControlBackend {
-  /** The resilnet.toml in force (keys that need a restart stay at their start values). */
-  private nodeConfig: NodeConfig;
+  /** resilnet.toml as read at start (NodeSettings holds the one in force). */
+  private readonly config: NodeConfig;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly spawner: Spawner;
@@ -70,8 +68,7 @@ export class Node implements ControlBackend {
   private readonly logLevel: LogLevel | undefined;
   private identity: Identity | undefined;
   private network: NetworkConfigHolder | undefined;
-  private live: LiveSettings | undefined;
-  private changes: SettingsChanges | undefined;
+  private nodeSettings: NodeSettings | undefined;
   private registry: RegistryConnection | undefined;
   private peerDb: PeerDb | undefined;
   private supervisor: Supervisor | undefined;
@@ -94,7 +91,7 @@ export class Node implements ControlBackend {
   private stopping: Promise<void> | undefined;
 
   constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: LogLevel | undefined } = {}) {
-    this.nodeConfig = config;
+    this.config = config;
     this.log = components.log;
     this.clock = components.clock;
     this.spawner = components.spawner;
@@ -110,7 +107,7 @@ export class Node implements ControlBackend {
   }
 
   private get settings(): Settings {
-    return this.live!.current;
+    return this.nodeSettings!.current;
   }
 
   // ---- start ---------------------------------------------------------------
@@ -119,7 +116,7 @@ export class Node implements ControlBackend {
     const signal = this.stopController.signal;
     const { clock, eventLog: events, health } = this;
     this.startedAtMs = clock.nowMs();
-    const config = this.nodeConfig;
+    const config = this.config;
     const identity = (this.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
     const prefix = identity.cert.prefix;
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
@@ -140,25 +137,20 @@ export class Node implements ControlBackend {
       registry: () => registry.api,
       revoke: { revalidateCerts: () => this.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await this.manager?.closeRevoked(s)) },
       onAdopted: async (held) => {
-        const outcomes = await this.changes!.apply(() => effectiveSettings(this.nodeConfig, held.config, { logLevel: this.logLevel }));
+        const outcomes = await this.nodeSettings!.adopt(held.config);
         if (outcomes.length) events.add('network-config', `settings of version ${held.config.version}: ${outcomeSummary(outcomes)}`);
         void this.gossip?.spreadConfig(held.origin.startsWith('peer ') ? held.origin.slice(5) : undefined);
       },
     });
     const held = await this.network.obtain();
-    this.live = new LiveSettings(effectiveSettings(config, held.config, { logLevel: this.logLevel }));
-    this.changes = new SettingsChanges(this.live, this.appliers(), signal);
+    this.nodeSettings = new NodeSettings(config, held.config, { logLevel: this.logLevel }, this.appliers(), signal);
     // The start slice never changes while the node runs; live slices are read from this.settings
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
     this.log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
-    // Peers from the registry now, while babeld and the peer protocol start, so the first
-    // tunnel requests can go out as soon as we can answer them (RegistrySync asks again later).
-    if (peerDb.listPeers({ dead: false }).length < this.settings.registry.minLivePeers) {
-      registry.api.bootstrap(this.settings.registry.bootstrapCount, { signal })
-        .then(({ peers }) => !signal.aborted && this.addBootstrapPeers(peers))
-        .catch((err: unknown) => this.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
-    }
+    const { minLivePeers, bootstrapCount } = this.settings.registry;
+    const livePeers = peerDb.listPeers({ dead: false }).length;
+    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log: this.log, onPeers: (peers) => this.addBootstrapPeers(peers) });
 
     // Children an earlier run left behind (after kill -9) go before anything is spawned.
     const stale = await cleanStaleChildren(config.node.run_dir, { clock });
@@ -199,11 +191,9 @@ export class Node implements ControlBackend {
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = this.componentLog('peerproto');
-    const signingKey = createPrivateKey(identity.keyPem);
     const peerproto = (this.peerproto = new PeerProtocol({
       clock,
-      // The key is parsed once: signing with the PEM text parses it again for every message (link hellos are several a second per tunnel).
-      self: { prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(signingKey, data) },
+      self: peerSelf(identity),
       verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.network!.revoked }),
       log: peerLog,
       configVersion: () => this.network!.held?.config.version,
@@ -269,28 +259,15 @@ export class Node implements ControlBackend {
       peerPrefixes: () => peerDb.listPeers().map((p) => p.prefix),
       clientCount: () => this.settings.tunnels.clientCount,
     });
-    this.registrySync = new RegistrySync(this.settings.registry, {
-      clock, health,
+    this.registrySync = startRegistrySync({
+      clock, health, events, registry, peerDb, manager,
       log: this.componentLog('registry'),
-      api: () => registry.api,
-      useUrl: (url) => registry.useUrl(url),
-      heartbeatBody: () => heartbeatBody({ port: this.settings.start.port, configured: this.settings.underlay.addresses, addresses: this.addresses, tunnels: manager, peerDb, configVersion: this.network!.held!.config.version }),
-      livePeerCount: () => peerDb.listPeers({ dead: false }).length,
-      configVersion: () => this.network!.held!.config.version,
-      certificateNotAfterMs: () => this.identity!.cert.notAfterMs,
-      // Loaded when needed: the CSR library is a large share of the daemon's start-up time.
-      createCsr: async () => (await import('../pki/keys.js')).createCsrPem(this.identity!.keyPem, prefix),
-      onSeenAddress: (ip) => this.addresses?.setSeenAddress(ip),
+      settings: () => this.settings,
+      identity: { get: () => this.identity!, set: (id) => void (this.identity = id) },
+      network: this.network,
+      addresses: () => this.addresses,
       onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
-      onNetworkConfig: (signed) => this.network!.offer(signed, 'registry'),
-      onCrl: () => undefined, // the CRL rides in the signed network config
-      onRenewed: (certPem) => {
-        const id = (this.identity = adoptRenewedCertificate(this.identity!, certPem, this.settings.start.identity.cert, clock.nowMs()));
-        registry.reconnect();
-        events.add('daemon', `certificate renewed: serial ${id.cert.serial}, valid until ${new Date(id.cert.notAfterMs).toISOString()}`);
-      },
     });
-    this.registrySync.start();
     const upnpLog = this.componentLog('upnp');
     this.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.addresses?.setUpnp(a) });
     this.upnp.startLater(this.settings.upnp, TIMING.upnpStartDelayMs);
@@ -340,16 +317,8 @@ export class Node implements ControlBackend {
   // ---- reload ---------------------------------------------------------------
 
   async reload(): Promise<ReloadReport> {
-    const network = this.network?.held;
-    if (!this.changes || !network) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const file = loadNodeConfig(this.nodeConfig.path);
-    let plan: ReloadPlan | undefined;
-    const outcomes = await this.changes.apply(() => {
-      plan = planReload(this.nodeConfig, file, this.network!.held!.config, { logLevel: this.logLevel });
-      this.nodeConfig = plan.config;
-      return effectiveSettings(plan.config, this.network!.held!.config, { logLevel: this.logLevel });
-    });
-    const report = reloadReport(file.path, plan!, outcomes);
+    if (!this.nodeSettings) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
+    const report = await this.nodeSettings.reload(() => this.network!.held!.config);
     this.eventLog.add('reload', `reload: ${reportSummary(report)}`);
     this.log.info({ applied: report.applied.map((i) => i.key), pending: report.pending, skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
     return report;
@@ -407,7 +376,7 @@ export class Node implements ControlBackend {
 
   private parts(): NodeParts {
     const { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health } = this;
-    return { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health, nowMs: this.clock.nowMs(), held: this.network?.held, settings: this.live?.current, events: this.eventLog };
+    return { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health, nowMs: this.clock.nowMs(), held: this.network?.held, settings: this.nodeSettings?.current, events: this.eventLog };
   }
 
   status(): StatusResponse {

@@ -1,4 +1,5 @@
 // Peers handed out by the registry's bootstrap call, into the peer DB.
+import type { Logger } from 'pino';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
 import type { PeerDb } from '../peers/peer-db.js';
@@ -14,4 +15,18 @@ export function addBootstrapPeers(peers: readonly BootstrapPeer[], to: { self: s
     to.events.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
   }
   return created;
+}
+
+/**
+ * One bootstrap call at start when the peer DB knows too few live peers, so the first tunnel
+ * requests can go out while babeld starts; failures are left to RegistrySync, which asks again.
+ */
+export function prefetchBootstrapPeers(
+  api: { bootstrap(count: number, o: { signal: AbortSignal }): Promise<{ peers: BootstrapPeer[] }> },
+  d: { livePeers: number; minLivePeers: number; count: number; signal: AbortSignal; log: Pick<Logger, 'debug'>; onPeers: (peers: BootstrapPeer[]) => void },
+): void {
+  if (d.livePeers >= d.minLivePeers) return;
+  api.bootstrap(d.count, { signal: d.signal })
+    .then(({ peers }) => !d.signal.aborted && d.onPeers(peers))
+    .catch((err: unknown) => d.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
 }

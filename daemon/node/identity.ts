@@ -1,9 +1,10 @@
 // The node's identity on disk: CA, certificate and key (written by `resilnet
 // register`), read and checked at start, and a renewed certificate adopted in
 // place (same prefix, same key) when the registry issues one.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ResilnetError } from '../../config/errors.js';
-import { verifyCertificate, type CertInfo } from '../../pki/identity.js';
+import { signBytes, verifyCertificate, type CertInfo } from '../../pki/identity.js';
 import type { StartSettings } from '../settings.js';
 
 export interface Identity {
@@ -41,4 +42,10 @@ export function adoptRenewedCertificate(identity: Identity, certPem: string, cer
   writeFileSync(`${certPath}.tmp`, certPem, { mode: 0o644 });
   renameSync(`${certPath}.tmp`, certPath);
   return { ...identity, certPem, cert };
+}
+
+/** How the peer protocol signs as this node. The key is parsed once: signing with the PEM text parses it for every message. */
+export function peerSelf(identity: Identity): { prefix: string; certDer: Buffer; sign: (data: Buffer) => Buffer } {
+  const key = createPrivateKey(identity.keyPem);
+  return { prefix: identity.cert.prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(key, data) };
 }

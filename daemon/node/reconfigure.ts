@@ -1,10 +1,12 @@
 // The node's one way to change what runs: each live slice of the settings goes
 // to the part that owns it. A part not started yet takes the live settings when
-// it starts, so it counts as applied. Changes run one at a time (a reload and a
-// network config arriving together do not interleave).
+// it starts, so it counts as applied.
+import { loadNodeConfig, type NodeConfig } from '../../config/node-config.js';
+import type { NetworkConfig } from '../../config/network-config.js';
 import type { BabelSettings } from '../babel-link.js';
-import { applySettings, type LiveSettings, type SliceAppliers, type SliceOutcome } from '../reload.js';
-import type { LogLevel, RegistrySettings, Settings, TunnelSettings, UpnpSettings } from '../settings.js';
+import type { ReloadReport } from '../control/protocol.js';
+import { applySettings, LiveSettings, planReload, reloadReport, type SliceAppliers, type SliceOutcome } from '../reload.js';
+import { effectiveSettings, type LogLevel, type RegistrySettings, type Settings, type SettingsOverrides, type TunnelSettings, type UpnpSettings } from '../settings.js';
 
 type Signal = { signal: AbortSignal };
 
@@ -51,20 +53,53 @@ export function nodeAppliers(parts: ReconfigurableParts): SliceAppliers {
   };
 }
 
-/** Runs settings changes one after the other. */
-export class SettingsChanges {
+/**
+ * The settings the node runs with, and the one road to change them: a reload of resilnet.toml
+ * or a newer network config. Changes run one at a time (a reload and a network config arriving
+ * together do not interleave), each computed from what runs when its turn comes.
+ */
+export class NodeSettings {
+  private readonly live: LiveSettings;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly live: LiveSettings,
+    /** The resilnet.toml in force (keys that need a restart stay at their start values). */
+    private nodeConfig: NodeConfig,
+    network: NetworkConfig,
+    private readonly overrides: SettingsOverrides,
     private readonly appliers: SliceAppliers,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.live = new LiveSettings(effectiveSettings(nodeConfig, network, overrides));
+  }
 
-  /** `next` is computed inside the turn, from what runs then. */
-  apply(next: (current: Settings) => Settings): Promise<SliceOutcome[]> {
-    const turn = this.queue.then(() => applySettings(this.live, next(this.live.current), this.appliers, { signal: this.signal }));
-    this.queue = turn.catch(() => undefined);
-    return turn;
+  get current(): Settings {
+    return this.live.current;
+  }
+
+  /** Re-reads resilnet.toml (an invalid file throws and changes nothing) and applies what changed. */
+  async reload(network: () => NetworkConfig): Promise<ReloadReport> {
+    const path = this.nodeConfig.path;
+    const file = loadNodeConfig(path);
+    return this.turn(async () => {
+      const plan = planReload(this.nodeConfig, file, network(), this.overrides);
+      this.nodeConfig = plan.config;
+      return reloadReport(file.path, plan, await this.apply(effectiveSettings(plan.config, network(), this.overrides)));
+    });
+  }
+
+  /** A newer network config: the slices it changes go to their parts. */
+  adopt(network: NetworkConfig): Promise<SliceOutcome[]> {
+    return this.turn(() => this.apply(effectiveSettings(this.nodeConfig, network, this.overrides)));
+  }
+
+  private apply(next: Settings): Promise<SliceOutcome[]> {
+    return applySettings(this.live, next, this.appliers, { signal: this.signal });
+  }
+
+  private turn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 }

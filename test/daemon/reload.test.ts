@@ -1,7 +1,11 @@
 import test from 'ava';
 import { pino } from 'pino';
 import { ResilnetError } from '../../config/errors.js';
-import { nodeAppliers, SettingsChanges } from '../../daemon/node/reconfigure.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadNodeConfig } from '../../config/node-config.js';
+import { nodeAppliers, NodeSettings } from '../../daemon/node/reconfigure.js';
 import { NodeUpnp, type Mappings } from '../../daemon/node/upnp.js';
 import { applySettings, diffSettings, LiveSettings, planReload, reloadReport, type SliceAppliers, type SliceResult } from '../../daemon/reload.js';
 import { effectiveSettings, type Settings } from '../../daemon/settings.js';
@@ -152,30 +156,48 @@ function nodeWithUpnp() {
   return { clock, asked, upnp, appliers, tunnels };
 }
 
+/** A resilnet.toml on disk (reload reads the file), and a way to rewrite it. */
+function tomlFile(extra = '') {
+  const path = join(mkdtempSync(join(tmpdir(), 'rn-reload-')), 'resilnet.toml');
+  const write = (more: string) => writeFileSync(path, `[registry]\nurl = "https://10.0.0.1:8443"\n[node]\nstate_dir = "/tmp/x/state"\nrun_dir = "/tmp/x/run"\n${more}`);
+  write(extra);
+  return { path, write };
+}
+
 // Bug 2: the `tunnels` reload target did nothing, so the mapped port range went stale.
 test('a max_clients change in resilnet.toml re-maps the UPnP port range', async (t) => {
   const n = nodeWithUpnp();
-  const running = effectiveSettings(cfg(), network);
-  n.upnp.startLater(running.upnp, 3_000);
+  const file = tomlFile();
+  const node = new NodeSettings(loadNodeConfig(file.path), network, {}, n.appliers, signal);
+  n.upnp.startLater(node.current.upnp, 3_000);
   await n.clock.advance(3_000);
   t.deepEqual(n.asked, [['start', [1194, ...Array.from({ length: 10 }, (_, i) => 1195 + i)]]]);
-  const live = new LiveSettings(running);
-  const plan = planReload(cfg(), cfg('[tunnels]\nmax_clients = 2'), network);
-  const outcomes = await new SettingsChanges(live, n.appliers, signal).apply(() => effectiveSettings(plan.config, network));
-  t.deepEqual(outcomes.map((o) => [o.slice, o.result]), [['tunnels', 'applied'], ['upnp', 'applied']]);
+  file.write('[tunnels]\nmax_clients = 2');
+  const report = await node.reload(() => network);
   t.deepEqual(n.asked.at(-1), ['reconfigure', [1194, 1195, 1196]]);
   t.deepEqual(n.tunnels, [2]);
-  t.deepEqual(reloadReport('/x.toml', plan, outcomes).applied.map((i) => i.key), ['tunnels.max_clients']);
+  t.deepEqual(report.applied.map((i) => [i.key, i.from, i.to]), [['tunnels.max_clients', null, 2]]);
+  t.deepEqual(node.current.upnp.ports.length, 3);
 });
 
 test('a max_clients change in a newer network config re-maps the UPnP port range too', async (t) => {
   const n = nodeWithUpnp();
-  const running = effectiveSettings(cfg(), network);
-  await n.upnp.reconfigure(running.upnp, { signal }); // started at once (as a reload that enables UPnP does)
-  const live = new LiveSettings(running);
-  await new SettingsChanges(live, n.appliers, signal).apply(() => effectiveSettings(cfg(), { ...network, version: 4, max_clients: 1 }));
+  const node = new NodeSettings(cfg(), network, {}, n.appliers, signal);
+  await n.upnp.reconfigure(node.current.upnp, { signal }); // started at once (as a reload that enables UPnP does)
+  const outcomes = await node.adopt({ ...network, version: 4, max_clients: 1 });
+  t.deepEqual(outcomes.map((o) => [o.slice, o.result]), [['tunnels', 'applied'], ['upnp', 'applied']]);
   t.deepEqual(n.asked.at(-1), ['reconfigure', [1194, 1195]]);
-  t.is(live.current.tunnels.manager.maxClients, 1);
+  t.is(node.current.tunnels.manager.maxClients, 1);
+});
+
+test('an invalid file changes nothing', async (t) => {
+  const n = nodeWithUpnp();
+  const file = tomlFile('[tunnels]\nmax_clients = 2');
+  const node = new NodeSettings(loadNodeConfig(file.path), network, {}, n.appliers, signal);
+  file.write('[tunnels]\nmax_clients = "many"');
+  await t.throwsAsync(() => node.reload(() => network), { message: /tunnels\.max_clients/ });
+  t.is(node.current.tunnels.manager.maxClients, 2);
+  t.deepEqual(n.asked, []);
 });
 
 test('UPnP turned off by a reload stops the mappings; turned on again starts them', async (t) => {
@@ -202,7 +224,7 @@ test('babel answering pending through the node appliers is reported pending, not
   t.is(live.current.babel.helloIntervalSec, 4);
 });
 
-test('changes run one at a time: the second is computed from what the first left running', async (t) => {
+test('changes run one at a time: the second waits until the first is applied', async (t) => {
   const order: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -213,16 +235,12 @@ test('changes run one at a time: the second is computed from what the first left
     order.push(`babel ${slice.helloIntervalSec} done`);
     return { applied: true };
   };
-  const live = new LiveSettings(effectiveSettings(cfg(), network));
-  const changes = new SettingsChanges(live, appliers, signal);
-  const first = changes.apply(() => effectiveSettings(cfg('[babel]\nhello_interval = 1'), network));
-  const second = changes.apply((current) => {
-    order.push(`second sees ${current.babel.helloIntervalSec}`);
-    return effectiveSettings(cfg('[babel]\nhello_interval = 2'), network);
-  });
+  const node = new NodeSettings(cfg(), network, {}, appliers, signal);
+  const first = node.adopt({ ...network, version: 4, babel: { hello_interval: 1 } });
+  const second = node.adopt({ ...network, version: 5, babel: { hello_interval: 2 } });
   await Promise.resolve();
   release();
   await Promise.all([first, second]);
-  t.deepEqual(order, ['babel 1 start', 'babel 1 done', 'second sees 1', 'babel 2 start', 'babel 2 done']);
-  t.is(live.current.babel.helloIntervalSec, 2);
+  t.deepEqual(order, ['babel 1 start', 'babel 1 done', 'babel 2 start', 'babel 2 done']);
+  t.is(node.current.babel.helloIntervalSec, 2);
 });

@@ -3,12 +3,13 @@
 // The only daemon module that touches process signals.
 import { pino, type Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
-import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
+import { loadNodeConfig } from '../config/node-config.js';
 import { Node, type NodeComponents } from './node.js';
 import { realSpawner } from './sys/spawner.js';
+import type { LogLevel } from './settings.js';
 import { systemClock } from './sys/clock.js';
 
-export type LogLevel = NodeConfig['node']['log_level'];
+export type { LogLevel };
 
 export interface DaemonRunOptions {
   configPath: string;

@@ -19,7 +19,9 @@ import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
 import { babelRouterId, tunnelIfName } from './identity.js';
 import { addBootstrapPeers, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
-import { destinationVia, eventsView, peersView, statusView, tunnelsView, type NodeParts } from './node/control-views.js';
+import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
+import type { RunningParts } from './node/parts.js';
+import { planContext } from './node/plan-context.js';
 import { startDestinationTraffic } from './node/dest-traffic.js';
 import { loadIdentity, peerSelf, type Identity } from './node/identity.js';
 import { NetworkConfigHolder } from './node/network-config.js';
@@ -41,7 +43,6 @@ import type { Clock } from './sys/clock.js';
 import type { DestinationTrafficMeter } from './sys/dest-traffic.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } from './sys/interfaces.js';
 import type { Spawner } from './sys/spawner.js';
-import { destinationTrafficMap } from './tunnels/dest-rates.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
@@ -66,26 +67,9 @@ export class Node implements ControlBackend {
   /** Component loggers: pino children keep their own level, so a log-level change sets each. */
   private readonly logs = new Map<string, Logger>();
   private readonly logLevel: LogLevel | undefined;
-  private identity: Identity | undefined;
-  private network: NetworkConfigHolder | undefined;
-  private nodeSettings: NodeSettings | undefined;
-  private registry: RegistryConnection | undefined;
-  private peerDb: PeerDb | undefined;
-  private supervisor: Supervisor | undefined;
-  private babel: BabelLink | undefined;
-  private peerproto: PeerProtocol | undefined;
-  private manager: TunnelManager | undefined;
-  private gossip: Gossip | undefined;
-  private addresses: AddressAnnouncer | undefined;
-  private links: LinkMonitor | undefined;
-  private detours: DetourRoutes | undefined;
-  private registrySync: RegistrySync | undefined;
-  private upnp: NodeUpnp | undefined;
-  /** Per-destination traffic (nftables); undefined when nft is unavailable. */
-  private destTraffic: DestinationTrafficMeter | undefined;
+  /** The parts, each set once built. */
+  private readonly p: RunningParts = {};
   private destTrafficStarting: Promise<void> | undefined;
-  private control: ControlServer | undefined;
-  private jobs: PeriodicJobs | undefined;
   private setupDone = false;
   private startedAtMs = 0;
   private stopping: Promise<void> | undefined;
@@ -103,11 +87,11 @@ export class Node implements ControlBackend {
   }
 
   get prefix(): string | undefined {
-    return this.identity?.cert.prefix;
+    return this.p.identity?.cert.prefix;
   }
 
   private get settings(): Settings {
-    return this.nodeSettings!.current;
+    return this.p.settings!.current;
   }
 
   // ---- start ---------------------------------------------------------------
@@ -117,33 +101,33 @@ export class Node implements ControlBackend {
     const { clock, eventLog: events, health } = this;
     this.startedAtMs = clock.nowMs();
     const config = this.config;
-    const identity = (this.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
+    const identity = (this.p.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
     const prefix = identity.cert.prefix;
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     // First, so that a second daemon on the same run dir stops here (before it could
     // touch the first one's children) and `resilnet status` can say "still starting".
-    this.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
-    await this.control.start();
+    this.p.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
+    await this.p.control.start();
 
     // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
-    const peerDb = (this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 }));
-    const registry = (this.registry = new RegistryConnection(() => this.identity!, config.registry.url));
-    this.network = new NetworkConfigHolder({
+    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 }));
+    const registry = (this.p.registry = new RegistryConnection(() => this.p.identity!, config.registry.url));
+    this.p.network = new NetworkConfigHolder({
       clock, log: this.log, events, peerDb, signal,
       caPem: identity.caPem,
       runDir: config.node.run_dir,
       configDir: dirname(config.path),
       registry: () => registry.api,
-      revoke: { revalidateCerts: () => this.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await this.manager?.closeRevoked(s)) },
+      revoke: { revalidateCerts: () => this.p.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await this.p.manager?.closeRevoked(s)) },
       onAdopted: async (held) => {
-        const outcomes = await this.nodeSettings!.adopt(held.config);
+        const outcomes = await this.p.settings!.adopt(held.config);
         if (outcomes.length) events.add('network-config', `settings of version ${held.config.version}: ${outcomeSummary(outcomes)}`);
-        void this.gossip?.spreadConfig(held.origin.startsWith('peer ') ? held.origin.slice(5) : undefined);
+        void this.p.gossip?.spreadConfig(held.origin.startsWith('peer ') ? held.origin.slice(5) : undefined);
       },
     });
-    const held = await this.network.obtain();
-    this.nodeSettings = new NodeSettings(config, held.config, { logLevel: this.logLevel }, this.appliers(), signal);
+    const held = await this.p.network.obtain();
+    this.p.settings = new NodeSettings(config, held.config, { logLevel: this.logLevel }, this.appliers(), signal);
     // The start slice never changes while the node runs; live slices are read from this.settings
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
@@ -159,13 +143,13 @@ export class Node implements ControlBackend {
     this.setupDone = true;
     await applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }));
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
-    this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.destTraffic = m));
+    this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.p.destTraffic = m));
 
-    const supervisor = (this.supervisor = new Supervisor({ spawner: this.spawner, clock, runDir: config.node.run_dir }));
+    const supervisor = (this.p.supervisor = new Supervisor({ spawner: this.spawner, clock, runDir: config.node.run_dir }));
     supervisor.on((ev) => reportSupervisorEvent(ev, { log: this.componentLog('supervisor'), events, health }));
 
     const address = nodeAddress(parsePrefix(prefix));
-    const babel = (this.babel = new BabelLink(
+    const babel = (this.p.babel = new BabelLink(
       {
         socketPath: join(config.node.run_dir, 'babeld.sock'),
         stateFile: join(config.node.state_dir, 'babeld.state'),
@@ -179,7 +163,7 @@ export class Node implements ControlBackend {
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() fails below if babeld does.
     const babelStarted = babel.start();
-    const detours = (this.detours = new DetourRoutes({
+    const detours = (this.p.detours = new DetourRoutes({
       clock,
       log: this.componentLog('tunnels'),
       babel: { routes: () => babel.routes(), recentlyDropped: () => babel.recentlyDropped() },
@@ -191,45 +175,45 @@ export class Node implements ControlBackend {
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = this.componentLog('peerproto');
-    const peerproto = (this.peerproto = new PeerProtocol({
+    const peerproto = (this.p.peerproto = new PeerProtocol({
       clock,
       self: peerSelf(identity),
-      verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.network!.revoked }),
+      verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.p.network!.revoked }),
       log: peerLog,
-      configVersion: () => this.network!.held?.config.version,
+      configVersion: () => this.p.network!.held?.config.version,
     }));
     await peerproto.start({ port: start.port });
 
-    const manager = (this.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
+    const manager = (this.p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours,
       log: this.componentLog('tunnels'),
       peers: peerDb,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       ifNameFor: tunnelIfName,
-      planContext: () => this.planContext(),
-      orderAddresses: (a) => this.addresses?.dialOrder(a) ?? [...a],
+      planContext: () => planContext(this.p),
+      orderAddresses: (a) => this.p.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
-      onPeerDown: (peer, reason) => this.links?.peerSaysDown(peer, reason),
-      replanSoon: () => this.jobs?.replanSoon(),
+      onPeerDown: (peer, reason) => this.p.links?.peerSaysDown(peer, reason),
+      replanSoon: () => this.p.jobs?.replanSoon(),
     }));
     manager.start();
 
     const upPeers = () => manager.list().filter((t) => t.state === 'up');
-    this.gossip = new Gossip(
+    this.p.gossip = new Gossip(
       { ownPrefix: prefix, networkPrefix: start.networkPrefix, defaultPort: start.port, intervalMs: TIMING.gossipMs, requestTimeoutMs: TIMING.peerRequestTimeoutMs, peerListCount: 32 },
       {
         clock, peerproto,
         log: peerLog,
         peers: peerDb,
         adjacentPeers: () => upPeers().map((t) => t.peer),
-        config: () => ({ version: this.network!.held!.config.version, signed: this.network!.held!.signed }),
-        onNetworkConfig: (signed, from) => this.network!.offer(signed, `peer ${from}`),
+        config: () => ({ version: this.p.network!.held!.config.version, signed: this.p.network!.held!.signed }),
+        onNetworkConfig: (signed, from) => this.p.network!.offer(signed, `peer ${from}`),
         rand: this.rand,
       },
     );
-    this.gossip.start();
+    this.p.gossip.start();
 
-    const links = (this.links = new LinkMonitor({
+    const links = (this.p.links = new LinkMonitor({
       clock, events, peerproto, babel, manager, detours, supervisor,
       log: this.componentLog('links'),
       tunnels: () => manager.list(),
@@ -237,7 +221,7 @@ export class Node implements ControlBackend {
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,
     }));
     links.start();
-    this.addresses = new AddressAnnouncer(
+    this.p.addresses = new AddressAnnouncer(
       { ownPrefix: prefix, networkPrefix: start.networkPrefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
       {
         clock, peerproto,
@@ -247,30 +231,30 @@ export class Node implements ControlBackend {
         settings: () => ({ port: this.settings.start.port, configured: this.settings.underlay.addresses }),
         adjacent: () => upPeers().map((t) => ({ peer: t.peer, ifName: t.ifName })),
         peerPort: (peer) => links.peerPort(peer),
-        onChange: () => this.registrySync?.trigger(),
+        onChange: () => this.p.registrySync?.trigger(),
       },
     );
-    this.addresses.start();
+    this.p.addresses.start();
 
-    this.jobs = startPeriodicJobs({
+    this.p.jobs = startPeriodicJobs({
       clock, manager, signal,
       log: this.log,
-      destTraffic: () => this.destTraffic,
+      destTraffic: () => this.p.destTraffic,
       peerPrefixes: () => peerDb.listPeers().map((p) => p.prefix),
       clientCount: () => this.settings.tunnels.clientCount,
     });
-    this.registrySync = startRegistrySync({
+    this.p.registrySync = startRegistrySync({
       clock, health, events, registry, peerDb, manager,
       log: this.componentLog('registry'),
       settings: () => this.settings,
-      identity: { get: () => this.identity!, set: (id) => void (this.identity = id) },
-      network: this.network,
-      addresses: () => this.addresses,
+      identity: { get: () => this.p.identity!, set: (id) => void (this.p.identity = id) },
+      network: this.p.network,
+      addresses: () => this.p.addresses,
       onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
     });
     const upnpLog = this.componentLog('upnp');
-    this.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.addresses?.setUpnp(a) });
-    this.upnp.startLater(this.settings.upnp, TIMING.upnpStartDelayMs);
+    this.p.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.p.addresses?.setUpnp(a) });
+    this.p.upnp.startLater(this.settings.upnp, TIMING.upnpStartDelayMs);
 
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
@@ -288,37 +272,24 @@ export class Node implements ControlBackend {
         this.log.level = level;
         for (const child of this.logs.values()) child.level = level;
       },
-      babel: () => this.babel,
-      tunnels: () => this.manager,
-      registry: () => this.registrySync,
-      upnp: () => this.upnp,
-      replanSoon: () => this.jobs?.replanSoon(),
+      babel: () => this.p.babel,
+      tunnels: () => this.p.manager,
+      registry: () => this.p.registrySync,
+      upnp: () => this.p.upnp,
+      replanSoon: () => this.p.jobs?.replanSoon(),
     });
   }
 
-  private planContext() {
-    const t = this.settings.tunnels;
-    const dest = this.destTraffic;
-    return {
-      peers: this.peerDb!.listPeers(),
-      reachable: this.babel!.reachablePrefixes(),
-      neighbours: [...t.neighbours],
-      clientCount: t.clientCount,
-      policy: t.policy,
-      ...(dest ? { destinationTraffic: destinationTrafficMap(dest.rates()), destinationVia: destinationVia(this.parts()) } : {}),
-    };
-  }
-
   private addBootstrapPeers(peers: Parameters<typeof addBootstrapPeers>[0]): void {
-    addBootstrapPeers(peers, { self: this.identity!.cert.prefix, peerDb: this.peerDb!, events: this.eventLog, nowMs: this.clock.nowMs() });
-    this.jobs?.replanSoon();
+    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs: this.clock.nowMs() });
+    this.p.jobs?.replanSoon();
   }
 
   // ---- reload ---------------------------------------------------------------
 
   async reload(): Promise<ReloadReport> {
-    if (!this.nodeSettings) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const report = await this.nodeSettings.reload(() => this.network!.held!.config);
+    if (!this.p.settings) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
+    const report = await this.p.settings.reload(() => this.p.network!.held!.config);
     this.eventLog.add('reload', `reload: ${reportSummary(report)}`);
     this.log.info({ applied: report.applied.map((i) => i.key), pending: report.pending, skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
     return report;
@@ -341,54 +312,49 @@ export class Node implements ControlBackend {
         this.log.warn({ err, step: what }, 'stop step failed');
       }
     };
-    await step('registry', () => this.registrySync?.stop());
-    await step('gossip', () => this.gossip?.stop());
-    await step('links', () => this.links?.stop());
-    await step('addresses', () => this.addresses?.stop());
-    await step('periodic', () => this.jobs?.idle());
-    await step('babeld', () => this.babel?.stop());
-    await step('tunnels', () => this.manager?.stop());
-    await step('detour routes', () => this.detours?.stop());
-    await step('children', () => this.supervisor?.stopAll());
-    await step('peer protocol', () => this.peerproto?.stop());
-    await step('upnp', () => this.upnp?.stop());
+    await step('registry', () => this.p.registrySync?.stop());
+    await step('gossip', () => this.p.gossip?.stop());
+    await step('links', () => this.p.links?.stop());
+    await step('addresses', () => this.p.addresses?.stop());
+    await step('periodic', () => this.p.jobs?.idle());
+    await step('babeld', () => this.p.babel?.stop());
+    await step('tunnels', () => this.p.manager?.stop());
+    await step('detour routes', () => this.p.detours?.stop());
+    await step('children', () => this.p.supervisor?.stopAll());
+    await step('peer protocol', () => this.p.peerproto?.stop());
+    await step('upnp', () => this.p.upnp?.stop());
     await step('traffic counters', async () => {
       await this.destTrafficStarting;
-      await this.destTraffic?.stop();
+      await this.p.destTraffic?.stop();
     });
-    const held = this.network?.held;
-    if (this.setupDone && this.identity && held) {
-      const spec = { prefix: this.identity.cert.prefix, networkPrefix: held.config.network_prefix };
-      const ifaces = (this.manager?.list() ?? []).map((t) => t.ifName);
+    const held = this.p.network?.held;
+    if (this.setupDone && this.p.identity && held) {
+      const spec = { prefix: this.p.identity.cert.prefix, networkPrefix: held.config.network_prefix };
+      const ifaces = (this.p.manager?.list() ?? []).map((t) => t.ifName);
       await step('network teardown', async () => {
         const failures = await applyCommands([...ifaces.flatMap(planTunnelTeardown), ...planNodeTeardown(spec)], { bestEffort: true });
         for (const f of failures) this.log.warn({ argv: f.argv, stderr: f.stderr.trim() }, 'teardown command failed');
       });
     }
-    this.registry?.close();
+    this.p.registry?.close();
     this.health.stop();
-    await step('peer db', () => this.peerDb?.close());
-    await step('control', () => this.control?.stop());
+    await step('peer db', () => this.p.peerDb?.close());
+    await step('control', () => this.p.control?.stop());
     this.log.info('stopped');
   }
 
   // ---- control API --------------------------------------------------------------
 
-  private parts(): NodeParts {
-    const { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health } = this;
-    return { startedAtMs, identity, peerDb, babel, manager, peerproto, registrySync, addresses, links, destTraffic, health, nowMs: this.clock.nowMs(), held: this.network?.held, settings: this.nodeSettings?.current, events: this.eventLog };
-  }
-
   status(): StatusResponse {
-    return statusView(this.parts());
+    return statusView(this.p, { startedAtMs: this.startedAtMs, nowMs: this.clock.nowMs(), health: this.health });
   }
 
   peers(req: PeersRequest): PeersResponse {
-    return peersView(this.parts(), req);
+    return peersView(this.p, req);
   }
 
   tunnels(): TunnelsResponse {
-    return tunnelsView(this.parts());
+    return tunnelsView(this.p, this.clock.nowMs());
   }
 
   events(req: EventsRequest): EventsResponse {

@@ -3,45 +3,25 @@
 // once a part applied them) and, for babel, what BabelLink says it runs.
 import { ResilnetError } from '../../config/errors.js';
 import { nodeAddress, parsePrefix } from '../../config/ipv6.js';
-import type { AddressAnnouncer } from '../addresses/announcer.js';
-import type { BabelLink } from '../babel-link.js';
 import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, StatusResponse, TunnelsResponse } from '../control/protocol.js';
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
-import type { HeldNetworkConfig } from '../netconfig.js';
-import type { PeerProtocol } from '../peerproto/index.js';
-import type { PeerDb } from '../peers/peer-db.js';
-import type { RegistrySync } from '../registry-sync.js';
-import type { Settings } from '../settings.js';
-import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
 import { destinationViews, routeCarriers } from '../tunnels/dest-rates.js';
-import type { LinkMonitor } from '../tunnels/link-monitor.js';
-import type { TunnelManager } from '../tunnels/manager.js';
-import type { Identity } from './identity.js';
+import type { RunningParts } from './parts.js';
 
-/** The running parts the views read; any may be absent while the node starts. */
-export interface NodeParts {
+/** What the views need besides the parts. */
+export interface ViewContext {
   startedAtMs: number;
   nowMs: number;
-  identity: Identity | undefined;
-  held: HeldNetworkConfig | undefined;
-  settings: Settings | undefined;
-  peerDb: PeerDb | undefined;
-  babel: BabelLink | undefined;
-  manager: TunnelManager | undefined;
-  peerproto: PeerProtocol | undefined;
-  registrySync: RegistrySync | undefined;
-  addresses: AddressAnnouncer | undefined;
-  links: LinkMonitor | undefined;
-  destTraffic: DestinationTrafficMeter | undefined;
   health: HealthRegistry;
-  events: EventLog;
 }
 
 const notReady = (): ResilnetError => new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
 
-export function statusView(p: NodeParts): StatusResponse {
-  const { identity: id, held, settings, peerDb } = p;
+export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
+  const { identity: id, peerDb } = p;
+  const held = p.network?.held;
+  const settings = p.settings?.current;
   if (!id || !held || !settings || !peerDb) throw notReady();
   const peers = peerDb.listPeers();
   const tunnels = p.manager?.list() ?? [];
@@ -52,8 +32,8 @@ export function statusView(p: NodeParts): StatusResponse {
     address: nodeAddress(parsePrefix(id.cert.prefix)),
     networkPrefix: held.config.network_prefix,
     pid: process.pid,
-    startedAtMs: p.startedAtMs,
-    uptimeSec: Math.round((p.nowMs - p.startedAtMs) / 1000),
+    startedAtMs: c.startedAtMs,
+    uptimeSec: Math.round((c.nowMs - c.startedAtMs) / 1000),
     certificate: { serial: id.cert.serial, notAfterMs: id.cert.notAfterMs },
     networkConfig: {
       version: held.config.version,
@@ -79,11 +59,11 @@ export function statusView(p: NodeParts): StatusResponse {
     },
     underlay: p.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
     links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
-    health: p.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
+    health: c.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
   };
 }
 
-export function peersView(p: Pick<NodeParts, 'peerDb' | 'manager'>, req: PeersRequest): PeersResponse {
+export function peersView(p: RunningParts, req: PeersRequest): PeersResponse {
   if (!p.peerDb) throw notReady();
   return {
     peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => ({
@@ -105,13 +85,13 @@ export function peersView(p: Pick<NodeParts, 'peerDb' | 'manager'>, req: PeersRe
 }
 
 /** Destination prefix → the peer whose tunnel carries our route to it now. */
-export function destinationVia(p: Pick<NodeParts, 'babel' | 'manager'>): Map<string, string> {
+export function destinationVia(p: RunningParts): Map<string, string> {
   return routeCarriers(p.babel?.tableView.routes ?? new Map(), p.manager?.list() ?? []);
 }
 
-export function tunnelsView(p: Pick<NodeParts, 'babel' | 'manager' | 'destTraffic' | 'nowMs'>): TunnelsResponse {
+export function tunnelsView(p: RunningParts, nowMs: number): TunnelsResponse {
   const destinations = p.destTraffic ? destinationViews(p.destTraffic.rates(), destinationVia(p)) : undefined;
-  return { tunnels: p.manager?.views(p.nowMs) ?? [], ...(destinations ? { destinations } : {}) };
+  return { tunnels: p.manager?.views(nowMs) ?? [], ...(destinations ? { destinations } : {}) };
 }
 
 export function eventsView(events: EventLog, req: EventsRequest): EventsResponse {

@@ -1,0 +1,45 @@
+// The parts of a running node as the hub (node.ts) holds them. Each is set once
+// it is built, so stop, the control views and the settings appliers work with
+// whichever exist while the node starts or stops.
+import type { AddressAnnouncer } from '../addresses/announcer.js';
+import type { BabelLink } from '../babel-link.js';
+import type { ControlServer } from '../control/server.js';
+import type { Gossip } from '../gossip.js';
+import type { PeerProtocol } from '../peerproto/index.js';
+import type { PeerDb } from '../peers/peer-db.js';
+import type { RegistrySync } from '../registry-sync.js';
+import type { Supervisor } from '../supervisor/index.js';
+import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
+import type { DetourRoutes } from '../tunnels/detour-routes.js';
+import type { LinkMonitor } from '../tunnels/link-monitor.js';
+import type { TunnelManager } from '../tunnels/manager.js';
+import type { Identity } from './identity.js';
+import type { NetworkConfigHolder } from './network-config.js';
+import type { PeriodicJobs } from './periodic.js';
+import type { NodeSettings } from './reconfigure.js';
+import type { RegistryConnection } from './registry-connection.js';
+import type { NodeUpnp } from './upnp.js';
+
+export interface Parts {
+  control: ControlServer;
+  identity: Identity;
+  peerDb: PeerDb;
+  registry: RegistryConnection;
+  network: NetworkConfigHolder;
+  settings: NodeSettings;
+  supervisor: Supervisor;
+  babel: BabelLink;
+  detours: DetourRoutes;
+  peerproto: PeerProtocol;
+  manager: TunnelManager;
+  gossip: Gossip;
+  links: LinkMonitor;
+  addresses: AddressAnnouncer;
+  jobs: PeriodicJobs;
+  registrySync: RegistrySync;
+  upnp: NodeUpnp;
+  /** Per-destination traffic (nftables); absent when nft is unavailable. */
+  destTraffic: DestinationTrafficMeter;
+}
+
+export type RunningParts = Partial<Parts>;

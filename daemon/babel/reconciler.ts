@@ -195,6 +195,8 @@ export class BabelReconciler {
       const verify = this.verifyNext || clock.nowMs() - this.lastVerifiedMs >= this.timings.verifyIntervalMs;
       const step = verify ? undefined : nextBabelStep(this.wanted, this.state);
       if (!verify && !step) {
+        this.refusals = 0;
+        this.lastError = null;
         await this.pause(this.lastVerifiedMs + this.timings.verifyIntervalMs - clock.nowMs(), false);
         continue;
       }
@@ -204,19 +206,18 @@ export class BabelReconciler {
       let refused = false;
       try {
         if (step) {
-          const reply = await this.deps.client.request(step.line, { signal, timeoutMs });
+          const reply = await untilAborted(this.deps.client.request(step.line, { signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
           const outcome: StepOutcome | 'refused' = reply.status === 'ok' ? 'ok' : step.kind === 'flush' && /no such interface/i.test(reply.text) ? 'gone' : 'refused';
           if (outcome === 'refused') {
             refused = true;
             this.refused(step, `${reply.status}${reply.text ? ` ${reply.text}` : ''}`);
           } else {
-            this.refusals = 0;
             this.setApplied(afterStep(this.state, step, outcome));
             this.deps.log.debug({ line: step.line, outcome }, 'babel statement applied');
           }
         } else {
-          const table = await this.deps.client.dump({ signal, timeoutMs });
+          const table = await untilAborted(this.deps.client.dump({ signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
           this.setApplied(afterDump(this.state, table.interfaces.keys()));
           this.verifyNext = false;
@@ -262,7 +263,8 @@ export class BabelReconciler {
     }
     this.failures = 0;
     this.unansweredSinceMs = null;
-    this.lastError = null;
+    // A refusal stays the last error until the statement holds.
+    if (this.refusals === 0) this.lastError = null;
     this.deps.health?.clear(BABEL_UNREACHABLE);
   }
 
@@ -301,4 +303,23 @@ export class BabelReconciler {
       this.deps.onUnresponsive(unansweredMs);
     }
   }
+}
+
+/** The promise, or a rejection as soon as `signal` aborts (stop does not wait for a hung request). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -7,6 +7,7 @@
 // the daemon's own timers run late, so CPU starvation alone does not restart it.
 import type { Logger } from 'pino';
 import type { HealthRegistry } from '../health/health.js';
+import { raceSignal } from '../sys/abort.js';
 import { backoffDelayMs, type Backoff } from '../sys/backoff.js';
 import type { Cancel, Clock } from '../sys/clock.js';
 import { onTime, type LatenessSource } from '../sys/lateness.js';
@@ -206,7 +207,7 @@ export class BabelReconciler {
       let refused = false;
       try {
         if (step) {
-          const reply = await untilAborted(this.deps.client.request(step.line, { signal, timeoutMs }), signal);
+          const reply = await raceSignal(this.deps.client.request(step.line, { signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
           const outcome: StepOutcome | 'refused' = reply.status === 'ok' ? 'ok' : step.kind === 'flush' && /no such interface/i.test(reply.text) ? 'gone' : 'refused';
           if (outcome === 'refused') {
@@ -217,7 +218,7 @@ export class BabelReconciler {
             this.deps.log.debug({ line: step.line, outcome }, 'babel statement applied');
           }
         } else {
-          const table = await untilAborted(this.deps.client.dump({ signal, timeoutMs }), signal);
+          const table = await raceSignal(this.deps.client.dump({ signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
           this.setApplied(afterDump(this.state, table.interfaces.keys()));
           this.verifyNext = false;
@@ -305,21 +306,3 @@ export class BabelReconciler {
   }
 }
 
-/** The promise, or a rejection as soon as `signal` aborts (stop does not wait for a hung request). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

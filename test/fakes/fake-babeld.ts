@@ -5,12 +5,11 @@
 // lines are kept and carried out on resume, even those of connections the client
 // gave up on. Two faces: `FakeBabeldState.client(clock)` (a BabelClient stand-in
 // on a FakeClock, no socket) and `fakeBabeldSocket(path, state)` (a real Unix socket).
-import type { Socket } from 'node:net';
-import { createServer } from 'node:net';
 import type { BabelReply } from '../../daemon/babel/client.js';
 import { parseBabelLine, type BabelEvent } from '../../daemon/babel/parse.js';
 import { foldBabelEvents, type BabelTable } from '../../daemon/babel/table.js';
 import type { Clock } from '../../daemon/sys/clock.js';
+import { fakeLineServer, type FakeLineServer } from './fake-line-server.js';
 
 export const FAKE_BABELD_BANNER = ['BABEL 1.0', 'version babeld-1.12.1', 'host fake', 'my-id 72:5c:4b:ff:fe:4c:bf:3e', 'ok'];
 
@@ -111,43 +110,13 @@ function toReply(lines: string[]): BabelReply {
 }
 
 /** The same fake behind a real Unix socket (banner per connection, also held while stalled; `monitor` sends nothing live). */
-export function fakeBabeldSocket(path: string, state: FakeBabeldState): { listen(): Promise<void>; close(): Promise<void>; kick(): void; connections(): number } {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const write = (s: Socket, lines: string[]): void => {
-    if (!s.destroyed) s.write(lines.map((l) => `${l}\n`).join(''));
-  };
-  const server = createServer((s) => {
-    connections++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    state.whenRunning(() => write(s, FAKE_BABELD_BANNER));
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d.toString();
-      let k;
-      while ((k = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, k);
-        buf = buf.slice(k + 1);
-        state.whenRunning(() => {
-          if (line === 'monitor') write(s, ['ok']);
-          else write(s, state.handle(line));
-        });
-      }
-    });
+export function fakeBabeldSocket(path: string, state: FakeBabeldState): FakeLineServer {
+  return fakeLineServer(path, {
+    greeting: FAKE_BABELD_BANNER,
+    defer: (action) => state.whenRunning(action),
+    onLine: (line, s) => {
+      const reply = line === 'monitor' ? ['ok'] : state.handle(line);
+      if (!s.destroyed) s.write(reply.map((l) => `${l}\n`).join(''));
+    },
   });
-  const kick = (): void => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    listen: () => new Promise<void>((r) => server.listen(path, r)),
-    close: () =>
-      new Promise<void>((r) => {
-        kick();
-        server.close(() => r());
-      }),
-    kick,
-    connections: () => connections,
-  };
 }

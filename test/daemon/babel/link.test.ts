@@ -15,9 +15,13 @@ import { FakeSpawner } from '../../fakes/fake-spawner.js';
 import { waitFor } from '../../fixtures/wait.js';
 
 const log = pino({ level: 'silent' });
-const timings = { requestTimeoutMs: 200, maxRequestTimeoutMs: 400, retry: { firstMs: 50, maxMs: 200 }, verifyIntervalMs: 1_000, unresponsiveMs: 1_500 };
+/** Short deadlines, for the tests that stall babeld on purpose. */
+const stallTimings = { requestTimeoutMs: 200, maxRequestTimeoutMs: 400, retry: { firstMs: 50, maxMs: 200 }, verifyIntervalMs: 1_000, unresponsiveMs: 1_500 };
+const stallWaits = { confirmWaitMs: 300, startWaitMs: 300 };
+/** Generous ones, for the tests whose babeld answers (a loaded machine must not make them fail). */
+const calm = { confirmWaitMs: 15_000, startWaitMs: 15_000, timings: { requestTimeoutMs: 5_000, verifyIntervalMs: 1_000 } };
 
-async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; spawner?: FakeSpawner } = {}) {
+async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner } = {}) {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   if (options.stalled) babeld.stall();
@@ -33,7 +37,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
     { clock: systemClock, log, supervisor, health, lateness: onTime },
-    { confirmWaitMs: 300, startWaitMs: 300, timings },
+    options.calm ? calm : { ...stallWaits, timings: stallTimings },
   );
   t.teardown(async () => {
     babeld.resume();
@@ -69,7 +73,7 @@ test('babeld frozen at start: start resolves, a reload reports pending, and ever
 });
 
 test('a reload against an answering babeld is applied on every interface', async (t) => {
-  const { babeld, link } = await setup(t);
+  const { babeld, link } = await setup(t, { calm: true });
   await link.start();
   await link.addInterface('rnA');
   await link.raiseCost('rnB');
@@ -87,7 +91,7 @@ test('a reload against an answering babeld is applied on every interface', async
 });
 
 test('after babeld exits, the restarted one gets the default hello and every interface again', async (t) => {
-  const { babeld, link, spawner } = await setup(t);
+  const { babeld, link, spawner } = await setup(t, { calm: true });
   await link.start();
   await link.addInterface('rnA');
   await link.addInterface('rnB');

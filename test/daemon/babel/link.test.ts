@@ -16,8 +16,8 @@ import { waitFor } from '../../fixtures/wait.js';
 
 const log = pino({ level: 'silent' });
 /** Short deadlines, for the tests that stall babeld on purpose. */
-const stallTimings = { requestTimeoutMs: 200, maxRequestTimeoutMs: 400, retry: { firstMs: 50, maxMs: 200 }, verifyIntervalMs: 1_000, unresponsiveMs: 1_500 };
-const stallWaits = { confirmWaitMs: 300, startWaitMs: 300 };
+const stallTimings = { requestTimeoutMs: 500, maxRequestTimeoutMs: 1_000, retry: { firstMs: 50, maxMs: 200 }, verifyIntervalMs: 1_000, unresponsiveMs: 3_000 };
+const stallWaits = { confirmWaitMs: 600, startWaitMs: 600 };
 /** Generous ones, for the tests whose babeld answers (a loaded machine must not make them fail). */
 const calm = { confirmWaitMs: 15_000, startWaitMs: 15_000, timings: { requestTimeoutMs: 5_000, verifyIntervalMs: 1_000 } };
 
@@ -115,8 +115,9 @@ test('a babeld that stays unanswered is restarted, and the new one is configured
   }, { what: 'the hung babeld restarted', timeoutMs: 15_000, intervalMs: 50 });
   await waitFor(() => {
     if (babeld.defaultHello !== '1' || babeld.helloOf('rnA') !== '1') throw new Error('not configured yet');
-  }, { what: 'the new babeld configured', timeoutMs: 10_000, intervalMs: 50 });
-  t.is(spawner.byName(BABELD_CHILD).length, 2);
+  }, { what: 'the new babeld configured', timeoutMs: 15_000, intervalMs: 50 });
+  // Restarted at least once (a loaded test machine may make the new one look hung too).
+  t.true(spawner.byName(BABELD_CHILD).length >= 2);
 });
 
 test('start fails with a clear error only when babeld cannot be started at all', async (t) => {

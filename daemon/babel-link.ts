@@ -1,19 +1,24 @@
-// babeld as the daemon uses it: one supervised babeld, its local socket for
-// runtime statements, and a monitor session folded into a live table (route
-// counts per tunnel, reachable prefixes). After babeld restarts, the tunnel
-// interfaces added at runtime are added again.
+// babeld as the daemon uses it: one supervised babeld, a reconciler that keeps it
+// running the desired state (default hello interval, the tunnel interfaces with
+// their cost) through idempotent statements on its socket, and a monitor session
+// folded into a live table. A slow or frozen babeld is retried and reported,
+// never thrown to the caller; one that stays unanswered is restarted, and after
+// any restart the desired state is applied again.
 import type { Logger } from 'pino';
-import { buildBabeldArgv, defaultHelloLine, drainInterfaceLine, DRAIN_RXCOST, flushInterfaceLine, interfaceLine, reconfigureInterfaceLines, type BabelSpec } from './babel/argv.js';
+import { ResilnetError } from '../config/errors.js';
+import { buildBabeldArgv, type BabelSpec } from './babel/argv.js';
 import { BabelClient } from './babel/client.js';
+import { helloHolds, interfaceHolds, type AppliedBabel } from './babel/desired.js';
+import { LiveBabelTable } from './babel/live-table.js';
 import type { BabelRoute } from './babel/parse.js';
-import { applyBabelEvent, emptyBabelTable, isUsableNeighbour, isUsableRoute, reachablePrefixes, routeCountsByInterface, type BabelTable } from './babel/table.js';
-import type { Supervisor } from './supervisor/index.js';
+import { BabelReconciler, type ReconcilerTimings } from './babel/reconciler.js';
+import type { BabelTable } from './babel/table.js';
+import type { HealthRegistry } from './health/health.js';
+import type { Supervisor, SupervisorEvent } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
+import { LatenessMeter, type LatenessSource } from './sys/lateness.js';
 import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
-
-/** How long a route babel dropped still counts as "what the traffic used" for detours. */
-const DROPPED_ROUTE_MEMORY_MS = 5_000;
 
 export const BABELD_CHILD = 'babeld';
 
@@ -27,48 +32,107 @@ export interface BabelSettings {
 export interface BabelLinkDeps {
   clock: Clock;
   log: Logger;
-  supervisor: Pick<Supervisor, 'start' | 'stop' | 'pid' | 'on'>;
+  supervisor: Pick<Supervisor, 'start' | 'stop' | 'restart' | 'pid' | 'on'>;
+  /** Where "babeld does not answer" is shown (RN_BABEL_UNREACHABLE, a warning). */
+  health?: Pick<HealthRegistry, 'raise' | 'clear'>;
+  /** The daemon's own timer lateness; the link measures its own when not given. */
+  lateness?: LatenessSource;
+}
+
+export interface BabelLinkOptions {
+  /** How long interface changes wait for babeld to confirm before resolving anyway (the reconciler goes on). */
+  confirmWaitMs: number;
+  /** How long start() waits for a first answer from babeld before resolving anyway. */
+  startWaitMs: number;
+  timings: Partial<ReconcilerTimings>;
+}
+
+const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {} };
+
+export interface BabelLinkStatus {
+  running: boolean;
+  pid: number | null;
+  routes: number;
+  neighbours: number;
+  /** The hello interval babeld confirmed for its default and every tunnel it runs (null: not confirmed or mixed). */
+  helloIntervalSec: number | null;
+  /** The hello interval the daemon wants (differs from helloIntervalSec while a change is pending). */
+  desiredHelloIntervalSec: number;
+  /** Whether babeld answered its last request. */
+  answering: boolean;
+  /** Statements babeld has not confirmed yet. */
+  pending: string[];
 }
 
 export class BabelLink implements TunnelBabel {
   private readonly client: BabelClient;
+  private readonly reconciler: BabelReconciler;
+  private readonly live: LiveBabelTable;
+  private readonly options: BabelLinkOptions;
+  private readonly ownLateness: LatenessMeter | undefined;
   private readonly monitorAbort = new AbortController();
-  private table: BabelTable = emptyBabelTable();
-  private counts = new Map<string, number>();
-  /** Per destination, the route babel installed last; droppedAtMs once it has none installed. */
-  private readonly lastInstalled = new Map<string, LastRoute & { droppedAtMs: number | null }>();
-  private helloSec: number;
-  /** Tunnel interfaces babel should run on, whether each is being drained, and whether link liveness took it away. */
-  private readonly interfaces = new Map<string, { draining: boolean; suspended?: boolean }>();
   private monitorDone: Promise<void> | undefined;
   private unsubscribe: (() => unknown) | undefined;
-  /** After stop, runtime statements are skipped: babeld is gone and its interfaces with it. */
+  /** After stop, changes are ignored: babeld is gone and its interfaces with it. */
   private stopped = false;
 
   constructor(
     private readonly spec: BabelLinkSpec,
     private readonly deps: BabelLinkDeps,
+    options: Partial<BabelLinkOptions> = {},
   ) {
-    this.helloSec = spec.helloIntervalSec;
-    this.client = new BabelClient({ socketPath: spec.socketPath, clock: deps.clock, requestTimeoutMs: 5_000 });
+    this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.client = new BabelClient({ socketPath: spec.socketPath, clock: deps.clock });
+    this.live = new LiveBabelTable(deps.clock);
+    this.ownLateness = deps.lateness ? undefined : new LatenessMeter(deps.clock);
+    this.reconciler = new BabelReconciler(
+      spec.helloIntervalSec,
+      {
+        client: this.client,
+        clock: deps.clock,
+        log: deps.log,
+        ...(deps.health ? { health: deps.health } : {}),
+        lateness: deps.lateness ?? this.ownLateness!,
+        running: () => deps.supervisor.pid(BABELD_CHILD) !== undefined,
+        onUnresponsive: (ms) => this.restartHung(ms),
+      },
+      this.options.timings,
+    );
   }
 
+  /**
+   * Starts babeld and the loop that configures it. Resolves once babeld answered or after
+   * `startWaitMs` (a slow babeld is configured later); rejects only when babeld cannot be
+   * started at all (not installed).
+   */
   async start(): Promise<void> {
-    const argv = buildBabeldArgv({ ...this.spec, interfaces: [] });
+    let spawnFailure: string | undefined;
+    let first = true;
     this.unsubscribe = this.deps.supervisor.on((ev) => {
-      if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) void this.restoreInterfaces();
+      if (ev.name !== BABELD_CHILD) return;
+      // The first launch failing to spawn (start() runs it synchronously) means babeld is not installed.
+      if (first && ev.kind === 'child-exited' && ev.pid === null) spawnFailure = ev.spawnError ?? 'spawn failed';
+      first = false;
+      this.onBabeldEvent(ev);
     });
-    this.deps.supervisor.start({ name: BABELD_CHILD, argv }, { onLine: (line) => this.deps.log.debug({ child: BABELD_CHILD, line }, 'babeld') });
-    // The first request waits (with retries) until babeld's socket answers.
-    await this.client.configure(defaultHelloLine(this.helloSec));
+    this.ownLateness?.start();
+    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }) }, { onLine: (line) => this.deps.log.debug({ child: BABELD_CHILD, line }, 'babeld') });
+    if (spawnFailure !== undefined) {
+      throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${spawnFailure}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
+    }
+    this.reconciler.start();
     this.monitorDone = this.runMonitor();
+    const answered = await this.reconciler.waitUntil((_d, a) => a.defaultHelloSec !== null, this.options.startWaitMs);
+    if (!answered) this.deps.log.warn({ waitedMs: this.options.startWaitMs }, 'babeld has not answered yet; the daemon goes on and configures it when it does');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    await this.reconciler.stop();
     // SIGTERM: babeld retracts its routes before exiting.
     await this.deps.supervisor.stop(BABELD_CHILD);
+    this.ownLateness?.stop();
     this.monitorAbort.abort();
     this.client.close();
     await this.monitorDone;
@@ -76,16 +140,17 @@ export class BabelLink implements TunnelBabel {
 
   async addInterface(ifName: string): Promise<void> {
     if (this.stopped) return;
-    const known = this.interfaces.get(ifName);
-    if (!known) this.interfaces.set(ifName, { draining: false });
-    if (known?.draining || known?.suspended) return;
-    await this.client.configure(interfaceLine(ifName, this.helloSec));
+    this.reconciler.update((d) => {
+      if (!d.interfaces.has(ifName)) d.interfaces.set(ifName, { draining: false, suspended: false });
+    });
+    await this.confirm(ifName);
   }
 
+  /** The tunnel is gone: babeld stops using it (an interface babeld no longer has is fine). */
   async removeInterface(ifName: string): Promise<void> {
     if (this.stopped) return;
-    if (!this.interfaces.delete(ifName)) return;
-    await this.client.configure(flushInterfaceLine(ifName));
+    this.reconciler.update((d) => void d.interfaces.delete(ifName));
+    await this.confirm(ifName);
   }
 
   /**
@@ -93,148 +158,157 @@ export class BabelLink implements TunnelBabel {
    * are retracted and others chosen at once) but it stays wanted for resume.
    */
   async suspendInterface(ifName: string): Promise<void> {
-    const known = this.interfaces.get(ifName);
-    if (this.stopped || !known || known.suspended) return;
-    known.suspended = true;
-    await this.client.configure(flushInterfaceLine(ifName));
+    if (this.stopped || !this.reconciler.desired.interfaces.has(ifName)) return;
+    this.reconciler.update((d) => {
+      const known = d.interfaces.get(ifName);
+      if (known) known.suspended = true;
+    });
+    await this.confirm(ifName);
   }
 
   /** Hellos came back: babel runs on the interface again (with the drain cost if it was draining). */
   async resumeInterface(ifName: string): Promise<void> {
-    const known = this.interfaces.get(ifName);
-    if (this.stopped || !known?.suspended) return;
-    known.suspended = false;
-    await this.client.configure(known.draining ? drainInterfaceLine(ifName, this.helloSec) : interfaceLine(ifName, this.helloSec));
+    if (this.stopped || !this.reconciler.desired.interfaces.get(ifName)?.suspended) return;
+    this.reconciler.update((d) => {
+      const known = d.interfaces.get(ifName);
+      if (known) known.suspended = false;
+    });
+    await this.confirm(ifName);
   }
 
+  /** Drain: the interface runs with a high rxcost (a suspended one gets it on resume). */
   async raiseCost(ifName: string): Promise<void> {
     if (this.stopped) return;
-    const suspended = this.interfaces.get(ifName)?.suspended === true;
-    this.interfaces.set(ifName, { draining: true, suspended });
-    if (suspended) return; // not in babeld now; the drain cost applies on resume
-    // babeld 1.12 applies a changed interface only when it is re-added (flush + interface).
-    for (const line of reconfigureInterfaceLines(ifName, this.helloSec, { rxcost: DRAIN_RXCOST })) await this.client.configure(line);
+    this.reconciler.update((d) => {
+      const known = d.interfaces.get(ifName);
+      if (known) known.draining = true;
+      else d.interfaces.set(ifName, { draining: true, suspended: false });
+    });
+    await this.confirm(ifName);
   }
 
-  routeCount(ifName: string): number {
-    return this.counts.get(ifName) ?? 0;
-  }
-
-  /** The interface of babel's installed route to `prefix`, or null. */
-  routeVia(prefix: string): string | null {
-    for (const r of this.table.routes.values()) if (r.prefix === prefix && isUsableRoute(r)) return r.ifName;
-    return null;
-  }
-
-  /** Undoes raiseCost: the interface is re-added with its normal cost (a drain given up). */
+  /** Undoes raiseCost: the interface runs with its normal cost again (a drain given up). */
   async restoreCost(ifName: string): Promise<void> {
-    const known = this.interfaces.get(ifName);
-    if (this.stopped || !known?.draining) return;
-    known.draining = false;
-    if (known.suspended) return; // re-added with the normal cost on resume
-    for (const line of reconfigureInterfaceLines(ifName, this.helloSec)) await this.client.configure(line);
-  }
-
-  /** Every route babel knows (installed or not), from the monitor. */
-  routes(): Iterable<BabelRoute> {
-    return this.table.routes.values();
-  }
-
-  /** Destinations whose installed route babel dropped in the last seconds, with that route. */
-  recentlyDropped(): Map<string, LastRoute> {
-    const out = new Map<string, LastRoute>();
-    const nowMs = this.deps.clock.nowMs();
-    for (const [prefix, r] of this.lastInstalled) {
-      if (r.droppedAtMs !== null && nowMs - r.droppedAtMs <= DROPPED_ROUTE_MEMORY_MS) out.set(prefix, { ifName: r.ifName, metric: r.metric });
-    }
-    return out;
-  }
-
-  reachablePrefixes(): string[] {
-    return reachablePrefixes(this.table).filter((p) => p !== this.spec.ownPrefix);
-  }
-
-  /** Sends a new hello interval to the running babeld: the default and every tunnel interface. */
-  async setHelloInterval(helloSec: number, _ifNames: string[] = []): Promise<void> {
-    const before = this.helloSec;
-    this.helloSec = helloSec;
-    try {
-      await this.client.configure(defaultHelloLine(helloSec));
-      for (const [ifName, state] of this.interfaces) {
-        if (state.suspended) continue;
-        for (const line of reconfigureInterfaceLines(ifName, helloSec, state.draining ? { rxcost: DRAIN_RXCOST } : {})) await this.client.configure(line);
-      }
-    } catch (err) {
-      this.helloSec = before;
-      throw err;
-    }
-    this.deps.log.info({ helloSec }, 'babel hello interval changed');
+    if (this.stopped || !this.reconciler.desired.interfaces.get(ifName)?.draining) return;
+    this.reconciler.update((d) => {
+      const known = d.interfaces.get(ifName);
+      if (known) known.draining = false;
+    });
+    await this.confirm(ifName);
   }
 
   /**
    * Asks babeld to run the given settings. Resolves `{ applied: true }` once babeld runs them on
-   * every interface, or `{ applied: false, pending }` when it did not confirm in time (the link keeps
-   * re-sending until they hold). Never rejects for a slow babeld.
+   * every interface, or `{ applied: false, pending }` when it did not confirm within the wait or
+   * before `signal` (the link keeps re-sending until they hold). Never rejects for a slow babeld.
    */
   async reconfigure(slice: BabelSettings, options: { signal?: AbortSignal } = {}): Promise<{ applied: boolean; pending?: string }> {
-    void options;
-    if (slice.helloIntervalSec === this.helloSec) return { applied: true };
-    try {
-      await this.setHelloInterval(slice.helloIntervalSec);
+    if (this.stopped) return { applied: false, pending: 'babeld is stopped' };
+    this.reconciler.update((d) => {
+      d.helloSec = slice.helloIntervalSec;
+    });
+    const held = await this.reconciler.waitUntil((d, a) => d.helloSec === slice.helloIntervalSec && helloHolds(d, a), this.options.confirmWaitMs, options.signal);
+    if (held) {
+      this.deps.log.info({ helloSec: slice.helloIntervalSec }, 'babel hello interval changed');
       return { applied: true };
-    } catch (err) {
-      return { applied: false, pending: (err as Error).message };
     }
+    const s = this.reconciler.status();
+    const pending = `babeld has not confirmed hello interval ${slice.helloIntervalSec} s yet (${s.pending.length} statement(s) pending${s.lastError ? `; last error: ${s.lastError}` : ''}); the daemon keeps re-sending until it holds`;
+    this.deps.log.warn({ helloSec: slice.helloIntervalSec, pending: s.pending }, 'babel hello interval not confirmed yet');
+    return { applied: false, pending };
   }
 
+  /** The old entry point of reconfigure (kept for callers of the node): never throws for a slow babeld. */
+  async setHelloInterval(helloSec: number, _ifNames: string[] = []): Promise<void> {
+    await this.reconfigure({ helloIntervalSec: helloSec });
+  }
+
+  /** The hello interval the daemon wants babeld to run. */
   get helloIntervalSec(): number {
-    return this.helloSec;
+    return this.reconciler.desired.helloSec;
   }
 
-  status(): { running: boolean; pid: number | null; routes: number; neighbours: number } {
+  routeCount(ifName: string): number {
+    return this.live.routeCount(ifName);
+  }
+
+  /** The interface of babel's installed route to `prefix`, or null. */
+  routeVia(prefix: string): string | null {
+    return this.live.routeVia(prefix);
+  }
+
+  /** Every route babel knows (installed or not), from the monitor. */
+  routes(): Iterable<BabelRoute> {
+    return this.live.routes();
+  }
+
+  /** Destinations whose installed route babel dropped in the last seconds, with that route. */
+  recentlyDropped(): Map<string, LastRoute> {
+    return this.live.recentlyDropped();
+  }
+
+  reachablePrefixes(): string[] {
+    return this.live.reachablePrefixes(this.spec.ownPrefix);
+  }
+
+  status(): BabelLinkStatus {
     const pid = this.deps.supervisor.pid(BABELD_CHILD) ?? null;
-    let routes = 0;
-    for (const n of this.counts.values()) routes += n;
-    const neighbours = [...this.table.neighbours.values()].filter(isUsableNeighbour).length;
-    return { running: pid !== null, pid, routes, neighbours };
+    const r = this.reconciler.status();
+    return {
+      running: pid !== null,
+      pid,
+      routes: this.live.totalRoutes(),
+      neighbours: this.live.usableNeighbours(),
+      helloIntervalSec: confirmedHelloSec(this.reconciler.applied),
+      desiredHelloIntervalSec: this.reconciler.desired.helloSec,
+      answering: r.answering,
+      pending: r.pending,
+    };
   }
 
   /** The interfaces as babeld reports them (for tests and status). */
   get tableView(): BabelTable {
-    return this.table;
+    return this.live.table;
   }
 
-  private async restoreInterfaces(): Promise<void> {
-    try {
-      await this.client.configure(defaultHelloLine(this.helloSec));
-      for (const [ifName, state] of this.interfaces) {
-        if (state.suspended) continue;
-        await this.client.configure(state.draining ? drainInterfaceLine(ifName, this.helloSec) : interfaceLine(ifName, this.helloSec));
-      }
-      this.deps.log.info({ interfaces: [...this.interfaces.keys()] }, 'babeld restarted: tunnel interfaces added again');
-    } catch (err) {
-      this.deps.log.warn({ err }, 'cannot restore babel interfaces after a restart');
-    }
+  /** Waits (bounded) until babeld runs the interface as wanted; never throws. */
+  private async confirm(ifName: string): Promise<void> {
+    const held = await this.reconciler.waitUntil((d, a) => interfaceHolds(d, a, ifName), this.options.confirmWaitMs);
+    if (!held && !this.stopped) this.deps.log.debug({ iface: ifName, pending: this.reconciler.status().pending }, 'babel change not confirmed yet; retrying in the background');
   }
 
-  private noteInstalled(prefix: string): void {
-    let installed: BabelRoute | undefined;
-    for (const r of this.table.routes.values()) if (r.prefix === prefix && isUsableRoute(r)) installed = r;
-    const known = this.lastInstalled.get(prefix);
-    if (installed) this.lastInstalled.set(prefix, { ifName: installed.ifName, metric: installed.metric, droppedAtMs: null });
-    else if (known && known.droppedAtMs === null) known.droppedAtMs = this.deps.clock.nowMs();
+  private onBabeldEvent(ev: SupervisorEvent): void {
+    // A babeld that exits or starts runs none of our statements: apply everything again.
+    if (ev.kind === 'child-exited' || ev.kind === 'child-started') this.reconciler.restarted();
+    if (ev.kind === 'child-started' && ev.restarts > 0) this.deps.log.info({ pid: ev.pid, restarts: ev.restarts }, 'babeld restarted: applying the desired babel state again');
+  }
+
+  private restartHung(unansweredMs: number): void {
+    if (this.stopped) return;
+    this.deps.log.warn({ unansweredMs }, 'babeld has not answered for too long; restarting it');
+    this.deps.supervisor.restart(BABELD_CHILD).catch((err: unknown) => this.deps.log.warn({ err }, 'cannot restart babeld'));
   }
 
   private async runMonitor(): Promise<void> {
     try {
       for await (const ev of this.client.monitor({ signal: this.monitorAbort.signal })) {
-        this.table = applyBabelEvent(this.table, ev);
-        if (ev.kind === 'route' || ev.kind === 'reset') this.counts = routeCountsByInterface(this.table);
-        if (ev.kind === 'route') this.noteInstalled(ev.route.prefix);
+        this.live.apply(ev);
         if (ev.kind === 'unknown') this.deps.log.debug({ line: ev.line, reason: ev.reason }, 'babel line not understood');
       }
     } catch (err) {
       if (!this.monitorAbort.signal.aborted) this.deps.log.warn({ err }, 'babel monitor ended');
     }
   }
+}
+
+/** The one hello interval babeld confirmed for its default and every interface it runs, else null. */
+export function confirmedHelloSec(applied: AppliedBabel): number | null {
+  const seen = new Set<number>();
+  if (applied.defaultHelloSec === null) return null;
+  seen.add(applied.defaultHelloSec);
+  for (const state of applied.interfaces.values()) {
+    if (state === 'unknown') return null;
+    seen.add(state.helloSec);
+  }
+  return seen.size === 1 ? applied.defaultHelloSec : null;
 }

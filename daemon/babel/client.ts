@@ -53,13 +53,14 @@ export class BabelClient {
   /**
    * Sends one statement (`dump`, `interface X …`, `flush interface X`) and returns the
    * reply. Throws RN_BABEL_UNREACHABLE when babeld cannot be reached within the
-   * request timeout, RN_BABEL_BAD_REQUEST for a line babeld could not take.
+   * request timeout (`timeoutMs`, default the client's), RN_BABEL_BAD_REQUEST for a
+   * line babeld could not take.
    */
-  request(line: string, options: { signal?: AbortSignal } = {}): Promise<BabelReply> {
+  request(line: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<BabelReply> {
     if (/[\r\n]/.test(line) || line.trim() === '') {
       return Promise.reject(new ResilnetError('RN_BABEL_BAD_REQUEST', `babeld request refused: ${JSON.stringify(line)} (one non-empty line expected). This is a bug in the caller.`));
     }
-    const run = this.chain.then(() => this.requestNow(line, options.signal));
+    const run = this.chain.then(() => this.requestNow(line, options.signal, options.timeoutMs ?? this.requestTimeoutMs));
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -78,7 +79,7 @@ export class BabelClient {
   }
 
   /** `dump`, folded into a table. */
-  async dump(options: { signal?: AbortSignal } = {}): Promise<BabelTable> {
+  async dump(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<BabelTable> {
     const reply = await this.request('dump', options);
     return foldBabelEvents(reply.events);
   }
@@ -136,8 +137,8 @@ export class BabelClient {
     for (const m of this.monitors) m.close();
   }
 
-  private async requestNow(line: string, signal: AbortSignal | undefined): Promise<BabelReply> {
-    const deadlineMs = this.options.clock.nowMs() + this.requestTimeoutMs;
+  private async requestNow(line: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<BabelReply> {
+    const deadlineMs = this.options.clock.nowMs() + timeoutMs;
     const session = await this.ensureSession(deadlineMs, signal);
     const remainingMs = Math.max(1, deadlineMs - this.options.clock.nowMs());
     session.socket.write(line);
@@ -158,7 +159,7 @@ export class BabelClient {
       collect(),
       this.options.clock,
       remainingMs,
-      () => new ResilnetError('RN_BABEL_UNREACHABLE', `babeld did not answer "${line}": ${this.options.socketPath} (timeout after ${this.requestTimeoutMs} ms). Is babeld running?`),
+      () => new ResilnetError('RN_BABEL_UNREACHABLE', `babeld did not answer "${line}": ${this.options.socketPath} (timeout after ${timeoutMs} ms). Is babeld running?`),
       // The reply may still come later and would be taken for the next one's: start afresh.
       () => this.dropSession(session),
     );

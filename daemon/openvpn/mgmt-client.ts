@@ -3,6 +3,7 @@
 // While openvpn starts (or restarts under the supervisor) the socket may not exist
 // yet: the client keeps reconnecting with backoff until close().
 import { ResilnetError } from '../../config/errors.js';
+import { backoffDelayMs, type Backoff } from '../sys/backoff.js';
 import type { Clock } from '../sys/clock.js';
 import { LineSocket, withTimeout } from '../sys/line-socket.js';
 import { isNotification, MgmtReplyFramer, parseMgmtLine, type MgmtLine, type MgmtReply } from './mgmt-parse.js';
@@ -28,6 +29,7 @@ interface Pending {
 }
 
 const FIRST_BACKOFF_MS = 50;
+const RETRY_BACKOFF: Backoff = { firstMs: 500, maxMs: 5_000 };
 
 export class MgmtClient {
   private socket: LineSocket | undefined;
@@ -76,6 +78,27 @@ export class MgmtClient {
       // An answer that comes later would be taken for the next command's: reset the session.
       if (this.inFlight === pending) this.socket?.close();
     });
+  }
+
+  /**
+   * command(), run again with backoff while openvpn does not answer in time or the session
+   * drops (a slow or restarting openvpn is not a failure); `onRetry` reports each retry (for a
+   * log line or health warning). Rejects with the last error after `attempts` tries, or at close.
+   */
+  async commandRetrying(line: string, options: { attempts?: number; backoff?: Backoff; signal?: AbortSignal; onRetry?: (err: ResilnetError, attempt: number, delayMs: number) => void } = {}): Promise<MgmtReply> {
+    const attempts = options.attempts ?? 4;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.command(line);
+      } catch (err) {
+        const retriable = err instanceof ResilnetError && (err.code === 'RN_OPENVPN_MGMT_TIMEOUT' || err.code === 'RN_OPENVPN_MGMT_CLOSED');
+        if (!retriable || attempt >= attempts || this.stopController.signal.aborted || options.signal?.aborted) throw err;
+        const delayMs = backoffDelayMs(attempt, options.backoff ?? RETRY_BACKOFF);
+        options.onRetry?.(err, attempt, delayMs);
+        const signal = options.signal ? AbortSignal.any([options.signal, this.stopController.signal]) : this.stopController.signal;
+        await this.options.clock.sleep(delayMs, { signal }).catch(() => undefined);
+      }
+    }
   }
 
   /** Resolves once a session is up (or rejects on close). */

@@ -6,11 +6,13 @@
 // bounded and idle elements expire, so a busy network cannot grow them without
 // limit. The ruleset text and the `nft -j` parser are pure; the meter below runs
 // /usr/sbin/nft (never a bare `nft`: node_modules/.bin holds an unrelated one).
-import { runFile } from './run-file.js';
+import { retryTimeouts, runFile } from './run-file.js';
 import type { Logger } from 'pino';
+import type { HealthRegistry } from '../health/health.js';
+import { backoffDelayMs } from './backoff.js';
 import { ResilnetError } from '../../config/errors.js';
 import { canonicalPrefix, formatIpv6Address, parseIpv6Address } from '../../config/ipv6.js';
-import type { Clock } from './clock.js';
+import type { Cancel, Clock } from './clock.js';
 import { updateDestinationRates, type DestinationRate, type DestinationRateState } from '../tunnels/dest-rates.js';
 
 export const NFT_PATH = '/usr/sbin/nft';
@@ -108,17 +110,26 @@ export interface NftResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Killed after its timeout: nft was slow, not wrong. */
+  timedOut?: boolean;
 }
 
 /** Runs /usr/sbin/nft with args (and stdin); never throws. A seam for tests. */
-export type NftRunner = (args: string[], input?: string) => Promise<NftResult>;
+export type NftRunner = (args: string[], input?: string, timeoutMs?: number) => Promise<NftResult>;
 
-export const runNft: NftRunner = (args, input) => runFile(NFT_PATH, args, { timeoutMs: 10_000, ...(input === undefined ? {} : { input }) });
+const NFT_TIMEOUT_MS = 10_000;
+
+export const runNft: NftRunner = (args, input, timeoutMs = NFT_TIMEOUT_MS) => runFile(NFT_PATH, args, { timeoutMs, ...(input === undefined ? {} : { input }) });
+
+/** Health item while creating the table keeps timing out (a warning; retried with backoff). */
+export const NFT_SLOW = 'RN_SYS_NFT_SLOW';
+const CREATE_RETRY = { firstMs: 2_000, maxMs: 60_000 };
 
 export interface DestTrafficDeps {
-  clock: Pick<Clock, 'nowMs'>;
+  clock: Clock;
   log: Logger;
   run?: NftRunner;
+  health?: Pick<HealthRegistry, 'raise' | 'clear'>;
   /** EWMA time constant (default: score.ts's). */
   tauMs?: number;
 }
@@ -131,6 +142,11 @@ export interface DestTrafficDeps {
 export class DestinationTrafficMeter {
   private state: DestinationRateState | undefined;
   private active = false;
+  /** A create was sent that may have been carried out (it timed out): stop deletes the table anyway. */
+  private maybeCreated = false;
+  private createFailures = 0;
+  private cancelRetry: Cancel | undefined;
+  private stopped = false;
   private readonly table: string;
   private readonly run: NftRunner;
 
@@ -142,15 +158,53 @@ export class DestinationTrafficMeter {
     this.run = deps.run ?? runNft;
   }
 
-  /** Creates the table; throws RN_SYS_NFT_FAILED when nft refuses (the caller decides whether that is fatal). */
+  /**
+   * Creates the table; throws RN_SYS_NFT_FAILED when nft refuses (the caller decides whether that
+   * is fatal). When nft only times out, start resolves and the create is retried with backoff
+   * (health item RN_SYS_NFT_SLOW meanwhile); the meter measures from its first success on.
+   */
   async start(): Promise<void> {
+    const r = await this.create();
+    if (r.timedOut) return this.retryCreate(r);
+    if (r.exitCode !== 0) throw this.createError(r);
+  }
+
+  private async create(): Promise<NftResult> {
     const r = await this.run(['-f', '-'], destTrafficRuleset({ ...this.spec, table: this.table }));
-    if (r.exitCode !== 0) {
-      throw new ResilnetError('RN_SYS_NFT_FAILED', `cannot create the nftables table ip6 ${this.table} (${r.stderr.trim() || `exit ${r.exitCode}`}). Per-destination traffic is not measured; install nftables or check the kernel's nf_tables support.`, {
-        details: { exitCode: r.exitCode },
-      });
+    this.maybeCreated ||= r.timedOut === true || r.exitCode === 0;
+    if (r.exitCode === 0 && !this.stopped) {
+      this.active = true;
+      this.createFailures = 0;
+      this.deps.health?.clear(NFT_SLOW);
     }
-    this.active = true;
+    return r;
+  }
+
+  private createError(r: NftResult): ResilnetError {
+    return new ResilnetError('RN_SYS_NFT_FAILED', `cannot create the nftables table ip6 ${this.table} (${r.stderr.trim() || `exit ${r.exitCode}`}). Per-destination traffic is not measured; install nftables or check the kernel's nf_tables support.`, {
+      details: { exitCode: r.exitCode },
+    });
+  }
+
+  private retryCreate(last: NftResult): void {
+    if (this.stopped) return;
+    this.createFailures++;
+    const delayMs = backoffDelayMs(this.createFailures, CREATE_RETRY);
+    const text = `nft did not create the table ip6 ${this.table} in time (${last.stderr.trim()}); retrying in ${Math.round(delayMs / 1000)} s. Per-destination traffic is measured once it succeeds.`;
+    this.deps.log.warn({ failures: this.createFailures, delayMs }, 'nft is slow; retrying the traffic table');
+    this.deps.health?.raise({ code: NFT_SLOW, title: 'nft is slow', severity: 'warning', text });
+    this.cancelRetry = this.deps.clock.setTimeout(() => {
+      this.cancelRetry = undefined;
+      void this.create().then((r) => {
+        if (r.timedOut) return this.retryCreate(r);
+        if (r.exitCode !== 0) {
+          const err = this.createError(r);
+          this.deps.health?.clear(NFT_SLOW);
+          this.deps.health?.raise({ code: err.code, title: 'per-destination traffic is not measured', severity: 'warning', text: err.message });
+          this.deps.log.warn({ err }, 'cannot create the traffic table');
+        }
+      });
+    }, delayMs);
   }
 
   get running(): boolean {
@@ -161,6 +215,11 @@ export class DestinationTrafficMeter {
   async sample(prefixes: readonly string[]): Promise<void> {
     if (!this.active) return;
     const r = await this.run(['-j', 'list', 'table', 'ip6', this.table]);
+    if (r.timedOut) {
+      // A slow host: the next sample reads the counters again (they keep counting).
+      this.deps.log.debug({ stderr: r.stderr.trim() }, 'nft was slow to list the traffic counters; sample skipped');
+      return;
+    }
     if (r.exitCode !== 0) {
       this.deps.log.warn({ exitCode: r.exitCode, stderr: r.stderr.trim() }, 'cannot read the per-destination traffic counters');
       return;
@@ -178,11 +237,15 @@ export class DestinationTrafficMeter {
     return this.state?.rates ?? new Map();
   }
 
-  /** Removes the table (nothing is left behind). Never throws. */
+  /** Removes the table (nothing is left behind; a slow nft gets a second try). Never throws. */
   async stop(): Promise<void> {
-    if (!this.active) return;
+    this.stopped = true;
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+    if (!this.active && !this.maybeCreated) return;
     this.active = false;
-    const r = await this.run(['delete', 'table', 'ip6', this.table]);
+    this.maybeCreated = false;
+    const r = await retryTimeouts((timeoutMs) => this.run(['delete', 'table', 'ip6', this.table], undefined, timeoutMs), NFT_TIMEOUT_MS, { attempts: 2, clock: this.deps.clock, backoff: { firstMs: 500, maxMs: 500 } });
     if (r.exitCode !== 0 && !/No such file or directory/i.test(r.stderr)) {
       this.deps.log.warn({ exitCode: r.exitCode, stderr: r.stderr.trim() }, `cannot delete the nftables table ip6 ${this.table}`);
     }

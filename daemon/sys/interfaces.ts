@@ -3,7 +3,7 @@
 // forwarding. planNode* are pure; runIp/applyCommands run the argv lists.
 import { ResilnetError } from '../../config/errors.js';
 import { nodeAddress, parsePrefix, formatPrefix } from '../../config/ipv6.js';
-import { runFile } from './run-file.js';
+import { retryTimeouts, runFile, type RetryOptions } from './run-file.js';
 
 /** A full argv: argv[0] is `ip` or `sysctl`. */
 export type SysCommand = string[];
@@ -50,16 +50,21 @@ export interface RunResult {
   argv: SysCommand;
   exitCode: number;
   stderr: string;
+  /** It ran past its timeout (retried by applyCommands). */
+  timedOut?: boolean;
 }
 
+/** First timeout of one ip/sysctl run; retries get longer ones. */
+export const IP_TIMEOUT_MS = 10_000;
+
 /** Runs one command (no shell). Never throws; the caller decides what a failure means. */
-export async function runIp(argv: SysCommand, options: { signal?: AbortSignal } = {}): Promise<RunResult> {
+export async function runIp(argv: SysCommand, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (file !== 'ip' && file !== 'sysctl') {
     return { argv, exitCode: -1, stderr: `refused: only ip and sysctl are run here (got ${String(file)})` };
   }
-  const r = await runFile(file, args, { timeoutMs: 10_000, ...(options.signal ? { signal: options.signal } : {}) });
-  return { argv, exitCode: r.exitCode, stderr: r.stderr };
+  const r = await runFile(file, args, { timeoutMs: options.timeoutMs ?? IP_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) });
+  return { argv, exitCode: r.exitCode, stderr: r.stderr, timedOut: r.timedOut };
 }
 
 /** True for the errors a teardown expects when the object is already gone. */
@@ -67,22 +72,36 @@ export function isAlreadyGone(stderr: string): boolean {
   return /No such process|Cannot find device|does not exist|Cannot assign requested address|No such file or directory/i.test(stderr);
 }
 
+export interface ApplyOptions {
+  bestEffort?: boolean;
+  run?: (argv: SysCommand, options: { timeoutMs: number }) => Promise<RunResult>;
+  /**
+   * A run that timed out is run again (a slow host is not a failed command): by default
+   * 5 tries for setup, 2 for teardown, with backoff and longer timeouts; `onRetry` reports each.
+   */
+  retry?: Partial<RetryOptions<RunResult>>;
+}
+
 /**
- * Runs commands in order. Setup stops at the first failure with RN_SYS_COMMAND_FAILED;
- * teardown (`bestEffort`) runs everything, ignores "already gone" and returns the rest.
+ * Runs commands in order. Setup stops at the first failure with RN_SYS_COMMAND_FAILED
+ * (RN_SYS_COMMAND_TIMEOUT when every try timed out); teardown (`bestEffort`) runs
+ * everything, ignores "already gone" and returns the rest.
  */
-export async function applyCommands(
-  commands: SysCommand[],
-  options: { bestEffort?: boolean; run?: (argv: SysCommand) => Promise<RunResult> } = {},
-): Promise<RunResult[]> {
-  const run = options.run ?? runIp;
+export async function applyCommands(commands: SysCommand[], options: ApplyOptions = {}): Promise<RunResult[]> {
+  const run = options.run ?? ((argv, o) => runIp(argv, { ...o, ...(options.retry?.signal ? { signal: options.retry.signal } : {}) }));
   const failures: RunResult[] = [];
+  const attempts = options.retry?.attempts ?? (options.bestEffort ? 2 : 5);
   for (const argv of commands) {
-    const r = await run(argv);
+    const r = await retryTimeouts((timeoutMs) => run(argv, { timeoutMs }), IP_TIMEOUT_MS, { maxTimeoutMs: 4 * IP_TIMEOUT_MS, ...options.retry, attempts });
     if (r.exitCode === 0) continue;
     if (options.bestEffort) {
       if (!isAlreadyGone(r.stderr)) failures.push(r);
       continue;
+    }
+    if (r.timedOut) {
+      throw new ResilnetError('RN_SYS_COMMAND_TIMEOUT', `network setup did not finish: ${argv.join(' ')} timed out ${attempts} times. The host is overloaded or ${argv[0]} hangs; start the daemon again when it is not.`, {
+        details: { argv, attempts },
+      });
     }
     throw new ResilnetError('RN_SYS_COMMAND_FAILED', `network setup failed: ${argv.join(' ')} (${r.stderr.trim() || `exit ${r.exitCode}`}). Check that the daemon runs as root.`, {
       details: { argv, exitCode: r.exitCode },

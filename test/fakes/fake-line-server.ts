@@ -12,6 +12,11 @@ export interface FakeLineServerOptions {
   onLine(line: string, socket: Socket): void;
   /** Accept connections but never write anything. */
   silent?: boolean;
+  /**
+   * Runs the greeting and each onLine through this (default: at once), so a fake can hold
+   * them while it plays a stopped process and carry them out later.
+   */
+  defer?: (action: () => void) => void;
 }
 
 export interface FakeLineServer {
@@ -34,7 +39,10 @@ export function fakeLineServer(path: string, options: FakeLineServerOptions): Fa
     s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined);
     if (options.silent) return;
-    s.write(options.greeting.map((l) => `${l}\n`).join(''));
+    const defer = options.defer ?? ((action: () => void) => action());
+    defer(() => {
+      if (!s.destroyed) s.write(options.greeting.map((l) => `${l}\n`).join(''));
+    });
     let buf = '';
     s.on('data', (d) => {
       buf += d.toString();
@@ -43,7 +51,7 @@ export function fakeLineServer(path: string, options: FakeLineServerOptions): Fa
         const line = buf.slice(0, k);
         buf = buf.slice(k + 1);
         received.push(line);
-        options.onLine(line, s);
+        defer(() => options.onLine(line, s));
       }
     });
   });

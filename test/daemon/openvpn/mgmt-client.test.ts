@@ -64,7 +64,8 @@ test('a command in flight when the session dies is rejected; a silent one times 
   const path = tmp(t);
   const fake = fakeOpenvpn(path);
   await fake.listen();
-  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 300, maxBackoffMs: 50 });
+  // Generous: on a loaded machine connecting alone can take a few hundred ms.
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 2_000, maxBackoffMs: 50 });
   t.teardown(async () => { await client.close(); await fake.close(); });
   client.start();
   await t.throwsAsync(client.command('die'), { code: 'RN_OPENVPN_MGMT_CLOSED' } as never);
@@ -72,4 +73,40 @@ test('a command in flight when the session dies is rejected; a silent one times 
   t.is((await client.command('pid')).kind, 'success', 'the session is usable again');
   await client.close();
   await t.throwsAsync(client.command('pid'), { code: 'RN_OPENVPN_MGMT_CLOSED' } as never);
+});
+
+test('commandRetrying runs a command again after a timeout and reports each retry', async (t) => {
+  const path = tmp(t);
+  let hangs = 1;
+  const fake = fakeLineServer(path, {
+    greeting: [BANNER],
+    onLine: (line, s) => {
+      if (line !== 'pid') return;
+      if (hangs-- > 0) return; // a slow openvpn: no answer this time
+      s.write('SUCCESS: pid=24121\n');
+    },
+  });
+  await fake.listen();
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 1_500, maxBackoffMs: 50 });
+  t.teardown(async () => { await client.close(); await fake.close(); });
+  client.start();
+  const retries: string[] = [];
+  const reply = await client.commandRetrying('pid', { backoff: { firstMs: 20, maxMs: 20 }, onRetry: (err) => retries.push(err.code) });
+  t.deepEqual(reply, { kind: 'success', text: 'pid=24121' });
+  t.deepEqual(retries, ['RN_OPENVPN_MGMT_TIMEOUT']);
+  t.is(fake.received.filter((l) => l === 'pid').length, 2);
+});
+
+test('commandRetrying gives up after its attempts with the last timeout', async (t) => {
+  const path = tmp(t);
+  const fake = fakeLineServer(path, { greeting: [BANNER], onLine: () => undefined });
+  await fake.listen();
+  const client = new MgmtClient({ socketPath: path, clock: systemClock, commandTimeoutMs: 1_000, maxBackoffMs: 50 });
+  t.teardown(async () => { await client.close(); await fake.close(); });
+  client.start();
+  await client.waitConnected();
+  const retries: number[] = [];
+  await t.throwsAsync(client.commandRetrying('pid', { attempts: 2, backoff: { firstMs: 10, maxMs: 10 }, onRetry: (_e, attempt) => retries.push(attempt) }), { code: 'RN_OPENVPN_MGMT_TIMEOUT' } as never);
+  t.deepEqual(retries, [1]);
+  t.true(fake.received.filter((l) => l === 'pid').length <= 2);
 });

@@ -8,6 +8,7 @@ import {
   type NftResult,
 } from '../../../daemon/sys/dest-traffic.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
+import { HealthRegistry } from '../../../daemon/health/health.js';
 
 /** The fixture: '#' header lines, then one line of `nft -j list table ip6 resilnet`. */
 function fixture(name: string): { header: string[]; body: string } {
@@ -153,4 +154,43 @@ test('the meter: nft refusing the table is RN_SYS_NFT_FAILED with its stderr', a
   t.false(meter.running);
   await meter.sample(['fd5e:1:0:2::/64']);
   t.is(meter.rates().size, 0);
+});
+
+test('the meter: nft timing out at start is retried with backoff and a health warning, never thrown', async (t) => {
+  const clock = new FakeClock(0);
+  const log = pino({ level: 'silent' });
+  const health = new HealthRegistry({ clock, log });
+  const calls: string[][] = [];
+  let slow = 2;
+  const run = async (args: string[]): Promise<NftResult> => {
+    calls.push(args);
+    if (args[0] === '-f' && slow-- > 0) return { exitCode: -1, stdout: '', stderr: 'timed out after 10000 ms', timedOut: true };
+    return { exitCode: 0, stdout: '', stderr: '' };
+  };
+  const meter = new DestinationTrafficMeter({ networkPrefix: 'fd5e:1::/48' }, { clock, log, run, health });
+  await meter.start();
+  t.false(meter.running);
+  t.true(health.has('RN_SYS_NFT_SLOW'));
+  await clock.advance(2_000);
+  t.false(meter.running, 'the second try timed out too');
+  await clock.advance(4_000);
+  t.true(meter.running);
+  t.false(health.has('RN_SYS_NFT_SLOW'));
+  t.is(calls.filter((c) => c[0] === '-f').length, 3);
+  await meter.stop();
+  t.deepEqual(calls.at(-1), ['delete', 'table', 'ip6', 'resilnet']);
+});
+
+test('the meter: stopped while a timed-out create waits for its retry, the table is deleted anyway', async (t) => {
+  const clock = new FakeClock(0);
+  const calls: string[][] = [];
+  const run = async (args: string[]): Promise<NftResult> => {
+    calls.push(args);
+    return args[0] === '-f' ? { exitCode: -1, stdout: '', stderr: 'timed out', timedOut: true } : { exitCode: 0, stdout: '', stderr: '' };
+  };
+  const meter = new DestinationTrafficMeter({ networkPrefix: 'fd5e:1::/48' }, { clock, log: pino({ level: 'silent' }), run });
+  await meter.start();
+  await meter.stop();
+  await clock.advance(120_000);
+  t.deepEqual(calls.map((c) => c[0]), ['-f', 'delete'], 'no retry after stop');
 });

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { FakeClock } from '../../fakes/fake-clock.js';
+import { rejectionCode } from '../../fixtures/error-code.js';
 import { applyCommands, isAlreadyGone, planNodeSetup, planNodeTeardown, planTunnelTeardown, runIp, type RunResult, type SysCommand } from '../../../daemon/sys/interfaces.js';
 
 const spec = { prefix: 'fd5e:1:2:7::/64', networkPrefix: 'fd5e:1::/32' };
@@ -29,6 +31,28 @@ test('applyCommands stops at the first failure with RN_SYS_COMMAND_FAILED', asyn
   };
   await t.throwsAsync(applyCommands(planNodeSetup(spec), { run }), { code: 'RN_SYS_COMMAND_FAILED', message: /Operation not permitted/ } as never);
   t.is(ran.length, 2);
+});
+
+test('a setup command that times out is run again; one that always times out is RN_SYS_COMMAND_TIMEOUT', async (t) => {
+  const clock = new FakeClock(0);
+  const tries = new Map<string, number>();
+  const retried: string[] = [];
+  const run = async (argv: SysCommand): Promise<RunResult> => {
+    const key = argv.join(' ');
+    const n = (tries.get(key) ?? 0) + 1;
+    tries.set(key, n);
+    return argv[1] === 'link' && n < 3 ? { argv, exitCode: -1, stderr: 'timed out after 10000 ms', timedOut: true } : { argv, exitCode: 0, stderr: '' };
+  };
+  const done = applyCommands(planNodeSetup(spec), { run, retry: { clock, onRetry: (r) => retried.push(r.argv.join(' ')) } });
+  await clock.runUntilIdle();
+  t.deepEqual(await done, []);
+  t.is(tries.get('ip link set dev lo up'), 3);
+  t.deepEqual(retried, ['ip link set dev lo up', 'ip link set dev lo up']);
+
+  const hung = async (argv: SysCommand): Promise<RunResult> => ({ argv, exitCode: -1, stderr: 'timed out', timedOut: true });
+  const failed = rejectionCode(applyCommands(planNodeSetup(spec), { run: hung, retry: { clock, attempts: 3 } }));
+  await clock.runUntilIdle();
+  t.is(await failed, 'RN_SYS_COMMAND_TIMEOUT');
 });
 
 test('best-effort teardown ignores objects already gone and reports the rest', async (t) => {

@@ -1,0 +1,130 @@
+// BabelLink with a real supervisor (fake children) and a fake babeld on a real
+// Unix socket: a babeld frozen at start does not fail start(), a reload during a
+// freeze reports pending and holds after it, a babeld restart gets the whole
+// desired state again, and a babeld hung for long is restarted.
+import test from 'ava';
+import { pino } from 'pino';
+import { BABELD_CHILD, BabelLink } from '../../../daemon/babel-link.js';
+import { HealthRegistry } from '../../../daemon/health/health.js';
+import { Supervisor } from '../../../daemon/supervisor/index.js';
+import { systemClock } from '../../../daemon/sys/clock.js';
+import { onTime } from '../../../daemon/sys/lateness.js';
+import { fakeBabeldSocket, FakeBabeldState } from '../../fakes/fake-babeld.js';
+import { tempSocketPath } from '../../fakes/fake-line-server.js';
+import { FakeSpawner } from '../../fakes/fake-spawner.js';
+import { waitFor } from '../../fixtures/wait.js';
+
+const log = pino({ level: 'silent' });
+/** Short deadlines, for the tests that stall babeld on purpose. */
+const stallTimings = { requestTimeoutMs: 500, maxRequestTimeoutMs: 1_000, retry: { firstMs: 50, maxMs: 200 }, verifyIntervalMs: 1_000, unresponsiveMs: 3_000 };
+const stallWaits = { confirmWaitMs: 600, startWaitMs: 600 };
+/** Generous ones, for the tests whose babeld answers (a loaded machine must not make them fail). */
+const calm = { confirmWaitMs: 15_000, startWaitMs: 15_000, timings: { requestTimeoutMs: 5_000, verifyIntervalMs: 1_000 } };
+
+async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner } = {}) {
+  const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
+  const babeld = new FakeBabeldState();
+  if (options.stalled) babeld.stall();
+  const server = fakeBabeldSocket(socketPath, babeld);
+  await server.listen();
+  const spawner = options.spawner ?? new FakeSpawner();
+  const supervisor = new Supervisor({ spawner, clock: systemClock }, { stopGraceMs: 200 });
+  // A new babeld process knows nothing of the old one's runtime statements.
+  supervisor.on((ev) => {
+    if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) babeld.restart();
+  });
+  const health = new HealthRegistry({ clock: systemClock, log });
+  const link = new BabelLink(
+    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
+    { clock: systemClock, log, supervisor, health, lateness: onTime },
+    options.calm ? calm : { ...stallWaits, timings: stallTimings },
+  );
+  t.teardown(async () => {
+    babeld.resume();
+    await link.stop();
+    await supervisor.stopAll();
+    await server.close();
+  });
+  return { babeld, link, spawner, supervisor, health };
+}
+
+test('babeld frozen at start: start resolves, a reload reports pending, and everything holds after it thaws', async (t) => {
+  const { babeld, link, health } = await setup(t, { stalled: true });
+  await link.start();
+  t.is(babeld.handled.length, 0);
+  await link.addInterface('rnA');
+  const r = await link.reconfigure({ helloIntervalSec: 2 });
+  t.false(r.applied);
+  t.regex(r.pending ?? '', /not confirmed hello interval 2 s/);
+  await waitFor(() => {
+    if (!health.has('RN_BABEL_UNREACHABLE')) throw new Error('no health item yet');
+  }, { what: 'the babeld warning', timeoutMs: 5_000, intervalMs: 50 });
+  t.like(link.status(), { helloIntervalSec: null, desiredHelloIntervalSec: 2, answering: false });
+
+  babeld.resume();
+  await waitFor(() => {
+    if (link.status().helloIntervalSec !== 2) throw new Error(JSON.stringify(link.status()));
+  }, { what: 'hello 2 confirmed', timeoutMs: 10_000, intervalMs: 50 });
+  t.is(babeld.defaultHello, '2');
+  t.is(babeld.helloOf('rnA'), '2');
+  t.like(link.status(), { answering: true, pending: [] });
+  t.false(health.has('RN_BABEL_UNREACHABLE'));
+  t.deepEqual(await link.reconfigure({ helloIntervalSec: 2 }), { applied: true });
+});
+
+test('a reload against an answering babeld is applied on every interface', async (t) => {
+  const { babeld, link } = await setup(t, { calm: true });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.raiseCost('rnB');
+  t.deepEqual(await link.reconfigure({ helloIntervalSec: 0.5 }), { applied: true });
+  t.is(babeld.helloOf('rnA'), '0.5');
+  t.regex(babeld.interfaces.get('rnB')!, /hello-interval 0\.5 rxcost 4096$/);
+  await link.removeInterface('rnA');
+  t.false(babeld.interfaces.has('rnA'));
+  // Already gone: still fine.
+  await link.removeInterface('rnA');
+  await link.suspendInterface('rnB');
+  t.false(babeld.interfaces.has('rnB'));
+  await link.resumeInterface('rnB');
+  t.regex(babeld.interfaces.get('rnB')!, /rxcost 4096$/);
+});
+
+test('after babeld exits, the restarted one gets the default hello and every interface again', async (t) => {
+  const { babeld, link, spawner } = await setup(t, { calm: true });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.addInterface('rnB');
+  await link.suspendInterface('rnB');
+  spawner.last(BABELD_CHILD).exit({ code: 1, signal: null });
+  await waitFor(() => {
+    if (spawner.byName(BABELD_CHILD).length < 2) throw new Error('not restarted yet');
+    if (babeld.defaultHello !== '1' || !babeld.interfaces.has('rnA')) throw new Error(`babeld runs ${[...babeld.interfaces.keys()]}`);
+  }, { what: 'the desired state on the new babeld', timeoutMs: 10_000, intervalMs: 50 });
+  t.false(babeld.interfaces.has('rnB'), 'a suspended interface stays out');
+});
+
+test('a babeld that stays unanswered is restarted, and the new one is configured', async (t) => {
+  const { babeld, link, spawner } = await setup(t);
+  await link.start();
+  await link.addInterface('rnA');
+  babeld.stall();
+  await waitFor(() => {
+    const first = spawner.byName(BABELD_CHILD)[0]!;
+    if (!first.signals.includes('SIGTERM')) throw new Error('not restarted yet');
+  }, { what: 'the hung babeld restarted', timeoutMs: 15_000, intervalMs: 50 });
+  await waitFor(() => {
+    if (babeld.defaultHello !== '1' || babeld.helloOf('rnA') !== '1') throw new Error('not configured yet');
+  }, { what: 'the new babeld configured', timeoutMs: 15_000, intervalMs: 50 });
+  // Restarted at least once (a loaded test machine may make the new one look hung too).
+  t.true(spawner.byName(BABELD_CHILD).length >= 2);
+});
+
+test('start fails with a clear error only when babeld cannot be started at all', async (t) => {
+  const spawner = new FakeSpawner();
+  spawner.scripts.push({ failToSpawn: true });
+  const { link } = await setup(t, { spawner });
+  const err = await t.throwsAsync(link.start());
+  t.is((err as { code?: string }).code, 'RN_BABEL_NOT_STARTED');
+  t.regex(err!.message, /Install babeld/);
+});

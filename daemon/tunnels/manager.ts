@@ -635,6 +635,7 @@ export class TunnelManager {
       await detours.cover(t.ifName, `drain: ${reason}`).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
     }
     t.drain = { ackAtMs: null, byPeer: false };
+    this.deps.log.info({ peer, phase: 'announce' }, 'drain step');
     const peerAddr = this.peerAddress(peer);
     if (peerAddr) {
       this.deps.peerproto
@@ -661,6 +662,7 @@ export class TunnelManager {
       this.deps.detours?.release(t.ifName);
       return;
     }
+    this.deps.log.info({ peer, phase: 'raise cost' }, 'drain step');
     await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
     const deadline = clock.nowMs() + this.options.drainTimeoutMs;
     const ours = (): boolean => this.tunnels.get(peer) === t && t.state === 'draining' && !t.drain?.refused;
@@ -679,7 +681,9 @@ export class TunnelManager {
     const ackBy = Math.min(deadline, clock.nowMs() + (this.options.drainAckTimeoutMs ?? 0));
     while (ours() && t.drain?.ackAtMs === null && clock.nowMs() < ackBy) if (!(await pause())) return;
     const ackAtMs = t.drain?.ackAtMs ?? null;
+    this.deps.log.info({ peer, phase: ackAtMs === null ? 'no ack' : 'acked' }, 'drain step');
     if (ackAtMs !== null) while (ours() && clock.nowMs() < Math.min(deadline, ackAtMs + (this.options.drainSettleMs ?? 0))) if (!(await pause())) return;
+    this.deps.log.info({ peer, phase: 'wait routed around' }, 'drain step');
     while (ours() && (this.deps.babel.routeCount(t.ifName) > 0 || !this.routedAround(t)) && clock.nowMs() < deadline) if (!(await pause())) return;
     if (this.tunnels.get(peer) === t && t.state === 'draining' && t.drain?.refused) return this.cancelDrain(t, 'the peer refused late');
     if (!ours()) return;
@@ -750,6 +754,7 @@ export class TunnelManager {
     }, waitMs);
     t.drain = { ackAtMs: null, byPeer: true, cancelClose: cancel };
     this.abort.signal.addEventListener('abort', cancel, { once: true });
+    this.deps.log.info({ peer: t.peer, phase: 'follow' }, 'drain step');
     void this.followPeerDrain(t, ev.msg.closeInMs);
   }
 
@@ -782,6 +787,7 @@ export class TunnelManager {
       }
     }
     if (!following()) return;
+    this.deps.log.info({ peer: t.peer, phase: 'follower raise cost' }, 'drain step');
     await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
     // Tells the peer our routes left the tunnel and our cost is up: its own routes can move now.
     const to = this.peerAddress(t.peer);

@@ -7,7 +7,7 @@
 // the drain row it also lists each run of lost pings with the drain steps that
 // the daemons logged just before it (which node, which tunnel, which phase).
 // Every lab is torn down, also when it fails.
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { networkConfigDefaults } from '../config/network-config.js';
@@ -28,6 +28,8 @@ const drains = Number(arg('drains', '2'));
 const drainMaxSec = Number(arg('drain-max-seconds', '420'));
 // Enough nodes that a replacement peer exists (in a small lab everyone is adjacent).
 const drainNodes = Number(arg('drain-nodes', '10'));
+// Where to copy the drain lab's daemon logs before it is torn down (none: not kept).
+const keepLogs = arg('keep-logs', '');
 // Lab names: the prefix plus a counter (unique per run of this benchmark).
 const namePrefix = arg('name', `fo${process.pid % 10_000}`);
 let labCount = 0;
@@ -87,9 +89,12 @@ for (const hello of only === 'drain' ? [] : hellos) {
       log(`drain: ${(err as Error).message}`);
     }
     const logs = await Promise.all(pings.map((p) => p.stop()));
-    const steps = lab.manifest.nodes.flatMap((n) => drainSteps(n.name, join(n.dir, 'daemon.log'), (prefix) => lab.nameOf(prefix)));
-    const lossRuns = lab.nodes.slice(1).flatMap((b, i) => lostRuns(b.name, logs[i] as PingLog, 50));
-    reportLosses(lossRuns, steps);
+    try {
+      const steps = lab.manifest.nodes.flatMap((n) => drainSteps(n.name, join(n.dir, 'daemon.log'), (prefix) => lab.nameOf(prefix)));
+      reportLosses(lab.nodes.slice(1).flatMap((b, i) => lostRuns(b.name, logs[i] as PingLog, 50)), steps);
+    } catch (err) {
+      log(`drain: cannot list the lost pings: ${(err as Error).message}`);
+    }
     const sent = logs.reduce((n, l) => n + (l.transmitted ?? 0), 0);
     const lostPkts = logs.reduce((n, l) => n + ((l.transmitted ?? 0) - (l.received ?? 0)), 0);
     rows.push({
@@ -101,14 +106,16 @@ for (const hello of only === 'drain' ? [] : hellos) {
       note: `${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
     });
   } finally {
+    if (keepLogs) {
+      mkdirSync(keepLogs, { recursive: true });
+      for (const n of lab.manifest.nodes) if (existsSync(join(n.dir, 'daemon.log'))) copyFileSync(join(n.dir, 'daemon.log'), join(keepLogs, `${n.name}.log`));
+    }
     await lab.down();
   }
 }
 
 /** One drain-related line of a daemon's log. */
 interface DrainStep { atMs: number; node: string; text: string }
-
-const STEP_MESSAGES = /^(tunnel draining|drain |tunnel closing|tunnel opening|tunnel plan)/;
 
 /** The drain steps a daemon logged (its JSON log), named by lab node. */
 function drainSteps(node: string, path: string, nameOf: (prefix: string) => string): DrainStep[] {
@@ -122,7 +129,7 @@ function drainSteps(node: string, path: string, nameOf: (prefix: string) => stri
     } catch {
       continue;
     }
-    if (!rec.msg || !rec.time || !STEP_MESSAGES.test(rec.msg) || rec.msg === 'tunnel plan') continue;
+    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|tunnel opening)/.test(rec.msg)) continue;
     const detail = [rec.phase, rec.reason ?? rec.why].filter(Boolean).join(': ');
     out.push({ atMs: Date.parse(rec.time), node, text: `${rec.msg}${rec.peer ? ` ${nameOf(rec.peer)}` : ''}${detail ? ` (${detail})` : ''}` });
   }
@@ -153,8 +160,8 @@ function lostRuns(to: string, log: PingLog, intervalMs: number): LostRun[] {
 function reportLosses(runs: LostRun[], steps: DrainStep[]): void {
   const sorted = [...steps].sort((a, b) => a.atMs - b.atMs);
   for (const r of [...runs].sort((a, b) => a.fromMs - b.fromMs)) {
-    const before = sorted.filter((s) => s.atMs <= r.toMs + 200 && s.atMs >= r.fromMs - 5_000).slice(-4);
-    log(`lost ${r.count} to ${r.to} from seq ${r.fromSeq} at ${new Date(r.fromMs).toISOString().slice(11, 23)}`);
+    const before = sorted.filter((s) => s.atMs <= r.toMs + 500 && s.atMs >= r.fromMs - 3_000).slice(-10);
+    log(`lost ${r.count} to ${r.to} from seq ${r.fromSeq} at ${new Date(r.fromMs).toISOString().slice(11, 23)}–${new Date(r.toMs).toISOString().slice(17, 23)}`);
     for (const s of before) log(`    ${((s.atMs - r.fromMs) / 1000).toFixed(2).padStart(6)} s  ${s.node}: ${s.text}`);
   }
 }

@@ -28,6 +28,11 @@ const drains = Number(arg('drains', '2'));
 const drainMaxSec = Number(arg('drain-max-seconds', '420'));
 // Enough nodes that a replacement peer exists (in a small lab everyone is adjacent).
 const drainNodes = Number(arg('drain-nodes', '10'));
+// A loaded machine (other labs, builds) forms the 10-node network slowly.
+const reachSec = Number(arg('reach-seconds', '240'));
+// `--link-hellos off`: no link liveness in the drain lab, so its losses are the drains' own
+// (under CPU load, late link hellos declare links lost, which drops routes too).
+const linkHellos = arg('link-hellos', 'on') !== 'off';
 // Where to copy the drain lab's daemon logs before it is torn down (none: not kept).
 const keepLogs = arg('keep-logs', '');
 // Lab names: the prefix plus a counter (unique per run of this benchmark).
@@ -43,7 +48,7 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; note?: string }
+interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; lostBy?: Record<string, number>; note?: string }
 const rows: Row[] = [];
 
 const only = arg('only', 'all');
@@ -69,7 +74,11 @@ for (const hello of only === 'drain' ? [] : hellos) {
 // managers replace tunnels (refresh 5 s; new tunnels are protected for their
 // first minutes, so this waits until n1 has replaced `drains` of its own).
 {
-  const lab = await LabHandle.up({ id: nextLabId(), nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log, keepOnFailure: false });
+  const lab = await LabHandle.up({ id: nextLabId(), nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log,
+    keepOnFailure: false,
+    reachTimeoutMs: reachSec * 1000,
+    ...(linkHellos ? {} : { nodeConfigPatch: () => ({ tunnels: { link_hello_interval: 0 } }) }),
+  });
   try {
     const a = lab.nodes[0]!;
     const closed = async () => (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;
@@ -89,9 +98,10 @@ for (const hello of only === 'drain' ? [] : hellos) {
       log(`drain: ${(err as Error).message}`);
     }
     const logs = await Promise.all(pings.map((p) => p.stop()));
+    let lostBy: Record<string, number> | undefined;
     try {
       const steps = lab.manifest.nodes.flatMap((n) => drainSteps(n.name, join(n.dir, 'daemon.log'), (prefix) => lab.nameOf(prefix)));
-      reportLosses(lab.nodes.slice(1).flatMap((b, i) => lostRuns(b.name, logs[i] as PingLog, 50)), steps);
+      lostBy = reportLosses(lab.nodes.slice(1).flatMap((b, i) => lostRuns(b.name, logs[i] as PingLog, 50)), steps);
     } catch (err) {
       log(`drain: cannot list the lost pings: ${(err as Error).message}`);
     }
@@ -103,7 +113,8 @@ for (const hello of only === 'drain' ? [] : hellos) {
       outagesMs: [],
       lost: [lostPkts],
       medianOutageMs: null,
-      note: `${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
+      ...(lostBy ? { lostBy } : {}),
+      note: `${linkHellos ? '' : 'link hellos off; '}${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
     });
   } finally {
     if (keepLogs) {
@@ -129,7 +140,7 @@ function drainSteps(node: string, path: string, nameOf: (prefix: string) => stri
     } catch {
       continue;
     }
-    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|tunnel opening)/.test(rec.msg)) continue;
+    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|link lost|link restored)/.test(rec.msg)) continue;
     const detail = [rec.phase, rec.reason ?? rec.why].filter(Boolean).join(': ');
     out.push({ atMs: Date.parse(rec.time), node, text: `${rec.msg}${rec.peer ? ` ${nameOf(rec.peer)}` : ''}${detail ? ` (${detail})` : ''}` });
   }
@@ -156,14 +167,23 @@ function lostRuns(to: string, log: PingLog, intervalMs: number): LostRun[] {
   return runs;
 }
 
-/** Prints each run of lost pings with the drain steps logged in the 5 s before it. */
-function reportLosses(runs: LostRun[], steps: DrainStep[]): void {
+/**
+ * Prints each run of lost pings with the steps logged around it, and a count of lost pings by
+ * what happened in the 1.5 s before the run until its end: a link lost (liveness), else a drain step.
+ */
+function reportLosses(runs: LostRun[], steps: DrainStep[]): Record<string, number> {
   const sorted = [...steps].sort((a, b) => a.atMs - b.atMs);
+  const byCause: Record<string, number> = { 'link lost': 0, drain: 0, other: 0 };
   for (const r of [...runs].sort((a, b) => a.fromMs - b.fromMs)) {
+    const near = sorted.filter((s) => s.atMs >= r.fromMs - 1_500 && s.atMs <= r.toMs);
+    const cause = near.some((s) => s.text.startsWith('link lost')) ? 'link lost' : near.some((s) => !s.text.startsWith('link')) ? 'drain' : 'other';
+    byCause[cause] = (byCause[cause] ?? 0) + r.count;
     const before = sorted.filter((s) => s.atMs <= r.toMs + 500 && s.atMs >= r.fromMs - 3_000).slice(-10);
     log(`lost ${r.count} to ${r.to} from seq ${r.fromSeq} at ${new Date(r.fromMs).toISOString().slice(11, 23)}–${new Date(r.toMs).toISOString().slice(17, 23)}`);
     for (const s of before) log(`    ${((s.atMs - r.fromMs) / 1000).toFixed(2).padStart(6)} s  ${s.node}: ${s.text}`);
   }
+  log(`lost pings by what preceded them: ${JSON.stringify(byCause)}`);
+  return byCause;
 }
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;

@@ -102,6 +102,11 @@ export function drainPauseMs(state: DrainState): number {
   return state.phase === 'wait-objection' ? 50 : 250;
 }
 
+/** Whether the peer knows of the drain (ours announced, or the peer's): its ack or cancel counts only then. */
+export function drainAnnounced(state: DrainState): boolean {
+  return state.role === 'peer' || (state.phase !== 'wait-routes' && state.phase !== 'announce');
+}
+
 export function drainOver(state: DrainState): boolean {
   return state.phase === 'closed' || state.phase === 'kept';
 }

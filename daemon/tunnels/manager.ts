@@ -11,7 +11,7 @@ import { eventText } from '../events.js';
 import type { TunnelDirection, TunnelState, TunnelView } from '../control/protocol.js';
 import { formatHostPort, parseHostPort } from '../sys/host-port.js';
 import { answerTunnelRequest, chooseServerPort } from './accept.js';
-import { drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
+import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
 import type { TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
 import { planTunnels, type TunnelPlan, type TunnelSnapshot } from './plan.js';
@@ -580,7 +580,7 @@ export class TunnelManager {
       return;
     }
     if (phase === 'ack') {
-      if (t.drain?.state.role === 'ours' && t.drain.ackAtMs === null) {
+      if (t.drain?.state.role === 'ours' && drainAnnounced(t.drain.state) && t.drain.ackAtMs === null) {
         t.drain.ackAtMs = this.deps.clock.nowMs();
         t.drain.wake?.();
       }
@@ -588,7 +588,7 @@ export class TunnelManager {
     }
     if (phase === 'cancel') {
       // Ours: the peer refuses (it would be left with too few tunnels). The peer's: given up.
-      if (t.drain) {
+      if (t.drain && drainAnnounced(t.drain.state)) {
         t.drain.cancelled = true;
         t.drain.wake?.();
       }

@@ -3,6 +3,7 @@
 // expected from that step.
 import test from 'ava';
 import {
+  drainAnnounced,
   drainOver,
   drainPauseMs,
   followDrain,
@@ -194,4 +195,12 @@ test("the peer's drain: our end closes at the latest 5 s after the announced tim
     { atMs: 125_000, phase: 'closed', actions: ['close: drained by the peer'] },
   ]);
   run(t, followDrain(-5, false, 0), [{ atMs: 5_000, phase: 'closed', actions: ['close: drained by the peer'] }]);
+});
+
+test("the peer's ack or cancel counts only once it knows of the drain", (t) => {
+  const ours = startDrain(REASON, TIMING, true, 0);
+  t.false(drainAnnounced(ours), 'still waiting for other routes');
+  t.false(drainAnnounced({ ...ours, phase: 'announce' }), 'detoured, not announced yet');
+  t.true(drainAnnounced({ ...ours, phase: 'wait-objection' }));
+  t.true(drainAnnounced(followDrain(10_000, true, 0)));
 });

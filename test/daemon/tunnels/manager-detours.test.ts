@@ -168,3 +168,19 @@ test('one drain at a time at a node: a second drain waits, and a peer already dr
   t.is(s.manager.get(B)?.state, 'up', 'refused');
   t.deepEqual(s.sent.at(-1)?.msg, { kind: 'drain', phase: 'cancel', tunnelPort: 1195, closeInMs: 0 });
 });
+
+test('a cancel that comes before our drain was announced is not a refusal of it', async (t) => {
+  const s = setup({ objectionMs: 500 });
+  await s.up();
+  s.setUncovered(['fd00:1:0:9::/64']);
+  const done = s.manager.drain(B, 'refresh');
+  await s.clock.advance(250);
+  s.drainMsg('cancel', 1195);
+  s.setUncovered([]);
+  await s.clock.advance(1_000);
+  t.true(s.calls.includes('cost rn2'), 'the drain went on');
+  s.routes.set('rn2', 0);
+  await s.clock.advance(10_000);
+  await done;
+  t.is(s.manager.get(B), undefined);
+});

@@ -2,10 +2,12 @@
 // it dies silently (both openvpn ends frozen) or its process exits, at the
 // network's default hello interval and at 1 s; and packets lost while the
 // tunnel manager replaces tunnels on purpose (drain), with a short refresh.
-//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain --name fo]
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain
+//                             --name fo --link-hellos off --keep-logs DIR --reach-seconds 240]
 // Prints a table and, as its last line, one JSON object with every figure. For
-// the drain row it also lists each run of lost pings with the drain steps that
-// the daemons logged just before it (which node, which tunnel, which phase).
+// the drain row it also lists each run of lost pings with the drain steps and
+// lost links that the daemons logged around it (which node, which tunnel, which
+// phase), and counts the lost pings by what preceded them.
 // Every lab is torn down, also when it fails.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';

@@ -2,13 +2,20 @@
 // it dies silently (both openvpn ends frozen) or its process exits, at the
 // network's default hello interval and at 1 s; and packets lost while the
 // tunnel manager replaces tunnels on purpose (drain), with a short refresh.
-//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain]
-// Prints a table and, as its last line, one JSON object with every figure.
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain
+//                             --name fo --link-hellos off --keep-logs DIR --reach-seconds 240]
+// Prints a table and, as its last line, one JSON object with every figure. For
+// the drain row it also lists each run of lost pings with the drain steps and
+// lost links that the daemons logged around it (which node, which tunnel, which
+// phase), and counts the lost pings by what preceded them.
+// Every lab is torn down, also when it fails.
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { networkConfigDefaults } from '../config/network-config.js';
 import { LabHandle } from '../lab/handle.js';
 import { failoverScenario } from '../lab/scenarios.js';
-import { startContinuousPing } from '../lab/ping.js';
+import { startContinuousPing, type PingLog } from '../lab/ping.js';
 import { waitFor } from '../lab/wait.js';
 
 function arg(name: string, fallback: string): string {
@@ -23,6 +30,17 @@ const drains = Number(arg('drains', '2'));
 const drainMaxSec = Number(arg('drain-max-seconds', '420'));
 // Enough nodes that a replacement peer exists (in a small lab everyone is adjacent).
 const drainNodes = Number(arg('drain-nodes', '10'));
+// A loaded machine (other labs, builds) forms the 10-node network slowly.
+const reachSec = Number(arg('reach-seconds', '240'));
+// `--link-hellos off`: no link liveness in the drain lab, so its losses are the drains' own
+// (under CPU load, late link hellos declare links lost, which drops routes too).
+const linkHellos = arg('link-hellos', 'on') !== 'off';
+// Where to copy the drain lab's daemon logs before it is torn down (none: not kept).
+const keepLogs = arg('keep-logs', '');
+// Lab names: the prefix plus a counter (unique per run of this benchmark).
+const namePrefix = arg('name', `fo${process.pid % 10_000}`);
+let labCount = 0;
+const nextLabId = () => `${namePrefix}${labCount++}`.slice(0, 10);
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
 function median(xs: number[]): number | null {
@@ -32,7 +50,7 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; note?: string }
+interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; lostBy?: Record<string, number>; note?: string }
 const rows: Row[] = [];
 
 const only = arg('only', 'all');
@@ -41,7 +59,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
     const outagesMs: number[] = [];
     const lost: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const lab = await LabHandle.up({ nodes, nat: 0, helloSec: hello, log });
+      const lab = await LabHandle.up({ id: nextLabId(), nodes, nat: 0, helloSec: hello, log, keepOnFailure: false });
       try {
         const res = await failoverScenario(lab, log, kind);
         if (res.outageMs !== null) outagesMs.push(res.outageMs);
@@ -58,7 +76,11 @@ for (const hello of only === 'drain' ? [] : hellos) {
 // managers replace tunnels (refresh 5 s; new tunnels are protected for their
 // first minutes, so this waits until n1 has replaced `drains` of its own).
 {
-  const lab = await LabHandle.up({ nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log });
+  const lab = await LabHandle.up({ id: nextLabId(), nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log,
+    keepOnFailure: false,
+    reachTimeoutMs: reachSec * 1000,
+    ...(linkHellos ? {} : { nodeConfigPatch: () => ({ tunnels: { link_hello_interval: 0 } }) }),
+  });
   try {
     const a = lab.nodes[0]!;
     const closed = async () => (await lab.events(a.name)).filter((e) => e.kind === 'link-closed').length;
@@ -78,6 +100,13 @@ for (const hello of only === 'drain' ? [] : hellos) {
       log(`drain: ${(err as Error).message}`);
     }
     const logs = await Promise.all(pings.map((p) => p.stop()));
+    let lostBy: Record<string, number> | undefined;
+    try {
+      const steps = lab.manifest.nodes.flatMap((n) => drainSteps(n.name, join(n.dir, 'daemon.log'), (prefix) => lab.nameOf(prefix)));
+      lostBy = reportLosses(lab.nodes.slice(1).flatMap((b, i) => lostRuns(b.name, logs[i] as PingLog, 50)), steps);
+    } catch (err) {
+      log(`drain: cannot list the lost pings: ${(err as Error).message}`);
+    }
     const sent = logs.reduce((n, l) => n + (l.transmitted ?? 0), 0);
     const lostPkts = logs.reduce((n, l) => n + ((l.transmitted ?? 0) - (l.received ?? 0)), 0);
     rows.push({
@@ -86,11 +115,77 @@ for (const hello of only === 'drain' ? [] : hellos) {
       outagesMs: [],
       lost: [lostPkts],
       medianOutageMs: null,
-      note: `${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
+      ...(lostBy ? { lostBy } : {}),
+      note: `${linkHellos ? '' : 'link hellos off; '}${replaced} tunnels of ${a.name} replaced in ${Math.round((Date.now() - t0) / 1000)} s; ${sent} pings from ${a.name} to all others`,
     });
   } finally {
+    if (keepLogs) {
+      mkdirSync(keepLogs, { recursive: true });
+      for (const n of lab.manifest.nodes) if (existsSync(join(n.dir, 'daemon.log'))) copyFileSync(join(n.dir, 'daemon.log'), join(keepLogs, `${n.name}.log`));
+    }
     await lab.down();
   }
+}
+
+/** One drain-related line of a daemon's log. */
+interface DrainStep { atMs: number; node: string; text: string }
+
+/** The drain steps a daemon logged (its JSON log), named by lab node. */
+function drainSteps(node: string, path: string, nameOf: (prefix: string) => string): DrainStep[] {
+  if (!existsSync(path)) return [];
+  const out: DrainStep[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let rec: { time?: string; msg?: string; peer?: string; phase?: string; reason?: string; why?: string };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      continue;
+    }
+    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|link lost|link restored)/.test(rec.msg)) continue;
+    const detail = [rec.phase, rec.reason ?? rec.why].filter(Boolean).join(': ');
+    out.push({ atMs: Date.parse(rec.time), node, text: `${rec.msg}${rec.peer ? ` ${nameOf(rec.peer)}` : ''}${detail ? ` (${detail})` : ''}` });
+  }
+  return out;
+}
+
+/** Consecutive lost pings to one destination, with their estimated send times. */
+interface LostRun { to: string; fromSeq: number; count: number; fromMs: number; toMs: number }
+
+/** Runs of missing sequence numbers; send times interpolated from the replies around them. */
+function lostRuns(to: string, log: PingLog, intervalMs: number): LostRun[] {
+  const replies = [...log.replies].sort((a, b) => a.seq - b.seq);
+  const runs: LostRun[] = [];
+  for (let i = 1; i < replies.length; i++) {
+    const a = replies[i - 1]!;
+    const b = replies[i]!;
+    const missing = b.seq - a.seq - 1;
+    if (missing <= 0) continue;
+    const perSeq = Math.min(intervalMs * 4, (b.atMs - a.atMs) / (b.seq - a.seq));
+    runs.push({ to, fromSeq: a.seq + 1, count: missing, fromMs: a.atMs + perSeq, toMs: a.atMs + perSeq * missing });
+  }
+  const tail = (log.transmitted ?? 0) - (replies.at(-1)?.seq ?? 0);
+  if (tail > 1) runs.push({ to, fromSeq: (replies.at(-1)?.seq ?? 0) + 1, count: tail - 1, fromMs: replies.at(-1)?.atMs ?? 0, toMs: replies.at(-1)?.atMs ?? 0 });
+  return runs;
+}
+
+/**
+ * Prints each run of lost pings with the steps logged around it, and a count of lost pings by
+ * what happened in the 1.5 s before the run until its end: a link lost (liveness), else a drain step.
+ */
+function reportLosses(runs: LostRun[], steps: DrainStep[]): Record<string, number> {
+  const sorted = [...steps].sort((a, b) => a.atMs - b.atMs);
+  const byCause: Record<string, number> = { 'link lost': 0, drain: 0, other: 0 };
+  for (const r of [...runs].sort((a, b) => a.fromMs - b.fromMs)) {
+    const near = sorted.filter((s) => s.atMs >= r.fromMs - 1_500 && s.atMs <= r.toMs);
+    const cause = near.some((s) => s.text.startsWith('link lost')) ? 'link lost' : near.some((s) => !s.text.startsWith('link')) ? 'drain' : 'other';
+    byCause[cause] = (byCause[cause] ?? 0) + r.count;
+    const before = sorted.filter((s) => s.atMs <= r.toMs + 500 && s.atMs >= r.fromMs - 3_000).slice(-10);
+    log(`lost ${r.count} to ${r.to} from seq ${r.fromSeq} at ${new Date(r.fromMs).toISOString().slice(11, 23)}–${new Date(r.toMs).toISOString().slice(17, 23)}`);
+    for (const s of before) log(`    ${((s.atMs - r.fromMs) / 1000).toFixed(2).padStart(6)} s  ${s.node}: ${s.text}`);
+  }
+  log(`lost pings by what preceded them: ${JSON.stringify(byCause)}`);
+  return byCause;
 }
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;

@@ -12,7 +12,7 @@ import type { PeerProtocol } from './peerproto/protocol.js';
 import type { PeerDb } from './peers/peer-db.js';
 import { every, type Periodic } from './every.js';
 import type { Clock } from './sys/clock.js';
-import { formatHostPort, parseHostPort } from './tunnels/manager.js';
+import { formatHostPort, parseHostPort } from './sys/host-port.js';
 
 export interface GossipOptions {
   ownPrefix: string;

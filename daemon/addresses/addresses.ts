@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { addressInPrefix, parseIpv6Address, parsePrefix, type Ipv6Prefix } from '../../config/ipv6.js';
 import type { AddressesMessage } from '../../wire/messages.js';
-import { formatHostPort, parseHostPort } from '../tunnels/manager.js';
+import { formatHostPort, parseHostPort } from '../sys/host-port.js';
 
 /** At most this many addresses are kept per peer (the peer DB's own bound). */
 export const MAX_PEER_ADDRESSES = 8;

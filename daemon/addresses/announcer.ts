@@ -9,7 +9,7 @@ import { linkLocalFor } from '../identity.js';
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { PeerRecord } from '../peers/peer-db.js';
 import type { Clock } from '../sys/clock.js';
-import { formatHostPort } from '../tunnels/manager.js';
+import { formatHostPort } from '../sys/host-port.js';
 import {
   buildAddressEntries,
   isDialable,

@@ -5,11 +5,11 @@
 // the traffic), when its neighbour no longer offers a safe route, or when it is
 // too old. Detours carry their own route protocol number, so a daemon that was
 // killed leaves nothing the next one cannot find and remove.
-import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { BabelRoute } from '../babel/parse.js';
 import { INFINITE_METRIC } from '../babel/table.js';
 import type { Cancel, Clock } from '../sys/clock.js';
+import { runFile } from '../sys/run-file.js';
 import { babelRoutesAround, detourAddLine, detourDelLine, planDetours, type DetourRoute, type LastRoute } from './detours.js';
 
 /** Route protocol number of detours (unassigned in iproute2's rt_protos). */
@@ -169,14 +169,7 @@ function stillOffered(routes: readonly BabelRoute[], d: DetourRoute, leaving: Re
 }
 
 /** `ip -6 -force -batch -`: one process for many route changes; errors of single lines are reported, not fatal. */
-export function ipBatch(lines: string[]): Promise<{ ok: boolean; stderr: string }> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    const child = spawn('ip', ['-6', '-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => resolve({ ok: false, stderr: err.message }));
-    child.on('close', (code) => resolve({ ok: code === 0, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(`${lines.join('\n')}\n`);
-  });
+export async function ipBatch(lines: string[]): Promise<{ ok: boolean; stderr: string }> {
+  const r = await runFile('ip', ['-6', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  return { ok: r.exitCode === 0, stderr: r.stderr };
 }

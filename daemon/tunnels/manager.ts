@@ -4,143 +4,22 @@
 // drains a tunnel through babel before closing it, and reports each link
 // change as an event line. Which tunnels to keep is decided by the pure
 // planner it is given; this file holds no selection policy.
-import { createSocket } from 'node:dgram';
-import type { Logger } from 'pino';
 import type { Incoming, PeerAddress, PeerSource } from '../peerproto/protocol.js';
 import type { MessageOf, PeerMessage } from '../../wire/messages.js';
-import type { PeerRecord } from '../peers/peer-db.js';
 import type { SupervisorEvent } from '../supervisor/supervisor.js';
-import type { ChildSpec } from '../sys/spawner.js';
-import type { Clock } from '../sys/clock.js';
-import type { EventLog } from '../events.js';
 import { eventText } from '../events.js';
 import type { TunnelDirection, TunnelState, TunnelView } from '../control/protocol.js';
-import { planTunnels, type PlanPeer, type TunnelPlan, type TunnelPolicy, type TunnelSnapshot } from './plan.js';
+import { formatHostPort, parseHostPort } from '../sys/host-port.js';
+import { answerTunnelRequest, chooseServerPort } from './accept.js';
+import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
+import type { TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
+import { parseOpenvpnLine } from './openvpn-lines.js';
+import { planTunnels, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
 
-/** One end of a tunnel as the openvpn argv builder needs it. */
-export interface TunnelEnd {
-  role: 'client' | 'server';
-  peer: string;
-  ifName: string;
-  /** Server: the UDP port it listens on. */
-  localPort?: number;
-  /** Client: the server's underlay address. */
-  remote?: { host: string; port: number };
-}
-
-/** What the manager needs of babeld (node.ts adapts the BabelClient). */
-export interface TunnelBabel {
-  /** Starts babel on a tunnel interface (it may appear later). */
-  addInterface(ifName: string): Promise<void>;
-  /** Stops babel on it (the tunnel is gone). */
-  removeInterface(ifName: string): Promise<void>;
-  /** Raises the cost of routes learned over it, so traffic moves elsewhere first. */
-  raiseCost(ifName: string): Promise<void>;
-  /** Routes babel has installed through the interface now. */
-  routeCount(ifName: string): number;
-  /** The interface of babel's installed route to a prefix (null: none); lets a drain check that the peer stays reachable. */
-  routeVia?(prefix: string): string | null;
-  /** Undoes raiseCost (a drain given up). */
-  restoreCost?(ifName: string): Promise<void>;
-}
-
-/** Detour routes while babel moves traffic off a tunnel (detour-routes.ts). */
-export interface TunnelDetours {
-  /** Installs detours for what goes through the interface; resolves once they are in the kernel. */
-  cover(ifName: string, reason: string): Promise<unknown>;
-  /** The interface carries traffic again, or is gone. */
-  release(ifName: string): void;
-  /** Destinations through the interface that have no other safe route yet. */
-  uncovered(ifName: string): string[];
-}
-
-export interface TunnelPeerStore {
-  getPeer(prefix: string): PeerRecord | undefined;
-  upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
-  recordFailure(prefix: string, reason: string, nowMs: number): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
-  recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined;
-  markDead(prefix: string, reason: string, nowMs: number): boolean;
-}
-
-export interface TunnelPeerProto {
-  request(to: PeerAddress, msg: PeerMessage, options: { timeoutMs: number; attempts?: number; signal?: AbortSignal }): Promise<Incoming>;
-  send(to: PeerAddress, msg: PeerMessage): Promise<void>;
-  setHandler(kind: 'tunnel-request', handler: (ev: Incoming<MessageOf<'tunnel-request'>>) => PeerMessage | undefined | Promise<PeerMessage | undefined>): void;
-  on(event: 'drain', listener: (ev: Incoming<MessageOf<'drain'>>) => unknown): () => void;
-}
-
-export interface TunnelSupervisor {
-  start(spec: ChildSpec, options: { onLine?: (line: string, pid: number) => void }): void;
-  stop(name: string): Promise<void>;
-  pid(name: string): number | undefined;
-  on(listener: (event: SupervisorEvent) => void): () => void;
-}
-
-export interface TunnelManagerOptions {
-  ownPrefix: string;
-  /** The peer-protocol port; incoming tunnels use underlayPort+1 … underlayPort+maxClients. */
-  underlayPort: number;
-  maxClients: number;
-  /** A new tunnel that is not up after this long counts as a failed attempt. */
-  connectTimeoutMs: number;
-  /** A tunnel that stays down this long (after having been up) is closed. */
-  lostTimeoutMs: number;
-  /** Each tunnel-request attempt waits this long for the answer. */
-  requestTimeoutMs: number;
-  requestAttempts: number;
-  /** A drain waits at most this long for babel to move the routes away. */
-  drainTimeoutMs: number;
-  /**
-   * How long a drain waits for the peer's ack (its routes left the tunnel and its cost is
-   * raised too) before it watches its own routes; 0: it does not wait (a peer that never acks).
-   */
-  drainAckTimeoutMs?: number;
-  /** After the ack, time for the peer's raised cost to reach our babel (a couple of hellos). */
-  drainSettleMs?: number;
-  /** After announcing a drain, time the peer has to refuse it before our cost goes up (0: none). */
-  drainObjectionMs?: number;
-}
-
-
-export interface TunnelManagerDeps {
-  clock: Clock;
-  log: Logger;
-  events: EventLog;
-  supervisor: TunnelSupervisor;
-  peerproto: TunnelPeerProto;
-  peers: TunnelPeerStore;
-  babel: TunnelBabel;
-  /** argv of one openvpn end (daemon/openvpn/argv.ts with the node's paths). */
-  openvpnArgv: (end: TunnelEnd) => string[];
-  ifNameFor: (peer: string) => string;
-  /** Whether a UDP port can be bound now (default: a real bind test). */
-  isUdpPortFree?: (port: number) => Promise<boolean>;
-  /** What the planner needs beyond the tunnels themselves, read at each round. */
-  planContext: () => PlanContext;
-  /** The order in which to try a peer's addresses (default: as stored). */
-  orderAddresses?: (addresses: readonly string[]) => string[];
-  rand: () => number;
-  /** Detour routes around tunnels that stop carrying traffic (none: babel alone). */
-  detours?: TunnelDetours;
-  /** The peer says its end of our tunnel stopped (drain phase 'down'): link liveness acts on it. */
-  onPeerDown?: (peer: string, reason: string) => void;
-  /** Runs a planning round soon (a failed or refused attempt leaves a slot to fill). */
-  replanSoon?: () => void;
-}
-
-export interface PlanContext {
-  peers: PlanPeer[];
-  /** Prefixes babel has a route to. */
-  reachable: string[];
-  neighbours: string[];
-  clientCount: number;
-  policy: TunnelPolicy;
-  /** Bytes/s we exchange with each destination prefix (sys/dest-traffic.ts), when measured. */
-  destinationTraffic?: ReadonlyMap<string, number>;
-  /** Destination prefix → the peer whose tunnel carries our route to it now. */
-  destinationVia?: ReadonlyMap<string, string>;
-}
+export type { PlanContext, TunnelBabel, TunnelDetours, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions, TunnelPeerProto, TunnelPeerStore, TunnelSupervisor } from './manager-deps.js';
+/** node.ts imports it from here; its one definition is in sys/host-port.ts. */
+export { parseHostPort } from '../sys/host-port.js';
 
 /** A node that has seen no tunnel request for this long after start probably serves nobody (NAT). */
 export const SERVES_NOBODY_AFTER_MS = 10 * 60_000;
@@ -170,13 +49,9 @@ export interface Tunnel {
   protected: boolean;
   score: number | null;
   drainStartedMs: number | null;
-  /** Drain bookkeeping: the peer acked ours, or the drain is the peer's (and its close timer). */
-  drain?: { ackAtMs: number | null; byPeer: boolean; refused?: boolean; cancelClose?: () => void };
+  /** The drain in progress (drain.ts), with what the peer said about it. */
+  drain?: { state: DrainState; ackAtMs: number | null; cancelled: boolean; wake?: () => void };
 }
-
-const UP_LINE = /Initialization Sequence Completed/;
-const PEER_LINE = /Peer Connection Initiated with \[AF_INET6?\]([0-9a-fA-F.:]+?):(\d+)\b/;
-const RESTART_LINE = /(SIGUSR1\[[^\]]*\] received, process restarting|Inactivity timeout \(--ping-restart\))/;
 
 export class TunnelManager {
   private readonly tunnels = new Map<string, Tunnel>();
@@ -409,22 +284,19 @@ export class TunnelManager {
     if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
     this.learnPeer(ev.from);
     const existing = this.tunnels.get(peer);
-    if (existing) {
-      if (existing.direction === 'incoming') {
-        // The peer asks again: its end was restarted or lost. Start afresh.
-        await this.closeTunnel(existing, 'the peer asked for a new tunnel', { quiet: false });
-      } else if (existing.state === 'up' || this.options.ownPrefix < peer) {
-        return { kind: 'tunnel-refuse', reason: 'duplicate' };
-      } else {
-        // Both sides opened at once: the node with the lower prefix keeps its outgoing tunnel.
-        await this.closeTunnel(existing, 'crossed with an incoming tunnel request', { quiet: true });
-      }
-    } else if (this.opening.has(peer) && this.options.ownPrefix < peer) {
-      return { kind: 'tunnel-refuse', reason: 'duplicate' };
-    }
-    const incoming = this.list().filter((t) => t.direction === 'incoming').length;
-    if (incoming >= this.options.maxClients) return { kind: 'tunnel-refuse', reason: 'full' };
-    const port = await this.freeServerPort();
+    const incoming = this.list().filter((t) => t.direction === 'incoming');
+    const answer = answerTunnelRequest({
+      ownPrefix: this.options.ownPrefix,
+      peer,
+      ...(existing ? { existing: { direction: existing.direction, state: existing.state } } : {}),
+      opening: this.opening.has(peer),
+      incoming: incoming.length,
+      maxClients: this.options.maxClients,
+    });
+    if (answer.kind === 'refuse') return { kind: 'tunnel-refuse', reason: answer.reason };
+    if (existing && answer.replace) await this.closeTunnel(existing, answer.replace.reason, { quiet: answer.replace.quiet });
+    const used = new Set(this.list().filter((t) => t.direction === 'incoming').map((t) => t.port));
+    const port = await chooseServerPort(this.options, used, this.deps.isUdpPortFree);
     if (port === undefined) return { kind: 'tunnel-refuse', reason: 'full' };
     if (this.tunnels.has(peer)) return { kind: 'tunnel-refuse', reason: 'duplicate' };
     this.startTunnel({
@@ -448,18 +320,6 @@ export class TunnelManager {
       this.deps.log.warn({ err, peer: from.prefix }, 'cannot record peer');
     }
   }
-
-  private async freeServerPort(): Promise<number | undefined> {
-    const used = new Set(this.list().filter((t) => t.direction === 'incoming').map((t) => t.port));
-    const isFree = this.deps.isUdpPortFree ?? udpPortFree;
-    for (let i = 1; i <= this.options.maxClients; i++) {
-      const port = this.options.underlayPort + i;
-      if (used.has(port)) continue;
-      if (await isFree(port)) return port;
-    }
-    return undefined;
-  }
-
   // ---- lifecycle of one tunnel -------------------------------------------
 
   private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd }): void {
@@ -497,11 +357,10 @@ export class TunnelManager {
   private onOpenvpnLine(t: Tunnel, line: string): void {
     if (this.tunnels.get(t.peer) !== t) return;
     this.deps.log.debug({ child: t.childName, iface: t.ifName, line }, 'openvpn');
-    const peerMatch = PEER_LINE.exec(line);
-    if (peerMatch && t.direction === 'incoming') t.remote = formatHostPort(peerMatch[1]!, Number(peerMatch[2]));
-    if (UP_LINE.test(line)) return this.markUp(t);
-    const restart = RESTART_LINE.exec(line);
-    if (restart) this.markDown(t, restart[1]!.includes('remote-exit') ? 'the peer closed its end' : restart[1]!.includes('ping-restart') || restart[1]!.includes('Inactivity') ? 'no keepalive from the peer' : 'openvpn restarting');
+    const ev = parseOpenvpnLine(line);
+    if (ev?.kind === 'peer' && t.direction === 'incoming') t.remote = ev.remote;
+    else if (ev?.kind === 'up') this.markUp(t);
+    else if (ev?.kind === 'restart') this.markDown(t, ev.reason);
   }
 
   private markUp(t: Tunnel): void {
@@ -572,11 +431,7 @@ export class TunnelManager {
    */
   tellPeerDown(peer: string): void {
     const t = this.tunnels.get(peer);
-    const to = this.peerAddress(peer);
-    if (!t || !to) return;
-    this.deps.peerproto
-      .send(to, { kind: 'drain', phase: 'down', tunnelPort: t.port, closeInMs: 0 })
-      .catch((err: unknown) => this.deps.log.debug({ err, peer }, 'down notice not sent'));
+    if (t) this.sendDrain(t, 'down', 0);
   }
 
   /**
@@ -602,90 +457,26 @@ export class TunnelManager {
   // ---- draining and closing ----------------------------------------------
 
   /**
-   * Moves traffic off a tunnel before closing it: tells the peer, raises the
-   * interface cost in babeld, waits until no route uses it (or the drain timeout),
-   * then closes it. Resolves when closed.
+   * Moves traffic off a tunnel before closing it (drain.ts has the steps).
+   * Resolves when the drain is over: closed, kept, or the daemon stopping.
    */
   async drain(peer: string, reason: string): Promise<void> {
     const t = this.tunnels.get(peer);
     if (!t || t.state === 'draining') return;
     // One drain at a time at a node (ours or one we follow): babel repairs one change at a
     // time best, and a peer never loses several links at once. The planner asks again later.
-    if (this.coordinatedDrains() && this.list().some((x) => x !== t && x.state === 'draining')) {
+    if (this.inAnotherDrain(t)) {
       this.deps.log.info({ peer, iface: t.ifName, reason }, 'drain postponed: another tunnel is draining');
       return;
     }
-    t.state = 'draining';
-    t.drainStartedMs = this.deps.clock.nowMs();
     this.deps.log.info({ peer, iface: t.ifName, reason }, 'tunnel draining');
-    const detours = this.deps.detours;
-    if (detours) {
-      // Babel withdraws our routes through the tunnel when its cost is raised: first wait until
-      // every destination it carries has another way (the replacement may still be opening),
-      // then detour our own traffic there, so nothing is dropped while babel moves.
-      const readyBy = this.deps.clock.nowMs() + Math.min(this.options.drainTimeoutMs / 2, 10_000);
-      while (this.tunnels.get(peer) === t && detours.uncovered(t.ifName).length > 0 && this.deps.clock.nowMs() < readyBy) {
-        try {
-          await this.deps.clock.sleep(250, { signal: this.abort.signal });
-        } catch {
-          return;
-        }
-      }
-      if (this.tunnels.get(peer) !== t) return;
-      await detours.cover(t.ifName, `drain: ${reason}`).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
-    }
-    t.drain = { ackAtMs: null, byPeer: false };
-    const peerAddr = this.peerAddress(peer);
-    if (peerAddr) {
-      this.deps.peerproto
-        .send(peerAddr, { kind: 'drain', phase: 'announce', tunnelPort: t.port, closeInMs: this.options.drainTimeoutMs })
-        .catch((err: unknown) => this.deps.log.debug({ err, peer }, 'drain announce not sent'));
-    }
-    const clock = this.deps.clock;
-    // The peer may refuse (other nodes drain their tunnels to it at the same moment): nothing has
-    // changed yet, so giving up costs nothing.
-    const objectionBy = clock.nowMs() + (this.options.drainObjectionMs ?? 0);
-    while (this.tunnels.get(peer) === t && t.state === 'draining' && !t.drain?.refused && clock.nowMs() < objectionBy) {
-      try {
-        await clock.sleep(50, { signal: this.abort.signal });
-      } catch {
-        return;
-      }
-    }
-    if (this.tunnels.get(peer) !== t || t.state !== 'draining') return;
-    if (t.drain?.refused) {
-      this.deps.log.info({ peer, iface: t.ifName }, 'drain refused by the peer; tunnel kept');
-      t.state = t.upSinceMs !== null ? 'up' : 'connecting';
-      t.drainStartedMs = null;
-      delete t.drain;
-      this.deps.detours?.release(t.ifName);
-      return;
-    }
-    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
-    const deadline = clock.nowMs() + this.options.drainTimeoutMs;
-    const ours = (): boolean => this.tunnels.get(peer) === t && t.state === 'draining' && !t.drain?.refused;
-    const pause = async (): Promise<boolean> => {
-      try {
-        await clock.sleep(250, { signal: this.abort.signal });
-        return true;
-      } catch {
-        return false;
-      }
+    const timing = {
+      timeoutMs: this.options.drainTimeoutMs,
+      ackTimeoutMs: this.options.drainAckTimeoutMs ?? 0,
+      settleMs: this.options.drainSettleMs ?? 0,
+      objectionMs: this.options.drainObjectionMs ?? 0,
     };
-    // Our raised cost reaches the peer in our next IHU: its babel moves its routes off the tunnel
-    // (the old routes keep working meanwhile), then it raises its own cost and acks. Only then
-    // do our own routes through the tunnel get expensive (the flush above removed them only for
-    // the moment babel needs to hear the peer again).
-    const ackBy = Math.min(deadline, clock.nowMs() + (this.options.drainAckTimeoutMs ?? 0));
-    while (ours() && t.drain?.ackAtMs === null && clock.nowMs() < ackBy) if (!(await pause())) return;
-    const ackAtMs = t.drain?.ackAtMs ?? null;
-    if (ackAtMs !== null) while (ours() && clock.nowMs() < Math.min(deadline, ackAtMs + (this.options.drainSettleMs ?? 0))) if (!(await pause())) return;
-    while (ours() && (this.deps.babel.routeCount(t.ifName) > 0 || !this.routedAround(t)) && clock.nowMs() < deadline) if (!(await pause())) return;
-    if (this.tunnels.get(peer) === t && t.state === 'draining' && t.drain?.refused) return this.cancelDrain(t, 'the peer refused late');
-    if (!ours()) return;
-    // Closing would cut the peer off (other drains may have taken its other links): keep the tunnel.
-    if (!this.routedAround(t)) return this.cancelDrain(t, 'babel has no other route to the peer');
-    await this.closeTunnel(t, reason, { quiet: false });
+    await this.runDrain(t, startDrain(reason, timing, this.deps.detours !== undefined, this.deps.clock.nowMs()));
   }
 
   /** Drains with refusals and one at a time per node (drainObjectionMs set; off: each drain on its own). */
@@ -693,23 +484,90 @@ export class TunnelManager {
     return (this.options.drainObjectionMs ?? 0) > 0;
   }
 
+  private inAnotherDrain(t: Tunnel): boolean {
+    return this.coordinatedDrains() && this.list().some((x) => x !== t && x.state === 'draining');
+  }
+
+  /** The executor of drain.ts: observe, step, carry the actions out in order; pause when there were none. */
+  private async runDrain(t: Tunnel, initial: DrainState): Promise<void> {
+    t.state = 'draining';
+    t.drainStartedMs = this.deps.clock.nowMs();
+    t.drain = { state: initial, ackAtMs: null, cancelled: false };
+    let state = initial;
+    while (!drainOver(state)) {
+      if (this.tunnels.get(t.peer) !== t || t.drain?.state !== state) return; // closed, or replaced meanwhile
+      const step = stepDrain(state, this.observeDrain(t), this.deps.clock.nowMs());
+      if (step.state.phase !== state.phase) this.deps.log.info({ peer: t.peer, iface: t.ifName, phase: step.state.phase }, 'drain step');
+      state = step.state;
+      t.drain.state = state;
+      for (const action of step.actions) await this.drainAction(t, state, action);
+      if (step.actions.length > 0) continue;
+      await this.drainPause(t.drain, drainPauseMs(state));
+      if (this.abort.signal.aborted) return; // the daemon is stopping: stop() closes the tunnel
+    }
+  }
+
+  /** A pause between steps; it ends early when the peer's ack or cancel arrives, or the daemon stops. */
+  private async drainPause(drain: NonNullable<Tunnel['drain']>, ms: number): Promise<void> {
+    const wake = new AbortController();
+    const stop = (): void => wake.abort();
+    drain.wake = stop;
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    await this.deps.clock.sleep(ms, { signal: wake.signal }).catch(() => undefined);
+    this.abort.signal.removeEventListener('abort', stop);
+    delete drain.wake;
+  }
+
+  private observeDrain(t: Tunnel): DrainObservations {
+    return {
+      uncovered: this.deps.detours?.uncovered(t.ifName).length ?? 0,
+      routeCount: this.deps.babel.routeCount(t.ifName),
+      routedAround: this.routedAround(t),
+      ackAtMs: t.drain?.ackAtMs ?? null,
+      cancelled: t.drain?.cancelled ?? false,
+    };
+  }
+
+  private async drainAction(t: Tunnel, state: DrainState, action: DrainAction): Promise<void> {
+    switch (action.kind) {
+      case 'cover': {
+        const why = state.role === 'ours' ? `drain: ${state.reason}` : 'the peer drains the tunnel';
+        await this.deps.detours?.cover(t.ifName, why).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
+        return;
+      }
+      case 'announce':
+        return this.sendDrain(t, 'announce', action.closeInMs);
+      case 'send':
+        return this.sendDrain(t, action.phase, 0);
+      case 'raise-cost':
+        return this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
+      case 'restore-cost':
+        if (this.deps.babel.restoreCost) await this.babelAwait(t, () => this.deps.babel.restoreCost!(t.ifName));
+        return;
+      case 'release-detours':
+        return this.deps.detours?.release(t.ifName);
+      case 'keep':
+        this.deps.log.info({ peer: t.peer, iface: t.ifName, why: action.why }, 'drain given up; tunnel kept');
+        t.state = t.upSinceMs !== null ? 'up' : 'connecting';
+        t.drainStartedMs = null;
+        delete t.drain;
+        return;
+      case 'close':
+        return this.closeTunnel(t, action.reason, { quiet: false });
+    }
+  }
+
+  private sendDrain(t: Tunnel, phase: 'announce' | 'ack' | 'cancel' | 'down', closeInMs: number): void {
+    const to = this.peerAddress(t.peer);
+    if (!to) return;
+    this.deps.peerproto.send(to, { kind: 'drain', phase, tunnelPort: t.port, closeInMs }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer, phase }, 'drain message not sent'));
+  }
+
   /** Whether babel reaches the peer through another tunnel (unknown without routeVia: assumed). */
   private routedAround(t: Tunnel): boolean {
     if (!this.deps.babel.routeVia) return true;
     const via = this.deps.babel.routeVia(t.peer);
     return via !== null && via !== t.ifName;
-  }
-
-  /** Gives a drain of ours up: the tunnel carries traffic again, and the peer is told. */
-  private async cancelDrain(t: Tunnel, why: string): Promise<void> {
-    this.deps.log.info({ peer: t.peer, iface: t.ifName, why }, 'drain given up; tunnel kept');
-    t.state = t.upSinceMs !== null ? 'up' : 'connecting';
-    t.drainStartedMs = null;
-    delete t.drain;
-    const to = this.peerAddress(t.peer);
-    if (to) this.deps.peerproto.send(to, { kind: 'drain', phase: 'cancel', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain cancel not sent'));
-    if (this.deps.babel.restoreCost) await this.babelAwait(t, () => this.deps.babel.restoreCost!(t.ifName));
-    this.deps.detours?.release(t.ifName);
   }
 
   private onDrainMessage(ev: Incoming<MessageOf<'drain'>>): void {
@@ -722,72 +580,31 @@ export class TunnelManager {
       return;
     }
     if (phase === 'ack') {
-      if (t.state === 'draining' && t.drain && !t.drain.byPeer && t.drain.ackAtMs === null) t.drain.ackAtMs = this.deps.clock.nowMs();
+      if (t.drain?.state.role === 'ours' && drainAnnounced(t.drain.state) && t.drain.ackAtMs === null) {
+        t.drain.ackAtMs = this.deps.clock.nowMs();
+        t.drain.wake?.();
+      }
       return;
     }
     if (phase === 'cancel') {
-      if (t.state !== 'draining' || !t.drain) return;
-      if (t.drain.byPeer) void this.stopFollowingDrain(t);
-      else t.drain.refused = true; // our drain: the peer would be left with too few tunnels
+      // Ours: the peer refuses (it would be left with too few tunnels). The peer's: given up.
+      if (t.drain && drainAnnounced(t.drain.state)) {
+        t.drain.cancelled = true;
+        t.drain.wake?.();
+      }
       return;
     }
     if (t.state === 'draining') return;
     // Following would make a second drain at this node (several peers may drain theirs to us at
     // once, and together cut us off): refuse, and the peer keeps the tunnel for now.
-    if (this.coordinatedDrains() && this.list().some((x) => x !== t && x.state === 'draining')) {
+    if (this.inAnotherDrain(t)) {
       this.deps.log.info({ peer: t.peer, iface: t.ifName }, 'drain refused: another tunnel here is draining');
-      const to = this.peerAddress(t.peer);
-      if (to) this.deps.peerproto.send(to, { kind: 'drain', phase: 'cancel', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain refusal not sent'));
-      return;
+      return this.sendDrain(t, 'cancel', 0);
     }
     // The peer is about to close this tunnel: move our routes off it too, and
     // close our end if the peer's end does not do it first.
-    t.state = 'draining';
-    t.drainStartedMs = this.deps.clock.nowMs();
-    const waitMs = Math.min(Math.max(ev.msg.closeInMs, 0), 120_000) + 5_000;
-    const cancel = this.deps.clock.setTimeout(() => {
-      if (this.tunnels.get(t.peer) === t && t.state === 'draining') void this.closeTunnel(t, 'drained by the peer', { quiet: false });
-    }, waitMs);
-    t.drain = { ackAtMs: null, byPeer: true, cancelClose: cancel };
-    this.abort.signal.addEventListener('abort', cancel, { once: true });
-    void this.followPeerDrain(t, ev.msg.closeInMs);
-  }
-
-  /** The peer gave its drain up: the tunnel carries traffic again on our side too. */
-  private async stopFollowingDrain(t: Tunnel): Promise<void> {
-    t.drain?.cancelClose?.();
-    delete t.drain;
-    t.state = t.upSinceMs !== null ? 'up' : 'connecting';
-    t.drainStartedMs = null;
-    if (this.deps.babel.restoreCost) await this.babelAwait(t, () => this.deps.babel.restoreCost!(t.ifName));
-    this.deps.detours?.release(t.ifName);
-  }
-
-  /**
-   * Our side of a drain the peer started. The peer raised its cost, so our babel
-   * moves our routes off the tunnel by itself (the old route keeps working
-   * meanwhile: nothing is lost). Raising our cost too (flush + re-add, which
-   * withdraws whatever still goes through it) waits until they moved, with
-   * detours for our own traffic in case they did not.
-   */
-  private async followPeerDrain(t: Tunnel, closeInMs: number): Promise<void> {
-    await this.deps.detours?.cover(t.ifName, 'the peer drains the tunnel').catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'detour routes failed'));
-    const following = (): boolean => this.tunnels.get(t.peer) === t && t.state === 'draining' && t.drain?.byPeer === true;
-    const raiseBy = this.deps.clock.nowMs() + Math.min(Math.max(closeInMs, 0) / 2, 10_000);
-    while (following() && this.deps.babel.routeCount(t.ifName) > 0 && this.deps.clock.nowMs() < raiseBy) {
-      try {
-        await this.deps.clock.sleep(250, { signal: this.abort.signal });
-      } catch {
-        return;
-      }
-    }
-    if (!following()) return;
-    await this.babelAwait(t, () => this.deps.babel.raiseCost(t.ifName));
-    // Tells the peer our routes left the tunnel and our cost is up: its own routes can move now.
-    const to = this.peerAddress(t.peer);
-    if (to && following()) {
-      this.deps.peerproto.send(to, { kind: 'drain', phase: 'ack', tunnelPort: t.port, closeInMs: 0 }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer }, 'drain ack not sent'));
-    }
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, closeInMs: ev.msg.closeInMs }, 'following the peer\'s drain');
+    void this.runDrain(t, followDrain(ev.msg.closeInMs, this.deps.detours !== undefined, this.deps.clock.nowMs()));
   }
 
   /** Closes at once (no drain): openvpn stopped, babel told. */
@@ -832,9 +649,7 @@ export class TunnelManager {
   private recordFailure(peer: string, reason: string): void {
     const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs());
     this.deps.log.info({ peer, reason, failures: result?.failures }, 'tunnel attempt failed');
-    if (result?.becameDead) {
-      this.deps.events.add('peer-dead', `peer ${peer} marked dead: ${result.deadReason ?? reason}`, peer);
-    }
+    if (result?.becameDead) this.deps.events.add('peer-dead', eventText.peerDead(peer, result.failures, reason), peer);
   }
 
   private peerAddress(peer: string): PeerAddress | undefined {
@@ -856,34 +671,7 @@ export class TunnelManager {
   }
 }
 
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return e?.code ?? e?.message ?? String(err);
-}
-
-/** Binds and releases a UDP port on all addresses: free now? */
-function udpPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket({ type: 'udp6', ipv6Only: false });
-    s.once('error', () => {
-      try {
-        s.close();
-      } catch {
-        // never bound: nothing to close
-      }
-      resolve(false);
-    });
-    s.bind(port, '::', () => s.close(() => resolve(true)));
-  });
 }

@@ -4,112 +4,25 @@
 // detour first, and the side that follows a drain raises its cost only after
 // its routes moved.
 import test from 'ava';
-import { pino } from 'pino';
-import { EventLog } from '../../../daemon/events.js';
-import { PeerDb } from '../../../daemon/peers/peer-db.js';
-import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
-import type { SupervisorEvent } from '../../../daemon/supervisor/supervisor.js';
-import { DEFAULT_TUNNEL_POLICY } from '../../../daemon/tunnels/plan.js';
-import { TunnelManager } from '../../../daemon/tunnels/manager.js';
-import type { PeerMessage } from '../../../wire/messages.js';
-import { FakeClock } from '../../fakes/fake-clock.js';
+import { managerFixture, peerPrefix } from './manager-fixture.js';
 
-const SELF = 'fd00:1:0:1::/64';
-const B = 'fd00:1:0:2::/64';
+const B = peerPrefix(2);
 
 function setup(options: { ackTimeoutMs?: number; objectionMs?: number } = {}) {
-  const clock = new FakeClock(1_000_000);
-  const calls: string[] = [];
-  const sent: Array<{ to: PeerAddress; msg: PeerMessage }> = [];
-  const supervisorListeners: Array<(ev: SupervisorEvent) => void> = [];
-  const lines = new Map<string, (line: string, pid: number) => void>();
-  let drainListener: ((ev: Incoming<any>) => unknown) | undefined;
-  let requestHandler: ((ev: Incoming<any>) => any) | undefined;
-  const routes = new Map<string, number>();
-  let uncovered: string[] = [];
-  const peerDown: string[] = [];
-  const via = new Map<string, string | null>();
-  const peers = new PeerDb(':memory:');
-  const manager = new TunnelManager(
-    {
-      ownPrefix: SELF,
-      underlayPort: 1194,
+  const s = managerFixture({
+    options: {
       maxClients: 4,
-      connectTimeoutMs: 30_000,
-      lostTimeoutMs: 60_000,
-      requestTimeoutMs: 2_000,
-      requestAttempts: 1,
-      drainTimeoutMs: 10_000,
       ...(options.ackTimeoutMs !== undefined ? { drainAckTimeoutMs: options.ackTimeoutMs, drainSettleMs: 1_000 } : {}),
       ...(options.objectionMs !== undefined ? { drainObjectionMs: options.objectionMs } : {}),
     },
-    {
-      clock,
-      log: pino({ level: 'silent' }),
-      events: new EventLog({ clock }),
-      supervisor: {
-        start: (spec, o) => void (o.onLine && lines.set(spec.name, o.onLine)),
-        stop: async (name) => void calls.push(`stop ${name}`),
-        pid: () => 4242,
-        on: (l) => {
-          supervisorListeners.push(l);
-          return () => undefined;
-        },
-      },
-      peerproto: {
-        request: async (to: PeerAddress): Promise<Incoming> => ({ from: { prefix: to.prefix!, serial: '2b', host: to.host, port: to.port }, msg: { kind: 'tunnel-accept', port: 1195 } }),
-        send: async (to, msg) => void sent.push({ to, msg }),
-        setHandler: (_k, h) => void (requestHandler = h),
-        on: (_e, l) => {
-          drainListener = l;
-          return () => undefined;
-        },
-      },
-      peers,
-      babel: {
-        addInterface: async (i) => void calls.push(`add ${i}`),
-        removeInterface: async (i) => void calls.push(`flush ${i}`),
-        raiseCost: async (i) => void calls.push(`cost ${i}`),
-        routeCount: (i) => routes.get(i) ?? 0,
-        ...(options.ackTimeoutMs !== undefined
-          ? { routeVia: (p: string) => (via.has(p) ? via.get(p)! : 'rn9'), restoreCost: async (i: string) => void calls.push(`restore ${i}`) }
-          : {}),
-      },
-      detours: {
-        cover: async (i, reason) => void calls.push(`detour ${i} (${reason})`),
-        release: (i) => void calls.push(`release ${i}`),
-        uncovered: () => uncovered,
-      },
-      onPeerDown: (peer, reason) => void peerDown.push(`${peer}: ${reason}`),
-      openvpnArgv: (end) => ['openvpn', '--dev', end.ifName],
-      ifNameFor: (p) => `rn${p.split(':')[3]}`,
-      isUdpPortFree: async () => true,
-      planContext: () => ({ peers: peers.listPeers(), reachable: [], neighbours: [], clientCount: 1, policy: DEFAULT_TUNNEL_POLICY }),
-      rand: () => 0,
-    },
-  );
-  manager.start();
-  peers.upsertPeer({ prefix: B, addresses: ['10.0.0.2:1194'], source: 'registry' }, clock.nowMs());
-  const drainMsg = (phase: 'announce' | 'down' | 'ack' | 'cancel', tunnelPort: number, closeInMs = 10_000) =>
-    drainListener!({ from: { prefix: B, serial: '2b', host: '10.0.0.2', port: 1194 }, msg: { kind: 'drain', phase, tunnelPort, closeInMs } });
+    routeVia: options.ackTimeoutMs !== undefined,
+    detours: true,
+  });
   const up = async () => {
-    await manager.open(B);
-    lines.get(`openvpn to ${B}`)!('Initialization Sequence Completed', 4242);
+    await s.manager.open(B);
+    s.up(B);
   };
-  return {
-    clock,
-    calls,
-    sent,
-    routes,
-    via,
-    peerDown,
-    manager,
-    drainMsg,
-    up,
-    setUncovered: (u: string[]) => (uncovered = u),
-    emit: (ev: SupervisorEvent) => supervisorListeners.forEach((l) => l(ev)),
-    requestHandler: () => requestHandler,
-  };
+  return { ...s, up };
 }
 
 test('an exited openvpn: detours first, then babel drops the interface, and the peer is told at once over the underlay', async (t) => {
@@ -244,7 +157,7 @@ test('one drain at a time at a node: a second drain waits, and a peer already dr
   await s.up();
   // A second tunnel, from C, that is draining (the peer started it).
   const C = 'fd00:1:0:3::/64';
-  await s.requestHandler()!({ from: { prefix: C, serial: '2c', host: '10.0.0.3', port: 1194 }, msg: { kind: 'tunnel-request', role: 'client', proto: 'udp' }, requestId: 1 });
+  await s.tunnelRequest(C, { serial: '2c', host: '10.0.0.3', port: 1194 });
   s.manager.get(C)!.state = 'draining';
   s.calls.length = 0;
   await s.manager.drain(B, 'refresh');
@@ -254,4 +167,20 @@ test('one drain at a time at a node: a second drain waits, and a peer already dr
   await s.clock.advance(0);
   t.is(s.manager.get(B)?.state, 'up', 'refused');
   t.deepEqual(s.sent.at(-1)?.msg, { kind: 'drain', phase: 'cancel', tunnelPort: 1195, closeInMs: 0 });
+});
+
+test('a cancel that comes before our drain was announced is not a refusal of it', async (t) => {
+  const s = setup({ objectionMs: 500 });
+  await s.up();
+  s.setUncovered(['fd00:1:0:9::/64']);
+  const done = s.manager.drain(B, 'refresh');
+  await s.clock.advance(250);
+  s.drainMsg('cancel', 1195);
+  s.setUncovered([]);
+  await s.clock.advance(1_000);
+  t.true(s.calls.includes('cost rn2'), 'the drain went on');
+  s.routes.set('rn2', 0);
+  await s.clock.advance(10_000);
+  await done;
+  t.is(s.manager.get(B), undefined);
 });

@@ -3,75 +3,19 @@
 // tunnel down and up without "established" lines; an exited openvpn's interface
 // leaves babel at once; a peer's addresses are tried in the injected dial order.
 import test from 'ava';
-import { pino } from 'pino';
-import { EventLog } from '../../../daemon/events.js';
-import { PeerDb } from '../../../daemon/peers/peer-db.js';
-import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
-import type { SupervisorEvent } from '../../../daemon/supervisor/supervisor.js';
 import { DEFAULT_TUNNEL_POLICY } from '../../../daemon/tunnels/plan.js';
-import { SERVES_NOBODY_AFTER_MS, TunnelManager } from '../../../daemon/tunnels/manager.js';
-import type { PeerMessage } from '../../../wire/messages.js';
-import { FakeClock } from '../../fakes/fake-clock.js';
+import { SERVES_NOBODY_AFTER_MS, type TunnelManager } from '../../../daemon/tunnels/manager.js';
+import { managerFixture, peerPrefix } from './manager-fixture.js';
 
-const SELF = 'fd00:1:0:1::/64';
-const PEERS = [2, 3, 4, 5, 6, 7].map((i) => `fd00:1:0:${i}::/64`);
+const PEERS = [2, 3, 4, 5, 6, 7].map(peerPrefix);
 
 function setup(options: { orderAddresses?: (a: readonly string[]) => string[] } = {}) {
-  const clock = new FakeClock(1_000_000);
-  const events = new EventLog({ clock });
-  const started: Array<{ name: string; onLine?: (line: string, pid: number) => void }> = [];
-  const supervisorListeners: Array<(ev: SupervisorEvent) => void> = [];
-  const requests: PeerAddress[] = [];
-  let handler: ((ev: Incoming<any>) => any) | undefined;
-  const babelCalls: string[] = [];
-  const peers = new PeerDb(':memory:');
-  const manager = new TunnelManager(
-    { ownPrefix: SELF, underlayPort: 1194, maxClients: 4, connectTimeoutMs: 30_000, lostTimeoutMs: 60_000, requestTimeoutMs: 2_000, requestAttempts: 1, drainTimeoutMs: 10_000 },
-    {
-      clock,
-      log: pino({ level: 'silent' }),
-      events,
-      supervisor: {
-        start: (spec, o) => void started.push({ name: spec.name, ...(o.onLine ? { onLine: o.onLine } : {}) }),
-        stop: async () => undefined,
-        pid: () => 4242,
-        on: (l) => {
-          supervisorListeners.push(l);
-          return () => undefined;
-        },
-      },
-      peerproto: {
-        async request(to: PeerAddress, _msg: PeerMessage): Promise<Incoming> {
-          requests.push(to);
-          return { from: { prefix: to.prefix!, serial: '2b', host: to.host, port: to.port }, msg: { kind: 'tunnel-accept', port: 1195 } };
-        },
-        send: async () => undefined,
-        setHandler: (_k, h) => void (handler = h),
-        on: () => () => undefined,
-      },
-      peers,
-      babel: {
-        addInterface: async (i) => void babelCalls.push(`add ${i}`),
-        removeInterface: async (i) => void babelCalls.push(`flush ${i}`),
-        raiseCost: async (i) => void babelCalls.push(`cost ${i}`),
-        routeCount: () => 0,
-      },
-      openvpnArgv: (end) => ['openvpn', '--dev', end.ifName],
-      ifNameFor: (p) => `rn${p.split(':')[3]}`,
-      isUdpPortFree: async () => true,
-      planContext: () => ({ peers: peers.listPeers(), reachable: [], neighbours: [], clientCount: 4, policy: { ...DEFAULT_TUNNEL_POLICY, refreshIntervalMs: 86_400_000 } }),
-      ...(options.orderAddresses ? { orderAddresses: options.orderAddresses } : {}),
-      rand: () => 0,
-    },
-  );
-  manager.start();
-  PEERS.forEach((p, i) => peers.upsertPeer({ prefix: p, addresses: [`10.0.0.${i + 2}:1194`], source: 'registry' }, clock.nowMs()));
-  const upAll = () => {
-    for (const s of started) s.onLine?.('Initialization Sequence Completed', 4242);
-  };
-  const tunnelRequest = (prefix: string) =>
-    handler!({ from: { prefix, serial: '77', host: '10.0.9.9', port: 1194 }, msg: { kind: 'tunnel-request', role: 'client', proto: 'udp' }, requestId: 1 });
-  return { clock, events, started, supervisorListeners, requests, babelCalls, peers, manager, upAll, tunnelRequest };
+  return managerFixture({
+    options: { maxClients: 4 },
+    peers: PEERS.map((p, i) => [p, `10.0.0.${i + 2}:1194`]),
+    planContext: () => ({ clientCount: 4, policy: { ...DEFAULT_TUNNEL_POLICY, refreshIntervalMs: 86_400_000 } }),
+    ...options,
+  });
 }
 
 const outgoingLive = (m: TunnelManager) => m.list().filter((t) => t.direction === 'outgoing' && t.state !== 'draining').length;
@@ -128,9 +72,7 @@ test('an openvpn end that exits leaves babel at once and is added again when it 
   await s.manager.open(peer);
   s.upAll();
   s.babelCalls.length = 0;
-  for (const l of s.supervisorListeners) {
-    l({ kind: 'child-exited', name: `openvpn to ${peer}`, pid: 4242, code: null, signal: 'SIGKILL', restartInMs: 0, failures: 1, ranForMs: 5_000 });
-  }
+  s.emit({ kind: 'child-exited', name: `openvpn to ${peer}`, pid: 4242, code: null, signal: 'SIGKILL', restartInMs: 0, failures: 1, ranForMs: 5_000 });
   t.deepEqual(s.babelCalls, ['flush rn2']);
   s.upAll();
   t.deepEqual(s.babelCalls, ['flush rn2', 'add rn2']);
@@ -141,7 +83,7 @@ test('a peer\'s addresses are tried in the injected dial order; a tunnel request
   const peer = PEERS[0]!;
   s.peers.upsertPeer({ prefix: peer, addresses: ['198.51.100.1:1194', '10.0.0.2:1194'], source: 'peer' }, s.clock.nowMs());
   await s.manager.open(peer);
-  t.deepEqual(s.requests.map((r) => `${r.host}:${r.port}`), ['10.0.0.2:1194']);
+  t.deepEqual(s.requests.map((r) => `${r.to.host}:${r.to.port}`), ['10.0.0.2:1194']);
   const other = PEERS[1]!;
   s.peers.upsertPeer({ prefix: other, addresses: ['198.51.100.3:1194', '10.0.0.3:1194'], source: 'peer' }, s.clock.nowMs());
   await s.tunnelRequest(other);

@@ -2,70 +2,26 @@
 // a tunnel for steady traffic says how much and which tunnel carried it; a
 // busiest tunnel a refresh passes over is announced once, not at every refresh.
 import test from 'ava';
-import { pino } from 'pino';
 import { EventLog, formatRate } from '../../../daemon/events.js';
-import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
-import { PeerDb } from '../../../daemon/peers/peer-db.js';
-import { DEFAULT_TUNNEL_POLICY } from '../../../daemon/tunnels/plan.js';
-import { TunnelManager } from '../../../daemon/tunnels/manager.js';
-import type { PeerMessage } from '../../../wire/messages.js';
-import { FakeClock } from '../../fakes/fake-clock.js';
+import { managerFixture, ifNameFor, peerPrefix } from './manager-fixture.js';
 
-const SELF = 'fd00:1:0:1::/64';
-const X = 'fd00:1:0:2::/64';
-const C = 'fd00:1:0:3::/64';
-const ifNameFor = (p: string): string => `rn${p.split(':')[3]}`;
+const X = peerPrefix(2);
+const C = peerPrefix(3);
 
 function setup() {
-  const clock = new FakeClock(1_000_000);
-  const events = new EventLog({ clock });
-  const lines = new Map<string, (line: string) => void>();
-  const peers = new PeerDb(':memory:', { retryBaseMs: 1_000 });
   let traffic = new Map<string, number>();
   let via = new Map<string, string>();
-  const manager = new TunnelManager(
-    { ownPrefix: SELF, underlayPort: 1194, maxClients: 2, connectTimeoutMs: 30_000, lostTimeoutMs: 60_000, requestTimeoutMs: 2_000, requestAttempts: 1, drainTimeoutMs: 10_000 },
-    {
-      clock,
-      log: pino({ level: 'silent' }),
-      events,
-      supervisor: {
-        start: (spec, options) => void lines.set(spec.name, (line) => options.onLine?.(line, 4242)),
-        stop: async () => undefined,
-        pid: () => 4242,
-        on: () => () => undefined,
-      },
-      peerproto: {
-        request: async (to: PeerAddress, _msg: PeerMessage): Promise<Incoming> => ({ from: { prefix: to.prefix!, serial: '2b', host: to.host, port: to.port }, msg: { kind: 'tunnel-accept', port: 1195 } }),
-        send: async () => undefined,
-        setHandler: () => undefined,
-        on: () => () => undefined,
-      },
-      peers,
-      babel: { addInterface: async () => undefined, removeInterface: async () => undefined, raiseCost: async () => undefined, routeCount: () => 0 },
-      openvpnArgv: (end) => ['openvpn', '--dev', end.ifName],
-      ifNameFor,
-      isUdpPortFree: async () => true,
-      planContext: () => ({
-        peers: peers.listPeers(),
-        reachable: [X, C],
-        neighbours: [],
-        clientCount: 1,
-        policy: DEFAULT_TUNNEL_POLICY,
-        destinationTraffic: traffic,
-        destinationVia: via,
-      }),
-      rand: () => 0.999999,
-    },
-  );
-  manager.start();
-  for (const [p, n] of [[X, 2], [C, 3]] as const) peers.upsertPeer({ prefix: p, addresses: [`10.0.0.${n}:1194`], source: 'registry' }, clock.nowMs());
-  const up = (peer: string): void => lines.get(`openvpn to ${peer}`)!('Initialization Sequence Completed');
+  const s = managerFixture({
+    peers: [[X, '10.0.0.2:1194'], [C, '10.0.0.3:1194']],
+    retryBaseMs: 1_000,
+    planContext: () => ({ reachable: [X, C], destinationTraffic: traffic, destinationVia: via }),
+    rand: () => 0.999999,
+  });
   const set = (t: Map<string, number>, v: Map<string, string>): void => {
     traffic = t;
     via = v;
   };
-  return { clock, events, manager, up, set };
+  return { ...s, set };
 }
 
 const selection = (events: EventLog): string[] => events.list().filter((e) => e.kind === 'tunnel-selection').map((e) => e.text);

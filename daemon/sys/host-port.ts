@@ -1,0 +1,14 @@
+// "IP:PORT" text as peers, the peer DB and the registry write it: IPv6 in
+// brackets ("[2001:db8::7]:1194"), IPv4 bare ("10.1.0.7:1194").
+
+/** Parses "[IPv6]:PORT" or "IPv4:PORT"; undefined for anything else (no host names, port 1…65535). */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

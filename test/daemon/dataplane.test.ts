@@ -31,9 +31,11 @@ interface Ctx {
 
 let ctx: Ctx | undefined;
 
-async function pings(lab: Lab, from: LabNode, to: LabNode): Promise<void> {
+/** One ping: true on a reply, throws when there is none. */
+async function pings(lab: Lab, from: LabNode, to: LabNode): Promise<true> {
   const r = await lab.exec(from, ['ping', '-6', '-n', '-c1', '-W1', to.address], { reject: false });
   if (r.exitCode !== 0) throw new Error(`${from.key} cannot ping ${to.address}: ${r.stdout.split('\n').at(-2) ?? r.stderr}`);
+  return true;
 }
 
 async function txPackets(lab: Lab, node: LabNode, ifName: string): Promise<number> {
@@ -141,6 +143,7 @@ test.serial('killing the openvpn child: the supervisor restarts it and the ping 
   await waitFor(() => {
     const started = events.find((e) => e.kind === 'child-started' && e.name === 'ovpn-a' && e.pid !== oldPid);
     if (!started) throw new Error('no new ovpn-a yet');
+    return true;
   }, { timeoutMs: 10_000, what: 'ovpn-a restarted' });
   t.like(events.find((e) => e.kind === 'child-exited' && e.name === 'ovpn-a'), { signal: 'SIGKILL', restartInMs: 0 });
   t.false(realProcAccess.alive(oldPid!));

@@ -14,26 +14,27 @@ import {
   startRegistry,
   testNodeConfig,
   tunnelUp,
-  waitFor,
   type LabHost,
 } from './netlab.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 test.serial('two nodes form a tunnel and reach each other\'s overlay address, also while the registry is down', async (t) => {
   const { lab, nodes, registry } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
-  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
-  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
-  await waitFor('b pings a', () => pings(lab, b, a), { timeoutMs: 30_000 });
+  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 30_000 });
   const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
 
   registry.proc.child.kill('SIGTERM');
   await registry.proc.exited;
-  await waitFor('a notices the registry is gone', async () => {
+  await waitFor(async () => {
     const status = await nodeCli(lab, a, 'status');
     if (!status.registry.lastError) throw new Error('no registry error yet');
-  }, { timeoutMs: 30_000 });
+    return true;
+  }, { what: 'a notices the registry is gone', timeoutMs: 30_000 });
   await pings(lab, a, b);
   await pings(lab, b, a);
   await tunnelUp(lab, a, b);
@@ -45,7 +46,7 @@ test.serial('four nodes with two outgoing tunnels each reach all pairs', async (
   for (const x of names) {
     for (const y of names) {
       if (x === y) continue;
-      await waitFor(`${x} pings ${y}`, () => pings(lab, nodes.get(x)!, nodes.get(y)!), { timeoutMs: 90_000 });
+      await waitFor(() => pings(lab, nodes.get(x)!, nodes.get(y)!), { what: `${x} pings ${y}`, timeoutMs: 90_000 });
     }
   }
   for (const x of names) {
@@ -58,16 +59,17 @@ test.serial('a killed openvpn child is restarted and reachability returns', asyn
   const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
-  const before = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
-  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  const before = await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
   t.is(typeof before.pid, 'number');
   // The pid comes from a's own control API: the openvpn of this tunnel only.
   process.kill(before.pid, 'SIGKILL');
-  await waitFor('the openvpn child restarted', async () => {
+  await waitFor(async () => {
     const now = await tunnelUp(lab, a, b);
     if (now.pid === before.pid) throw new Error(`still pid ${now.pid}`);
-  }, { timeoutMs: 60_000 });
-  await waitFor('a pings b again', () => pings(lab, a, b), { timeoutMs: 60_000 });
+    return true;
+  }, { what: 'the openvpn child restarted', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b again', timeoutMs: 60_000 });
   const { events } = await nodeCli(lab, a, 'events');
   t.true(events.some((e: any) => /killed by SIGKILL; restarting/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
@@ -88,12 +90,12 @@ test.serial('a peer that cannot be reached shows in peers --dead with its reason
   if (nft.code !== 0) throw new Error(`nft failed: ${JSON.stringify(nft)} ${rules}`);
   const ghost = await startDaemon(lab, hostGhost, cfgGhost);
   const a = await startDaemon(lab, hostA, cfgA);
-  const dead = await waitFor('ghost marked dead on a', async () => {
+  const dead = await waitFor(async () => {
     const { peers } = await nodeCli(lab, a, 'peers', '--dead');
     const p = peers.find((x: any) => x.prefix === ghost.prefix);
     if (!p) throw new Error(`dead peers: ${JSON.stringify(peers)}`);
     return p;
-  }, { timeoutMs: 150_000, intervalMs: 2_000 });
+  }, { what: 'ghost marked dead on a', timeoutMs: 150_000, intervalMs: 2_000 });
   t.true(dead.dead);
   t.regex(dead.deadReason, /^3 failed attempts \(no answer to tunnel-request at /);
   t.is(dead.failures, 3);
@@ -121,8 +123,8 @@ test.serial('changing babel.hello_interval and reloading changes babeld\'s hello
   const { lab, nodes, configs } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=2'], { editConfig: noLinkHellos });
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
-  const tunnel = await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
-  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  const tunnel = await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
   const slowRate = await txPacketsPerSec(a.host, tunnel.interface, 8_000);
 
   editFile(configs.get('a')!, (text) => text.replace('# hello_interval = 1', 'hello_interval = 0.25'));
@@ -149,10 +151,11 @@ test.serial('changing babel.hello_interval and reloading changes babeld\'s hello
   // SIGHUP is the same reload: dropping the override brings back the network's 2 s.
   editFile(configs.get('a')!, (text) => text.replace('hello_interval = 0.25', '# hello_interval = 1'));
   a.proc.child.kill('SIGHUP');
-  await waitFor('the SIGHUP reload applied', async () => {
+  await waitFor(async () => {
     const s = await nodeCli(lab, a, 'status');
     if (s.networkConfig.helloIntervalSec !== 2) throw new Error(`hello still ${s.networkConfig.helloIntervalSec}`);
-  }, { timeoutMs: 20_000 });
+    return true;
+  }, { what: 'the SIGHUP reload applied', timeoutMs: 20_000 });
   t.is((await tunnelUp(lab, a, b)).pid, tunnel.pid);
 });
 
@@ -160,15 +163,15 @@ test.serial('a revoked node: its tunnels are torn down and it is marked dead', a
   const { lab, nodes, registry } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
-  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
   const r = await lab.cli(registry.host, ['registry', 'revoke', '--dir', registry.dir, b.prefix]);
   t.is(r.code, 0, r.stderr);
-  const dead = await waitFor('b marked dead on a', async () => {
+  const dead = await waitFor(async () => {
     const { peers } = await nodeCli(lab, a, 'peers', '--dead');
     const p = peers.find((x: any) => x.prefix === b.prefix);
     if (!p) throw new Error(`dead: ${JSON.stringify(peers)}`);
     return p;
-  }, { timeoutMs: 60_000 });
+  }, { what: 'b marked dead on a', timeoutMs: 60_000 });
   t.regex(dead.deadReason, /revoked/);
   const { tunnels } = await nodeCli(lab, a, 'tunnels');
   t.false(tunnels.some((x: any) => x.peer === b.prefix), JSON.stringify(tunnels));
@@ -180,8 +183,8 @@ test.serial('after SIGTERM nothing of the daemon is left: processes, interfaces,
   const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
-  await waitFor('a-b tunnel up', () => tunnelUp(lab, a, b), { timeoutMs: 60_000 });
-  await waitFor('a pings b', () => pings(lab, a, b), { timeoutMs: 60_000 });
+  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
   const status = await nodeCli(lab, a, 'status');
   const socket = `${a.configPath.replace(/resilnet\.toml$/, '')}run/control.sock`;
   t.true(existsSync(socket));

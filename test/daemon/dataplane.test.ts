@@ -162,6 +162,7 @@ test.serial('after stopAll and teardown nothing is left', async (t) => {
   for (const [node, ifName] of [[lab.a, ifA], [lab.b, ifB]] as const) {
     const link = await lab.exec(node, ['ip', 'link', 'show', 'dev', ifName], { reject: false });
     t.not(link.exitCode, 0, `${ifName} still exists in ${node.ns}`);
+    t.regex(link.stderr, /does not exist/, `ip link show ${ifName}: ${link.stderr}`);
     const addr = await lab.exec(node, ['ip', '-6', 'addr', 'show', 'dev', 'lo']);
     t.false(addr.stdout.includes(node.address), `${node.address} still on lo`);
     const routes = await lab.exec(node, ['ip', '-6', 'route', 'show', 'table', 'all']);

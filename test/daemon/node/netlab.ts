@@ -164,9 +164,10 @@ export class NodeLab {
   }
 
   /** Whether any process still runs in the namespace (by `ip netns pids`). */
+  /** The PIDs in the host's namespace; throws when `ip netns pids` fails (an empty answer must mean "none"). */
   async nsPids(host: LabHost): Promise<number[]> {
-    const out = await run(['ip', 'netns', 'pids', host.ns]);
-    return out.stdout.split(/\s+/).filter(Boolean).map(Number);
+    const out = await runOk(['ip', 'netns', 'pids', host.ns]);
+    return out.split(/\s+/).filter(Boolean).map(Number);
   }
 
   async ping6(from: LabHost, address: string, options: { count?: number } = {}): Promise<boolean> {
@@ -181,7 +182,7 @@ export class NodeLab {
     for (const child of this.procs) child.kill('SIGKILL');
     for (const host of this.hosts.values()) {
       // Children the daemon left (if a test failed mid-way): only the PIDs inside our own namespace.
-      for (const pid of await this.nsPids(host)) {
+      for (const pid of await this.nsPids(host).catch(() => [])) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {

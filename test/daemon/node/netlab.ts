@@ -25,7 +25,9 @@ export function run(argv: string[], options: { timeoutMs?: number; input?: strin
       // execFile's error carries the exit status as a number, or a string such as ENOENT.
       const status = (err as { code?: unknown } | null)?.code;
       const code = err ? (typeof status === 'number' ? status : 1) : 0;
-      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+      // Killed by the timeout (or spawn failed): say so, an empty stderr explains nothing.
+      const why = err && typeof status !== 'number' ? `\n(${argv[0]}: ${err.killed ? `killed after ${options.timeoutMs ?? 60_000} ms` : String(status ?? err.message)})` : '';
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) + why });
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
@@ -154,7 +156,7 @@ export class NodeLab {
 
   async cliJson<T = any>(host: LabHost, args: string[]): Promise<T> {
     const r = await this.cli(host, [...args, '--json']);
-    if (r.code !== 0) throw new Error(`resilnet ${args.join(' ')} on ${host.name} failed: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new Error(`resilnet ${args.join(' ')} on ${host.name} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
     return JSON.parse(r.stdout) as T;
   }
 
@@ -219,7 +221,7 @@ export async function startRegistry(lab: NodeLab, host: LabHost, settings: strin
   const info = await waitFor(() => {
     if (!existsSync(ready)) throw new Error('no ready file yet');
     return JSON.parse(readFileSync(ready, 'utf8')) as { url: string };
-  }, { what: 'the registry to serve', timeoutMs: 30_000 });
+  }, { what: 'the registry to serve', timeoutMs: 120_000 });
   return { host, dir, url: info.url, proc };
 }
 
@@ -261,7 +263,7 @@ export async function startDaemon(lab: NodeLab, host: LabHost, configPath: strin
     const code = await Promise.race([proc.exited, Promise.resolve('running')]);
     if (code !== 'running') throw new StopWaiting(`daemon exited with ${code}; see ${proc.logPath}`);
     return lab.cliJson<{ prefix: string; address: string }>(host, ['status', '--config', configPath]);
-  }, { what: `${host.name}: daemon control socket`, timeoutMs: 60_000 });
+  }, { what: `${host.name}: daemon control socket`, timeoutMs: 180_000 });
   return { host, configPath, proc, prefix: status.prefix, address: status.address };
 }
 

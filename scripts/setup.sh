@@ -4,7 +4,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl)
+# systemd provides systemd-analyze, which the unit-file tests run (a container may lack it).
+APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd)
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=19
 

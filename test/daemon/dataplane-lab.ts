@@ -5,13 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { formatPrefix, nodeAddress, parsePrefix } from '../../config/ipv6.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, runIp, type SysCommand } from '../../daemon/sys/interfaces.js';
 import { babelRouterId, linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
 import { buildOpenvpnArgv, DEFAULT_TUN_MTU, type TunnelEndpoint } from '../../daemon/openvpn/argv.js';
 import { writeUpScript } from '../../daemon/openvpn/up-script.js';
 import { buildBabeldArgv } from '../../daemon/babel/argv.js';
+import { runFile } from '../../daemon/sys/run-file.js';
 
 export interface LabNode {
   key: 'a' | 'b';
@@ -44,10 +44,9 @@ export interface Lab {
   teardown(): Promise<void>;
 }
 
-async function sh(argv: string[], options: { reject?: boolean; cwd?: string } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+async function sh(argv: string[], options: { reject?: boolean } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const [file, ...args] = argv;
-  const r = await execa(file!, args, { reject: false, cwd: options.cwd, timeout: 30_000 });
-  const out = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  const out = await runFile(file!, args, { timeoutMs: 30_000 });
   if (out.exitCode !== 0 && options.reject !== false) throw new Error(`${argv.join(' ')} failed (${out.exitCode}): ${out.stderr}`);
   return out;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.js';
+import { waitFor } from '../fixtures/wait.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'cli-entry.ts');
@@ -30,21 +31,6 @@ export function tempDir(t: { teardown: (fn: () => void) => void }, tag: string):
   const dir = mkdtempSync(join(tmpdir(), `rn-${tag}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last: ${(last as Error).message})` : ''}`);
 }
 
 export interface ServeHandle {
@@ -79,6 +65,6 @@ export async function spawnServe(t: { teardown: (fn: () => Promise<void> | void)
   const info = await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${out}`);
     return existsSync(ready) ? (JSON.parse(readFileSync(ready, 'utf8')) as { url: string; port: number }) : undefined;
-  }, `registry serve to be ready (${out})`, 60_000);
+  }, { what: `registry serve to be ready (${out})`, timeoutMs: 60_000 });
   return { url: info.url, port: info.port, child, output: () => out, stop };
 }

@@ -6,7 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { nodeCli, pings, startNetwork, tunnelUp, waitFor, type RunningNode } from './netlab.js';
+import { nodeCli, pings, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 /** A 20 Hz ping in a namespace; collects the wall-clock times (ms) of the replies. */
 function continuousPing(t: ExecutionContext, from: RunningNode, address: string) {
@@ -49,21 +50,23 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
   });
   const [a, b, c] = names.map((n) => nodes.get(n)!) as [RunningNode, RunningNode, RunningNode];
 
-  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(`${x.host.name}-${y.host.name} tunnel up`, () => tunnelUp(lab, x, y), { timeoutMs: 90_000 });
-  for (const [x, y] of [[a, b], [b, a], [a, c], [c, b], [b, c]] as const) await waitFor(`${x.host.name} pings ${y.host.name}`, () => pings(lab, x, y), { timeoutMs: 60_000 });
+  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(() => tunnelUp(lab, x, y), { what: `${x.host.name}-${y.host.name} tunnel up`, timeoutMs: 90_000 });
+  for (const [x, y] of [[a, b], [b, a], [a, c], [c, b], [b, c]] as const) await waitFor(() => pings(lab, x, y), { what: `${x.host.name} pings ${y.host.name}`, timeoutMs: 60_000 });
   // Every node has its two neighbours' routes, so a has an alternative path to b through c.
-  await waitFor('babel routes everywhere', async () => {
+  await waitFor(async () => {
     for (const n of [a, b, c]) {
       const s = await nodeCli(lab, n, 'status');
       if (s.babeld.routes < 2) throw new Error(`${n.host.name}: ${s.babeld.routes} routes`);
       if (!s.links.every((l: any) => l.state === 'alive') || s.links.length < 2) throw new Error(`${n.host.name}: links ${JSON.stringify(s.links)}`);
     }
-  }, { timeoutMs: 60_000 });
+    return true;
+  }, { what: 'babel routes everywhere', timeoutMs: 60_000 });
 
   const ping = continuousPing(t, a, b.address);
-  await waitFor('the 20 Hz ping flows', () => {
+  await waitFor(() => {
     if (ping.replies.length < 20) throw new Error(`${ping.replies.length} replies`);
-  }, { timeoutMs: 20_000, intervalMs: 200 });
+    return true;
+  }, { what: 'the 20 Hz ping flows', timeoutMs: 20_000, intervalMs: 200 });
 
   const tunnel = await tunnelUp(lab, a, b);
   const frozenPid: number = tunnel.pid;
@@ -78,27 +81,28 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     }
   });
 
-  const lost = await waitFor('a reports the link with b lost', async () => {
+  const lost = await waitFor(async () => {
     const { events } = await nodeCli(lab, a, 'events');
     const e = events.find((x: any) => x.atMs >= stoppedAtMs - 1_000 && x.text.startsWith(`link with ${b.prefix} lost`));
     if (!e) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
     return e;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+  }, { what: 'a reports the link with b lost', timeoutMs: 30_000, intervalMs: 200 });
   t.regex(lost.text, /^link with \S+ lost \(no hello for \d+\.\d s\)$/);
 
-  const resumed = await waitFor('ping replies after the freeze', () => {
+  const resumed = await waitFor(() => {
     const r = outageAfter(ping.replies, stoppedAtMs);
     if (!r.resumed) throw new Error(`${ping.replies.filter((x) => x > stoppedAtMs).length} replies since the freeze`);
     return r;
-  }, { timeoutMs: 60_000, intervalMs: 200 });
+  }, { what: 'ping replies after the freeze', timeoutMs: 60_000, intervalMs: 200 });
   t.log(`outage of the 20 Hz ping a→b after SIGSTOP of a's openvpn to b: ${resumed.outageMs.toFixed(0)} ms (lost event ${lost.atMs - stoppedAtMs} ms after the freeze)`);
 
   // The frozen end is restarted (it would never recover by itself) and the link comes back.
-  await waitFor('a reports the link with b restored', async () => {
+  await waitFor(async () => {
     const { events } = await nodeCli(lab, a, 'events');
     if (!events.some((x: any) => x.atMs > lost.atMs && x.text === `link with ${b.prefix} restored`)) throw new Error(JSON.stringify(events.map((x: any) => x.text)));
-  }, { timeoutMs: 90_000, intervalMs: 500 });
-  await waitFor('a pings b after the restore', () => pings(lab, a, b), { timeoutMs: 30_000 });
+    return true;
+  }, { what: 'a reports the link with b restored', timeoutMs: 90_000, intervalMs: 500 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b after the restore', timeoutMs: 30_000 });
   ping.stop();
 
   // --log-level trace: every peer-protocol message in and out is logged.

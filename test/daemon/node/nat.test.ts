@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildMiniupnpdArgv, buildMiniupnpdConf, buildNftSkeleton, buildStundArgv } from '../upnp/miniupnpd-config.js';
-import { NodeLab, editFile, nodeCli, pings, registerNode, run, runOk, startDaemon, startRegistry, testNodeConfig, tunnelUp, waitFor } from './netlab.js';
+import { NodeLab, editFile, nodeCli, pings, registerNode, run, runOk, startDaemon, startRegistry, testNodeConfig, tunnelUp } from './netlab.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 // By absolute path: under npx, node_modules/.bin holds an unrelated `nft` (@vercel/nft).
 const NFT = '/usr/sbin/nft';
@@ -25,10 +26,11 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   const stunAlt = `${lab.net}.250`;
   await runOk(['ip', '-n', stun.ns, 'addr', 'add', `${stunAlt}/24`, 'dev', 'eth0']);
   lab.spawnIn(stun, buildStundArgv({ primaryIp: stun.underlayIp, alternateIp: stunAlt }), 'stund');
-  await waitFor('stund listening', async () => {
+  await waitFor(async () => {
     const ss = await runOk(['ip', 'netns', 'exec', stun.ns, 'ss', '-lun']);
     if (!ss.includes(`${stun.underlayIp}:3478`)) throw new Error(ss);
-  }, { timeoutMs: 20_000, intervalMs: 200 });
+    return true;
+  }, { what: 'stund listening', timeoutMs: 20_000, intervalMs: 200 });
 
   // The router: masquerade out of eth0 (its WAN), miniupnpd's chains, miniupnpd.
   const nftPath = join(gw.dir, 'nat.nft');
@@ -51,10 +53,11 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
     }),
   );
   const upnpd = lab.spawnIn(gw, buildMiniupnpdArgv({ confPath, pidPath: join(gw.dir, 'miniupnpd.pid') }), 'miniupnpd');
-  await waitFor('miniupnpd ready', () => {
+  await waitFor(() => {
     const text = readFileSync(upnpd.logPath, 'utf8');
     if (!/Port forwarding is now enabled/.test(text) || !/HTTP listening on port/.test(text)) throw new Error(text.slice(-500));
-  }, { timeoutMs: 30_000, intervalMs: 200 });
+    return true;
+  }, { what: 'miniupnpd ready', timeoutMs: 30_000, intervalMs: 200 });
   // The NAT'd host cannot reach the public one's address directly: only through the router.
   const direct = await run(['ip', 'netns', 'exec', natHost.ns, 'ip', 'route', 'get', pubHost.underlayIp]);
   t.regex(direct.stdout, new RegExp(`via ${natHost.routerLanIp.replace(/\./g, '\\.')}`));
@@ -66,11 +69,11 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   editFile(pubCfg, testNodeConfig);
 
   const nat = await startDaemon(lab, natHost, natCfg);
-  const status = await waitFor('the NAT\'d node shows its UPnP external address', async () => {
+  const status = await waitFor(async () => {
     const s = await nodeCli(lab, nat, 'status');
     if (!s.underlay.upnp) throw new Error(`no UPnP address yet: ${JSON.stringify(s.underlay)} ${JSON.stringify(s.health)}`);
     return s;
-  }, { timeoutMs: 60_000 });
+  }, { what: 'the NAT\'d node shows its UPnP external address', timeoutMs: 60_000 });
   t.is(status.underlay.upnp.externalIp, gw.underlayIp);
   t.true(status.underlay.upnp.ports.includes(1194));
   t.deepEqual(status.underlay.addresses[0], { address: `${gw.underlayIp}:1194`, kind: 'upnp' });
@@ -78,21 +81,22 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   t.true(existsSync(join(gw.dir, 'upnp.leases')));
 
   const pub = await startDaemon(lab, pubHost, pubCfg);
-  const tunnel = await waitFor('an incoming tunnel from the public node on the NAT\'d node', () => tunnelUp(lab, nat, pub), { timeoutMs: 120_000 });
+  const tunnel = await waitFor(() => tunnelUp(lab, nat, pub), { what: 'an incoming tunnel from the public node on the NAT\'d node', timeoutMs: 120_000 });
   t.is(tunnel.direction, 'incoming');
   const { tunnels: pubTunnels } = await nodeCli(lab, pub, 'tunnels');
   const out = pubTunnels.find((x: any) => x.peer === nat.prefix);
   t.is(out.direction, 'outgoing');
   // Through the router's external address and a mapped tunnel port.
   t.regex(out.remote, new RegExp(`^${gw.underlayIp.replace(/\./g, '\\.')}:\\d+$`));
-  await waitFor('pub pings the NAT\'d node over the overlay', () => pings(lab, pub, nat), { timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, pub, nat), { what: 'pub pings the NAT\'d node over the overlay', timeoutMs: 60_000 });
 
   // The peer-protocol announcement reached the public node: its DB has the UPnP address first.
-  await waitFor('pub knows the NAT\'d node\'s announced addresses', async () => {
+  await waitFor(async () => {
     const { peers } = await nodeCli(lab, pub, 'peers');
     const p = peers.find((x: any) => x.prefix === nat.prefix);
     if (!p || p.addresses[0] !== `${gw.underlayIp}:1194` || !p.addresses.includes(`${natHost.underlayIp}:1194`)) throw new Error(JSON.stringify(p));
-  }, { timeoutMs: 30_000 });
+    return true;
+  }, { what: 'pub knows the NAT\'d node\'s announced addresses', timeoutMs: 30_000 });
   const { events } = await nodeCli(lab, nat, 'events');
   t.true(events.some((e: any) => e.text.startsWith(`link with ${pub.prefix} established`)), JSON.stringify(events.map((e: any) => e.text)));
 });

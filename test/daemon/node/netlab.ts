@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { waitFor as waitForCheck } from '../../fixtures/wait.js';
+import { StopWaiting, waitFor } from '../../fixtures/wait.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(REPO, 'test/daemon/node/bin.ts');
@@ -25,7 +25,9 @@ export function run(argv: string[], options: { timeoutMs?: number; input?: strin
       // execFile's error carries the exit status as a number, or a string such as ENOENT.
       const status = (err as { code?: unknown } | null)?.code;
       const code = err ? (typeof status === 'number' ? status : 1) : 0;
-      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+      // Killed by the timeout (or spawn failed): say so, an empty stderr explains nothing.
+      const why = err && typeof status !== 'number' ? `\n(${argv[0]}: ${err.killed ? `killed after ${options.timeoutMs ?? 60_000} ms` : String(status ?? err.message)})` : '';
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) + why });
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
@@ -35,11 +37,6 @@ export async function runOk(argv: string[], options: { timeoutMs?: number } = {}
   const r = await run(argv, options);
   if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
-}
-
-/** The shared waitFor (fixtures/wait.ts), naming what it waits for first; pauses 500 ms by default (each check runs commands). */
-export function waitFor<T>(what: string, check: () => Promise<T> | T, options: { timeoutMs: number; intervalMs?: number }): Promise<T> {
-  return waitForCheck(check, { what, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 500 });
 }
 
 export interface LabHost {
@@ -159,7 +156,7 @@ export class NodeLab {
 
   async cliJson<T = any>(host: LabHost, args: string[]): Promise<T> {
     const r = await this.cli(host, [...args, '--json']);
-    if (r.code !== 0) throw new Error(`resilnet ${args.join(' ')} on ${host.name} failed: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new Error(`resilnet ${args.join(' ')} on ${host.name} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
     return JSON.parse(r.stdout) as T;
   }
 
@@ -169,9 +166,10 @@ export class NodeLab {
   }
 
   /** Whether any process still runs in the namespace (by `ip netns pids`). */
+  /** The PIDs in the host's namespace; throws when `ip netns pids` fails (an empty answer must mean "none"). */
   async nsPids(host: LabHost): Promise<number[]> {
-    const out = await run(['ip', 'netns', 'pids', host.ns]);
-    return out.stdout.split(/\s+/).filter(Boolean).map(Number);
+    const out = await runOk(['ip', 'netns', 'pids', host.ns]);
+    return out.split(/\s+/).filter(Boolean).map(Number);
   }
 
   async ping6(from: LabHost, address: string, options: { count?: number } = {}): Promise<boolean> {
@@ -186,7 +184,7 @@ export class NodeLab {
     for (const child of this.procs) child.kill('SIGKILL');
     for (const host of this.hosts.values()) {
       // Children the daemon left (if a test failed mid-way): only the PIDs inside our own namespace.
-      for (const pid of await this.nsPids(host)) {
+      for (const pid of await this.nsPids(host).catch(() => [])) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -220,10 +218,10 @@ export async function startRegistry(lab: NodeLab, host: LabHost, settings: strin
   if (init.code !== 0) throw new Error(`registry init failed: ${init.stderr}`);
   const ready = join(dir, 'ready.json');
   const proc = lab.spawnCli(host, ['registry', 'serve', '--dir', dir, '--ready-file', ready], 'registry');
-  const info = await waitFor('the registry to serve', () => {
+  const info = await waitFor(() => {
     if (!existsSync(ready)) throw new Error('no ready file yet');
     return JSON.parse(readFileSync(ready, 'utf8')) as { url: string };
-  }, { timeoutMs: 30_000 });
+  }, { what: 'the registry to serve', timeoutMs: 120_000 });
   return { host, dir, url: info.url, proc };
 }
 
@@ -261,11 +259,11 @@ export interface RunningNode {
 /** Starts `resilnet daemon` in the host's namespace and waits until its control socket answers. */
 export async function startDaemon(lab: NodeLab, host: LabHost, configPath: string, extraArgs: string[] = []): Promise<RunningNode> {
   const proc = lab.spawnCli(host, ['daemon', '--config', configPath, ...extraArgs], 'daemon');
-  const status = await waitFor(`${host.name}: daemon control socket`, async () => {
+  const status = await waitFor(async () => {
     const code = await Promise.race([proc.exited, Promise.resolve('running')]);
-    if (code !== 'running') throw Object.assign(new Error(`daemon exited with ${code}; see ${proc.logPath}`), { fatal: true });
+    if (code !== 'running') throw new StopWaiting(`daemon exited with ${code}; see ${proc.logPath}`);
     return lab.cliJson<{ prefix: string; address: string }>(host, ['status', '--config', configPath]);
-  }, { timeoutMs: 60_000 });
+  }, { what: `${host.name}: daemon control socket`, timeoutMs: 180_000 });
   return { host, configPath, proc, prefix: status.prefix, address: status.address };
 }
 
@@ -312,7 +310,8 @@ export async function tunnelUp(lab: NodeLab, from: RunningNode, to: RunningNode,
   return t;
 }
 
-/** One ping over the overlay; throws when it gets no reply. */
-export async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<void> {
+/** One ping over the overlay: true on a reply, throws when there is none. */
+export async function pings(lab: NodeLab, from: RunningNode, to: RunningNode): Promise<true> {
   if (!(await lab.ping6(from.host, to.address))) throw new Error(`${from.host.name} gets no reply from ${to.host.name} (${to.address})`);
+  return true;
 }

@@ -12,7 +12,8 @@
 // refresh would replace it as idle instead of keeping it as the busiest.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { NodeLab, editFile, nodeCli, pings, registerNode, run, startDaemon, startRegistry, testNodeConfig, tunnelUp, waitFor, type RunningNode } from './netlab.js';
+import { NodeLab, editFile, nodeCli, pings, registerNode, run, startDaemon, startRegistry, testNodeConfig, tunnelUp, type RunningNode } from './netlab.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const eventTexts = async (lab: NodeLab, n: RunningNode): Promise<string[]> => (await nodeCli(lab, n, 'events')).events.map((e: any) => e.text);
 
@@ -30,7 +31,7 @@ test.serial('steady traffic to a non-adjacent node makes the tunnel manager open
   const cfgA = await registerNode(lab, registry, hostA);
   editFile(cfgA, testNodeConfig);
   const a = await startDaemon(lab, hostA, cfgA);
-  await waitFor('a → b tunnel up', () => tunnelUp(lab, a, b, 'outgoing'), { timeoutMs: 90_000 });
+  await waitFor(() => tunnelUp(lab, a, b, 'outgoing'), { what: 'a → b tunnel up', timeoutMs: 90_000 });
 
   // c keeps b as a configured neighbour: its one tunnel is to b, never replaced.
   const hostC = await lab.addHost('c');
@@ -38,8 +39,8 @@ test.serial('steady traffic to a non-adjacent node makes the tunnel manager open
   editFile(cfgC, (text) => testNodeConfig(text).replace('neighbours = []', `neighbours = ["${b.prefix}"]`));
   const c = await startDaemon(lab, hostC, cfgC);
   t.log(`a=${a.prefix} b=${b.prefix} c=${c.prefix}`);
-  await waitFor('c → b tunnel up', () => tunnelUp(lab, c, b, 'outgoing'), { timeoutMs: 90_000 });
-  await waitFor('a reaches c through b', () => pings(lab, a, c), { timeoutMs: 90_000 });
+  await waitFor(() => tunnelUp(lab, c, b, 'outgoing'), { what: 'c → b tunnel up', timeoutMs: 90_000 });
+  await waitFor(() => pings(lab, a, c), { what: 'a reaches c through b', timeoutMs: 90_000 });
   const before = await nodeCli(lab, a, 'tunnels');
   t.false(before.tunnels.some((x: any) => x.peer === c.prefix), `a is not adjacent to c yet: ${JSON.stringify(before.tunnels)}`);
 
@@ -50,12 +51,12 @@ test.serial('steady traffic to a non-adjacent node makes the tunnel manager open
   });
 
   // a measures the flow per destination (nftables) while its tunnel to b carries it.
-  const measured = await waitFor('a measures steady traffic to c via b', async () => {
+  const measured = await waitFor(async () => {
     const { destinations } = await nodeCli(lab, a, 'tunnels');
     const d = (destinations ?? []).find((x: any) => x.prefix === c.prefix);
     if (!d || d.rxBytesPerSec + d.txBytesPerSec < 20_000) throw new Error(`destinations: ${JSON.stringify(destinations)}`);
     return d;
-  }, { timeoutMs: 60_000 });
+  }, { what: 'a measures steady traffic to c via b', timeoutMs: 60_000 });
   t.is(measured.via, b.prefix, JSON.stringify(measured));
 
   // A short minimum tunnel age, applied live: a → b is already older than that.
@@ -67,40 +68,43 @@ test.serial('steady traffic to a non-adjacent node makes the tunnel manager open
   t.deepEqual(report.failed, []);
 
   // Once a → b is old enough to be replaced, the refresh opens a → c for the flow.
-  const line = await waitFor('a opens a tunnel to c for the traffic', async () => {
+  const line = await waitFor(async () => {
     const texts = await eventTexts(lab, a);
     const hit = texts.find((x) => x.startsWith(`tunnel to ${c.prefix} opened: carries `));
     if (!hit) throw new Error(`events: ${JSON.stringify(texts.slice(-8))}`);
     return hit;
-  }, { timeoutMs: 300_000, intervalMs: 2_000 });
+  }, { what: 'a opens a tunnel to c for the traffic', timeoutMs: 300_000, intervalMs: 2_000 });
   t.log(line);
   t.regex(line, new RegExp(`^tunnel to ${esc(c.prefix)} opened: carries [\\d.]+ [kM]B/s of our traffic to it \\(was via ${esc(b.prefix)}\\)$`));
 
-  await waitFor('a → c tunnel up and carrying the flow', async () => {
+  await waitFor(async () => {
     await tunnelUp(lab, a, c, 'outgoing');
     const { destinations } = await nodeCli(lab, a, 'tunnels');
     const d = (destinations ?? []).find((x: any) => x.prefix === c.prefix);
     if (d?.via !== c.prefix) throw new Error(`destinations: ${JSON.stringify(destinations)}`);
-  }, { timeoutMs: 90_000 });
+    return true;
+  }, { what: 'a → c tunnel up and carrying the flow', timeoutMs: 90_000 });
   // The tunnel to b was the one replaced: drained, then closed.
-  await waitFor('a → b closed', async () => {
+  await waitFor(async () => {
     const texts = await eventTexts(lab, a);
     if (!texts.some((x) => x.startsWith(`link with ${b.prefix} closed (refresh: lowest score`))) throw new Error(`events: ${JSON.stringify(texts.slice(-8))}`);
-  }, { timeoutMs: 90_000 });
+    return true;
+  }, { what: 'a → b closed', timeoutMs: 90_000 });
   t.true(await lab.ping6(a.host, c.address), 'a still reaches c');
   // b's route back to a moves to c only as babel converges after the close: wait for it.
-  await waitFor('a reaches b again, now through c', async () => {
+  await waitFor(async () => {
     if (!(await lab.ping6(a.host, b.address))) throw new Error('no answer from b');
-  }, { timeoutMs: 60_000 });
+    return true;
+  }, { what: 'a reaches b again, now through c', timeoutMs: 60_000 });
 
   // Once a → c is past the minimum age (30 s), each refresh could replace it by b, but it carries
   // the flow: it is kept as the busiest, and a says so once.
-  const kept = await waitFor('a keeps the tunnel to c as the busiest', async () => {
+  const kept = await waitFor(async () => {
     const texts = await eventTexts(lab, a);
     const hit = texts.filter((x) => x.startsWith(`tunnel with ${c.prefix} kept: busiest (`));
     if (hit.length === 0) throw new Error(`events: ${JSON.stringify(texts.slice(-8))}`);
     return hit;
-  }, { timeoutMs: 240_000, intervalMs: 2_000 });
+  }, { what: 'a keeps the tunnel to c as the busiest', timeoutMs: 240_000, intervalMs: 2_000 });
   t.log(kept[0]);
   t.is(kept.length, 1, JSON.stringify(kept));
   await tunnelUp(lab, a, c, 'outgoing');

@@ -54,7 +54,7 @@ test('connects once openvpn creates its socket, and reconnects after the session
   setTimeout(() => void fake.listen(), 300);
   t.is((await first).kind, 'success');
   fake.kick();
-  await waitFor(() => { if (events.filter((e) => e.kind === 'connected').length < 2) throw new Error('not reconnected'); }, { timeoutMs: 5000, what: 'reconnect' });
+  await waitFor(() => { if (events.filter((e) => e.kind === 'connected').length < 2) throw new Error('not reconnected'); return true; }, { timeoutMs: 5000, what: 'reconnect' });
   t.true(events.some((e) => e.kind === 'disconnected'));
   t.is((await client.command('pid')).kind, 'success');
   t.is(fake.received.filter((l) => l === 'state on').length, 2, 'setup commands are sent again');

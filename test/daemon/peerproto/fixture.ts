@@ -124,11 +124,3 @@ class FakeSocket implements UdpSocket {
   }
 }
 
-/** Polls `check` until it returns true; fails with `what` after a generous deadline. */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -6,7 +6,8 @@ import { createSocket } from 'node:dgram';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { PeerProtocol, type Incoming, type NetworkConfigEvent, type HelloEvent } from '../../../daemon/peerproto/index.js';
 import { encodePacket, type PeerListMessage, type Packet } from '../../../wire/messages.js';
-import { captureLog, makePki, waitFor, type TestNode, type TestPki } from './fixture.js';
+import { waitFor } from '../../fixtures/wait.js';
+import { captureLog, makePki, type TestNode, type TestPki } from './fixture.js';
 
 const A = 'fd5e:1:0:a::/64';
 const B = 'fd5e:1:0:b::/64';
@@ -64,7 +65,7 @@ test('hello over IPv4 loopback measures an RTT and both sides learn each other',
   const { rttMs, from } = await p.a.hello({ host: '127.0.0.1', port: p.portB, prefix: B }, { timeoutMs: 5000 });
   t.true(rttMs >= 0 && Number.isFinite(rttMs));
   t.deepEqual({ prefix: from.prefix, serial: from.serial, host: from.host, port: from.port }, { prefix: B, serial: 'b1', host: '127.0.0.1', port: p.portB });
-  await waitFor(() => seenByB.length === 1, 'B sees the hello');
+  await waitFor(() => seenByB.length === 1, { what: 'B sees the hello' });
   t.is(seenByB[0]!.from.prefix, A);
   t.is(seenByB[0]!.msg.configVersion, 3);
   t.deepEqual(p.a.knownPeers(), [{ prefix: B, serial: 'b1' }]);
@@ -78,7 +79,7 @@ test('hello over IPv6 loopback on the same dual-stack socket', async (t) => {
   const { from } = await p.a.hello({ host: '::1', port: p.portB, prefix: B }, { timeoutMs: 5000 });
   t.is(from.host, '::1');
   // The reply is also emitted as an event carrying the RTT and B's config version.
-  await waitFor(() => replies.length === 1, 'hello reply event');
+  await waitFor(() => replies.length === 1, { what: 'hello reply event' });
   t.is(typeof replies[0]!.rttMs, 'number');
   t.is(replies[0]!.msg.configVersion, 4);
 });
@@ -103,7 +104,7 @@ test('peer-list exchange: a request answered from an event listener', async (t) 
   const lists: Incoming<PeerListMessage>[] = [];
   p.b.on('peer-list', (ev) => void lists.push(ev));
   await p.a.send({ host: '127.0.0.1', port: p.portB, prefix: B }, { kind: 'peer-list', entries: [{ prefix: 'fd5e:1:0:d::/64', addresses: [] }] });
-  await waitFor(() => lists.length === 1, 'B receives the peer list');
+  await waitFor(() => lists.length === 1, { what: 'B receives the peer list' });
   t.is(lists[0]!.from.prefix, A);
 });
 
@@ -114,7 +115,7 @@ test('a network config larger than a datagram is reassembled', async (t) => {
   p.b.on('network-config', (ev) => void configs.push(ev));
   const bytes = Buffer.from(JSON.stringify({ config: 'x'.repeat(3000), signature: randomBytes(64).toString('base64') }));
   await p.a.sendNetworkConfig({ host: '127.0.0.1', port: p.portB, prefix: B }, 7, bytes);
-  await waitFor(() => configs.length === 1, 'B reassembles the config');
+  await waitFor(() => configs.length === 1, { what: 'B reassembles the config' });
   t.is(configs[0]!.version, 7);
   t.true(configs[0]!.bytes.equals(bytes));
   t.is(configs[0]!.from.prefix, A);
@@ -151,7 +152,7 @@ test('a request addressed to another prefix is dropped by the receiver', async (
   );
   // B drops it as misaddressed (recipient is not B), so nothing comes back.
   t.is((err as { code?: string }).code, 'RN_PEERPROTO_TIMEOUT');
-  await waitFor(() => p.b.stats().dropped.misaddressed === 1, 'B counts the misaddressed frame');
+  await waitFor(() => p.b.stats().dropped.misaddressed === 1, { what: 'B counts the misaddressed frame' });
 });
 
 test('forged signature, unknown sender, bad certificate: dropped and counted', async (t) => {
@@ -164,21 +165,21 @@ test('forged signature, unknown sender, bad certificate: dropped and counted', a
   const { privateKey: otherKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const forged = encodePacket(packetFrom(p.nodeA, { certDer: p.nodeA.certDer }), (d) => sign('sha256', d, { key: otherKey, dsaEncoding: 'ieee-p1363' }));
   await send(forged, p.portB);
-  await waitFor(() => p.b.stats().dropped.unauthenticated === 1, 'forged frame counted');
+  await waitFor(() => p.b.stats().dropped.unauthenticated === 1, { what: 'forged frame counted' });
 
   // No certificate and B has never heard of A.
   await send(encodePacket(packetFrom(p.nodeA), p.nodeA.sign), p.portB);
-  await waitFor(() => p.b.stats().dropped.unauthenticated === 2, 'unknown sender counted');
+  await waitFor(() => p.b.stats().dropped.unauthenticated === 2, { what: 'unknown sender counted' });
 
   // A certificate for C presented by a frame that claims to be A.
   const nodeC = await p.pki.node('fd5e:1:0:c::/64', 'c1');
   await send(encodePacket(packetFrom(p.nodeA, { certDer: nodeC.certDer }), nodeC.sign), p.portB);
-  await waitFor(() => p.b.stats().dropped.unauthenticated === 3, 'prefix mismatch counted');
+  await waitFor(() => p.b.stats().dropped.unauthenticated === 3, { what: 'prefix mismatch counted' });
 
   // A revoked certificate.
   p.pki.revoked.add('a1');
   await send(encodePacket(packetFrom(p.nodeA, { certDer: p.nodeA.certDer }), p.nodeA.sign), p.portB);
-  await waitFor(() => p.b.stats().dropped.unauthenticated === 4, 'revoked certificate counted');
+  await waitFor(() => p.b.stats().dropped.unauthenticated === 4, { what: 'revoked certificate counted' });
 
   t.deepEqual(events, []);
   t.is(p.b.stats().accepted, 0);
@@ -192,14 +193,14 @@ test('a replayed or stale frame is dropped; a fresh one gets through', async (t)
   p.b.on('peer-list', (ev) => void lists.push(ev));
   const frame = encodePacket(packetFrom(p.nodeA, { certDer: p.nodeA.certDer }), p.nodeA.sign);
   await send(frame, p.portB);
-  await waitFor(() => lists.length === 1, 'first copy accepted');
+  await waitFor(() => lists.length === 1, { what: 'first copy accepted' });
   await send(frame, p.portB);
-  await waitFor(() => p.b.stats().dropped.replayed === 1, 'second copy counted as replayed');
+  await waitFor(() => p.b.stats().dropped.replayed === 1, { what: 'second copy counted as replayed' });
   const stale = encodePacket(packetFrom(p.nodeA, { timestampMs: Date.now() - 3_600_000 }), p.nodeA.sign);
   await send(stale, p.portB);
-  await waitFor(() => p.b.stats().dropped.replayed === 2, 'stale frame counted');
+  await waitFor(() => p.b.stats().dropped.replayed === 2, { what: 'stale frame counted' });
   await send(encodePacket(packetFrom(p.nodeA), p.nodeA.sign), p.portB);
-  await waitFor(() => lists.length === 2, 'a new frame is accepted');
+  await waitFor(() => lists.length === 2, { what: 'a new frame is accepted' });
   t.is(p.b.stats().accepted, 2);
 });
 
@@ -208,7 +209,7 @@ test('garbage and oversize datagrams are dropped and the endpoint keeps working'
   const send = await rawSender(t);
   for (let i = 0; i < 50; i++) await send(randomBytes(1 + (i * 37) % 900), p.portB);
   await send(Buffer.concat([Buffer.from([1, 1]), randomBytes(1400)]), p.portB);
-  await waitFor(() => p.b.stats().received === 51, 'all garbage received');
+  await waitFor(() => p.b.stats().received === 51, { what: 'all garbage received' });
   const s = p.b.stats();
   t.is(s.dropped.oversize, 1);
   t.is(s.dropped.malformed + s.dropped.unauthenticated + s.dropped.misaddressed + s.dropped.replayed, 50);
@@ -225,7 +226,7 @@ test('revalidateCerts drops a peer whose certificate was revoked since', async (
   t.deepEqual(p.b.revalidateCerts(), [A]);
   t.deepEqual(p.b.knownPeers(), []);
   await p.a.send({ host: '127.0.0.1', port: p.portB, prefix: B }, { kind: 'peer-list', entries: [] });
-  await waitFor(() => p.b.stats().dropped.unauthenticated === 1, 'frame from the revoked peer counted');
+  await waitFor(() => p.b.stats().dropped.unauthenticated === 1, { what: 'frame from the revoked peer counted' });
 });
 
 test('trace logging shows every message in and out', async (t) => {
@@ -233,7 +234,7 @@ test('trace logging shows every message in and out', async (t) => {
   await p.a.hello({ host: '127.0.0.1', port: p.portB, prefix: B }, { timeoutMs: 5000 });
   const traces = (log: typeof p.logA) => log.entries.filter((e) => e.level === 'trace').map((e) => `${String(e.obj.dir)} ${String(e.obj.kind)}`);
   t.deepEqual(traces(p.logA), ['out hello', 'in hello']);
-  await waitFor(() => traces(p.logB).length === 2, 'B logged both');
+  await waitFor(() => traces(p.logB).length === 2, { what: 'B logged both' });
   t.deepEqual(traces(p.logB), ['in hello', 'out hello']);
 });
 

@@ -3,7 +3,8 @@ import test from 'ava';
 import { PeerProtocol } from '../../../daemon/peerproto/index.js';
 import { decodePacket } from '../../../wire/messages.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
-import { FakeUdpNetwork, captureLog, makePki, waitFor } from './fixture.js';
+import { waitFor } from '../../fixtures/wait.js';
+import { FakeUdpNetwork, captureLog, makePki } from './fixture.js';
 
 const A = 'fd5e:1:0:a::/64';
 const B = 'fd5e:1:0:b::/64';
@@ -35,7 +36,7 @@ test('a lost reply is retried and answered from the reply cache, not by a second
     return false;
   };
   const reply = a.request(toB, { kind: 'tunnel-request', role: 'client', proto: 'udp' }, { timeoutMs: 1000, attempts: 3 });
-  await waitFor(() => lost === 1, 'first reply lost');
+  await waitFor(() => lost === 1, { what: 'first reply lost' });
   await clock.advance(1000);
   t.deepEqual((await reply).msg, { kind: 'tunnel-accept', port: 1196 });
   t.is(calls, 1);

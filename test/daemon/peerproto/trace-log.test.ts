@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { PeerProtocol } from '../../../daemon/peerproto/index.js';
-import { makePki, waitFor } from './fixture.js';
+import { waitFor } from '../../fixtures/wait.js';
+import { makePki } from './fixture.js';
 
 const A = 'fd5e:1:0:a::/64';
 const B = 'fd5e:1:0:b::/64';
@@ -42,7 +43,7 @@ async function exchange(t: { teardown(fn: () => unknown): void }, level: string)
 test('at trace level every message in and out is one "peer message" line with its fields and decoded message', async (t) => {
   const { logA, logB, portB } = await exchange(t, 'trace');
   const traced = (lines: any[]) => lines.filter((l) => l.msg === 'peer message');
-  await waitFor(() => traced(logA.lines).length >= 3 && traced(logB.lines).length >= 3, 'trace lines');
+  await waitFor(() => traced(logA.lines).length >= 3 && traced(logB.lines).length >= 3, { what: 'trace lines' });
   const a = traced(logA.lines).map((l) => `${l.dir} ${l.kind}`);
   const b = traced(logB.lines).map((l) => `${l.dir} ${l.kind}`);
   t.deepEqual(a, ['out hello', 'in hello', 'out addresses']);

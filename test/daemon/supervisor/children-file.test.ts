@@ -11,6 +11,7 @@ import {
 } from '../../../daemon/supervisor/children-file.js';
 import { parseCmdline, parseProcStat, realProcAccess } from '../../../daemon/supervisor/proc.js';
 import { realSpawner } from '../../../daemon/sys/spawner.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 test('parseProcStat reads state and start time even with odd comm', (t) => {
   const line = '1234 (we ird) name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n';
@@ -53,8 +54,8 @@ test('cleanStaleChildren stops only live processes that are still ours', async (
     rmSync(dir, { recursive: true, force: true });
   });
   // Wait until the shells exec'd/started so /proc shows their final cmdline.
-  for (let i = 0; i < 100 && realProcAccess.cmdline(ours.pid)?.[0] !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 20));
-  for (let i = 0; i < 100 && realProcAccess.cmdline(stubborn.pid)?.[0] !== 'sh'; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => realProcAccess.cmdline(ours.pid)?.[0] === 'sleep', { what: 'ours to exec sleep' });
+  await waitFor(() => realProcAccess.cmdline(stubborn.pid)?.[0] === 'sh', { what: 'stubborn to exec sh' });
   writeChildrenFile(dir, [
     { name: 'ours', pid: ours.pid, argv: ['sleep', '3001'], startTime: realProcAccess.startTime(ours.pid)!, startedAtMs: 0 },
     { name: 'stubborn', pid: stubborn.pid, argv: ['sh', '-c', 'trap \"\" TERM; while :; do sleep 0.05; done'], startTime: realProcAccess.startTime(stubborn.pid)!, startedAtMs: 0 },

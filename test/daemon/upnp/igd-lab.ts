@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '../../fixtures/wait.js';
 import {
   buildMiniupnpdArgv,
   buildMiniupnpdConf,
@@ -51,22 +52,6 @@ export interface IgdLab {
 
 export async function ip(...args: string[]): Promise<string> {
   return (await run('ip', args, { timeout: 10_000 })).stdout;
-}
-
-/** Polls `check` until it returns a value; a timeout fails with the last reason. */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 export async function startIgdLab(options: { igdV1: boolean; log?: (line: string) => void }): Promise<IgdLab> {
@@ -146,7 +131,7 @@ export async function startIgdLab(options: { igdV1: boolean; log?: (line: string
     stund.stdout?.resume();
     stund.stderr?.resume();
     // stund binds its UDP ports; wait until they show before miniupnpd's STUN probe.
-    await waitFor(async () => ((await exec(ns.wan, ['ss', '-lun'])).includes(`${wanNet}.2:3478`) ? true : undefined), 'stund listening');
+    await waitFor(async () => ((await exec(ns.wan, ['ss', '-lun'])).includes(`${wanNet}.2:3478`) ? true : undefined), { what: 'stund listening' });
 
     const confPath = join(dir, 'miniupnpd.conf');
     await writeFile(
@@ -174,7 +159,7 @@ export async function startIgdLab(options: { igdV1: boolean; log?: (line: string
         if (gw.exitCode !== null) throw new Error(`miniupnpd exited with ${gw.exitCode}`);
         return /Port forwarding is now enabled/.test(gwLog) && /HTTP listening on port/.test(gwLog) ? true : undefined;
       },
-      'miniupnpd ready (STUN says forwarding is possible, HTTP listening)',
+      { what: 'miniupnpd ready (STUN says forwarding is possible, HTTP listening)' },
     ).catch((err: unknown) => {
       throw new Error(`${String(err)}\nminiupnpd log:\n${gwLog}`);
     });

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { portMapperContract, type PortMapperContractEnv } from '../../contracts/port-mapper.contract.js';
 import { AgentClient } from './igd-agent-client.js';
-import { startIgdLab, waitFor, type IgdLab } from './igd-lab.js';
+import { waitFor } from '../../fixtures/wait.js';
+import { startIgdLab, type IgdLab } from './igd-lab.js';
 
 const AGENT = fileURLToPath(new URL('./igd-agent.ts', import.meta.url));
 
@@ -98,7 +99,7 @@ for (const igd of [2, 1] as const) {
     listener.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    await waitFor(() => (out.includes('listening') ? true : undefined), 'listener bound in the LAN namespace');
+    await waitFor(() => (out.includes('listening') ? true : undefined), { what: 'listener bound in the LAN namespace' });
 
     const mapping = await agent.map(port, 'UDP', 300, { signal: new AbortController().signal });
     t.teardown(() => agent.unmap(port, 'UDP', { signal: new AbortController().signal }).catch(() => undefined));
@@ -115,7 +116,7 @@ for (const igd of [2, 1] as const) {
       // UDP: send again until one arrives (the first may race the rule).
       await lab.exec(lab.ns.wan, [process.execPath, '-e', SENDER, lab.extIp, String(port), payload]);
       return undefined;
-    }, `a packet from ${lab.wanIp} to ${lab.extIp}:${port} reaching ${lab.lanIp}:${port}`);
+    }, { what: `a packet from ${lab.wanIp} to ${lab.extIp}:${port} reaching ${lab.lanIp}:${port}` });
     const line = JSON.parse(got.trim().split('\n').find((l) => l.includes(payload))!) as { data: string; from: string };
     t.is(line.data, payload);
     t.is(line.from, lab.wanIp);
@@ -146,7 +147,7 @@ for (const igd of [2, 1] as const) {
     }
     const rules = await lab.nftRules();
     for (const { port } of ports) t.regex(rules, new RegExp(`dport ${port}\\b`));
-    const address = await waitFor(() => agent.addresses.at(-1) ?? undefined, 'external address reported');
+    const address = await waitFor(() => agent.addresses.at(-1) ?? undefined, { what: 'external address reported' });
     t.is(address.ip, lab.extIp);
     t.deepEqual(address.mappings.map((m) => m.externalPort).sort(), [21194, 21195, 21196]);
     t.deepEqual(await agent.health(), []);

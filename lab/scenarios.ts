@@ -5,8 +5,7 @@
 // says which bound did not hold and what was seen. Tests assert on the facts.
 import { chaosScenario } from './chaos.js';
 import { LabError } from './errors.js';
-import { withLab } from './guard.js';
-import { LabHandle } from './handle.js';
+import { LabHandle, withLab } from './handle.js';
 import type { LabUpOptions } from './lab.js';
 import { partitionHalvesScenario, partitionNodeScenario } from './partition-scenario.js';
 import { largestGapMs, startContinuousPing } from './ping.js';

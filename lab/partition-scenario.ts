@@ -15,6 +15,9 @@ import { check, judge, seconds } from './scenario-result.js';
 
 type Log = (line: string) => void;
 
+/** How long before the heal the nodes' dead-peer lists are read. */
+const DEAD_READ_LEAD_MS = 10_000;
+
 export interface PartitionOptions {
   /** How long the partition lasts (the issue: 300 s). */
   cutSeconds: number;
@@ -29,7 +32,7 @@ export interface PartitionResult extends ScenarioResult {
   cutMs: number;
   /** Each side that can still talk internally, and when (ms after the cut) it all reached; null: not during the cut. */
   sides: Array<{ nodes: string[]; reachedMs: number | null }>;
-  /** Per node: the peers it listed as dead when the cut ended, with reasons. */
+  /** Per node: the peers it listed as dead in the cut's last seconds, with reasons. */
   deadAtHeal: Record<string, string[]>;
   recovery: Recovery;
 }
@@ -61,7 +64,7 @@ export async function partitionScenario(lab: LabHandle, log: Log, partition: Par
   const cutAtMs = Date.now();
   log(`partition: ${what} for ${options.cutSeconds} s (nft table ${active.plan.table} in ${active.plan.netns})`);
   let sides: PartitionResult['sides'];
-  let deadAtHeal: Record<string, string[]>;
+  let healing: Promise<Record<string, string[]>>;
   try {
     // While cut, each side that can still talk must reach internally (a side of one node trivially does).
     sides = [];
@@ -77,14 +80,19 @@ export async function partitionScenario(lab: LabHandle, log: Log, partition: Par
       sides.push({ nodes, reachedMs });
       log(`partition: side ${nodes.join(',')} ${reachedMs === null ? 'did NOT reach all its own pairs during the cut' : `reaches all its own pairs (${seconds(reachedMs)} into the cut)`}`);
     }
-    // The partition's length: a sleep by design.
-    await delay(Math.max(0, cutAtMs + cutMs - Date.now()));
-    deadAtHeal = await deadPeersByNode(lab);
+    // The partition's length: a sleep by design. What the nodes list as dead is
+    // read during its last seconds, so the reading never delays the heal.
+    const endAtMs = cutAtMs + cutMs;
+    const reading = delay(Math.max(0, endAtMs - DEAD_READ_LEAD_MS - Date.now())).then(() => deadPeersByNode(lab));
+    reading.catch(() => undefined);
+    await delay(Math.max(0, endAtMs - Date.now()));
+    healing = reading;
   } finally {
     await active.heal();
   }
   const healedAtMs = Date.now();
-  for (const [node, dead] of Object.entries(deadAtHeal)) if (dead.length > 0) log(`partition: at the heal ${node} lists dead: ${dead.join('; ')}`);
+  const deadAtHeal = await healing;
+  for (const [node, dead] of Object.entries(deadAtHeal)) if (dead.length > 0) log(`partition: just before the heal ${node} listed dead: ${dead.join('; ')}`);
   log(`partition: healed after ${seconds(healedAtMs - cutAtMs)}; waiting for all pairs`);
   const recovery = await measureRecovery(lab, { healedAtMs, boundMs, capMs });
   const text = recoveryText(recovery, capMs);

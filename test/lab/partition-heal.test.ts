@@ -17,8 +17,6 @@ const CAP_MS = 90_000;
 const LAB = { nodes: 4, nat: 1, registrySettings: ['tunnel_refresh=10'] };
 
 function assertHealed(t: ExecutionContext, r: PartitionResult): void {
-  for (const [node, dead] of Object.entries(r.deadAtHeal)) if (dead.length > 0) t.log(`before the heal ${node} listed dead: ${dead.join('; ')}`);
-  t.log(r.summary);
   for (const s of r.sides) t.not(s.reachedMs, null, `nodes ${s.nodes.join(',')} did not all reach each other during the cut`);
   t.deepEqual(r.recovery.daemonsDown, [], 'daemons that are not running after the heal');
   t.not(r.recovery.recoveredMs, null, recoveryText(r.recovery, CAP_MS));

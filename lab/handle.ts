@@ -103,12 +103,6 @@ export class LabHandle {
     return (await this.cliJson<{ tunnels: TunnelInfo[] }>(node, 'tunnels')).tunnels;
   }
 
-  /** The peers the node lists as dead (`resilnet peers --dead`), with its reasons. */
-  async deadPeers(node: string): Promise<Array<{ prefix: string; reason: string | null }>> {
-    const r = await this.cliJson<{ peers?: Array<{ prefix: string; deadReason: string | null }> }>(node, 'peers', '--dead');
-    return (r.peers ?? []).map((p) => ({ prefix: p.prefix, reason: p.deadReason }));
-  }
-
   async events(node: string, limit = 1000): Promise<EventInfo[]> {
     return (await this.cliJson<{ events: EventInfo[] }>(node, 'events', '--limit', String(limit))).events;
   }

@@ -8,6 +8,7 @@ import type { LabError } from './errors.js';
 import type { LabHandle } from './handle.js';
 import type { Partition } from './partition.js';
 import { applyPartition, describePartition, halves } from './partition.js';
+import { deadPeers } from './peer-db.js';
 import type { Recovery } from './recovery.js';
 import { measureRecovery, recoveryText } from './recovery.js';
 import type { ScenarioResult } from './scenario-result.js';
@@ -16,7 +17,7 @@ import { check, judge, seconds } from './scenario-result.js';
 type Log = (line: string) => void;
 
 /** How long before the heal the nodes' dead-peer lists are read. */
-const DEAD_READ_LEAD_MS = 10_000;
+const DEAD_READ_LEAD_MS = 2_000;
 
 export interface PartitionOptions {
   /** How long the partition lasts (the issue: 300 s). */
@@ -37,17 +38,15 @@ export interface PartitionResult extends ScenarioResult {
   recovery: Recovery;
 }
 
-async function deadPeersByNode(lab: LabHandle): Promise<Record<string, string[]>> {
+function deadPeersByNode(lab: LabHandle): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  await Promise.all(
-    lab.nodes.map(async (n) => {
-      try {
-        out[n.name] = (await lab.deadPeers(n.name)).map((p) => `${lab.nameOf(p.prefix)}: ${p.reason ?? '?'}`);
-      } catch (err) {
-        out[n.name] = [`(resilnet peers failed: ${(err as Error).message})`];
-      }
-    }),
-  );
+  for (const n of lab.nodes) {
+    try {
+      out[n.name] = deadPeers(n).map((p) => `${lab.nameOf(p.prefix)}: ${p.reason ?? '?'}`);
+    } catch (err) {
+      out[n.name] = [`(cannot read its peer DB: ${(err as Error).message})`];
+    }
+  }
   return out;
 }
 
@@ -64,7 +63,7 @@ export async function partitionScenario(lab: LabHandle, log: Log, partition: Par
   const cutAtMs = Date.now();
   log(`partition: ${what} for ${options.cutSeconds} s (nft table ${active.plan.table} in ${active.plan.netns})`);
   let sides: PartitionResult['sides'];
-  let healing: Promise<Record<string, string[]>>;
+  let deadAtHeal: Record<string, string[]>;
   try {
     // While cut, each side that can still talk must reach internally (a side of one node trivially does).
     sides = [];
@@ -81,17 +80,15 @@ export async function partitionScenario(lab: LabHandle, log: Log, partition: Par
       log(`partition: side ${nodes.join(',')} ${reachedMs === null ? 'did NOT reach all its own pairs during the cut' : `reaches all its own pairs (${seconds(reachedMs)} into the cut)`}`);
     }
     // The partition's length: a sleep by design. What the nodes list as dead is
-    // read during its last seconds, so the reading never delays the heal.
+    // read from their peer DBs a few seconds before the heal.
     const endAtMs = cutAtMs + cutMs;
-    const reading = delay(Math.max(0, endAtMs - DEAD_READ_LEAD_MS - Date.now())).then(() => deadPeersByNode(lab));
-    reading.catch(() => undefined);
+    await delay(Math.max(0, endAtMs - DEAD_READ_LEAD_MS - Date.now()));
+    deadAtHeal = deadPeersByNode(lab);
     await delay(Math.max(0, endAtMs - Date.now()));
-    healing = reading;
   } finally {
     await active.heal();
   }
   const healedAtMs = Date.now();
-  const deadAtHeal = await healing;
   for (const [node, dead] of Object.entries(deadAtHeal)) if (dead.length > 0) log(`partition: just before the heal ${node} listed dead: ${dead.join('; ')}`);
   log(`partition: healed after ${seconds(healedAtMs - cutAtMs)}; waiting for all pairs`);
   const recovery = await measureRecovery(lab, { healedAtMs, boundMs, capMs });

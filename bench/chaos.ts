@@ -21,11 +21,21 @@ const nodes = intArg('nodes', 16);
 const nat = intArg('nat', 2);
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
-// Forming the network is not what this measures: a generous deadline for it.
-const result = await withLab({ nodes, nat, log, reachTimeoutMs: 300_000 }, (lab) => chaosScenario(lab, log, { seed, minutes }));
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+const shape = { bench: 'chaos', machine, seed, minutes, nodes, nat };
+let result;
+try {
+  // Forming the network is not what this measures: a generous deadline for it.
+  result = await withLab({ nodes, nat, log, reachTimeoutMs: 300_000 }, (lab) => chaosScenario(lab, log, { seed, minutes }));
+} catch (err) {
+  // No lab to run the faults on (it did not form): still a table-less result line.
+  const error = (err as Error).message.split('\n')[0] ?? String(err);
+  console.log(`chaos: seed ${seed}, ${minutes} min, ${nodes} nodes (${nat} behind NAT), ${machine}: no run, the lab did not come up: ${error}`);
+  console.log(JSON.stringify({ ...shape, ok: false, error, rows: [] }));
+  process.exit(1);
+}
 console.log(`chaos: seed ${seed}, ${minutes} min, ${nodes} nodes (${nat} behind NAT), ${machine}`);
 console.log(renderChaosTable(result.rows));
 for (const f of result.failures) console.log(`FAIL: ${f}`);
-console.log(JSON.stringify({ bench: 'chaos', machine, seed, minutes, nodes, nat, ok: result.ok, durationMs: result.durationMs, rows: result.rows, daemonExits: result.daemonExits, peerDbs: result.peerDbs.map((d) => ({ node: d.node, result: d.result })) }));
+console.log(JSON.stringify({ ...shape, ok: result.ok, durationMs: result.durationMs, rows: result.rows, daemonExits: result.daemonExits, peerDbs: result.peerDbs.map((d) => ({ node: d.node, result: d.result })) }));
 if (!result.ok) process.exitCode = 1;

@@ -46,11 +46,11 @@ export async function measureRecovery(lab: LabHandle, options: { healedAtMs: num
   }
 }
 
-/** "recovered in 4.2 s (bound 30 s)" or "NOT recovered within 60 s: 17/25 pairs, missing n2->n1 …; daemons down: n3". */
-export function recoveryText(r: Recovery, capMs: number): string {
+/** "all 25 pairs reach 4.2 s after the heal (bound 30 s)" or "NOT recovered within 60 s of the heal: 17/25 pairs reach (missing n2->n1 …); daemons down: n3". */
+export function recoveryText(r: Recovery, capMs: number, since = 'the heal'): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const down = r.daemonsDown.length > 0 ? `; daemons down: ${r.daemonsDown.join(', ')}` : '';
-  if (r.recoveredMs !== null) return `all ${r.pairs} pairs reach ${s(r.recoveredMs)} after the heal (bound ${s(r.boundMs)})${down}`;
+  if (r.recoveredMs !== null) return `all ${r.pairs} pairs reach ${s(r.recoveredMs)} after ${since} (bound ${s(r.boundMs)})${down}`;
   const shown = r.missing.slice(0, 8).join(' ') + (r.missing.length > 8 ? ' …' : '');
-  return `NOT recovered within ${s(capMs)} of the heal: ${r.reached}/${r.pairs} pairs reach (missing ${shown})${down}`;
+  return `NOT recovered within ${s(capMs)} of ${since}: ${r.reached}/${r.pairs} pairs reach (missing ${shown})${down}`;
 }

@@ -131,9 +131,9 @@ export async function registryOutageScenario(lab: LabHandle, log: Log, node = 'n
   const rejoin = await measureRecovery(lab, { healedAtMs: startedAtMs, boundMs: BOUNDS.rejoinMs, capMs: BOUNDS.rejoinMs });
   const { ok, failures } = judge([
     check(reachedDuring === pairs, `all ${pairs} pairs reaching while the registry is down`, `${reachedDuring}/${pairs}`),
-    check(rejoin.withinBound, `${node} rejoining from its peer DB within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs)),
+    check(rejoin.withinBound, `${node} rejoining from its peer DB within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs, 'the restart')),
   ]);
-  const summary = `registry-outage: with the registry down ${reachedDuring}/${pairs} pairs kept reaching; ${node} restarted from its peer DB: ${recoveryText(rejoin, BOUNDS.rejoinMs)}`;
+  const summary = `registry-outage: with the registry down ${reachedDuring}/${pairs} pairs kept reaching; ${node} restarted from its peer DB: ${recoveryText(rejoin, BOUNDS.rejoinMs, 'the restart')}`;
   log(summary);
   return { name: 'registry-outage', ok, failures, summary, node, reachedDuringOutage: reachedDuring, pairs, rejoinMs: rejoin.recoveredMs, rejoin };
 }
@@ -188,9 +188,9 @@ export async function revocationScenario(lab: LabHandle, log: Log, victim = 'n2'
   const { ok, failures } = judge([
     check(drop.ms !== null, `every node dropping ${victim} within ${seconds(BOUNDS.revocationDropMs)}`, drop.ms === null ? drop.reason : seconds(drop.ms)),
     check(learned.ms !== null, `${offline} learning config v${version} from its peers with the registry down`, learned.ms === null ? learned.reason : `v${seenVersion}`),
-    check(rejoin.withinBound, `the other nodes all reaching each other within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs)),
+    check(rejoin.withinBound, `the other nodes all reaching each other within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs, `${offline} coming back`)),
   ]);
-  const summary = `revocation: ${victim} dropped by every node: ${seconds(drop.ms)}; ${offline}, offline at the time, ${learned.ms === null ? 'did NOT learn' : 'learned'} config v${version} from its peers with the registry down; others: ${recoveryText(rejoin, BOUNDS.rejoinMs)}`;
+  const summary = `revocation: ${victim} dropped by every node: ${seconds(drop.ms)}; ${offline}, offline at the time, ${learned.ms === null ? 'did NOT learn' : 'learned'} config v${version} from its peers with the registry down; others: ${recoveryText(rejoin, BOUNDS.rejoinMs, `${offline} coming back`)}`;
   log(summary);
   return { name: 'revocation', ok, failures, summary, victim, offline, dropMs: drop.ms, version, offlineVersion: seenVersion, learnedMs: learned.ms, rejoin };
 }
@@ -217,9 +217,9 @@ export async function crashScenario(lab: LabHandle, log: Log, node = 'n2'): Prom
   const rejoin = await measureRecovery(lab, { healedAtMs: startedAtMs, boundMs: BOUNDS.rejoinMs, capMs: BOUNDS.rejoinMs });
   const { ok, failures } = judge([
     check(cleaned.ms !== null, `the new daemon stopping the ${stale.length} stale children within 30 s`, cleaned.ms === null ? cleaned.reason : seconds(cleaned.ms)),
-    check(rejoin.withinBound, `${node} rejoining within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs)),
+    check(rejoin.withinBound, `${node} rejoining within ${seconds(BOUNDS.rejoinMs)}`, recoveryText(rejoin, BOUNDS.rejoinMs, 'the restart')),
   ]);
-  const summary = `crash: ${stale.length} stale children of ${node}'s killed daemon ${cleaned.ms === null ? 'were NOT all cleaned up' : `were cleaned up in ${seconds(cleaned.ms)}`} by the new one; ${recoveryText(rejoin, BOUNDS.rejoinMs)}`;
+  const summary = `crash: ${stale.length} stale children of ${node}'s killed daemon ${cleaned.ms === null ? 'were NOT all cleaned up' : `were cleaned up in ${seconds(cleaned.ms)}`} by the new one; ${recoveryText(rejoin, BOUNDS.rejoinMs, 'the restart')}`;
   log(summary);
   return { name: 'crash', ok, failures, summary, node, staleChildren: stale.length, staleCleanedMs: cleaned.ms, rejoinMs: rejoin.recoveredMs, rejoin };
 }
@@ -348,7 +348,7 @@ export const SCENARIOS: Record<string, ScenarioSpec> = {
     description: 'time until all pairs reach each other',
     run: async (lab, log) => {
       const r = await measureRecovery(lab, { healedAtMs: lab.manifest.daemonsStartedAtMs ?? Date.now(), boundMs: BOUNDS.convergeMs, capMs: BOUNDS.convergeMs });
-      const text = recoveryText(r, BOUNDS.convergeMs).replace('after the heal', 'after the daemons started').replace('of the heal', 'of the daemons starting');
+      const text = recoveryText(r, BOUNDS.convergeMs, 'the daemons\' start');
       const { ok, failures } = judge([check(r.withinBound, `all pairs within ${seconds(BOUNDS.convergeMs)}`, text)]);
       const summary = `converge: ${text}`;
       log(summary);

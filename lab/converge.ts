@@ -1,12 +1,11 @@
 // Waiting for all-pairs overlay reachability, with progress, and a diagnosis
 // when it does not come: which pairs fail and what the nodes see (their
 // tunnels from `resilnet tunnels --json`, their babel routes).
-import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import type { LabManifest } from './manifest.js';
-import { isRunning } from './procs.js';
+import { isRunning, lastLines } from './procs.js';
 import { allPairs, probeMatrix } from './reach.js';
 import { nodeCliJson, reachNodes } from './status.js';
 
@@ -20,11 +19,7 @@ export interface ConvergeOptions {
 }
 
 function tail(path: string, n = 3): string {
-  try {
-    return readFileSync(path, 'utf8').trim().split('\n').slice(-n).join(' / ');
-  } catch {
-    return '(no log)';
-  }
+  return lastLines(path, n) || '(no log)';
 }
 
 /** Resolves with the time it took; throws RN_LAB_UNREACHABLE with a diagnosis on timeout. */

@@ -6,7 +6,9 @@ import type { CommandRunner } from './exec.js';
 import { realRunner, runChecked } from './exec.js';
 import { waitForAllPairs } from './converge.js';
 import type { LabUpOptions } from './lab.js';
-import { labDown, labUp } from './lab.js';
+import { labDown, labUp, randomLabId } from './lab.js';
+import type { LabGuard } from './guard.js';
+import { guardLab } from './guard.js';
 import type { LabManifest, LabNodeRecord } from './manifest.js';
 import { LAB_ROOT, readManifest } from './manifest.js';
 import { daemonRecord, registryDir, resilnet, startDaemon, startRegistry, stopDaemon, stopRegistry } from './orchestrate.js';
@@ -41,12 +43,26 @@ export class LabHandle {
     readonly root: string,
     readonly runner: CommandRunner,
     readonly log: (line: string) => void,
+    private readonly guard?: LabGuard,
   ) {}
 
+  /**
+   * Builds a lab for a test, scenario or benchmark. Unlike `resilnet lab up`, a
+   * lab that fails to converge is removed (the error has the diagnosis), and the
+   * lab is removed on SIGINT/SIGTERM until `down()`.
+   */
   static async up(options: LabUpOptions & { log?: (line: string) => void } = {}): Promise<LabHandle> {
     const log = options.log ?? (() => undefined);
-    const m = await labUp({ ...options, log });
-    return new LabHandle(m, options.root ?? LAB_ROOT, options.runner ?? realRunner, log);
+    const id = options.id ?? randomLabId();
+    const root = options.root ?? LAB_ROOT;
+    const guard = guardLab(id, { root, log });
+    try {
+      const m = await labUp({ keepOnFailure: false, ...options, id, log });
+      return new LabHandle(m, root, options.runner ?? realRunner, log, guard);
+    } catch (err) {
+      await guard.remove();
+      throw err;
+    }
   }
 
   /** A handle on a lab that is already up (e.g. from `resilnet lab up`). */
@@ -60,6 +76,7 @@ export class LabHandle {
 
   async down(): Promise<void> {
     await labDown(this.id, { root: this.root, runner: this.runner });
+    this.guard?.release();
   }
 
   get nodes(): LabNodeRecord[] {
@@ -161,5 +178,19 @@ export class LabHandle {
   /** Run a command in a lab host and return stdout (throws on failure). */
   async exec(node: string, ...argv: string[]): Promise<string> {
     return runChecked(this.runner, ['ip', 'netns', 'exec', this.node(node).netns, ...argv]);
+  }
+}
+
+/**
+ * Brings a lab up, runs `fn` on it and always removes it afterwards: on
+ * success, on an error, and when the process is interrupted.
+ */
+export async function withLab<T>(options: LabUpOptions & { log?: (line: string) => void }, fn: (lab: LabHandle) => Promise<T>): Promise<T> {
+  const id = options.id ?? randomLabId();
+  const guard = guardLab(id, { ...(options.root ? { root: options.root } : {}), ...(options.log ? { log: options.log } : {}) });
+  try {
+    return await fn(await LabHandle.up({ ...options, id }));
+  } finally {
+    await guard.remove();
   }
 }

@@ -13,7 +13,7 @@ import { REGISTRY_PORT } from './layout.js';
 import type { LabManifest, LabNodeRecord } from './manifest.js';
 import { labDir, writeManifest } from './manifest.js';
 import type { BuildContext } from './network.js';
-import { isRunning, spawnInNetns, stopProcess } from './procs.js';
+import { isRunning, lastLines, spawnInNetns, stopProcess } from './procs.js';
 import type { ProcessRecord } from './procs.js';
 import { waitForAllPairs } from './converge.js';
 import { resilnetArgv } from './repo.js';
@@ -34,17 +34,6 @@ export function registryDir(m: LabManifest, root: string): string {
   return join(labDir(m.id, root), 'registry');
 }
 
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function lastLines(path: string, n = 3): string {
-  return readText(path).trim().split('\n').slice(-n).join(' / ');
-}
 
 /** Starts `registry serve` (again) and waits until it answers on its admin socket and HTTPS port. */
 export async function startRegistry(runner: CommandRunner, m: LabManifest, root: string): Promise<ProcessRecord> {

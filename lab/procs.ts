@@ -79,6 +79,17 @@ export function spawnInNetns(options: {
   }
 }
 
+/** The last lines of a log file joined with " / " ('' when unreadable). */
+export function lastLines(path: string, n = 3): string {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // no log yet
+  }
+  return text.trim().split('\n').slice(-n).join(' / ');
+}
+
 async function waitGone(rec: Pick<ProcessRecord, 'pid' | 'startTime'>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isRunning(rec)) {

@@ -6,7 +6,7 @@ import { realRunner } from '../../lab/exec.js';
 import { DEFAULT_HELLO_SEC, DEFAULT_NAT, DEFAULT_NODES, labDown, labExec, labList, labUp, randomLabId, resolveLabId } from '../../lab/lab.js';
 import { readManifest } from '../../lab/manifest.js';
 import { collectLabStatus, renderLabStatus } from '../../lab/status.js';
-import { runScenario, SCENARIOS } from '../../lab/scenarios.js';
+import { DEFAULT_CHAOS_MINUTES, DEFAULT_CUT_SECONDS, runScenario, SCENARIOS } from '../../lab/scenarios.js';
 import { writeJson, type CliIo } from '../io.js';
 
 function intOption(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -144,19 +144,41 @@ export function registerLabCommands(program: Command, io: CliIo): void {
   example(
     lab
       .command('scenario')
-      .description(`run a scripted case on a lab and report what happened: ${Object.keys(SCENARIOS).join(', ')}`)
+      .description(`run a scripted case on a lab and report what it measured: ${Object.keys(SCENARIOS).join(', ')}`)
       .argument('<scenario>', Object.entries(SCENARIOS).map(([k, v]) => `${k}: ${v.description}`).join('; '))
       .option('--name <id>', 'lab to run it on (default: a new lab, removed afterwards)')
-      .option('--json', 'print the result as JSON'),
+      .option('--nodes <n>', 'size of a new lab (default: the scenario\'s, else 6)')
+      .option('--nat <k>', 'how many nodes of a new lab sit behind NAT')
+      .option('--node <name>', 'partition-node: the node to cut off (default n2)')
+      .option('--cut-seconds <s>', `partition-node, partition-halves: how long the partition lasts (default ${DEFAULT_CUT_SECONDS})`)
+      .option('--minutes <m>', `chaos: length of the fault sequence (default ${DEFAULT_CHAOS_MINUTES})`)
+      .option('--seed <s>', 'chaos: seed of the fault sequence (default: random, printed first)')
+      .option('--json', 'print only the result as JSON (progress goes to stderr)'),
     'sudo resilnet lab scenario failover',
     'sudo resilnet lab scenario revocation --name demo',
-  ).action(async (scenario: string, opts: { name?: string; json?: boolean }) => {
+    'sudo resilnet lab scenario partition-node --nodes 5 --cut-seconds 300',
+    'sudo resilnet lab scenario chaos --minutes 10 --seed 7',
+  ).action(async (scenario: string, opts: { name?: string; nodes?: string; nat?: string; node?: string; cutSeconds?: string; minutes?: string; seed?: string; json?: boolean }) => {
+    const nodes = opts.nodes === undefined ? undefined : intOption('--nodes', opts.nodes, DEFAULT_NODES, 2, 200);
     const result = await runScenario(scenario, {
       ...(opts.name ? { id: opts.name } : {}),
       log: (line) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`),
+      up: {
+        ...(nodes !== undefined ? { nodes } : {}),
+        ...(opts.nat !== undefined ? { nat: intOption('--nat', opts.nat, DEFAULT_NAT, 0, (nodes ?? 200) - 1) } : {}),
+      },
+      scenario: {
+        ...(opts.node ? { node: opts.node } : {}),
+        ...(opts.cutSeconds !== undefined ? { cutSeconds: intOption('--cut-seconds', opts.cutSeconds, DEFAULT_CUT_SECONDS, 1, 86_400) } : {}),
+        ...(opts.minutes !== undefined ? { minutes: intOption('--minutes', opts.minutes, DEFAULT_CHAOS_MINUTES, 1, 1_440) } : {}),
+        ...(opts.seed !== undefined ? { seed: intOption('--seed', opts.seed, 0, 0, 2 ** 32 - 1) } : {}),
+      },
     });
-    // In text mode the scenario's own log already ends with its summary.
+    // Text mode: the scenario's log ends with its summary; the last line is the result as JSON.
     if (opts.json) writeJson(io, result);
-    if (!result.ok) throw new ResilnetError('RN_LAB_SCENARIO_FAILED', `scenario ${scenario} did not behave as expected: ${result.summary}`);
+    else io.stdout.write(`${JSON.stringify(result)}\n`);
+    if (!result.ok) {
+      throw new ResilnetError('RN_LAB_SCENARIO_FAILED', `scenario ${scenario} did not behave as expected: ${result.failures.join('; ')}`);
+    }
   });
 }

@@ -70,3 +70,15 @@ test('the NAT router: masquerade only its LAN, the chains miniupnpd needs, STUN 
   t.true(conf.includes(`allow 1024-65535 ${gw.lanSubnet} 1024-65535`));
   t.true(conf.includes('ext_perform_stun=yes'));
 });
+
+test('the benchmark sizes 8 and 64 (2 behind NAT) fit the address plan and the 15-character interface names', (t) => {
+  for (const nodes of [8, 64]) {
+    const l = labLayout({ id: 'abcdefghij', nodes, nat: 2 });
+    t.is(l.nodes.length, nodes);
+    const ifNames = planTopology(l).flatMap((s) => s.argv.filter((_, i) => s.argv[i - 1] === 'add' && s.argv[i + 1] === 'netns' || s.argv[i - 1] === 'name'));
+    t.true(ifNames.length >= nodes, `${ifNames.length} interface names`);
+    for (const name of ifNames) t.true(name.length <= 15, name);
+    const addrs = [...l.nodes.map((n) => n.underlay), ...l.gateways.flatMap((g) => [g.wan, g.lan])];
+    t.is(new Set(addrs).size, addrs.length);
+  }
+});

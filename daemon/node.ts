@@ -814,7 +814,7 @@ export class Node implements ControlBackend {
         dropped: stats ? Object.values(stats.dropped).reduce((a, b) => a + b, 0) : 0,
       },
       underlay: this.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
-      links: (this.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
+      links: (this.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHeardMs, lostSinceMs: l.lostSinceMs, flaps: l.flaps })),
       health: this.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
     };
   }
@@ -843,7 +843,8 @@ export class Node implements ControlBackend {
 
   tunnels(): TunnelsResponse {
     const destinations = this.destTraffic ? destinationViews(this.destTraffic.rates(), this.destinationVia()) : undefined;
-    return { tunnels: this.manager?.views(this.clock.nowMs()) ?? [], ...(destinations ? { destinations } : {}) };
+    const tunnels = (this.manager?.views(this.clock.nowMs()) ?? []).map((v) => ({ ...v, flaps: this.links?.flaps(v.peer) }));
+    return { tunnels, ...(destinations ? { destinations } : {}) };
   }
 
   events(req: EventsRequest): EventsResponse {

@@ -168,8 +168,9 @@ export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: L
   return undefined;
 }
 
-/** "nothing heard for 1.0 s", the reason in the link-lost event line (and the widening when there was one). */
+/** "nothing heard for 1.0 s", the reason in the link-lost event line (and the widening, when it shows in tenths). */
 export function lostReason(silentMs: number, widenedMs = 0): string {
   const base = `nothing heard for ${(silentMs / 1000).toFixed(1)} s`;
-  return widenedMs > 0 ? `${base}, deadline widened by ${(widenedMs / 1000).toFixed(1)} s for late timers` : base;
+  const tenths = Math.round(widenedMs / 100);
+  return tenths > 0 ? `${base}, deadline widened by ${(tenths / 10).toFixed(1)} s for late timers` : base;
 }

@@ -67,6 +67,7 @@ test('the policy at the defaults: lost after 1 s, jitter up to 25 ms, widening u
   t.is(lostReason(1_000), 'nothing heard for 1.0 s');
   t.is(lostReason(1_249), 'nothing heard for 1.2 s');
   t.is(lostReason(2_500, 1_500), 'nothing heard for 2.5 s, deadline widened by 1.5 s for late timers');
+  t.is(lostReason(1_040, 40), 'nothing heard for 1.0 s', 'a widening too small to show is not mentioned');
 });
 
 test('lateness: a peak that fades linearly over 30 s; a smaller sample does not replace a larger faded one', (t) => {

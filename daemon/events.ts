@@ -69,9 +69,11 @@ export class EventLog {
 // The wording of the lines lives here so every caller says the same thing.
 export const eventText = {
   linkEstablished: (peer: string, remote: string, proto = 'udp') => `link with ${peer} established via ${remote}/${proto}`,
-  linkLost: (peer: string, reason: string) => `link with ${peer} lost (${reason})`,
+  /** `flaps`: how often link liveness saw this tunnel lost and restored so far. */
+  linkLost: (peer: string, reason: string, flaps?: number) => `link with ${peer} lost (${reason}${flaps === undefined ? '' : `; flaps: ${flaps}`})`,
   linkClosed: (peer: string, reason: string) => `link with ${peer} closed (${reason})`,
-  linkRestored: (peer: string) => `link with ${peer} restored`,
+  linkRestored: (peer: string, after?: { lostForMs: number; flaps: number }) =>
+    `link with ${peer} restored${after ? ` after ${(after.lostForMs / 1000).toFixed(1)} s (flaps: ${after.flaps})` : ''}`,
   peerDead: (peer: string, failures: number, reason: string) =>
     `peer ${peer} marked dead: ${failures} failed attempt${failures === 1 ? '' : 's'} (${reason})`,
   peerRevoked: (peer: string, serial: string) => `peer ${peer} marked dead: certificate ${serial} revoked`,

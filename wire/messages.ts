@@ -57,6 +57,8 @@ export interface HelloMessage {
   yourTimestampMs?: number;
   /** Version of the signed network config the sender holds. */
   configVersion?: number;
+  /** How late the sender's own timers ran lately (ms): the receiver waits that much longer before calling it silent. */
+  lateMs?: number;
 }
 
 export interface AddressesMessage {
@@ -158,7 +160,7 @@ export interface DecodedPacket extends Packet {
 
 // ---- per-kind field types -------------------------------------------------
 
-const HELLO = { my: 1, your: 2, configVersion: 3 } as const;
+const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4 } as const;
 const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
 const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
@@ -180,6 +182,7 @@ export function encodeHello(m: HelloMessage): TlvItem[] {
   const items = [item(HELLO.my, u64(m.myTimestampMs))];
   if (m.yourTimestampMs !== undefined) items.push(item(HELLO.your, u64(m.yourTimestampMs)));
   if (m.configVersion !== undefined) items.push(item(HELLO.configVersion, u32(m.configVersion)));
+  if (m.lateMs !== undefined) items.push(item(HELLO.lateMs, u32(m.lateMs)));
   return items;
 }
 
@@ -189,6 +192,8 @@ export function decodeHello(items: Fields): HelloMessage {
   if (your) m.yourTimestampMs = your.u64();
   const cv = items.optional(HELLO.configVersion);
   if (cv) m.configVersion = cv.u32();
+  const late = items.optional(HELLO.lateMs);
+  if (late) m.lateMs = late.u32();
   return m;
 }
 

@@ -59,7 +59,9 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
   const lost = s.links.filter((l) => l.state === 'lost');
-  if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)})`).join(', ')}`);
+  if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)}${l.flaps ? `, flaps: ${l.flaps}` : ''})`).join(', ')}`);
+  const flapping = s.links.filter((l) => l.state !== 'lost' && l.flaps > 0);
+  if (flapping.length) lines.push(`links        flapped: ${flapping.map((l) => `${l.peer} (${l.flaps})`).join(', ')}`);
   if (s.health.length === 0) lines.push('health       ok');
   for (const h of s.health) lines.push(`health       [${h.severity}] ${h.title}: ${h.text} (${h.code}, since ${formatAgo(h.sinceMs, nowMs)})`);
   return `${lines.join('\n')}\n`;
@@ -98,10 +100,12 @@ export const MAX_DESTINATION_ROWS = 10;
 
 /** The tunnels table, then (when the daemon measures it) our traffic per destination. */
 export function renderTunnels(res: TunnelsResponse): string {
+  // FLAPS (link lost and restored) when the daemon reports it; '-' for a tunnel liveness does not watch yet.
+  const withFlaps = res.tunnels.some((t) => t.flaps !== undefined);
   const tunnels = res.tunnels.length === 0
     ? 'no tunnels\n'
     : renderTable(
-      ['PEER', 'DIR', 'INTERFACE', 'STATE', 'AGE', 'RX', 'TX', 'ROUTES', 'SCORE'],
+      ['PEER', 'DIR', 'INTERFACE', 'STATE', 'AGE', 'RX', 'TX', 'ROUTES', 'SCORE', ...(withFlaps ? ['FLAPS'] : [])],
       res.tunnels.map((t) => [
         t.peer,
         t.direction === 'outgoing' ? 'out' : 'in',
@@ -112,6 +116,7 @@ export function renderTunnels(res: TunnelsResponse): string {
         formatRate(t.txBytesPerSec),
         String(t.routes),
         t.score === null ? '-' : t.score.toFixed(2),
+        ...(withFlaps ? [t.flaps === undefined ? '-' : String(t.flaps)] : []),
       ]),
     );
   return res.destinations === undefined ? tunnels : `${tunnels}\n${renderDestinations(res.destinations)}`;

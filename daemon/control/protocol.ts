@@ -77,8 +77,11 @@ export interface StatusResponse {
     upnp: { externalIp: string; ports: number[] } | null;
     seenAddress: string | null;
   };
-  /** Link liveness per tunnel (hellos over the tunnel): waiting (none yet), alive, lost. */
-  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null }[];
+  /**
+   * Link liveness per tunnel: waiting (nothing heard yet), alive, lost. lastHelloMs: last time anything
+   * came from the peer over the tunnel; flaps: how often the link was lost and restored.
+   */
+  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number }[];
   health: HealthView[];
 }
 
@@ -131,6 +134,8 @@ export interface TunnelView {
   score: number | null;
   protected: boolean;
   pid: number | null;
+  /** How often link liveness saw this tunnel lost and restored (absent: not watched). */
+  flaps?: number;
 }
 
 /** Traffic we exchange with one destination prefix (ours and forwarded), EWMA bytes/s. */

@@ -58,7 +58,7 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
       dropped: stats ? Object.values(stats.dropped).reduce((a, b) => a + b, 0) : 0,
     },
     underlay: p.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
-    links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHelloMs, lostSinceMs: l.lostSinceMs })),
+    links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHeardMs, lostSinceMs: l.lostSinceMs, flaps: l.flaps })),
     health: c.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
   };
 }
@@ -91,7 +91,8 @@ export function destinationVia(p: RunningParts): Map<string, string> {
 
 export function tunnelsView(p: RunningParts, nowMs: number): TunnelsResponse {
   const destinations = p.destTraffic ? destinationViews(p.destTraffic.rates(), destinationVia(p)) : undefined;
-  return { tunnels: p.manager?.views(nowMs) ?? [], ...(destinations ? { destinations } : {}) };
+  const tunnels = (p.manager?.views(nowMs) ?? []).map((v) => ({ ...v, flaps: p.links?.flaps(v.peer) }));
+  return { tunnels, ...(destinations ? { destinations } : {}) };
 }
 
 export function eventsView(events: EventLog, req: EventsRequest): EventsResponse {

@@ -2,7 +2,7 @@
 // nodes (docs/peer-protocol.md). Byte layout lives in wire/; this module does
 // send/receive, authentication, request/reply and events. The receive path never
 // throws: bad datagrams are dropped, counted in stats() and logged at debug.
-import { createHash, randomInt, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash, randomInt, type KeyObject } from 'node:crypto';
 import { WireDecodeError } from '../../wire/errors.js';
 import {
   chunkNetworkConfig,
@@ -14,9 +14,11 @@ import {
   type MessageOf,
   type PeerMessage,
 } from '../../wire/messages.js';
-import { MAX_MESSAGE_BYTES, SIGNATURE_BYTES } from '../../wire/tlv.js';
+import { MAX_MESSAGE_BYTES } from '../../wire/tlv.js';
+import { verifyBytes } from '../../pki/identity.js';
 import { PeerProtoError } from './errors.js';
 import { ConfigAssembler } from './reassembly.js';
+import { derSignature } from './signature.js';
 import { ReplayGuard } from './replay.js';
 import { dgramSocketFactory, type UdpEndpoint, type UdpSocket, type UdpSocketFactory } from './socket.js';
 
@@ -112,6 +114,11 @@ export interface NetworkConfigEvent {
 
 export type PeerProtocolEvents = { [K in MessageKind]: K extends 'hello' ? HelloEvent : Incoming<MessageOf<K>> } & {
   'network-config': NetworkConfigEvent;
+  /**
+   * Every frame that passed authentication and replay checks, of any kind, before
+   * it is dispatched: proof that the sender is alive and reached us from `from`.
+   */
+  authenticated: Incoming;
 };
 
 export type RequestHandler<K extends MessageKind> = (
@@ -281,7 +288,12 @@ export class PeerProtocol {
       this.counters.sent++;
     } catch (err) {
       this.counters.sendErrors++;
-      throw new PeerProtoError('RN_PEERPROTO_SEND', `cannot send a peer message to ${endpointText(to)} (${(err as Error).message})`, { cause: err });
+      // The errno (ENETUNREACH, EPERM, …) lets callers tell a failure of this host from one of the peer.
+      const errno = (err as NodeJS.ErrnoException).code;
+      throw new PeerProtoError('RN_PEERPROTO_SEND', `cannot send a peer message to ${endpointText(to)} (${(err as Error).message})`, {
+        cause: err,
+        details: { peer: to.prefix, remote: endpointText(to), kind: msg.kind, ...(errno !== undefined ? { errno } : {}) },
+      });
     }
   }
 
@@ -420,7 +432,7 @@ export class PeerProtocol {
     }
     const cert = this.certFor(packet, nowMs, remote);
     if (cert === undefined) return;
-    if (!signatureOk(cert.publicKey, packet.signedData, packet.signature)) {
+    if (!verifyBytes(cert.publicKey, packet.signedData, derSignature(packet.signature))) {
       return this.drop('unauthenticated', remote, { peer, why: 'bad signature' });
     }
     if (packet.certDer !== undefined) this.remember(cert);
@@ -437,6 +449,7 @@ export class PeerProtocol {
       { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',
     );
+    this.emit('authenticated', ev);
     this.dispatch(ev, nowMs);
   }
 
@@ -560,15 +573,6 @@ export class PeerProtocol {
         this.deps.log.warn({ err, event }, 'peer protocol listener failed');
       }
     }
-  }
-}
-
-function signatureOk(publicKey: KeyObject, data: Buffer, signature: Buffer): boolean {
-  try {
-    const dsaEncoding = signature.length === SIGNATURE_BYTES ? 'ieee-p1363' : 'der';
-    return verifySignature('sha256', data, { key: publicKey, dsaEncoding }, signature);
-  } catch {
-    return false; // malformed signature or key: a bad signature, not a crash
   }
 }
 

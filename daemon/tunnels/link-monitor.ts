@@ -1,26 +1,35 @@
 // Runs link liveness (liveness.ts) for every tunnel: sends a peer-protocol
 // hello to the peer's link-local address on the tunnel interface every
-// helloIntervalMs, counts the peer's hellos arriving the same way, and acts:
-// lost → babel forgets the interface at once (its routes go now, traffic moves
-// to another path) and the manager counts the tunnel as down; restored → babel
-// runs on it again; lost for long → our openvpn end is restarted.
+// helloIntervalMs, takes every authenticated frame from the peer arriving the
+// same way as a sign of life, and acts: lost → babel forgets the interface at
+// once (its routes go now, traffic moves to another path) and the manager
+// counts the tunnel as down; restored → babel runs on it again; lost for long →
+// our openvpn end is restarted. Its own timer is also its measure of this
+// host's starvation: how late each tick fires widens every deadline, and the
+// hellos tell the peers.
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
 import { eventText } from '../events.js';
 import { linkLocalFor } from '../identity.js';
-import type { HelloEvent, PeerAddress } from '../peerproto/protocol.js';
+import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import {
   checkLinkLiveness,
+  declareLost,
   livenessPolicy,
   lostReason,
   newLinkLiveness,
   nextLivenessDeadlineMs,
-  onLinkHello,
+  noteLateness,
+  NO_LATENESS,
+  onLinkPacket,
+  recentLateMs,
+  type Lateness,
   type LinkLiveness,
   type LivenessAction,
   type LivenessPolicy,
+  type LivenessStep,
 } from './liveness.js';
 
 /** What the monitor needs to know of a tunnel (manager.ts Tunnel has these). */
@@ -39,7 +48,7 @@ export interface LinkMonitorDeps {
   events: Pick<EventLog, 'add'>;
   peerproto: {
     send(to: PeerAddress, msg: HelloMessage, options?: { withCert?: boolean }): Promise<void>;
-    on(event: 'hello', listener: (ev: HelloEvent) => unknown): () => void;
+    on(event: 'authenticated', listener: (ev: Incoming) => unknown): () => void;
   };
   tunnels: () => readonly MonitoredTunnel[];
   babel: { suspendInterface(ifName: string): Promise<void>; resumeInterface(ifName: string): Promise<void> };
@@ -66,15 +75,25 @@ export interface LinkView {
   peer: string;
   ifName: string;
   phase: LinkLiveness['phase'];
-  lastHelloMs: number | null;
+  /** Last time anything came from the peer over the tunnel. */
+  lastHeardMs: number | null;
   lostSinceMs: number | null;
+  /** lost → restored transitions of this tunnel. */
+  flaps: number;
 }
+
+/** The largest lateness a hello can carry (u32 on the wire). */
+const MAX_REPORTED_LATE_MS = 0xffff_ffff;
 
 export class LinkMonitor {
   private readonly tracked = new Map<string, Tracked>();
   /** Peer-protocol port of each peer, from the hellos it sent. */
   private readonly ports = new Map<string, number>();
   private cancelTimer: (() => void) | undefined;
+  /** When the armed tick is due: how late it fires is how starved this host is. */
+  private tickDueMs = 0;
+  /** This host's timer lateness, as the ticks measured it. */
+  private late: Lateness = NO_LATENESS;
   private unsubscribe: (() => unknown) | undefined;
   private running = false;
   private nextSendMs = 0;
@@ -83,7 +102,7 @@ export class LinkMonitor {
 
   start(): void {
     this.running = true;
-    this.unsubscribe = this.deps.peerproto.on('hello', (ev) => this.onHello(ev));
+    this.unsubscribe = this.deps.peerproto.on('authenticated', (ev) => this.onPacket(ev));
     this.schedule(0);
   }
 
@@ -103,9 +122,15 @@ export class LinkMonitor {
       peer: t.tunnel.peer,
       ifName: t.tunnel.ifName,
       phase: t.liveness.phase,
-      lastHelloMs: t.liveness.lastHelloMs,
+      lastHeardMs: t.liveness.lastHeardMs,
       lostSinceMs: t.liveness.lostSinceMs,
+      flaps: t.liveness.flaps,
     }));
+  }
+
+  /** How often the tunnel to `peer` was lost and restored (undefined: not watched). */
+  flaps(peer: string): number | undefined {
+    return this.tracked.get(peer)?.liveness.flaps;
   }
 
   private policy(): LivenessPolicy | undefined {
@@ -116,7 +141,9 @@ export class LinkMonitor {
   private schedule(delayMs: number): void {
     if (!this.running) return;
     this.cancelTimer?.();
-    this.cancelTimer = this.deps.clock.setTimeout(() => this.tick(), Math.max(0, delayMs));
+    const waitMs = Math.max(0, delayMs);
+    this.tickDueMs = this.deps.clock.nowMs() + waitMs;
+    this.cancelTimer = this.deps.clock.setTimeout(() => this.tick(), waitMs);
   }
 
   private tick(): void {
@@ -129,20 +156,23 @@ export class LinkMonitor {
       this.schedule(1_000);
       return;
     }
+    // Noted before any verdict: a late tick means the peers' packets may still wait in our socket.
+    this.late = noteLateness(this.late, nowMs, nowMs - this.tickDueMs, policy);
+    const localLateMs = recentLateMs(this.late, nowMs, policy);
     try {
       this.sync();
       if (nowMs >= this.nextSendMs) {
         this.nextSendMs = nowMs + policy.helloIntervalMs;
-        for (const t of this.tracked.values()) this.sendHello(t);
+        for (const t of this.tracked.values()) this.sendHello(t, localLateMs);
       }
-      for (const t of this.tracked.values()) this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy));
+      for (const t of this.tracked.values()) this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy, localLateMs));
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
     }
     // Wake for the next hello, or earlier when a link's deadline falls before it.
     let wakeMs = this.nextSendMs;
     for (const t of this.tracked.values()) {
-      const d = nextLivenessDeadlineMs(t.liveness, policy);
+      const d = nextLivenessDeadlineMs(t.liveness, nowMs, policy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
     }
     this.schedule(wakeMs - nowMs);
@@ -163,23 +193,29 @@ export class LinkMonitor {
     }
   }
 
-  private sendHello(tracked: Tracked): void {
+  private sendHello(tracked: Tracked, localLateMs: number): void {
     const t = tracked.tunnel;
     const msg: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
+    const lateMs = Math.min(MAX_REPORTED_LATE_MS, Math.round(localLateMs));
+    if (lateMs > 0) msg.lateMs = lateMs;
     const to = { host: `${linkLocalFor(t.peer)}%${t.ifName}`, port: this.peerPort(t.peer), prefix: t.peer };
     const withCert = tracked.sent++ % CERT_EVERY === 0;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
     this.deps.peerproto.send(to, msg, { withCert }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer, iface: t.ifName }, 'link hello not sent'));
   }
 
-  private onHello(ev: HelloEvent): void {
+  /** Any authenticated frame: from the peer's link-local address on its tunnel, it is a sign of the link's life. */
+  private onPacket(ev: Incoming): void {
     const scope = scopeOf(ev.from.host);
-    if (scope === undefined) return; // not a link hello (gossip over the overlay or underlay)
+    if (scope === undefined) return; // not over a tunnel's link (gossip over the overlay or underlay)
+    const policy = this.policy();
+    if (!policy) return;
     this.ports.set(ev.from.prefix, ev.from.port);
-    if (!this.tracked.has(ev.from.prefix) && this.policy()) this.sync(); // came up since the last tick
+    if (!this.tracked.has(ev.from.prefix)) this.sync(); // came up since the last tick
     const t = this.tracked.get(ev.from.prefix);
     if (!t || t.tunnel.ifName !== scope) return;
-    this.apply(t, onLinkHello(t.liveness, this.deps.clock.nowMs()));
+    const peerLateMs = ev.msg.kind === 'hello' ? ev.msg.lateMs : undefined;
+    this.apply(t, onLinkPacket(t.liveness, this.deps.clock.nowMs(), policy, peerLateMs));
   }
 
   /**
@@ -188,20 +224,22 @@ export class LinkMonitor {
    */
   peerSaysDown(peer: string, reason: string): void {
     const t = this.tracked.get(peer);
-    if (!t || t.liveness.phase !== 'alive') return;
-    const nowMs = this.deps.clock.nowMs();
-    t.liveness = { ...t.liveness, phase: 'lost', lostSinceMs: nowMs };
-    this.lose(t.tunnel, reason, nowMs - (t.liveness.lastHelloMs ?? nowMs));
-  }
-
-  private apply(t: Tracked, step: { state: LinkLiveness; actions: LivenessAction[] }): void {
+    if (!t) return;
+    const step = declareLost(t.liveness, this.deps.clock.nowMs());
     t.liveness = step.state;
-    for (const a of step.actions) this.act(t.tunnel, a);
+    for (const a of step.actions) if (a.kind === 'lost') this.lose(t, reason, a.silentMs);
   }
 
-  private lose(t: MonitoredTunnel, reason: string, silentMs: number): void {
-    this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason }, 'link lost');
-    this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason), t.peer);
+  private apply(t: Tracked, step: LivenessStep): void {
+    t.liveness = step.state;
+    for (const a of step.actions) this.act(t, a);
+  }
+
+  private lose(tracked: Tracked, reason: string, silentMs: number): void {
+    const t = tracked.tunnel;
+    const flaps = tracked.liveness.flaps;
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason, flaps }, 'link lost');
+    this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason, flaps), t.peer);
     const suspend = (): void => {
       this.deps.babel.suspendInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel flush of a lost link failed'));
     };
@@ -217,13 +255,14 @@ export class LinkMonitor {
     this.deps.manager.setLinkDown(t.peer, reason);
   }
 
-  private act(t: MonitoredTunnel, a: LivenessAction): void {
+  private act(tracked: Tracked, a: LivenessAction): void {
+    const t = tracked.tunnel;
     if (a.kind === 'lost') {
       // The peer is not told: a silent link is lost on both sides by their own hellos at about the same time.
-      this.lose(t, lostReason(a.silentMs), a.silentMs);
+      this.lose(tracked, lostReason(a.silentMs, a.widenedMs), a.silentMs);
     } else if (a.kind === 'restored') {
-      this.deps.log.info({ peer: t.peer, iface: t.ifName, lostForMs: a.lostForMs }, 'link restored');
-      this.deps.events.add('link-restored', eventText.linkRestored(t.peer), t.peer);
+      this.deps.log.info({ peer: t.peer, iface: t.ifName, lostForMs: a.lostForMs, flaps: a.flaps }, 'link restored');
+      this.deps.events.add('link-restored', eventText.linkRestored(t.peer, { lostForMs: a.lostForMs, flaps: a.flaps }), t.peer);
       this.resume(t);
       this.deps.detours?.release(t.ifName);
       this.deps.manager.setLinkUp(t.peer);

@@ -1,19 +1,32 @@
-// Per-tunnel link liveness, pure: each side sends a small peer-protocol hello
-// over every tunnel every helloIntervalMs; a tunnel from which no hello came
-// for `misses` intervals is lost (its routes are taken away at once, long
-// before babel would notice), and restored when hellos come back. A tunnel
-// that stays lost gets its openvpn end restarted (a frozen process never
-// recovers on its own). A tunnel whose peer never sent a link hello (an older
+// Per-tunnel link liveness, pure. Each side sends a small peer-protocol hello
+// over every tunnel every helloIntervalMs. Anything authenticated that comes
+// from the peer over the tunnel is a sign of life, not only its hellos. A
+// tunnel silent for `misses` intervals is lost (its routes are taken away at
+// once, long before babel would notice) and restored when the peer is heard
+// again; one that stays lost gets its openvpn end restarted (a frozen process
+// never recovers on its own). A tunnel whose peer was never heard (an older
 // daemon, or liveness off there) is never declared lost.
+//
+// Slow is not dead. A host whose own timers run late (CPU starvation) cannot
+// tell silence from packets still waiting in its socket, and a peer whose
+// timers run late sends its hellos late: both widen the deadline, by twice the
+// lateness seen lately (beyond ordinary jitter), up to a cap so a real cut on a
+// busy host is still found. Lateness is remembered as a peak that fades.
 
 export interface LivenessPolicy {
   helloIntervalMs: number;
-  /** Missed hellos in a row that make the link lost. */
+  /** Intervals in a row without anything from the peer that make the link lost. */
   misses: number;
   /** A link lost this long gets its openvpn end restarted… */
   restartAfterMs: number;
   /** …and again this often while it stays lost. */
   restartEveryMs: number;
+  /** Timer lateness up to this is ordinary jitter, not a sign of a starved host. */
+  lateToleranceMs: number;
+  /** Lateness is remembered this long, fading linearly to nothing. */
+  lateMemoryMs: number;
+  /** The deadline is widened by at most this much. */
+  maxWidenMs: number;
 }
 
 export const DEFAULT_LINK_HELLO_INTERVAL_SEC = 0.25;
@@ -21,43 +34,108 @@ export const DEFAULT_LINK_HELLO_MISSES = 4;
 
 export function livenessPolicy(helloIntervalSec: number, misses: number): LivenessPolicy {
   const helloIntervalMs = Math.round(helloIntervalSec * 1000);
-  // After openvpn's own keepalive timeout (5 s), so a live openvpn gets to reconnect first.
-  return { helloIntervalMs, misses, restartAfterMs: Math.max(5_000, helloIntervalMs * misses * 2), restartEveryMs: 30_000 };
+  const lostMs = helloIntervalMs * misses;
+  return {
+    helloIntervalMs,
+    misses,
+    // After openvpn's own keepalive timeout (5 s), so a live openvpn gets to reconnect first.
+    restartAfterMs: Math.max(5_000, lostMs * 2),
+    restartEveryMs: 30_000,
+    lateToleranceMs: Math.max(10, Math.round(helloIntervalMs / 10)),
+    lateMemoryMs: 30_000,
+    // 3 s at the defaults: a cut on a starved host is still found within 4 s.
+    maxWidenMs: lostMs * 3,
+  };
 }
 
+/** The deadline of an on-time host and peer. */
 export function lostAfterMs(policy: LivenessPolicy): number {
   return policy.helloIntervalMs * policy.misses;
 }
 
+/** The worst timer lateness seen lately: a peak that fades linearly over lateMemoryMs. */
+export interface Lateness {
+  peakMs: number;
+  atMs: number;
+}
+
+export const NO_LATENESS: Lateness = { peakMs: 0, atMs: 0 };
+
+export function recentLateMs(l: Lateness, nowMs: number, policy: LivenessPolicy): number {
+  const ageMs = Math.max(0, nowMs - l.atMs);
+  return ageMs >= policy.lateMemoryMs ? 0 : l.peakMs * (1 - ageMs / policy.lateMemoryMs);
+}
+
+/** A new sample replaces the peak when it is at least what the faded peak is worth now. */
+export function noteLateness(l: Lateness, nowMs: number, lateMs: number, policy: LivenessPolicy): Lateness {
+  return lateMs >= recentLateMs(l, nowMs, policy) && lateMs > 0 ? { peakMs: lateMs, atMs: nowMs } : l;
+}
+
 export interface LinkLiveness {
-  /** waiting: no hello from the peer yet; alive: hellos arrive; lost: they stopped. */
+  /** waiting: nothing heard from the peer yet; alive: it is heard; lost: it went silent. */
   phase: 'waiting' | 'alive' | 'lost';
-  lastHelloMs: number | null;
+  /** Last time anything authenticated came from the peer over this tunnel. */
+  lastHeardMs: number | null;
   lostSinceMs: number | null;
   lastRestartMs: number | null;
+  /** How late the peer says its own timers run (the lateMs of its hellos). */
+  peerLate: Lateness;
+  /** lost → restored transitions so far. */
+  flaps: number;
 }
 
 export type LivenessAction =
-  | { kind: 'lost'; silentMs: number }
-  | { kind: 'restored'; lostForMs: number }
+  | { kind: 'lost'; silentMs: number; widenedMs: number }
+  | { kind: 'restored'; lostForMs: number; flaps: number }
   | { kind: 'restart'; lostForMs: number };
 
+export interface LivenessStep {
+  state: LinkLiveness;
+  actions: LivenessAction[];
+}
+
 export function newLinkLiveness(): LinkLiveness {
-  return { phase: 'waiting', lastHelloMs: null, lostSinceMs: null, lastRestartMs: null };
+  return { phase: 'waiting', lastHeardMs: null, lostSinceMs: null, lastRestartMs: null, peerLate: NO_LATENESS, flaps: 0 };
 }
 
-/** A link hello arrived from the peer over this tunnel. */
-export function onLinkHello(s: LinkLiveness, nowMs: number): { state: LinkLiveness; actions: LivenessAction[] } {
-  const actions: LivenessAction[] = s.phase === 'lost' ? [{ kind: 'restored', lostForMs: nowMs - (s.lostSinceMs ?? nowMs) }] : [];
-  return { state: { phase: 'alive', lastHelloMs: nowMs, lostSinceMs: null, lastRestartMs: null }, actions };
+/**
+ * Something authenticated came from the peer over this tunnel; `peerLateMs` is
+ * set when it was a hello that said how late its sender's timers run.
+ */
+export function onLinkPacket(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, peerLateMs?: number): LivenessStep {
+  const peerLate = peerLateMs === undefined ? s.peerLate : noteLateness(s.peerLate, nowMs, peerLateMs, policy);
+  if (s.phase === 'lost') {
+    const flaps = s.flaps + 1;
+    return {
+      state: { ...s, phase: 'alive', lastHeardMs: nowMs, lostSinceMs: null, lastRestartMs: null, peerLate, flaps },
+      actions: [{ kind: 'restored', lostForMs: nowMs - (s.lostSinceMs ?? nowMs), flaps }],
+    };
+  }
+  return { state: { ...s, phase: 'alive', lastHeardMs: nowMs, peerLate }, actions: [] };
 }
 
-/** Time passed: declares the link lost, or asks for a restart of our end. */
-export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: LivenessPolicy): { state: LinkLiveness; actions: LivenessAction[] } {
-  if (s.phase === 'alive' && s.lastHelloMs !== null) {
-    const silentMs = nowMs - s.lastHelloMs;
-    if (silentMs >= lostAfterMs(policy)) {
-      return { state: { ...s, phase: 'lost', lostSinceMs: nowMs }, actions: [{ kind: 'lost', silentMs }] };
+/**
+ * How much later than lostAfterMs the link is lost, given the lateness this host
+ * saw lately (`localLateMs`, its own timers) and the lateness the peer reported.
+ * Twice the lateness: a stall can end just past the deadline with the peer's
+ * packets still queued behind it, and the next stall may be longer.
+ */
+export function widenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  const beyondJitter = (ms: number): number => Math.max(0, ms - policy.lateToleranceMs);
+  const late = beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy));
+  return Math.min(policy.maxWidenMs, Math.round(2 * late));
+}
+
+/**
+ * Time passed: declares the link lost, or asks for a restart of our end.
+ * `localLateMs`: this host's recent timer lateness, including the tick calling this.
+ */
+export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): LivenessStep {
+  if (s.phase === 'alive' && s.lastHeardMs !== null) {
+    const silentMs = nowMs - s.lastHeardMs;
+    const widenedMs = widenMs(s, nowMs, policy, localLateMs);
+    if (silentMs >= lostAfterMs(policy) + widenedMs) {
+      return { state: { ...s, phase: 'lost', lostSinceMs: nowMs }, actions: [{ kind: 'lost', silentMs, widenedMs }] };
     }
   }
   if (s.phase === 'lost' && s.lostSinceMs !== null) {
@@ -68,16 +146,31 @@ export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: Livene
   return { state: s, actions: [] };
 }
 
-/** When checkLinkLiveness has something to do next (undefined: only a hello changes anything). */
-export function nextLivenessDeadlineMs(s: LinkLiveness, policy: LivenessPolicy): number | undefined {
-  if (s.phase === 'alive' && s.lastHelloMs !== null) return s.lastHelloMs + lostAfterMs(policy);
+/** The peer said its end stopped: lost now, as if its silence had timed out. */
+export function declareLost(s: LinkLiveness, nowMs: number): LivenessStep {
+  if (s.phase !== 'alive') return { state: s, actions: [] };
+  return {
+    state: { ...s, phase: 'lost', lostSinceMs: nowMs },
+    actions: [{ kind: 'lost', silentMs: nowMs - (s.lastHeardMs ?? nowMs), widenedMs: 0 }],
+  };
+}
+
+/**
+ * When checkLinkLiveness has something to do next (undefined: only a packet
+ * changes anything). The widening fades, so the true deadline may come a little
+ * earlier than this one: callers check at least every hello interval anyway.
+ */
+export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
+  if (s.phase === 'alive' && s.lastHeardMs !== null) return s.lastHeardMs + lostAfterMs(policy) + widenMs(s, nowMs, policy, localLateMs);
   if (s.phase === 'lost' && s.lostSinceMs !== null) {
     return s.lastRestartMs === null ? s.lostSinceMs + policy.restartAfterMs : s.lastRestartMs + policy.restartEveryMs;
   }
   return undefined;
 }
 
-/** "no hello for 1.0 s", the reason in the link-lost event line. */
-export function lostReason(silentMs: number): string {
-  return `no hello for ${(silentMs / 1000).toFixed(1)} s`;
+/** "nothing heard for 1.0 s", the reason in the link-lost event line (and the widening, when it shows in tenths). */
+export function lostReason(silentMs: number, widenedMs = 0): string {
+  const base = `nothing heard for ${(silentMs / 1000).toFixed(1)} s`;
+  const tenths = Math.round(widenedMs / 100);
+  return tenths > 0 ? `${base}, deadline widened by ${(tenths / 10).toFixed(1)} s for late timers` : base;
 }

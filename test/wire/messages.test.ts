@@ -32,6 +32,12 @@ const golden: { name: string; message: PeerMessage; kind: string; items: string 
     items: '01 0008 0000018bcfe5687b  02 0008 0000018bcfe56801  03 0004 00000003',
   },
   {
+    name: 'hello: my, and how late the sender ran (1500 ms)',
+    message: { kind: 'hello', myTimestampMs: 1_700_000_000_123, lateMs: 1500 },
+    kind: '01',
+    items: '01 0008 0000018bcfe5687b  04 0004 000005dc',
+  },
+  {
     name: 'addresses: public v4, internal v4, upnp v6, want reply',
     message: { kind: 'addresses', public: ['198.51.100.7:1194'], internal: ['10.0.0.2:1194'], upnp: ['[fd00::1]:1195'], wantReply: true },
     kind: '02',
@@ -105,6 +111,14 @@ test('unknown item types are skipped, extra value bytes and a short tail are ign
   t.deepEqual(decodePacket(withTail).message, { kind: 'tunnel-accept', port: 1195 });
 });
 
+test('a hello from an older node (no lateness item) decodes without lateMs; an older node skips the item', (t) => {
+  const old = ('01' + '01' + ENVELOPE_TAIL + '01 0008 0000018bcfe5687b  03 0004 00000003').replace(/\s+/g, '');
+  t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'hello', myTimestampMs: 1_700_000_000_123, configVersion: 3 });
+  // Item 4 is what an older decoder sees as an unknown type: skipped like any other.
+  const withLate = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, lateMs: 7 }), sign);
+  t.deepEqual(decodeFrame(withLate).items.map((i) => i.type), [1, 4]);
+});
+
 test('reasons this version does not know decode as "other"', (t) => {
   const base = encodePacket(packet({ kind: 'tunnel-refuse', reason: 'full' }), sign);
   const bytes = Buffer.from(base);
@@ -176,6 +190,7 @@ function randomMessage(rand: () => number): PeerMessage {
       const m: PeerMessage = { kind: 'hello', myTimestampMs: int(2 ** 48) };
       if (rand() < 0.5) m.yourTimestampMs = int(2 ** 48);
       if (rand() < 0.5) m.configVersion = int(1000);
+      if (rand() < 0.5) m.lateMs = int(60_000);
       return m;
     }
     case 1: {

@@ -64,12 +64,15 @@ export function captureLog(): PeerProtoLog & { entries: LogEntry[] } {
 
 /**
  * Datagrams between fake sockets, delivered on the next macrotask. `drop` can
- * discard chosen datagrams (to simulate loss); `sentLog` keeps every datagram.
+ * discard chosen datagrams (to simulate loss); `sendError` makes the sending
+ * socket refuse one (as the kernel does: ENETUNREACH, EPERM…); `sentLog` keeps
+ * every datagram sent.
  */
 export class FakeUdpNetwork {
   private readonly sockets = new Map<string, FakeSocket>();
   private nextPort = 40_000;
   drop: (data: Buffer, from: UdpEndpoint, to: UdpEndpoint) => boolean = () => false;
+  sendError: (to: UdpEndpoint) => NodeJS.ErrnoException | undefined = () => undefined;
   readonly sentLog: { data: Buffer; from: UdpEndpoint; to: UdpEndpoint }[] = [];
 
   factory(host: string): UdpSocketFactory {
@@ -110,6 +113,8 @@ class FakeSocket implements UdpSocket {
   }
 
   async send(data: Buffer, to: UdpEndpoint): Promise<void> {
+    const err = this.net.sendError(to);
+    if (err !== undefined) throw err;
     this.net.deliver(data, { host: this.host, port: this.port }, to);
   }
 
@@ -122,5 +127,12 @@ class FakeSocket implements UdpSocket {
   async close(): Promise<void> {
     this.net.unregister(this);
   }
+}
+
+/** A bare socket on the fake network that sends hand-made datagrams (the attacker, an old node). */
+export async function rawSender(net: FakeUdpNetwork, host: string): Promise<(data: Buffer, to: UdpEndpoint) => Promise<void>> {
+  const socket = net.factory(host)();
+  await socket.bind(0, host);
+  return (data, to) => socket.send(data, to);
 }
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import { EventLog } from '../../../daemon/events.js';
 import { linkLocalFor } from '../../../daemon/identity.js';
-import type { HelloEvent } from '../../../daemon/peerproto/protocol.js';
+import type { Incoming } from '../../../daemon/peerproto/protocol.js';
 import { LinkMonitor, type MonitoredTunnel } from '../../../daemon/tunnels/link-monitor.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
@@ -15,7 +15,7 @@ const IF_B = 'rnb000000000000';
 function setup() {
   const clock = new FakeClock(1_000_000);
   const events = new EventLog({ clock });
-  let helloListener: ((ev: HelloEvent) => unknown) | undefined;
+  let helloListener: ((ev: Incoming) => unknown) | undefined;
   const calls: string[] = [];
   const tunnels: MonitoredTunnel[] = [{ peer: B, ifName: IF_B, childName: `openvpn to ${B}`, openedAtMs: 1_000_000, everUp: true }];
   const monitor = new LinkMonitor({
@@ -56,7 +56,7 @@ test('a lost link: detours, then the babel flush; the tunnel is down', async (t)
   await s.clock.advance(10);
   s.helloFromB();
   await s.clock.advance(1_000);
-  t.deepEqual(s.calls, [`detour ${IF_B} (link lost: no hello for 1.0 s)`, `down ${B}`, `babel flush ${IF_B}`]);
+  t.deepEqual(s.calls, [`detour ${IF_B} (link lost: nothing heard for 1.0 s)`, `down ${B}`, `babel flush ${IF_B}`]);
   s.calls.length = 0;
   s.helloFromB();
   await s.clock.advance(0);
@@ -73,11 +73,12 @@ test("the peer's down notice loses the link at once; its next hello restores it"
   s.monitor.peerSaysDown(B, "the peer's end stopped");
   await s.clock.advance(0);
   t.deepEqual(s.calls, [`detour ${IF_B} (link lost: the peer's end stopped)`, `down ${B}`, `babel flush ${IF_B}`]);
-  t.deepEqual(s.events.list().map((e) => e.text), [`link with ${B} lost (the peer's end stopped)`]);
+  t.deepEqual(s.events.list().map((e) => e.text), [`link with ${B} lost (the peer's end stopped; flaps: 0)`]);
   t.is(s.monitor.views()[0]!.phase, 'lost');
   s.monitor.peerSaysDown(B, 'again');
   t.is(s.events.list().length, 1, 'already lost');
   s.helloFromB();
   t.is(s.monitor.views()[0]!.phase, 'alive');
-  t.is(s.events.list().at(-1)!.text, `link with ${B} restored`);
+  t.is(s.events.list().at(-1)!.text, `link with ${B} restored after 0.0 s (flaps: 1)`);
+  t.is(s.monitor.flaps(B), 1);
 });

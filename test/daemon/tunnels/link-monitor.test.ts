@@ -1,20 +1,51 @@
+// The link monitor on a fake clock: hellos out, the peer's frames in (through the
+// peer protocol's 'authenticated' event), verdicts, and this host's own timer
+// lateness (a clock whose timers can be made to fire late, like a starved loop).
 import test from 'ava';
 import { pino } from 'pino';
 import { EventLog } from '../../../daemon/events.js';
 import { linkLocalFor } from '../../../daemon/identity.js';
-import type { HelloEvent, PeerAddress } from '../../../daemon/peerproto/protocol.js';
+import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
+import type { Clock } from '../../../daemon/sys/clock.js';
 import { LinkMonitor, scopeOf, type MonitoredTunnel } from '../../../daemon/tunnels/link-monitor.js';
-import type { HelloMessage } from '../../../wire/messages.js';
+import type { HelloMessage, PeerMessage } from '../../../wire/messages.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
 const B = 'fd00:1:0:2::/64';
 const IF_B = 'rnb000000000000';
 
+/**
+ * A fake clock whose host can stall: `stall(ms)` moves time on without running
+ * any timer, so the timers due meanwhile fire that much late, as on a starved loop.
+ */
+class StallingClock implements Clock {
+  private offsetMs = 0;
+  constructor(readonly fake: FakeClock) {}
+  nowMs(): number {
+    return this.fake.nowMs() + this.offsetMs;
+  }
+  setTimeout(fn: () => void, ms: number): () => void {
+    return this.fake.setTimeout(fn, ms);
+  }
+  sleep(ms: number): Promise<void> {
+    return this.fake.sleep(ms);
+  }
+  stall(ms: number): void {
+    this.offsetMs += ms;
+  }
+  advance(ms: number): Promise<void> {
+    return this.fake.advance(ms);
+  }
+  pendingTimers(): number {
+    return this.fake.pendingTimers();
+  }
+}
+
 function setup(options: { helloIntervalSec?: number } = {}) {
-  const clock = new FakeClock(1_000_000);
+  const clock = new StallingClock(new FakeClock(1_000_000));
   const events = new EventLog({ clock });
   const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number }> = [];
-  let helloListener: ((ev: HelloEvent) => unknown) | undefined;
+  let listener: ((ev: Incoming) => unknown) | undefined;
   const calls: string[] = [];
   const tunnels: MonitoredTunnel[] = [{ peer: B, ifName: IF_B, childName: `openvpn to ${B}`, openedAtMs: 1_000_000, everUp: true }];
   const settings = { helloIntervalSec: options.helloIntervalSec ?? 0.25, misses: 4 };
@@ -26,9 +57,9 @@ function setup(options: { helloIntervalSec?: number } = {}) {
       async send(to, msg) {
         sent.push({ to, msg, atMs: clock.nowMs() });
       },
-      on(_event, listener) {
-        helloListener = listener;
-        return () => (helloListener = undefined);
+      on(_event, l) {
+        listener = l;
+        return () => (listener = undefined);
       },
     },
     tunnels: () => tunnels,
@@ -52,10 +83,12 @@ function setup(options: { helloIntervalSec?: number } = {}) {
     settings: () => settings,
     defaultPeerPort: () => 1194,
   });
-  const helloFromB = (host = `${linkLocalFor(B)}%${IF_B}`, port = 2194) =>
-    helloListener?.({ from: { prefix: B, serial: '2b', host, port }, msg: { kind: 'hello', myTimestampMs: clock.nowMs() } });
+  const LINK = `${linkLocalFor(B)}%${IF_B}`;
+  /** An authenticated frame from B, by default a link hello over the tunnel. */
+  const fromB = (msg: PeerMessage, host = LINK, port = 2194) => listener?.({ from: { prefix: B, serial: '2b', host, port }, msg });
+  const helloFromB = (host = LINK, port = 2194) => fromB({ kind: 'hello', myTimestampMs: clock.nowMs() }, host, port);
   monitor.start();
-  return { clock, events, sent, calls, tunnels, settings, monitor, helloFromB };
+  return { clock, events, sent, calls, tunnels, settings, monitor, fromB, helloFromB };
 }
 
 test('sends a hello to the peer\'s link-local address on the tunnel every 250 ms', async (t) => {
@@ -85,15 +118,21 @@ test('no hello for 1 s: lost at once (event, babel flush, tunnel down); hellos a
   t.deepEqual(calls, []);
   await clock.advance(1);
   t.is(clock.nowMs() - lastHelloMs, 1_000);
-  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (no hello for 1.0 s)`]);
-  t.deepEqual(calls, [`babel flush ${IF_B}`, `down ${B} no hello for 1.0 s`]);
+  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (nothing heard for 1.0 s; flaps: 0)`]);
+  t.deepEqual(calls, [`babel flush ${IF_B}`, `down ${B} nothing heard for 1.0 s`]);
   t.is(monitor.views()[0]!.phase, 'lost');
 
   await clock.advance(2_000);
   helloFromB();
-  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (no hello for 1.0 s)`, `link with ${B} restored`]);
+  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (nothing heard for 1.0 s; flaps: 0)`, `link with ${B} restored after 2.0 s (flaps: 1)`]);
   t.deepEqual(calls.slice(2), [`babel add ${IF_B}`, `up ${B}`]);
-  t.is(monitor.views()[0]!.phase, 'alive');
+  t.like(monitor.views()[0], { phase: 'alive', flaps: 1, lastHeardMs: clock.nowMs() });
+  t.is(monitor.flaps(B), 1);
+  t.is(monitor.flaps('fd00:1:0:9::/64'), undefined);
+
+  // Lost again: the event says how often it flapped before.
+  await clock.advance(1_000);
+  t.is(events.list().at(-1)!.text, `link with ${B} lost (nothing heard for 1.0 s; flaps: 1)`);
   monitor.stop();
 });
 
@@ -101,7 +140,7 @@ test('a link lost for 5 s gets its openvpn end restarted, then every 30 s', asyn
   const { clock, calls, monitor, helloFromB } = setup();
   helloFromB();
   await clock.advance(1_000);
-  t.true(calls.includes(`down ${B} no hello for 1.0 s`));
+  t.true(calls.includes(`down ${B} nothing heard for 1.0 s`));
   await clock.advance(4_999);
   t.false(calls.includes(`restart openvpn to ${B}`));
   await clock.advance(1);
@@ -111,7 +150,7 @@ test('a link lost for 5 s gets its openvpn end restarted, then every 30 s', asyn
   monitor.stop();
 });
 
-test('hellos that are not link hellos, or come over another interface, do not count', async (t) => {
+test('frames that did not come over the tunnel do not count', async (t) => {
   const { clock, events, monitor, helloFromB } = setup();
   helloFromB();
   for (let i = 0; i < 8; i++) {
@@ -119,7 +158,69 @@ test('hellos that are not link hellos, or come over another interface, do not co
     helloFromB('fd00:1:0:2::1', 1194); // gossip over the overlay
     helloFromB(`${linkLocalFor(B)}%rnother00000000`);
   }
-  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (no hello for 1.0 s)`]);
+  t.deepEqual(events.list().map((e) => e.text), [`link with ${B} lost (nothing heard for 1.0 s; flaps: 0)`]);
+  monitor.stop();
+});
+
+test('any authenticated frame over the tunnel is life, not only hellos', async (t) => {
+  const { clock, events, monitor, fromB, helloFromB } = setup();
+  helloFromB();
+  for (let i = 0; i < 12; i++) {
+    await clock.advance(250);
+    fromB({ kind: 'addresses', public: [], internal: [], upnp: [] });
+  }
+  t.deepEqual(events.list(), []);
+  t.is(monitor.views()[0]!.phase, 'alive');
+  monitor.stop();
+});
+
+test('starvation: this host\'s timers run 2 s late, then it reads a burst of the peer\'s hellos: no loss', async (t) => {
+  const { clock, events, calls, sent, monitor, helloFromB } = setup();
+  for (let i = 0; i < 6; i++) {
+    helloFromB();
+    await clock.advance(250);
+  }
+  // Nothing runs for 2 s; the next tick fires 2 s late and comes before the queued packets.
+  clock.stall(2_000);
+  await clock.advance(250);
+  for (let i = 0; i < 8; i++) helloFromB();
+  for (let i = 0; i < 12; i++) {
+    await clock.advance(250);
+    helloFromB();
+  }
+  t.deepEqual(events.list(), []);
+  t.deepEqual(calls, []);
+  t.like(monitor.views()[0], { phase: 'alive', flaps: 0 });
+  // Its hellos tell the peer how late it ran (2 s, fading).
+  const late = sent.map((s) => s.msg.lateMs ?? 0);
+  const first = late.findIndex((l) => l > 0);
+  t.is(first, 7, `on time at first (0 … 1500 ms): ${late.join(',')}`);
+  t.is(late[first], 2_000);
+  t.is(late.at(-1), 1_800, 'fading: 3 s later, 2 s × (1 − 3 s / 30 s)');
+  monitor.stop();
+});
+
+test('a real cut on a starved host is still found, a little later', async (t) => {
+  const { clock, events, monitor, helloFromB } = setup();
+  helloFromB();
+  await clock.advance(250);
+  clock.stall(2_000);
+  const cutAtMs = clock.nowMs();
+  await clock.advance(10_000);
+  const lost = events.list();
+  t.is(lost.length, 1);
+  t.regex(lost[0]!.text, /lost \(nothing heard for \d\.\d s, deadline widened by \d\.\d s for late timers; flaps: 0\)/);
+  t.true(lost[0]!.atMs - cutAtMs <= 4_250, `lost ${lost[0]!.atMs - cutAtMs} ms after the cut`);
+  monitor.stop();
+});
+
+test('a peer that says it runs late gets a wider deadline', async (t) => {
+  const { clock, events, monitor, fromB } = setup();
+  fromB({ kind: 'hello', myTimestampMs: 1, lateMs: 500 });
+  await clock.advance(1_500);
+  t.deepEqual(events.list(), [], 'deadline 1 s + 2 × (500 − 25) ms ≈ 1.95 s');
+  await clock.advance(500);
+  t.regex(events.list()[0]!.text, /deadline widened by 0\.9 s/);
   monitor.stop();
 });
 

@@ -1,84 +1,202 @@
+// Link liveness as stepped tables: time and what happened (a packet from the
+// peer, a hello saying how late the peer ran, a check by a tick of this host,
+// which may itself run late) → the actions taken and the state left.
 import test from 'ava';
 import {
   checkLinkLiveness,
+  declareLost,
   livenessPolicy,
   lostAfterMs,
   lostReason,
   newLinkLiveness,
   nextLivenessDeadlineMs,
-  onLinkHello,
+  noteLateness,
+  NO_LATENESS,
+  onLinkPacket,
+  recentLateMs,
+  widenMs,
+  type Lateness,
   type LinkLiveness,
   type LivenessAction,
 } from '../../../daemon/tunnels/liveness.js';
 
 const policy = livenessPolicy(0.25, 4);
 
-/** Runs a script of hellos and checks, collecting every action with its time. */
-function run(steps: Array<{ atMs: number; hello?: boolean }>): { state: LinkLiveness; log: Array<{ atMs: number } & LivenessAction> } {
+/**
+ * One step: `heard` (anything from the peer; `peerLateMs` when it was a hello
+ * saying how late it ran) or a check by this host's timer, which fired
+ * `tickLateMs` after it was due (the host remembers that lateness).
+ */
+type Step = { atMs: number; heard?: true; peerLateMs?: number; tickLateMs?: number };
+
+function run(steps: Step[]): { state: LinkLiveness; local: Lateness; log: Array<{ atMs: number } & LivenessAction> } {
   let state = newLinkLiveness();
+  let local = NO_LATENESS;
   const log: Array<{ atMs: number } & LivenessAction> = [];
   for (const s of steps) {
-    const r = s.hello ? onLinkHello(state, s.atMs) : checkLinkLiveness(state, s.atMs, policy);
+    let r;
+    if (s.heard) {
+      r = onLinkPacket(state, s.atMs, policy, s.peerLateMs);
+    } else {
+      local = noteLateness(local, s.atMs, s.tickLateMs ?? 0, policy);
+      r = checkLinkLiveness(state, s.atMs, policy, recentLateMs(local, s.atMs, policy));
+    }
     state = r.state;
     for (const a of r.actions) log.push({ atMs: s.atMs, ...a });
   }
-  return { state, log };
+  return { state, local, log };
 }
 
-test('the policy: 4 misses of 250 ms make 1 s; restart after 5 s, then every 30 s', (t) => {
+/** The peer heard every 250 ms from `fromMs` to `toMs`, with on-time checks between. */
+function steady(fromMs: number, toMs: number): Step[] {
+  const steps: Step[] = [];
+  for (let ms = fromMs; ms <= toMs; ms += 250) steps.push({ atMs: ms, heard: true }, { atMs: ms + 125 });
+  return steps;
+}
+
+/** On-time checks every 250 ms in (fromMs, toMs]. */
+function checks(fromMs: number, toMs: number): Step[] {
+  const steps: Step[] = [];
+  for (let ms = fromMs + 250; ms <= toMs; ms += 250) steps.push({ atMs: ms });
+  return steps;
+}
+
+test('the policy at the defaults: lost after 1 s, jitter up to 25 ms, widening up to 3 s, restart after 5 s then every 30 s', (t) => {
   t.is(lostAfterMs(policy), 1_000);
-  t.is(policy.restartAfterMs, 5_000);
-  t.is(policy.restartEveryMs, 30_000);
-  t.is(lostReason(1_000), 'no hello for 1.0 s');
-  t.is(lostReason(1_249), 'no hello for 1.2 s');
+  t.like(policy, { lateToleranceMs: 25, maxWidenMs: 3_000, lateMemoryMs: 30_000, restartAfterMs: 5_000, restartEveryMs: 30_000 });
+  t.is(lostReason(1_000), 'nothing heard for 1.0 s');
+  t.is(lostReason(1_249), 'nothing heard for 1.2 s');
+  t.is(lostReason(2_500, 1_500), 'nothing heard for 2.5 s, deadline widened by 1.5 s for late timers');
+  t.is(lostReason(1_040, 40), 'nothing heard for 1.0 s', 'a widening too small to show is not mentioned');
 });
 
-test('no hello ever: never lost (the peer may not run link liveness)', (t) => {
-  const { state, log } = run([{ atMs: 0 }, { atMs: 10_000 }, { atMs: 100_000 }]);
+test('lateness: a peak that fades linearly over 30 s; a smaller sample does not replace a larger faded one', (t) => {
+  let l = noteLateness(NO_LATENESS, 10_000, 2_000, policy);
+  t.is(recentLateMs(l, 10_000, policy), 2_000);
+  t.is(recentLateMs(l, 25_000, policy), 1_000);
+  t.is(recentLateMs(l, 40_000, policy), 0);
+  l = noteLateness(l, 25_000, 500, policy);
+  t.is(l.peakMs, 2_000);
+  l = noteLateness(l, 25_000, 1_200, policy);
+  t.deepEqual(l, { peakMs: 1_200, atMs: 25_000 });
+  t.deepEqual(noteLateness(NO_LATENESS, 1, 0, policy), NO_LATENESS);
+});
+
+test('nothing ever heard: never lost (the peer may not run link liveness)', (t) => {
+  const { state, log } = run([{ atMs: 0 }, { atMs: 10_000 }, { atMs: 100_000, tickLateMs: 5_000 }]);
   t.is(state.phase, 'waiting');
   t.deepEqual(log, []);
-  t.is(nextLivenessDeadlineMs(state, policy), undefined);
+  t.is(nextLivenessDeadlineMs(state, 100_000, policy), undefined);
 });
 
-test('hellos every 250 ms keep the link alive; a late one inside the window too', (t) => {
-  const steps = [];
-  for (let ms = 0; ms <= 5_000; ms += 250) steps.push({ atMs: ms, hello: true }, { atMs: ms + 100 });
-  steps.push({ atMs: 5_999 });
-  const { state, log } = run(steps);
+test('the peer heard every 250 ms keeps the link alive', (t) => {
+  const { state, log } = run([...steady(0, 5_000), { atMs: 5_999 }]);
   t.is(state.phase, 'alive');
   t.deepEqual(log, []);
 });
 
-test('silence of 1 s after the last hello: lost once, at the deadline', (t) => {
-  const { state, log } = run([{ atMs: 0, hello: true }, { atMs: 250, hello: true }, { atMs: 1_000 }, { atMs: 1_249 }, { atMs: 1_250 }, { atMs: 1_500 }, { atMs: 3_000 }]);
-  t.deepEqual(log, [{ atMs: 1_250, kind: 'lost', silentMs: 1_000 }]);
+test('a silent cut at the defaults, on time: lost within 1 s of the cut, once', (t) => {
+  // Last packet at 1000 ms, the cut just after it; checks every 250 ms (the hello ticks) and at the deadline.
+  const { state, log } = run([...steady(0, 1_000), ...checks(1_000, 1_750), { atMs: 1_999 }, { atMs: 2_000 }, ...checks(2_000, 3_000)]);
+  t.deepEqual(log, [{ atMs: 2_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 }]);
   t.is(state.phase, 'lost');
-  t.is(state.lostSinceMs, 1_250);
+  t.is(state.lostSinceMs, 2_000);
+});
+
+test('a few ms of timer jitter does not delay the verdict', (t) => {
+  const { log } = run([...steady(0, 1_000), { atMs: 1_260, tickLateMs: 10 }, { atMs: 1_515, tickLateMs: 15 }, { atMs: 2_000, tickLateMs: 0 }]);
+  t.deepEqual(log, [{ atMs: 2_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 }]);
+});
+
+test('starvation: this host runs 2 s late, then reads a burst of the peer\'s packets: no loss', (t) => {
+  // Packets up to 1000 ms were read; then the loop stalls until 3250 ms. The tick due at 1250 ms
+  // fires 2 s late and sees 2.25 s of "silence", but the peer's packets are queued behind it.
+  const { state, log } = run([
+    ...steady(0, 1_000),
+    { atMs: 3_250, tickLateMs: 2_000 },
+    ...[3_251, 3_252, 3_253, 3_254, 3_255, 3_256, 3_257, 3_258, 3_259].map((atMs) => ({ atMs, heard: true as const })),
+    ...checks(3_259, 6_000),
+    ...steady(6_000, 8_000),
+  ]);
+  t.deepEqual(log, []);
+  t.is(state.phase, 'alive');
+  t.is(state.flaps, 0);
+});
+
+test('starvation that ends a hair past the deadline, packets queued: still no loss', (t) => {
+  // Read up to 1000 ms, stall from 1010 ms to 2001 ms: the tick due at 1250 ms fires at 2001 ms.
+  const { log } = run([...steady(0, 1_000), { atMs: 2_001, tickLateMs: 751 }, { atMs: 2_002, heard: true }, { atMs: 2_250 }]);
+  t.deepEqual(log, []);
+});
+
+test('a real cut on a starved host is still found, later: the widening is capped', (t) => {
+  // The host ran 2 s late at 3250 ms and nothing ever comes again.
+  const { log } = run([...steady(0, 1_000), { atMs: 3_250, tickLateMs: 2_000 }, ...checks(3_250, 8_000)]);
+  t.is(log.length, 1);
+  const lost = log[0]! as { atMs: number; kind: 'lost'; silentMs: number; widenedMs: number };
+  t.is(lost.kind, 'lost');
+  t.true(lost.widenedMs > 0 && lost.widenedMs <= policy.maxWidenMs, `widened by ${lost.widenedMs} ms`);
+  t.true(lost.atMs <= 1_000 + lostAfterMs(policy) + policy.maxWidenMs + policy.helloIntervalMs, `lost at ${lost.atMs} ms`);
+});
+
+test('a late sender widens the deadline by twice its lateness beyond jitter', (t) => {
+  // The peer says its timers ran 400 ms late: the deadline is 1 s + 2 × (400 − 25) ms = 1.75 s
+  // then, a little less as that lateness fades (400 ms × (1 − 1.749 s / 30 s) ≈ 377 ms at 2749 ms).
+  const base = [...steady(0, 750), { atMs: 1_000, heard: true as const, peerLateMs: 400 }];
+  t.is(widenMs(run(base).state, 1_000, policy, 0), 750);
+  const late = run([...base, ...checks(1_000, 2_500), { atMs: 2_700 }, { atMs: 2_749 }]);
+  t.deepEqual(late.log, [{ atMs: 2_749, kind: 'lost', silentMs: 1_749, widenedMs: 703 }]);
+  // The same silence from an on-time peer was lost at 2 s.
+  t.deepEqual(run([...steady(0, 1_000), ...checks(1_000, 2_750)]).log.map((a) => a.atMs), [2_000]);
+  // A hello without the item leaves the peer's reported lateness as it was (it fades by itself).
+  const then = run([...base, { atMs: 1_100, heard: true }]);
+  t.is(then.state.peerLate.peakMs, 400);
+});
+
+test('the peer\'s lateness is forgotten after 30 s: the deadline shrinks back to 1 s', (t) => {
+  const { log } = run([{ atMs: 0, heard: true, peerLateMs: 400 }, ...steady(250, 40_000), ...checks(40_000, 41_000)]);
+  t.deepEqual(log, [{ atMs: 41_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 }]);
+});
+
+test('local and peer lateness add up, and the widening stops at its cap', (t) => {
+  const s = run([{ atMs: 0, heard: true, peerLateMs: 5_000 }]).state;
+  t.is(widenMs(s, 0, policy, 5_000), policy.maxWidenMs);
+  const small = run([{ atMs: 0, heard: true, peerLateMs: 125 }]).state;
+  t.is(widenMs(small, 0, policy, 225), 2 * (100 + 200));
 });
 
 test('the deadline is exactly where the lost check fires', (t) => {
-  const r = onLinkHello(newLinkLiveness(), 7_000);
-  t.is(nextLivenessDeadlineMs(r.state, policy), 8_000);
+  const r = onLinkPacket(newLinkLiveness(), 7_000, policy);
+  t.is(nextLivenessDeadlineMs(r.state, 7_000, policy), 8_000);
+  t.is(nextLivenessDeadlineMs(r.state, 7_000, policy, 525), 9_000);
   t.deepEqual(checkLinkLiveness(r.state, 7_999, policy).actions, []);
-  t.deepEqual(checkLinkLiveness(r.state, 8_000, policy).actions, [{ kind: 'lost', silentMs: 1_000 }]);
+  t.deepEqual(checkLinkLiveness(r.state, 8_000, policy).actions, [{ kind: 'lost', silentMs: 1_000, widenedMs: 0 }]);
 });
 
-test('hellos resume: restored with the outage length, alive again', (t) => {
-  const { state, log } = run([{ atMs: 0, hello: true }, { atMs: 1_000 }, { atMs: 3_500, hello: true }, { atMs: 4_000 }]);
+test('heard again: restored with the outage length, and each restore is one flap', (t) => {
+  const { state, log } = run([
+    { atMs: 0, heard: true },
+    { atMs: 1_000 },
+    { atMs: 3_500, heard: true },
+    { atMs: 4_500 },
+    { atMs: 4_600, heard: true },
+    { atMs: 4_700 },
+  ]);
   t.deepEqual(log, [
-    { atMs: 1_000, kind: 'lost', silentMs: 1_000 },
-    { atMs: 3_500, kind: 'restored', lostForMs: 2_500 },
+    { atMs: 1_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
+    { atMs: 3_500, kind: 'restored', lostForMs: 2_500, flaps: 1 },
+    { atMs: 4_500, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
+    { atMs: 4_600, kind: 'restored', lostForMs: 100, flaps: 2 },
   ]);
   t.is(state.phase, 'alive');
-  t.is(nextLivenessDeadlineMs(state, policy), 4_500);
+  t.is(state.flaps, 2);
+  t.is(nextLivenessDeadlineMs(state, 4_700, policy), 5_600);
 });
 
 test('a link that stays lost: our end restarted after 5 s, then every 30 s', (t) => {
-  const steps = [{ atMs: 0, hello: true }];
-  for (let ms = 250; ms <= 70_000; ms += 250) steps.push({ atMs: ms, hello: false });
-  const { log } = run(steps);
+  const { log } = run([{ atMs: 0, heard: true }, ...checks(0, 70_000)]);
   t.deepEqual(log, [
-    { atMs: 1_000, kind: 'lost', silentMs: 1_000 },
+    { atMs: 1_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
     { atMs: 6_000, kind: 'restart', lostForMs: 5_000 },
     { atMs: 36_000, kind: 'restart', lostForMs: 35_000 },
     { atMs: 66_000, kind: 'restart', lostForMs: 65_000 },
@@ -87,13 +205,22 @@ test('a link that stays lost: our end restarted after 5 s, then every 30 s', (t)
 
 test('after a restore, a new loss counts its restarts afresh', (t) => {
   const { log } = run([
-    { atMs: 0, hello: true },
+    { atMs: 0, heard: true },
     { atMs: 1_000 },
     { atMs: 6_000 },
-    { atMs: 7_000, hello: true },
+    { atMs: 7_000, heard: true },
     { atMs: 8_000 },
     { atMs: 12_999 },
     { atMs: 13_000 },
   ]);
   t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['1000 lost', '6000 restart', '7000 restored', '8000 lost', '13000 restart']);
+});
+
+test('declareLost (the peer says its end stopped): lost at once, only from alive', (t) => {
+  const alive = onLinkPacket(newLinkLiveness(), 100, policy).state;
+  const r = declareLost(alive, 400);
+  t.deepEqual(r.actions, [{ kind: 'lost', silentMs: 300, widenedMs: 0 }]);
+  t.is(r.state.phase, 'lost');
+  t.deepEqual(declareLost(r.state, 500).actions, []);
+  t.deepEqual(declareLost(newLinkLiveness(), 500).actions, []);
 });

@@ -38,6 +38,8 @@ import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier } from './peerproto/cert.js';
 import { PeerProtocol } from './peerproto/protocol.js';
 import { PeerDb } from './peers/peer-db.js';
+import { PeerHealth } from './peers/peer-health.js';
+import { nextRetryAtMs, peerPolicyFromConfig } from './peers/retry-policy.js';
 import { RegistrySync, DEFAULT_RENEW_WINDOW_MS } from './registry-sync.js';
 import { applyReloadPlan, diffConfig, type ReloadTargets } from './reload.js';
 import { cleanStaleChildren, Supervisor, type SupervisorEvent } from './supervisor/index.js';
@@ -97,6 +99,7 @@ export class Node implements ControlBackend {
   private held: HeldNetworkConfig | undefined;
   private revoked = new Set<string>();
   private peerDb: PeerDb | undefined;
+  private peerHealth: PeerHealth | undefined;
   private supervisor: Supervisor | undefined;
   private babel: BabelLink | undefined;
   private peerproto: PeerProtocol | undefined;
@@ -164,8 +167,8 @@ export class Node implements ControlBackend {
     this.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
     await this.control.start();
 
-    // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
-    this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 });
+    // [peers] in resilnet.toml: quicker first retries than the DB's default (a fresh node should find a working peer fast).
+    this.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), peerPolicyFromConfig(config.peers));
     this.registry = this.newRegistryClient(config);
     this.held = await this.obtainNetworkConfig(signal);
     this.applyRevocations(this.held, { initial: true });
@@ -225,6 +228,23 @@ export class Node implements ControlBackend {
       configVersion: () => this.held?.config.version,
     });
     await this.peerproto.start({ port: config.underlay.port });
+    const peerproto = this.peerproto;
+    this.peerHealth = new PeerHealth(
+      {
+        clock: this.clock,
+        log: this.componentLog('peers'),
+        events: this.eventLog,
+        health: this.health,
+        peers: this.peerDb,
+        hello: (to, o) => peerproto.hello(to, o),
+        orderAddresses: (a) => this.addresses?.dialOrder(a) ?? [...a],
+        isAdjacent: (p) => this.manager?.isAdjacent(p) ?? false,
+        lastRegistryContactMs: () => this.registrySync?.status().lastContactMs ?? null,
+      },
+      { probeIntervalMs: PeerHealth.probeIntervalFor(peerPolicyFromConfig(config.peers)) },
+    );
+    this.peerHealth.listenTo(peerproto);
+    this.peerHealth.start();
 
     this.manager = new TunnelManager(this.tunnelOptions(config), {
       clock: this.clock,
@@ -232,7 +252,7 @@ export class Node implements ControlBackend {
       events: this.eventLog,
       supervisor: this.supervisor,
       peerproto: this.peerproto,
-      peers: this.peerDb,
+      peers: this.peerHealth,
       babel: this.babel,
       openvpnArgv: (end) => this.openvpnArgv(end, upScript),
       ifNameFor: tunnelIfName,
@@ -579,6 +599,7 @@ export class Node implements ControlBackend {
       const r = this.peerDb!.upsertPeer({ prefix: p.prefix, addresses: p.addresses, source: 'registry' }, nowMs);
       if (r.created) this.eventLog.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
     }
+    this.peerHealth?.registrySaw(peers, nowMs);
     this.planPeriodic?.trigger();
   }
 
@@ -745,6 +766,7 @@ export class Node implements ControlBackend {
     await step('registry', () => this.registrySync?.stop());
     await step('gossip', () => this.gossip?.stop());
     await step('links', () => this.links?.stop());
+    await step('peer health', () => this.peerHealth?.stop());
     await step('addresses', () => this.addresses?.stop());
     for (const idle of this.background) await step('periodic', idle);
     await step('babeld', () => this.babel?.stop());
@@ -833,8 +855,9 @@ export class Node implements ControlBackend {
         failures: p.failures,
         dead: p.dead,
         deadReason: p.deadReason,
+        deadCause: p.deadCause,
         deadSinceMs: p.deadSinceMs,
-        nextRetryMs: p.retryAtMs > 0 ? p.retryAtMs : null,
+        nextRetryMs: nextRetryAtMs(p),
         rttMs: p.rttMs,
         adjacent: this.manager?.get(p.prefix) !== undefined,
       })),

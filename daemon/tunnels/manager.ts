@@ -58,7 +58,10 @@ export interface TunnelDetours {
 export interface TunnelPeerStore {
   getPeer(prefix: string): PeerRecord | undefined;
   upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
-  recordFailure(prefix: string, reason: string, nowMs: number): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  /** `error`: what the attempt threw, so a failure of this host is not held against the peer (peers/peer-health.ts). */
+  recordFailure(prefix: string, reason: string, nowMs: number, error?: unknown): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  /** The peer showed it is alive: revives it when dead of failures. */
+  recordProofOfLife?(prefix: string, how: string, nowMs: number): unknown;
   recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined;
   markDead(prefix: string, reason: string, nowMs: number): boolean;
 }
@@ -358,6 +361,7 @@ export class TunnelManager {
     this.opening.add(peer);
     try {
       let lastError = 'no address answered';
+      let lastThrown: unknown;
       for (const text of addresses) {
         const address = parseHostPort(text);
         if (!address) continue;
@@ -370,12 +374,14 @@ export class TunnelManager {
           );
         } catch (err) {
           if (signal.aborted) return false;
+          lastThrown = err;
           lastError = (err as { code?: string }).code === 'RN_PEERPROTO_TIMEOUT' ? `no answer to tunnel-request at ${text}` : errorText(err);
           continue;
         }
         if (reply.msg.kind === 'tunnel-refuse') {
           if (reply.msg.reason === 'duplicate') return false; // the peer already has a tunnel with us: not a failure
           lastError = `tunnel refused: ${reply.msg.reason}`;
+          lastThrown = undefined;
           break;
         }
         if (reply.msg.kind !== 'tunnel-accept') {
@@ -393,7 +399,7 @@ export class TunnelManager {
         });
         return true;
       }
-      this.recordFailure(peer, lastError);
+      this.recordFailure(peer, lastError, lastThrown);
       return false;
     } finally {
       this.opening.delete(peer);
@@ -408,6 +414,7 @@ export class TunnelManager {
     if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
     if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
     this.learnPeer(ev.from);
+    this.deps.peers.recordProofOfLife?.(peer, 'asked us for a tunnel', this.deps.clock.nowMs());
     const existing = this.tunnels.get(peer);
     if (existing) {
       if (existing.direction === 'incoming') {
@@ -829,8 +836,8 @@ export class TunnelManager {
 
   // ---- helpers -------------------------------------------------------------
 
-  private recordFailure(peer: string, reason: string): void {
-    const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs());
+  private recordFailure(peer: string, reason: string, error?: unknown): void {
+    const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs(), error);
     this.deps.log.info({ peer, reason, failures: result?.failures }, 'tunnel attempt failed');
     if (result?.becameDead) {
       this.deps.events.add('peer-dead', `peer ${peer} marked dead: ${result.deadReason ?? reason}`, peer);

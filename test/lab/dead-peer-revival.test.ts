@@ -90,15 +90,19 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
   t.log(`all pairs reach again ${(allPairsMs / 1000).toFixed(1)} s after the heal (cut lasted ${((healAtMs - cutAtMs) / 1000).toFixed(0)} s)`);
 
   // Every node revives it (an incoming tunnel request, the registry, or a retry hello), and no one is left dead.
+  const stillDead: string[] = [];
   await waitFor(
     async () => {
       const left = (await Promise.all(lab!.nodes.map(async (n) => (await deadPeers(n.name)).map((p) => `${n.name}: ${p.prefix}`)))).flat();
-      if (left.length > 0) throw new Error(`still dead: ${left.join(', ')}`);
+      if (left.length > 0) {
+        stillDead.push(`+${((Date.now() - healAtMs) / 1000).toFixed(1)} s ${left.join(', ')}`);
+        throw new Error(`still dead: ${left.join(', ')}`);
+      }
       return true;
     },
     { timeoutMs: 120_000, intervalMs: 2_000, what: 'no dead peers anywhere' },
   );
-  t.log(`no dead peers anywhere ${((Date.now() - healAtMs) / 1000).toFixed(1)} s after the heal`);
+  t.log(`no dead peers anywhere ${((Date.now() - healAtMs) / 1000).toFixed(1)} s after the heal (seen still dead: ${stillDead.join('; ') || 'none'})`);
   for (const n of others) {
     const revived = (await lab.events(n)).map((e) => String(e.text)).filter((text) => text.startsWith(`peer ${cutPrefix} reachable again`));
     t.log(`${n}: ${revived.join(' | ') || '(revived by a tunnel that came up)'}`);

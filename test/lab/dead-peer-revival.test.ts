@@ -6,12 +6,15 @@
 // resilnet.toml); the link and tunnel timers are the defaults. Figures are
 // logged, never asserted.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { LabHandle } from '../../lab/handle.js';
 import { labDir } from '../../lab/manifest.js';
 import { resilnet } from '../../lab/orchestrate.js';
-import { waitFor } from '../../lab/wait.js';
+import { isRunning } from '../../lab/procs.js';
+import { waitFor, type WaitOptions } from '../../lab/wait.js';
 
 interface PeerJson {
   prefix: string;
@@ -27,6 +30,31 @@ interface StatusJson {
 }
 
 const CUT_TABLE = 'rndeadcut';
+
+/** `resilnet ARGS --json` in a node; a generous timeout, since the machine may be loaded (slow is not dead). */
+async function cliJson<T>(lab: LabHandle, node: string, ...args: string[]): Promise<T> {
+  const n = lab.node(node);
+  return JSON.parse(await resilnet(lab.runner, lab.manifest, n.netns, [...args, '--json', '--config', n.config], 90_000)) as T;
+}
+
+/** On a timeout: whether each daemon still runs and the end of its log, then the error again. */
+async function waitOrDiagnose<T>(t: ExecutionContext, lab: LabHandle, check: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
+  try {
+    return await waitFor(check, options);
+  } catch (err) {
+    for (const n of lab.nodes) {
+      const rec = lab.daemon(n.name);
+      let tail = '';
+      try {
+        tail = readFileSync(join(n.dir, 'daemon.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+      } catch (e) {
+        tail = `(no log: ${(e as Error).message})`;
+      }
+      t.log(`${n.name}: daemon ${rec && isRunning(rec) ? `running (pid ${rec.pid})` : 'NOT running'}; log ends:\n${tail}`);
+    }
+    throw err;
+  }
+}
 
 test.serial('dead-peer revival: a node cut off until its peers mark it dead does not blame them, is revived, and reaches every node again', async (t) => {
   const id = `hd${randomBytes(3).toString('hex')}`;
@@ -45,7 +73,7 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
   const cut = 'n4';
   const others = lab.nodes.map((n) => n.name).filter((n) => n !== cut);
   const cutPrefix = lab.node(cut).prefix as string;
-  const deadPeers = async (node: string): Promise<PeerJson[]> => (await lab!.cliJson<{ peers: PeerJson[] }>(node, 'peers', '--dead')).peers;
+  const deadPeers = async (node: string): Promise<PeerJson[]> => (await cliJson<{ peers: PeerJson[] }>(lab!, node, 'peers', '--dead')).peers;
 
   // The cut: every packet in or out of the node's namespace except loopback is dropped (sends fail with EPERM).
   const nft = (...args: string[]) => lab!.exec(cut, 'nft', ...args);
@@ -60,10 +88,12 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
   // Until every other node has marked it dead, sample what the cut node thinks of its peers.
   const blamedByCut = new Set<string>();
   let cutSawItself = false;
-  await waitFor(
+  await waitOrDiagnose(
+    t,
+    lab,
     async () => {
       for (const p of await deadPeers(cut)) blamedByCut.add(`${p.prefix}: ${p.deadReason}`);
-      const health = (await lab!.cliJson<StatusJson>(cut, 'status')).health;
+      const health = (await cliJson<StatusJson>(lab!, cut, 'status')).health;
       if (health.some((h) => h.code === 'RN_PEERS_HOST_CUT_OFF')) cutSawItself = true;
       const marked = await Promise.all(others.map(async (n) => (await deadPeers(n)).some((p) => p.prefix === cutPrefix)));
       return marked.every(Boolean) && cutSawItself ? true : undefined;
@@ -80,7 +110,7 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
   }
   const n1 = lab.node(others[0]!);
   t.log(`resilnet peers --dead on ${others[0]}:\n${await resilnet(lab.runner, lab.manifest, n1.netns, ['peers', '--dead', '--config', n1.config])}`);
-  t.log(`${cut} status health: ${JSON.stringify((await lab.cliJson<StatusJson>(cut, 'status')).health)}`);
+  t.log(`${cut} status health: ${JSON.stringify((await cliJson<StatusJson>(lab, cut, 'status')).health)}`);
   t.deepEqual([...blamedByCut], [], `${cut} did not mark its peers dead for its own failed sends`);
 
   // Heal.
@@ -91,7 +121,9 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
 
   // Every node revives it (an incoming tunnel request, the registry, or a retry hello), and no one is left dead.
   const stillDead: string[] = [];
-  await waitFor(
+  await waitOrDiagnose(
+    t,
+    lab,
     async () => {
       const left = (await Promise.all(lab!.nodes.map(async (n) => (await deadPeers(n.name)).map((p) => `${n.name}: ${p.prefix}`)))).flat();
       if (left.length > 0) {
@@ -100,12 +132,12 @@ test.serial('dead-peer revival: a node cut off until its peers mark it dead does
       }
       return true;
     },
-    { timeoutMs: 120_000, intervalMs: 2_000, what: 'no dead peers anywhere' },
+    { timeoutMs: 180_000, intervalMs: 2_000, what: 'no dead peers anywhere' },
   );
   t.log(`no dead peers anywhere ${((Date.now() - healAtMs) / 1000).toFixed(1)} s after the heal (seen still dead: ${stillDead.join('; ') || 'none'})`);
   for (const n of others) {
-    const revived = (await lab.events(n)).map((e) => String(e.text)).filter((text) => text.startsWith(`peer ${cutPrefix} reachable again`));
+    const revived = (await cliJson<{ events: Array<{ text: string }> }>(lab, n, 'events', '--limit', '1000')).events.map((e) => e.text).filter((text) => text.startsWith(`peer ${cutPrefix} reachable again`));
     t.log(`${n}: ${revived.join(' | ') || '(revived by a tunnel that came up)'}`);
   }
-  t.false((await lab.cliJson<StatusJson>(cut, 'status')).health.some((h) => h.code === 'RN_PEERS_HOST_CUT_OFF'), 'the cut-off health item cleared');
+  t.false((await cliJson<StatusJson>(lab, cut, 'status')).health.some((h) => h.code === 'RN_PEERS_HOST_CUT_OFF'), 'the cut-off health item cleared');
 });

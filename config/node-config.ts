@@ -60,6 +60,19 @@ export const nodeConfigSchema = z.strictObject({
         .describe('missed link hellos after which a tunnel counts as lost and its routes are withdrawn'),
     })
     .prefault({}),
+  // Peer retry timers (daemon/peers/retry-policy.ts); the defaults suit real networks, tests shorten them.
+  peers: z
+    .strictObject({
+      retry_base: z.number().min(0.1).max(3600).default(10)
+        .describe('seconds before the first retry of a peer that failed once; doubles with each failure'),
+      dead_after_failures: z.number().int().min(1).max(100).default(3)
+        .describe('failed attempts in a row (blamed on the peer) that mark it dead'),
+      dead_retry_base: z.number().min(1).max(86400).default(120)
+        .describe('seconds before a dead peer is retried; doubles with each failed retry (± 20 %)'),
+      dead_retry_max: z.number().min(1).max(86400).default(1800)
+        .describe('longest wait, in seconds, between retries of a dead peer (± 20 %)'),
+    })
+    .prefault({}),
   upnp: z
     .strictObject({
       enabled: z.boolean().default(true).describe('map the tunnel ports on a UPnP IGD gateway'),

@@ -35,6 +35,8 @@ import { NodeUpnp } from './node/upnp.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PeerDb } from './peers/peer-db.js';
+import { PeerHealth } from './peers/peer-health.js';
+import { peerPolicyFromConfig } from './peers/retry-policy.js';
 import { outcomeSummary, reportSummary } from './reload.js';
 import { TIMING, type LogLevel, type Settings } from './settings.js';
 import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
@@ -108,8 +110,9 @@ export class Node implements ControlBackend {
     this.p.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
     await this.p.control.start();
 
-    // Quicker first retries than the DB's default: a fresh node should find a working peer fast.
-    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), { retryBaseMs: 10_000 }));
+    // [peers] in resilnet.toml: quicker first retries than the DB's default (a fresh node should find a working peer fast).
+    const peerPolicy = peerPolicyFromConfig(config.peers);
+    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), peerPolicy));
     const registry = (this.p.registry = new RegistryConnection(() => this.p.identity!, config.registry.url));
     this.p.network = new NetworkConfigHolder({
       clock, log: this.log, events, peerDb, signal,
@@ -181,11 +184,26 @@ export class Node implements ControlBackend {
       configVersion: () => this.p.network!.held?.config.version,
     }));
     await peerproto.start({ port: start.port });
+    // Failures and proofs of life pass through here: a cut-off host blames itself, not its peers.
+    const peerHealth = (this.p.peerHealth = new PeerHealth(
+      {
+        clock, events, health,
+        log: this.componentLog('peers'),
+        peers: peerDb,
+        hello: (to, o) => peerproto.hello(to, o),
+        orderAddresses: (a) => this.p.addresses?.dialOrder(a) ?? [...a],
+        isAdjacent: (p) => this.p.manager?.isAdjacent(p) ?? false,
+        lastRegistryContactMs: () => this.p.registrySync?.status().lastContactMs ?? null,
+      },
+      { probeIntervalMs: PeerHealth.probeIntervalFor(peerPolicy) },
+    ));
+    peerHealth.listenTo(peerproto);
+    peerHealth.start();
 
     const manager = (this.p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours,
       log: this.componentLog('tunnels'),
-      peers: peerDb,
+      peers: peerHealth,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       ifNameFor: tunnelIfName,
       planContext: () => planContext(this.p),
@@ -279,7 +297,9 @@ export class Node implements ControlBackend {
   }
 
   private addBootstrapPeers(peers: Parameters<typeof addBootstrapPeers>[0]): void {
-    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs: this.clock.nowMs() });
+    const nowMs = this.clock.nowMs();
+    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs });
+    this.p.peerHealth?.registrySaw(peers, nowMs);
     this.p.jobs?.replanSoon();
   }
 
@@ -313,6 +333,7 @@ export class Node implements ControlBackend {
     await step('registry', () => this.p.registrySync?.stop());
     await step('gossip', () => this.p.gossip?.stop());
     await step('links', () => this.p.links?.stop());
+    await step('peer health', () => this.p.peerHealth?.stop());
     await step('addresses', () => this.p.addresses?.stop());
     await step('periodic', () => this.p.jobs?.idle());
     await step('babeld', () => this.p.babel?.stop());

@@ -67,12 +67,27 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderPeers(res: PeersResponse, options: { dead: boolean }, nowMs: number): string {
+/** Why a peer is dead: 'failures' (retried at NEXT RETRY, revived by any sign of life) or 'revoked' (final). */
+export type PeerDeadCause = 'failures' | 'revoked';
+
+/** A peer as a daemon reports it; daemons before dead-peer retries send no `deadCause`. */
+export type PeerRow = PeerView & { deadCause?: PeerDeadCause | null };
+
+export function renderPeers(res: { peers: readonly PeerRow[] }, options: { dead: boolean }, nowMs: number): string {
   if (res.peers.length === 0) return options.dead ? 'no dead peers\n' : 'no peers known yet\n';
   if (options.dead) {
+    // The CAUSE column only when the daemon reports causes (an older one does not).
+    const withCause = res.peers.some((p) => p.deadCause !== undefined);
     return renderTable(
-      ['PEER', 'REASON', 'SINCE', 'FAILURES', 'NEXT RETRY'],
-      res.peers.map((p) => [p.prefix, p.deadReason ?? '-', formatAgo(p.deadSinceMs, nowMs), String(p.failures), formatAgo(p.nextRetryMs, nowMs)]),
+      ['PEER', ...(withCause ? ['CAUSE'] : []), 'REASON', 'SINCE', 'FAILURES', 'NEXT RETRY'],
+      res.peers.map((p) => [
+        p.prefix,
+        ...(withCause ? [p.deadCause ?? '-'] : []),
+        p.deadReason ?? '-',
+        formatAgo(p.deadSinceMs, nowMs),
+        String(p.failures),
+        formatNextRetry(p, nowMs),
+      ]),
     );
   }
   return renderTable(
@@ -87,6 +102,13 @@ export function renderPeers(res: PeersResponse, options: { dead: boolean }, nowM
       p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`,
     ]),
   );
+}
+
+/** "in 8 min"; "due now" once the time has come (the next retry round takes it); "never" for a revoked peer. */
+export function formatNextRetry(p: PeerRow, nowMs: number): string {
+  if (p.deadCause === 'revoked') return 'never';
+  if (p.nextRetryMs === null) return '-';
+  return p.nextRetryMs <= nowMs ? 'due now' : formatAgo(p.nextRetryMs, nowMs);
 }
 
 function peerState(p: PeerView): string {

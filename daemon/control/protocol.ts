@@ -102,6 +102,8 @@ export interface PeerView {
   failures: number;
   dead: boolean;
   deadReason: string | null;
+  /** Why it is dead: failed attempts (retried on a long backoff) or a revoked certificate (never retried). */
+  deadCause: 'failures' | 'revoked' | null;
   deadSinceMs: number | null;
   nextRetryMs: number | null;
   rttMs: number | null;

@@ -7,6 +7,7 @@ import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, Status
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import { destinationViews, routeCarriers } from '../tunnels/dest-rates.js';
+import { nextRetryAtMs } from '../peers/retry-policy.js';
 import type { RunningParts } from './parts.js';
 
 /** What the views need besides the parts. */
@@ -76,8 +77,9 @@ export function peersView(p: RunningParts, req: PeersRequest): PeersResponse {
       failures: x.failures,
       dead: x.dead,
       deadReason: x.deadReason,
+      deadCause: x.deadCause,
       deadSinceMs: x.deadSinceMs,
-      nextRetryMs: x.retryAtMs > 0 ? x.retryAtMs : null,
+      nextRetryMs: nextRetryAtMs(x),
       rttMs: x.rttMs,
       adjacent: p.manager?.get(x.prefix) !== undefined,
     })),

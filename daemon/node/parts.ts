@@ -7,6 +7,7 @@ import type { ControlServer } from '../control/server.js';
 import type { Gossip } from '../gossip.js';
 import type { PeerProtocol } from '../peerproto/index.js';
 import type { PeerDb } from '../peers/peer-db.js';
+import type { PeerHealth } from '../peers/peer-health.js';
 import type { RegistrySync } from '../registry-sync.js';
 import type { Supervisor } from '../supervisor/index.js';
 import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
@@ -24,6 +25,7 @@ export interface Parts {
   control: ControlServer;
   identity: Identity;
   peerDb: PeerDb;
+  peerHealth: PeerHealth;
   registry: RegistryConnection;
   network: NetworkConfigHolder;
   settings: NodeSettings;

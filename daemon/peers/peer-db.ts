@@ -1,12 +1,17 @@
 // The node's peer DB: the only module with SQL for the node. Peers by prefix
 // with addresses, where we learned them, failure/backoff state and a persistent
 // dead flag; plus the cached signed network config. Every method takes `nowMs`
-// (no clock reads here); the state changes themselves are pure functions below.
+// (no clock reads here); the state changes themselves are pure functions
+// (below, and the retry policy in retry-policy.ts).
 import Database from 'better-sqlite3';
 import { ResilnetError } from '../../config/errors.js';
 import { canonicalPrefix } from '../../config/ipv6.js';
 import type { SignedNetworkConfig } from '../../config/network-config.js';
+import { applyFailure, DEFAULT_PEER_POLICY, LIVE_STATE, type DeadCause, type FailureState, type PeerPolicy } from './retry-policy.js';
 import { migrate } from './schema.js';
+
+export { applyFailure, classifyPeer, DEFAULT_PEER_POLICY, LIVE_STATE, retryDelayMs } from './retry-policy.js';
+export type { DeadCause, FailureState, PeerPolicy } from './retry-policy.js';
 
 export type PeerSource = 'registry' | 'peer' | 'lan' | 'config';
 
@@ -19,36 +24,28 @@ export interface PeerRecord {
   lastSeenMs: number;
   /** Last time a tunnel with this peer came up. */
   lastSuccessMs: number | null;
-  /** Consecutive failed attempts since the last success. */
+  /** Consecutive failed attempts since the last success or proof of life. */
   failures: number;
   lastFailure: string | null;
+  lastFailureMs: number | null;
   dead: boolean;
   deadSinceMs: number | null;
   /** e.g. "3 failed attempts (connection refused)". */
   deadReason: string | null;
-  /** 'failures' (cleared when the peer shows new addresses) or 'marked' (e.g. revoked). */
-  deadCause: 'failures' | 'marked' | null;
-  /** No attempt before this time. */
+  /** 'failures' (retried on a backoff, revived by any proof of life) or 'revoked' (final). */
+  deadCause: DeadCause | null;
+  /** No attempt before this time; for a peer dead of failures, its next retry. */
   retryAtMs: number;
   rttMs: number | null;
   certSerial: string | null;
 }
 
-export interface PeerPolicy {
-  /** Failed attempts in a row that make a peer dead (default 3). */
-  deadAfterFailures: number;
-  /** First backoff; doubles with each failure (default 30 s). */
-  retryBaseMs: number;
-  /** Longest backoff, and the retry time shown for dead peers (default 1 h). */
-  retryMaxMs: number;
-}
-
 export interface PeerDbOptions extends Partial<PeerPolicy> {
   /** Most peers kept; dead, then least recently seen, go first (default 1000). */
   maxPeers?: number;
+  /** Jitter of dead-peer retries, in [0, 1) (default Math.random). */
+  rand?: () => number;
 }
-
-export const DEFAULT_PEER_POLICY: PeerPolicy = { deadAfterFailures: 3, retryBaseMs: 30_000, retryMaxMs: 3_600_000 };
 export const MAX_ADDRESSES_PER_PEER = 8;
 
 /** Higher wins when two sources report the same peer. */
@@ -62,56 +59,17 @@ export interface UpsertPeer {
   certSerial?: string;
 }
 
-export interface FailureState {
-  failures: number;
-  lastFailure: string | null;
-  retryAtMs: number;
-  dead: boolean;
-  deadSinceMs: number | null;
-  deadReason: string | null;
-  deadCause: 'failures' | 'marked' | null;
-}
-
 // ---- pure state changes ---------------------------------------------------
 
-/** Backoff before the next attempt after `failures` failures in a row. */
-export function retryDelayMs(failures: number, policy: PeerPolicy = DEFAULT_PEER_POLICY): number {
-  if (failures <= 0) return 0;
-  return Math.min(policy.retryMaxMs, policy.retryBaseMs * 2 ** Math.min(failures - 1, 30));
-}
-
-/** One more failed attempt: back off, and past the threshold the peer is dead. */
-export function applyFailure(state: FailureState, reason: string, nowMs: number, policy: PeerPolicy = DEFAULT_PEER_POLICY): FailureState {
-  const failures = state.failures + 1;
-  if (state.dead) return { ...state, failures, lastFailure: reason, retryAtMs: nowMs + policy.retryMaxMs };
-  if (failures >= policy.deadAfterFailures) {
-    return {
-      failures,
-      lastFailure: reason,
-      retryAtMs: nowMs + policy.retryMaxMs,
-      dead: true,
-      deadSinceMs: nowMs,
-      deadReason: `${failures} failed attempts (${reason})`,
-      deadCause: 'failures',
-    };
-  }
-  return { ...state, failures, lastFailure: reason, retryAtMs: nowMs + retryDelayMs(failures, policy) };
-}
-
-export const LIVE_STATE: FailureState = {
-  failures: 0,
-  lastFailure: null,
-  retryAtMs: 0,
-  dead: false,
-  deadSinceMs: null,
-  deadReason: null,
-  deadCause: null,
-};
-
-/** How a peer stands at `nowMs`: dead, waiting out a backoff, or ready to try. */
-export function classifyPeer(p: Pick<PeerRecord, 'dead' | 'retryAtMs'>, nowMs: number): 'dead' | 'backoff' | 'ready' {
-  if (p.dead) return 'dead';
-  return p.retryAtMs > nowMs ? 'backoff' : 'ready';
+/**
+ * A proof of life (an authenticated packet, an incoming tunnel, the registry
+ * saw it after our last failure): a peer dead of failures is alive again and a
+ * backoff ends. A revoked peer stays dead. Null: nothing to change.
+ */
+export function applyProofOfLife(p: PeerRecord, nowMs: number): PeerRecord | null {
+  if (p.dead && p.deadCause === 'revoked') return null;
+  if (!p.dead && p.failures === 0 && p.retryAtMs <= nowMs) return null;
+  return { ...p, ...LIVE_STATE, lastSeenMs: Math.max(p.lastSeenMs, nowMs) };
 }
 
 /** Merges a report into a known peer; new addresses revive a peer that died of failures. */
@@ -145,10 +103,11 @@ interface PeerRow {
   last_success_ms: number | null;
   failures: number;
   last_failure: string | null;
+  last_failure_ms: number | null;
   dead: number;
   dead_since_ms: number | null;
   dead_reason: string | null;
-  dead_cause: 'failures' | 'marked' | null;
+  dead_cause: DeadCause | null;
   retry_at_ms: number;
   rtt_ms: number | null;
   cert_serial: string | null;
@@ -171,6 +130,7 @@ function toRecord(r: PeerRow): PeerRecord {
     lastSuccessMs: r.last_success_ms,
     failures: r.failures,
     lastFailure: r.last_failure,
+    lastFailureMs: r.last_failure_ms,
     dead: r.dead === 1,
     deadSinceMs: r.dead_since_ms,
     deadReason: r.dead_reason,
@@ -191,6 +151,7 @@ function toParams(p: PeerRecord): Record<string, unknown> {
     last_success_ms: p.lastSuccessMs,
     failures: p.failures,
     last_failure: p.lastFailure,
+    last_failure_ms: p.lastFailureMs,
     dead: p.dead ? 1 : 0,
     dead_since_ms: p.deadSinceMs,
     dead_reason: p.deadReason,
@@ -201,18 +162,23 @@ function toParams(p: PeerRecord): Record<string, unknown> {
   };
 }
 
-const COLUMNS = 'prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, last_failure, dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms, rtt_ms, cert_serial';
+const COLUMNS = 'prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, last_failure, last_failure_ms, dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms, rtt_ms, cert_serial';
 
 function prepareStatements(db: Database.Database) {
   return {
     get: db.prepare<[string], PeerRow>(`SELECT ${COLUMNS} FROM peers WHERE prefix = ?`),
     all: db.prepare<[], PeerRow>(`SELECT ${COLUMNS} FROM peers ORDER BY prefix`),
     byDead: db.prepare<[number], PeerRow>(`SELECT ${COLUMNS} FROM peers WHERE dead = ? ORDER BY prefix`),
+    // Live peers whose backoff is over, then dead ones due for their retry (a last resort), most overdue first.
     candidates: db.prepare<[number], PeerRow>(
-      `SELECT ${COLUMNS} FROM peers WHERE dead = 0 AND retry_at_ms <= ? AND addresses != '[]' ORDER BY prefix`,
+      `SELECT ${COLUMNS} FROM peers WHERE retry_at_ms <= ? AND addresses != '[]' AND (dead = 0 OR dead_cause = 'failures')
+       ORDER BY dead ASC, CASE WHEN dead = 1 THEN retry_at_ms ELSE 0 END ASC, prefix ASC`,
+    ),
+    dueForRetry: db.prepare<[number], PeerRow>(
+      `SELECT ${COLUMNS} FROM peers WHERE dead = 1 AND dead_cause = 'failures' AND retry_at_ms <= ? AND addresses != '[]' ORDER BY retry_at_ms, prefix`,
     ),
     put: db.prepare(
-      `INSERT OR REPLACE INTO peers (${COLUMNS}) VALUES (@prefix, @addresses, @source, @first_seen_ms, @last_seen_ms, @last_success_ms, @failures, @last_failure, @dead, @dead_since_ms, @dead_reason, @dead_cause, @retry_at_ms, @rtt_ms, @cert_serial)`,
+      `INSERT OR REPLACE INTO peers (${COLUMNS}) VALUES (@prefix, @addresses, @source, @first_seen_ms, @last_seen_ms, @last_success_ms, @failures, @last_failure, @last_failure_ms, @dead, @dead_since_ms, @dead_reason, @dead_cause, @retry_at_ms, @rtt_ms, @cert_serial)`,
     ),
     remove: db.prepare<[string]>('DELETE FROM peers WHERE prefix = ?'),
     count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM peers'),
@@ -236,16 +202,15 @@ export class PeerDb {
   private readonly db: Database.Database;
   private readonly policy: PeerPolicy;
   private readonly maxPeers: number;
+  private readonly rand: () => number;
   private readonly stmt: ReturnType<typeof prepareStatements>;
 
   /** Opens (creating and migrating) the DB at `path`; ":memory:" for tests. */
   constructor(path: string, options: PeerDbOptions = {}) {
-    this.policy = {
-      deadAfterFailures: options.deadAfterFailures ?? DEFAULT_PEER_POLICY.deadAfterFailures,
-      retryBaseMs: options.retryBaseMs ?? DEFAULT_PEER_POLICY.retryBaseMs,
-      retryMaxMs: options.retryMaxMs ?? DEFAULT_PEER_POLICY.retryMaxMs,
-    };
-    this.maxPeers = options.maxPeers ?? 1000;
+    const { maxPeers, rand, ...policy } = options;
+    this.policy = { ...DEFAULT_PEER_POLICY, ...definedOnly(policy) };
+    this.maxPeers = maxPeers ?? 1000;
+    this.rand = rand ?? Math.random;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -297,12 +262,30 @@ export class PeerDb {
     })();
   }
 
-  /** A failed attempt: backoff grows; after the threshold the peer is dead. Unknown prefix: undefined. */
+  /**
+   * A failed attempt the peer is to blame for (see failure-blame.ts): backoff
+   * grows; after the threshold the peer is dead and retried on the dead-peer
+   * backoff. Unknown prefix: undefined.
+   */
   recordFailure(prefix: string, reason: string, nowMs: number): (FailureState & { becameDead: boolean }) | undefined {
     return this.update(prefix, (p) => {
-      const next = applyFailure(p, reason, nowMs, this.policy);
+      const next = applyFailure(p, reason, nowMs, this.rand, this.policy);
       return { record: { ...p, ...next }, result: { ...next, becameDead: next.dead && !p.dead } };
     });
+  }
+
+  /**
+   * The peer showed it is alive (`how`, e.g. "asked us for a tunnel"): a peer
+   * dead of failures is revived and a backoff ends; a revoked one stays dead.
+   * Writes only when something changes. Unknown prefix: undefined.
+   */
+  recordProofOfLife(prefix: string, how: string, nowMs: number): { revived: boolean; changed: boolean; how: string } | undefined {
+    const key = canonicalPrefix(prefix);
+    const existing = this.getPeer(key);
+    if (existing === undefined) return undefined;
+    const next = applyProofOfLife(existing, nowMs);
+    if (next === null) return { revived: false, changed: false, how };
+    return this.update(key, () => ({ record: next, result: { revived: existing.dead, changed: true, how } }));
   }
 
   /** A tunnel came up: clears failures and the dead flag. */
@@ -313,11 +296,14 @@ export class PeerDb {
     }));
   }
 
-  /** Dead for a reason other than failed attempts (e.g. "certificate revoked"); only a success clears it. */
+  /**
+   * Dead for good (e.g. "certificate 1a revoked"): never retried, not revived by
+   * proof of life or new addresses; only a tunnel that comes up clears it.
+   */
   markDead(prefix: string, reason: string, nowMs: number): boolean {
     return (
       this.update(prefix, (p) => ({
-        record: { ...p, dead: true, deadSinceMs: p.dead ? p.deadSinceMs : nowMs, deadReason: reason, deadCause: 'marked', retryAtMs: nowMs + this.policy.retryMaxMs },
+        record: { ...p, dead: true, deadSinceMs: p.dead ? p.deadSinceMs : nowMs, deadReason: reason, deadCause: 'revoked', retryAtMs: 0 },
         result: true,
       })) ?? false
     );
@@ -333,9 +319,17 @@ export class PeerDb {
     return rows.map(toRecord);
   }
 
-  /** Peers worth an attempt now: not dead, backoff over, with at least one address. */
+  /**
+   * Peers worth an attempt now, with at least one address: live ones whose
+   * backoff is over, then (a last resort) dead ones due for their retry.
+   */
   candidates(nowMs: number): PeerRecord[] {
     return this.stmt.candidates.all(nowMs).map(toRecord);
+  }
+
+  /** Peers dead of failures whose retry is due, most overdue first. */
+  dueForRetry(nowMs: number): PeerRecord[] {
+    return this.stmt.dueForRetry.all(nowMs).map(toRecord);
   }
 
   removePeer(prefix: string): boolean {
@@ -372,4 +366,8 @@ export class PeerDb {
       return result;
     })();
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -49,6 +49,43 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE peers SET dead_cause = 'failures' WHERE dead = 1;
     `,
   },
+  {
+    version: 3,
+    description: "dead peers are retried: 'marked' becomes 'revoked' (never retried), time of the last failure",
+    // SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+    sql: `
+      CREATE TABLE peers_v3 (
+        prefix          TEXT PRIMARY KEY,
+        addresses       TEXT NOT NULL DEFAULT '[]',
+        source          TEXT NOT NULL CHECK (source IN ('registry', 'peer', 'lan', 'config')),
+        first_seen_ms   INTEGER NOT NULL,
+        last_seen_ms    INTEGER NOT NULL,
+        last_success_ms INTEGER,
+        failures        INTEGER NOT NULL DEFAULT 0,
+        last_failure    TEXT,
+        last_failure_ms INTEGER,
+        dead            INTEGER NOT NULL DEFAULT 0 CHECK (dead IN (0, 1)),
+        dead_since_ms   INTEGER,
+        dead_reason     TEXT,
+        -- 'failures': retried on a backoff, revived by any proof of life; 'revoked': final.
+        dead_cause      TEXT CHECK (dead_cause IN ('failures', 'revoked')),
+        retry_at_ms     INTEGER NOT NULL DEFAULT 0,  -- next attempt (dead: next retry); 0 for revoked
+        rtt_ms          REAL,
+        cert_serial     TEXT
+      );
+      INSERT INTO peers_v3 (prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, last_failure,
+                            dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms, rtt_ms, cert_serial)
+        SELECT prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, last_failure,
+               dead, dead_since_ms, dead_reason,
+               CASE WHEN dead = 0 THEN NULL WHEN dead_cause = 'marked' THEN 'revoked' ELSE 'failures' END,
+               CASE WHEN dead = 1 AND dead_cause = 'marked' THEN 0 ELSE retry_at_ms END,
+               rtt_ms, cert_serial
+        FROM peers;
+      DROP TABLE peers;
+      ALTER TABLE peers_v3 RENAME TO peers;
+      CREATE INDEX peers_dead_retry ON peers (dead, retry_at_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -50,7 +50,10 @@ export interface TunnelDetours {
 export interface TunnelPeerStore {
   getPeer(prefix: string): PeerRecord | undefined;
   upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
-  recordFailure(prefix: string, reason: string, nowMs: number): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  /** `error`: what the attempt threw, so a failure of this host is not held against the peer (peers/peer-health.ts). */
+  recordFailure(prefix: string, reason: string, nowMs: number, error?: unknown): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  /** The peer showed it is alive: revives it when dead of failures. */
+  recordProofOfLife?(prefix: string, how: string, nowMs: number): unknown;
   recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined;
   markDead(prefix: string, reason: string, nowMs: number): boolean;
 }

@@ -233,6 +233,7 @@ export class TunnelManager {
     this.opening.add(peer);
     try {
       let lastError = 'no address answered';
+      let lastThrown: unknown;
       for (const text of addresses) {
         const address = parseHostPort(text);
         if (!address) continue;
@@ -245,12 +246,14 @@ export class TunnelManager {
           );
         } catch (err) {
           if (signal.aborted) return false;
+          lastThrown = err;
           lastError = (err as { code?: string }).code === 'RN_PEERPROTO_TIMEOUT' ? `no answer to tunnel-request at ${text}` : errorText(err);
           continue;
         }
         if (reply.msg.kind === 'tunnel-refuse') {
           if (reply.msg.reason === 'duplicate') return false; // the peer already has a tunnel with us: not a failure
           lastError = `tunnel refused: ${reply.msg.reason}`;
+          lastThrown = undefined;
           break;
         }
         if (reply.msg.kind !== 'tunnel-accept') {
@@ -268,7 +271,7 @@ export class TunnelManager {
         });
         return true;
       }
-      this.recordFailure(peer, lastError);
+      this.recordFailure(peer, lastError, lastThrown);
       return false;
     } finally {
       this.opening.delete(peer);
@@ -283,6 +286,7 @@ export class TunnelManager {
     if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
     if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
     this.learnPeer(ev.from);
+    this.deps.peers.recordProofOfLife?.(peer, 'asked us for a tunnel', this.deps.clock.nowMs());
     const existing = this.tunnels.get(peer);
     const incoming = this.list().filter((t) => t.direction === 'incoming');
     const answer = answerTunnelRequest({
@@ -646,8 +650,8 @@ export class TunnelManager {
 
   // ---- helpers -------------------------------------------------------------
 
-  private recordFailure(peer: string, reason: string): void {
-    const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs());
+  private recordFailure(peer: string, reason: string, error?: unknown): void {
+    const result = this.deps.peers.recordFailure(peer, reason, this.deps.clock.nowMs(), error);
     this.deps.log.info({ peer, reason, failures: result?.failures }, 'tunnel attempt failed');
     if (result?.becameDead) this.deps.events.add('peer-dead', eventText.peerDead(peer, result.failures, reason), peer);
   }

@@ -7,12 +7,15 @@
 //   A node that serves nobody keeps at most maxWhenServingNobody (2): when many
 //   nodes behind NAT open tunnels without serving any, the reachable servers
 //   saturate.
-// - Never open to a dead peer, to one whose retry is not due, to one without an
-//   address, to ourselves, or to a peer we are already adjacent to (any tunnel,
-//   either direction).
+// - Never open to a revoked peer, to one whose retry is not due, to one without
+//   an address, to ourselves, or to a peer we are already adjacent to (any
+//   tunnel, either direction).
 // - Fill order: configured neighbours, then random peers babel reaches but we
 //   are not adjacent to, then random known peers babel does not reach (start-up
-//   and partitions: the DB is all we have).
+//   and partitions: the DB is all we have); all of them live. Dead peers are a
+//   last resort, not a tombstone: only when no live candidate is left, the dead
+//   ones due for their retry (retry-policy.ts), most overdue first. Refreshes
+//   and traffic picks never go to a dead peer.
 // - Every refreshIntervalMs, at capacity: drain the lowest-scoring unprotected
 //   up tunnel and open one replacement — one per refresh, so the topology
 //   changes slowly. Protected: younger than minTunnelAgeMs, the busiest share by
@@ -31,9 +34,10 @@
 //   into a direct link (`trafficOpen` says how much and where it went before).
 //   Fills stay random: random links keep the overlay's diameter small and
 //   spread load, and one traffic pick per refresh cannot skew that much.
-// - Tunnels to peers now dead (e.g. revoked) are closed at once; tunnels that
-//   did not come up within openTimeoutMs are closed (the executor records the
-//   failure in the peer DB).
+// - Tunnels to revoked peers are closed at once (a tunnel to a peer dead of
+//   failures is its retry); tunnels that did not come up within openTimeoutMs
+//   are closed (the executor records the failure in the peer DB).
+import { classifyPeer, type DeadCause } from '../peers/retry-policy.js';
 import { tunnelScore } from './score.js';
 
 export type OutgoingState = 'opening' | 'up' | 'draining';
@@ -53,6 +57,8 @@ export interface PlanPeer {
   prefix: string;
   dead: boolean;
   deadReason?: string | null;
+  /** 'revoked' is final; a peer dead of 'failures' is retried once retryAtMs is due. */
+  deadCause?: DeadCause | null;
   retryAtMs: number;
   addresses: readonly string[];
 }
@@ -150,7 +156,7 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   let active: OutgoingTunnel[] = [];
   for (const t of s.outgoing) {
     const peer = peerBy.get(t.peer);
-    if (peer?.dead) {
+    if (peer !== undefined && classifyPeer(peer, nowMs) === 'revoked') {
       act(plan.close, t.peer, `peer is dead (${peer.deadReason ?? 'no reason recorded'})`);
     } else if (t.state === 'opening' && nowMs - t.openedAtMs >= p.openTimeoutMs) {
       act(plan.close, t.peer, `not up after ${Math.round((nowMs - t.openedAtMs) / 1000)} s`);
@@ -172,12 +178,17 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
 
   // 3. Who we could open to.
   const adjacent = new Set([s.self, ...s.outgoing.map((t) => t.peer), ...s.incoming]);
-  const eligible = (prefix: string): boolean => {
+  const openable = (prefix: string, standing: 'ready' | 'dead-due'): boolean => {
     const peer = peerBy.get(prefix);
-    return peer !== undefined && !peer.dead && peer.retryAtMs <= nowMs && peer.addresses.length > 0 && !adjacent.has(prefix);
+    return peer !== undefined && classifyPeer(peer, nowMs) === standing && peer.addresses.length > 0 && !adjacent.has(prefix);
   };
+  const eligible = (prefix: string): boolean => openable(prefix, 'ready');
   const reachable = new Set(s.reachable);
   const pool = s.peers.filter((x) => eligible(x.prefix)).map((x) => x.prefix).sort();
+  const lastResort = s.peers
+    .filter((x) => openable(x.prefix, 'dead-due'))
+    .sort((a, b) => a.retryAtMs - b.retryAtMs || (a.prefix < b.prefix ? -1 : 1))
+    .map((x) => ({ peer: x.prefix, reason: `last resort: dead peer due for its retry (${x.deadReason ?? 'no reason recorded'})` }));
   const queue: PlanAction[] = [
     ...s.neighbours.filter(eligible).map((peer) => ({ peer, reason: 'configured neighbour' })),
     ...shuffle(pool.filter((x) => reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random peer babel reaches, not adjacent' })),
@@ -189,9 +200,10 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     return next;
   };
 
-  // 4. Fill up to the target.
+  // 4. Fill up to the target: live peers first, then due dead ones.
   const missing = target - active.length;
   for (let i = 0; i < missing; i++) {
+    if (queue.length === 0 && lastResort.length > 0) queue.push(...lastResort.splice(0).filter((x) => !adjacent.has(x.peer)));
     const next = take();
     if (next === undefined) {
       plan.reasons.push(`fill: ${active.length + i}/${target} tunnels, no eligible peer left${why}`);

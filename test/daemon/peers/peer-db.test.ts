@@ -3,20 +3,15 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DEFAULT_PEER_POLICY,
-  LIVE_STATE,
-  PeerDb,
-  applyFailure,
-  classifyPeer,
-  retryDelayMs,
-} from '../../../daemon/peers/peer-db.js';
+import { PeerDb } from '../../../daemon/peers/peer-db.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../daemon/peers/schema.js';
 
 const T0 = 1_700_000_000_000;
 const P1 = 'fd5e:1:0:1::/64';
 const P2 = 'fd5e:1:0:2::/64';
 const P3 = 'fd5e:1:0:3::/64';
+/** Jitter at its midpoint: dead-peer waits are exactly base · 2^k. */
+const noJitter = (): number => 0.5;
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'rn-peerdb-'));
@@ -24,35 +19,8 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-test('backoff doubles and is capped', (t) => {
-  t.deepEqual([0, 1, 2, 3, 10, 40].map((n) => retryDelayMs(n)), [0, 30_000, 60_000, 120_000, 3_600_000, 3_600_000]);
-});
-
-test('stepped: failures back off, the third marks dead with the reason', (t) => {
-  const steps = [
-    { nowMs: T0, reason: 'connection refused', want: { failures: 1, dead: false, retryAtMs: T0 + 30_000, deadReason: null } },
-    { nowMs: T0 + 30_000, reason: 'connection refused', want: { failures: 2, dead: false, retryAtMs: T0 + 90_000, deadReason: null } },
-    { nowMs: T0 + 90_000, reason: 'connection refused', want: { failures: 3, dead: true, retryAtMs: T0 + 90_000 + 3_600_000, deadReason: '3 failed attempts (connection refused)' } },
-    // Further failures keep it dead and keep the original since/reason.
-    { nowMs: T0 + 200_000, reason: 'timeout', want: { failures: 4, dead: true, retryAtMs: T0 + 200_000 + 3_600_000, deadReason: '3 failed attempts (connection refused)' } },
-  ];
-  let state = LIVE_STATE;
-  for (const s of steps) {
-    state = applyFailure(state, s.reason, s.nowMs, DEFAULT_PEER_POLICY);
-    t.like(state, s.want, `at +${s.nowMs - T0} ms`);
-  }
-  t.is(state.deadSinceMs, T0 + 90_000);
-  t.is(state.lastFailure, 'timeout');
-});
-
-test('classifyPeer: dead, backoff, ready', (t) => {
-  t.is(classifyPeer({ dead: true, retryAtMs: 0 }, T0), 'dead');
-  t.is(classifyPeer({ dead: false, retryAtMs: T0 + 1 }, T0), 'backoff');
-  t.is(classifyPeer({ dead: false, retryAtMs: T0 }, T0), 'ready');
-});
-
 test('upsert, failures to dead, success clears, candidates follow', (t) => {
-  const db = new PeerDb(':memory:');
+  const db = new PeerDb(':memory:', { rand: noJitter });
   t.teardown(() => db.close());
   t.like(db.upsertPeer({ prefix: 'fd5e:1:0:1:0::/64', addresses: ['10.0.0.1:1194', '10.0.0.1:1194'], source: 'registry' }, T0), { created: true });
   db.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'peer' }, T0);
@@ -65,16 +33,19 @@ test('upsert, failures to dead, success clears, candidates follow', (t) => {
   t.deepEqual(db.candidates(T0 + 30_000).map((p) => p.prefix), [P1, P2], 'retry due');
   db.recordFailure(P1, 'connection refused', T0 + 30_000);
   t.like(db.recordFailure(P1, 'connection refused', T0 + 90_000), { dead: true, becameDead: true });
-  t.like(db.getPeer(P1), { dead: true, deadSinceMs: T0 + 90_000, deadReason: '3 failed attempts (connection refused)', failures: 3 });
+  t.like(db.getPeer(P1), { dead: true, deadSinceMs: T0 + 90_000, deadReason: '3 failed attempts (connection refused)', deadCause: 'failures', failures: 3, retryAtMs: T0 + 90_000 + 120_000 });
   t.deepEqual(db.listPeers({ dead: true }).map((p) => p.prefix), [P1]);
-  t.deepEqual(db.candidates(T0 + 100 * 3_600_000).map((p) => p.prefix), [P2], 'dead peers are never candidates');
+  t.deepEqual(db.candidates(T0 + 209_999).map((p) => p.prefix), [P2], 'a dead peer is no candidate before its retry');
+  t.deepEqual(db.dueForRetry(T0 + 209_999), []);
+  t.deepEqual(db.candidates(T0 + 210_000).map((p) => p.prefix), [P2, P1], 'due: a last resort, after the live ones');
+  t.deepEqual(db.dueForRetry(T0 + 210_000).map((p) => p.prefix), [P1]);
 
   t.deepEqual(db.recordSuccess(P1, T0 + 100_000), { wasDead: true });
   t.like(db.getPeer(P1), { dead: false, failures: 0, deadReason: null, retryAtMs: 0, lastSuccessMs: T0 + 100_000 });
   t.is(db.recordFailure('fd5e:1:0:99::/64', 'x', T0), undefined);
 });
 
-test('new addresses revive a peer dead of failures, but not one marked dead', (t) => {
+test('new addresses revive a peer dead of failures, but not a revoked one', (t) => {
   const db = new PeerDb(':memory:', { deadAfterFailures: 1 });
   t.teardown(() => db.close());
   db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'registry' }, T0);
@@ -85,7 +56,27 @@ test('new addresses revive a peer dead of failures, but not one marked dead', (t
   t.like(db.upsertPeer({ prefix: P1, addresses: ['10.0.9.1:1194'], source: 'peer' }, T0 + 2), { revived: true });
   t.like(db.getPeer(P1), { dead: false, failures: 0, source: 'registry' }, 'the stronger source stays');
   t.like(db.upsertPeer({ prefix: P2, addresses: ['10.0.9.2:1194'], source: 'peer' }, T0 + 3), { revived: false });
-  t.like(db.getPeer(P2), { dead: true, deadReason: 'certificate revoked', deadCause: 'marked' });
+  t.like(db.getPeer(P2), { dead: true, deadReason: 'certificate revoked', deadCause: 'revoked', retryAtMs: 0 });
+  t.deepEqual(db.candidates(T0 + 100 * 3_600_000).map((p) => p.prefix), [P1], 'a revoked peer is never a candidate');
+  t.deepEqual(db.dueForRetry(T0 + 100 * 3_600_000), []);
+});
+
+test('proof of life revives a peer dead of failures and ends a backoff; a revoked peer stays dead', (t) => {
+  const db = new PeerDb(':memory:', { rand: noJitter });
+  t.teardown(() => db.close());
+  for (const [p, a] of [[P1, '10.0.0.1:1194'], [P2, '10.0.0.2:1194'], [P3, '10.0.0.3:1194']] as const) db.upsertPeer({ prefix: p, addresses: [a], source: 'registry' }, T0);
+  for (let i = 0; i < 3; i++) db.recordFailure(P1, 'no answer', T0 + i);
+  db.recordFailure(P2, 'no answer', T0);
+  db.markDead(P3, 'certificate 3c revoked', T0);
+
+  t.deepEqual(db.recordProofOfLife(P1, 'asked us for a tunnel', T0 + 10), { revived: true, changed: true, how: 'asked us for a tunnel' });
+  t.like(db.getPeer(P1), { dead: false, deadCause: null, deadReason: null, failures: 0, retryAtMs: 0, lastSeenMs: T0 + 10 });
+  t.like(db.recordProofOfLife(P2, 'hello', T0 + 10), { revived: false, changed: true });
+  t.like(db.getPeer(P2), { failures: 0, retryAtMs: 0 }, 'the backoff ended');
+  t.like(db.recordProofOfLife(P2, 'hello', T0 + 11), { changed: false }, 'nothing to change: no write');
+  t.like(db.recordProofOfLife(P3, 'hello', T0 + 10), { revived: false, changed: false });
+  t.like(db.getPeer(P3), { dead: true, deadCause: 'revoked' });
+  t.is(db.recordProofOfLife('fd5e:1:0:99::/64', 'hello', T0), undefined);
 });
 
 test('bounded size: dead peers go first, then the least recently seen; configured peers stay', (t) => {
@@ -115,7 +106,7 @@ test('network config: only a newer version replaces the cached one', (t) => {
 
 test('a file DB keeps dead flags, RTT and config across reopen, in WAL mode', (t) => {
   const path = join(tempDir(t), 'peers.db');
-  const first = new PeerDb(path);
+  const first = new PeerDb(path, { rand: noJitter });
   first.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'registry', certSerial: '1a' }, T0);
   first.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'lan' }, T0);
   for (let i = 0; i < 3; i++) first.recordFailure(P1, 'connection refused', T0 + i);
@@ -125,7 +116,7 @@ test('a file DB keeps dead flags, RTT and config across reopen, in WAL mode', (t
 
   const again = new PeerDb(path);
   t.teardown(() => again.close());
-  t.like(again.getPeer(P1), { dead: true, deadReason: '3 failed attempts (connection refused)', deadSinceMs: T0 + 2, certSerial: '1a' });
+  t.like(again.getPeer(P1), { dead: true, deadReason: '3 failed attempts (connection refused)', deadSinceMs: T0 + 2, certSerial: '1a', retryAtMs: T0 + 2 + 120_000, lastFailureMs: T0 + 2 });
   t.like(again.getPeer(P2), { rttMs: 12.5, lastSeenMs: T0 + 5, source: 'lan' });
   t.is(again.getNetworkConfig()?.version, 4);
   const raw = new Database(path, { readonly: true });
@@ -147,6 +138,30 @@ test('migration path: a version-1 file is upgraded and keeps its peers', (t) => 
   t.like(db.getPeer(P1), { dead: true, deadCause: 'failures', deadReason: '3 failed attempts (timeout)' });
   t.true(db.setNetworkConfig({ config: '{}', signature: 'AA==' }, 1, T0));
   t.is(MIGRATIONS.length, SCHEMA_VERSION);
+});
+
+test('migration path: a version-2 file upgrades "marked" to "revoked" (never retried) and keeps dead-of-failures peers retryable', (t) => {
+  const path = join(tempDir(t), 'peers.db');
+  const old = new Database(path);
+  t.deepEqual(migrate(old, 2), { from: 0, to: 2 });
+  const insert = old.prepare(`INSERT INTO peers (prefix, addresses, source, first_seen_ms, last_seen_ms, failures, dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms)
+               VALUES (?, '["10.0.0.1:1194"]', 'registry', ?, ?, ?, ?, ?, ?, ?, ?)`);
+  insert.run(P1, T0, T0, 3, 1, T0, '3 failed attempts (timeout)', 'failures', T0 + 3_600_000);
+  insert.run(P2, T0, T0, 0, 1, T0, 'certificate 2b revoked', 'marked', T0 + 3_600_000);
+  insert.run(P3, T0, T0, 1, 0, null, null, null, T0 + 30_000);
+  old.close();
+
+  const db = new PeerDb(path);
+  t.teardown(() => db.close());
+  t.like(db.getPeer(P1), { dead: true, deadCause: 'failures', retryAtMs: T0 + 3_600_000, lastFailureMs: null });
+  t.like(db.getPeer(P2), { dead: true, deadCause: 'revoked', retryAtMs: 0, deadReason: 'certificate 2b revoked' });
+  t.like(db.getPeer(P3), { dead: false, deadCause: null, failures: 1, retryAtMs: T0 + 30_000 });
+  t.deepEqual(db.dueForRetry(T0 + 3_600_000).map((p) => p.prefix), [P1]);
+  const raw = new Database(path);
+  t.teardown(() => raw.close());
+  t.is(raw.pragma('integrity_check', { simple: true }), 'ok');
+  const err = t.throws(() => raw.prepare("UPDATE peers SET dead_cause = 'marked' WHERE prefix = ?").run(P1), { any: true }, 'the old cause is gone from the schema');
+  t.is((err as { code?: string }).code, 'SQLITE_CONSTRAINT_CHECK');
 });
 
 test('a DB from a newer resilnet is refused with a clear code', (t) => {

@@ -97,6 +97,7 @@ test('fill, one replacement per refresh, protection, retry and dead peers', (t) 
     },
     { atS: 310, change: (s) => tunnel(s, P(4), { state: 'up', routeCount: 1 }) },
     // The executor finished draining P2; P2 failed once meanwhile, so its retry is not due.
+    // …and once no live peer is left, the due dead one fills the slot.
     { atS: 320, change: (s) => setPeer({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(2)) }, P(2), { retryAtMs: 2000 * S }) },
     {
       // P4 carries the most traffic: protected. P3 is lowest of the rest. P2 is not due,
@@ -112,7 +113,7 @@ test('fill, one replacement per refresh, protection, retry and dead peers', (t) 
     {
       // P1 is revoked (marked dead): closed at once; P5 backs off; nobody left to fill with.
       atS: 710,
-      change: (s) => setPeer(setPeer(s, P(1), { dead: true, deadReason: 'certificate revoked' }), P(5), { retryAtMs: 5000 * S }),
+      change: (s) => setPeer(setPeer(s, P(1), { dead: true, deadCause: 'revoked', deadReason: 'certificate revoked' }), P(5), { retryAtMs: 5000 * S }),
       close: [P(1)],
       reasons: [/^close fd5e:1:0:1::\/64: peer is dead \(certificate revoked\)$/, /^fill: 2\/3 tunnels, no eligible peer left$/],
     },
@@ -143,17 +144,18 @@ test('configured neighbours are opened first and never replaced; young tunnels a
   ]);
 });
 
-test('never opens to dead peers, peers not due, peers without address, ourselves or adjacent peers', (t) => {
+test('never opens to revoked peers, peers not due (dead or not), peers without address, ourselves or adjacent peers', (t) => {
   const s = snapshot({
     clientCount: 5,
     incoming: [P(1)],
     peers: [
       peer(1),
-      peer(2, { dead: true, deadReason: '3 failed attempts (connection refused)' }),
+      peer(2, { dead: true, deadCause: 'failures', deadReason: '3 failed attempts (connection refused)', retryAtMs: 20 * S }),
       peer(3, { retryAtMs: 10 * S }),
       peer(4, { addresses: [] }),
       { prefix: SELF, dead: false, retryAtMs: 0, addresses: ['10.0.0.255:1194'] },
       peer(5),
+      peer(7, { dead: true, deadCause: 'revoked', deadReason: 'certificate 7 revoked', retryAtMs: 0 }),
     ],
     reachable: [P(1), P(2), P(3), P(4), P(5), SELF],
   });
@@ -161,6 +163,31 @@ test('never opens to dead peers, peers not due, peers without address, ourselves
   t.deepEqual(plan.open.map((a) => a.peer), [P(5)]);
   t.true(plan.reasons.includes('fill: 1/5 tunnels, no eligible peer left'));
   t.deepEqual(planTunnels(s, 10 * S, keepOrder).open.map((a) => a.peer), [P(3), P(5)], 'P3 once its retry is due');
+  t.deepEqual(planTunnels(s, 20 * S, keepOrder).open.map((a) => a.peer), [P(3), P(5), P(2)], 'dead P2 once its retry is due, after the live ones; revoked P7 never');
+});
+
+test('dead peers are a last resort: opened only when no live candidate is left and their retry is due; never a refresh replacement', (t) => {
+  const dead = (n: number, retryAtS: number): PlanPeer => peer(n, { dead: true, deadCause: 'failures', deadReason: '3 failed attempts (no answer)', retryAtMs: retryAtS * S });
+  const start = snapshot({ peers: [peer(1), peer(2), dead(3, 100), dead(4, 50), peer(5, { retryAtMs: 100 * S })] });
+  run(t, start, [
+    { atS: 0, open: [P(1), P(2)], reasons: [/^fill: 2\/3 tunnels, no eligible peer left$/] },
+    { atS: 10, change: (s) => tunnel(tunnel(s, P(1), { state: 'up', routeCount: 2 }), P(2), { state: 'up', routeCount: 1 }) },
+    { atS: 49, reasons: [/^fill: 2\/3 tunnels, no eligible peer left$/] },
+    { atS: 50, open: [P(4)], reasons: [/^open fd5e:1:0:4::\/64: fill 3\/3: last resort: dead peer due for its retry \(3 failed attempts \(no answer\)\)$/] },
+    // Its tunnel is its retry: not closed for being dead.
+    { atS: 55 },
+    // The retry failed: the executor closed it and the DB backed off.
+    { atS: 60, change: (s) => setPeer({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(4)) }, P(4), { retryAtMs: 400 * S }) },
+    // P3 (dead) and P5 (live) are both due: the live one wins the slot.
+    { atS: 100, open: [P(5)], reasons: [/^open fd5e:1:0:5::\/64: fill 3\/3: random known peer babel does not reach$/] },
+    { atS: 110, change: (s) => tunnel(s, P(5), { state: 'up', routeCount: 1 }) },
+    // At capacity, the refresh finds only dead P3 to replace with: it keeps its tunnels.
+    { atS: 300, reasons: [/^refresh: no eligible peer to replace fd5e:1:0:\d::\/64 with, keeping it$/] },
+    // A tunnel is lost: a live peer (P2 itself) is still preferred to the due dead one…
+    { atS: 310, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(2)) }), open: [P(2)] },
+    // …and once no live peer is left, the due dead one fills the slot.
+    { atS: 320, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(2)), peers: s.peers.filter((p) => p.prefix !== P(2)) }), open: [P(3)], reasons: [/last resort/] },
+  ]);
 });
 
 test('traffic-aware replacement prefers the steady non-adjacent destination', (t) => {
@@ -229,6 +256,7 @@ test('client_count 1: steady traffic to a non-adjacent node replaces the tunnel 
       atS: 310,
       change: (s) => ({ ...tunnel(s, C, { state: 'up', routeCount: 3, bytesPerSec: 125_300 }), destinationVia: new Map([[C, C]]) }),
     },
+    // …and once no live peer is left, the due dead one fills the slot.
     { atS: 320, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== X) }) },
     // Next refresh: C carries steady traffic, so a replacement (X is eligible again) passes it over.
     { atS: 600, reasons: [/every tunnel is protected \(fd5e:1:0:3::\/64 busiest\)/, /^keep fd5e:1:0:3::\/64: busiest \(125300 B\/s\)$/] },

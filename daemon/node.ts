@@ -142,7 +142,9 @@ export class Node implements ControlBackend {
     if (stale.stopped.length) this.log.warn({ children: stale.stopped.map((c) => c.name) }, 'stopped children of an earlier run');
 
     this.setupDone = true;
-    await applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }));
+    await applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }), {
+      retry: { signal, onRetry: (r, attempt, delayMs) => this.log.warn({ argv: r.argv, attempt, delayMs }, 'network setup command timed out; retrying') },
+    });
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
     this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.p.destTraffic = m));
 
@@ -159,10 +161,10 @@ export class Node implements ControlBackend {
         ownPrefix: prefix,
         nodeAddress: address,
       },
-      { clock, log: this.componentLog('babel'), supervisor },
+      { clock, health, log: this.componentLog('babel'), supervisor },
     ));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
-    // protocol and tunnel manager can start meanwhile. start() fails below if babeld does.
+    // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.
     const babelStarted = babel.start();
     const detours = (this.p.detours = new DetourRoutes({
       clock,

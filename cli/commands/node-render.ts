@@ -53,7 +53,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `certificate  serial ${s.certificate.serial}, expires ${new Date(s.certificate.notAfterMs).toISOString()} (${formatAgo(s.certificate.notAfterMs, nowMs)})`,
     `peers        ${s.peers.total} known, ${s.peers.live} live, ${s.peers.dead} dead`,
     `tunnels      ${s.tunnels.outgoing} outgoing, ${s.tunnels.incoming} incoming, ${s.tunnels.connecting} connecting`,
-    `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours`,
+    `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours${babeldState(s.babeld)}`,
     `registry     ${s.registry.url}, last contact ${formatAgo(s.registry.lastContactMs, nowMs)}${s.registry.lastError ? ` (last error: ${s.registry.lastError})` : ''}`,
     `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped`,
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
@@ -184,4 +184,12 @@ export interface ConfigCheckResult {
 export function renderConfigCheck(r: ConfigCheckResult): string {
   if (r.ok) return `${r.path}: ok\n`;
   return `${r.problems.map((p) => `${r.path}: ${p.key}: ${p.reason}`).join('\n')}\n`;
+}
+
+/** What babeld is behind on, if anything: unanswered, or statements still being re-sent. */
+function babeldState(b: StatusResponse['babeld']): string {
+  if (!b.running) return '';
+  if (!b.answering) return `; not answering (the daemon keeps trying: ${b.pending.length} statement(s) pending)`;
+  if (b.pending.length || b.helloIntervalSec !== b.desiredHelloIntervalSec) return `; applying hello ${b.desiredHelloIntervalSec} s (${b.pending.length} statement(s) pending)`;
+  return '';
 }

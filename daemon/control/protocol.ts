@@ -68,7 +68,19 @@ export interface StatusResponse {
   };
   peers: { total: number; live: number; dead: number };
   tunnels: { outgoing: number; incoming: number; connecting: number };
-  babeld: { running: boolean; pid: number | null; routes: number; neighbours: number };
+  babeld: {
+    running: boolean;
+    pid: number | null;
+    routes: number;
+    neighbours: number;
+    /** The hello interval babeld confirmed on every interface; null while unconfirmed or mixed. */
+    helloIntervalSec: number | null;
+    desiredHelloIntervalSec: number;
+    /** Whether babeld answered its last statement or check. */
+    answering: boolean;
+    /** Statements the daemon keeps re-sending until babeld runs them. */
+    pending: string[];
+  };
   registry: { url: string; lastContactMs: number | null; lastError: string | null };
   peerProtocol: { port: number; received: number; sent: number; dropped: number };
   /** What this node announces to peers (best first), the UPnP mapping, and the address the registry saw. */

@@ -38,7 +38,7 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
     certificate: { serial: id.cert.serial, notAfterMs: id.cert.notAfterMs },
     networkConfig: {
       version: held.config.version,
-      helloIntervalSec: p.babel?.helloIntervalSec ?? settings.babel.helloIntervalSec,
+      helloIntervalSec: p.babel?.status().helloIntervalSec ?? settings.babel.helloIntervalSec,
       clientCount: settings.tunnels.clientCount,
       maxClients: settings.tunnels.manager.maxClients,
       tunnelRefreshSec: settings.tunnels.policy.refreshIntervalMs / 1000,
@@ -50,7 +50,7 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
       incoming: tunnels.filter((t) => t.direction === 'incoming' && t.state !== 'connecting').length,
       connecting: tunnels.filter((t) => t.state === 'connecting').length,
     },
-    babeld: p.babel?.status() ?? { running: false, pid: null, routes: 0, neighbours: 0 },
+    babeld: p.babel?.status() ?? { running: false, pid: null, routes: 0, neighbours: 0, helloIntervalSec: null, desiredHelloIntervalSec: settings.babel.helloIntervalSec, answering: false, pending: [] },
     registry: { url: settings.registry.url, lastContactMs: reg?.lastContactMs ?? null, lastError: reg?.lastError ?? null },
     peerProtocol: {
       port: settings.start.port,

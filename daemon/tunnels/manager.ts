@@ -14,7 +14,7 @@ import { answerTunnelRequest, chooseServerPort } from './accept.js';
 import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
 import type { TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
-import { planTunnels, type TunnelPlan, type TunnelSnapshot } from './plan.js';
+import { planTunnels, type OutgoingState, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
 
 export type { PlanContext, TunnelBabel, TunnelDetours, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions, TunnelPeerProto, TunnelPeerStore, TunnelSupervisor } from './manager-deps.js';
@@ -165,7 +165,7 @@ export class TunnelManager {
       outgoing: [
         ...outgoing.map((t) => ({
           peer: t.peer,
-          state: t.state === 'draining' ? ('draining' as const) : t.state === 'up' ? ('up' as const) : ('opening' as const),
+          state: plannerState(t),
           openedAtMs: t.openedAtMs,
           routeCount: this.deps.babel.routeCount(t.ifName),
           bytesPerSec: t.rxBytesPerSec + t.txBytesPerSec,
@@ -678,4 +678,14 @@ export class TunnelManager {
 function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return e?.code ?? e?.message ?? String(err);
+}
+
+/**
+ * How the planner sees an outgoing tunnel. One that was up and is down now (link lost, openvpn
+ * restarting) stays "up": the lost-link timeout and liveness restarts deal with it, whereas an
+ * "opening" tunnel older than the open time-out would be closed at once as never established.
+ */
+export function plannerState(t: Pick<Tunnel, 'state' | 'everUp'>): OutgoingState {
+  if (t.state === 'draining') return 'draining';
+  return t.state === 'up' || t.everUp ? 'up' : 'opening';
 }

@@ -58,12 +58,14 @@ test('babeld frozen at start: start resolves, a reload reports pending, and ever
   t.regex(r.pending ?? '', /not confirmed hello interval 2 s/);
   await waitFor(() => {
     if (!health.has('RN_BABEL_UNREACHABLE')) throw new Error('no health item yet');
+    return true;
   }, { what: 'the babeld warning', timeoutMs: 5_000, intervalMs: 50 });
   t.like(link.status(), { helloIntervalSec: null, desiredHelloIntervalSec: 2, answering: false });
 
   babeld.resume();
   await waitFor(() => {
     if (link.status().helloIntervalSec !== 2) throw new Error(JSON.stringify(link.status()));
+    return true;
   }, { what: 'hello 2 confirmed', timeoutMs: 10_000, intervalMs: 50 });
   t.is(babeld.defaultHello, '2');
   t.is(babeld.helloOf('rnA'), '2');
@@ -100,6 +102,7 @@ test('after babeld exits, the restarted one gets the default hello and every int
   await waitFor(() => {
     if (spawner.byName(BABELD_CHILD).length < 2) throw new Error('not restarted yet');
     if (babeld.defaultHello !== '1' || !babeld.interfaces.has('rnA')) throw new Error(`babeld runs ${[...babeld.interfaces.keys()]}`);
+    return true;
   }, { what: 'the desired state on the new babeld', timeoutMs: 10_000, intervalMs: 50 });
   t.false(babeld.interfaces.has('rnB'), 'a suspended interface stays out');
 });
@@ -112,9 +115,11 @@ test('a babeld that stays unanswered is restarted, and the new one is configured
   await waitFor(() => {
     const first = spawner.byName(BABELD_CHILD)[0]!;
     if (!first.signals.includes('SIGTERM')) throw new Error('not restarted yet');
+    return true;
   }, { what: 'the hung babeld restarted', timeoutMs: 15_000, intervalMs: 50 });
   await waitFor(() => {
     if (babeld.defaultHello !== '1' || babeld.helloOf('rnA') !== '1') throw new Error('not configured yet');
+    return true;
   }, { what: 'the new babeld configured', timeoutMs: 15_000, intervalMs: 50 });
   // Restarted at least once (a loaded test machine may make the new one look hung too).
   t.true(spawner.byName(BABELD_CHILD).length >= 2);

@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseChildrenFile } from '../../../daemon/supervisor/children-file.js';
-import { NodeLab, editFile, nodeCli, pings, registerNode, startDaemon, startNetwork, startRegistry, testNodeConfig, tunnelUp, waitFor, type LabHost, type RunningNode } from './netlab.js';
+import { waitFor } from '../../fixtures/wait.js';
+import { NodeLab, editFile, nodeCli, pings, registerNode, startDaemon, startNetwork, startRegistry, testNodeConfig, tunnelUp, type LabHost, type RunningNode } from './netlab.js';
 
 const HELLOS = join(dirname(fileURLToPath(import.meta.url)), '../babel/babel-hellos.ts');
 const FREEZE_MS = 15_000;
@@ -34,7 +35,7 @@ async function allPairsPing(lab: NodeLab, nodes: RunningNode[], deadlineMs: numb
   for (const x of nodes) {
     for (const y of nodes) {
       if (x === y) continue;
-      await waitFor(`${x.host.name} pings ${y.host.name}`, () => pings(lab, x, y), { timeoutMs: Math.max(1_000, deadlineMs - Date.now()), intervalMs: 250 });
+      await waitFor(() => pings(lab, x, y), { what: `${x.host.name} pings ${y.host.name}`, timeoutMs: Math.max(1_000, deadlineMs - Date.now()), intervalMs: 250 });
     }
   }
 }
@@ -51,7 +52,7 @@ test.serial('babeld frozen for 15 s while the daemon has work: the daemon stays 
   const names = ['a', 'b', 'c'];
   const { lab, nodes, configs } = await startNetwork(t, names, ['babel.hello_interval=1', 'client_count=2'], { daemonArgs: (n) => (n === 'a' ? ['--log-level', 'debug'] : []) });
   const [a, b, c] = names.map((n) => nodes.get(n)!) as [RunningNode, RunningNode, RunningNode];
-  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(`${x.host.name}-${y.host.name} tunnel up`, () => tunnelUp(lab, x, y), { timeoutMs: 90_000 });
+  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await waitFor(() => tunnelUp(lab, x, y), { what: `${x.host.name}-${y.host.name} tunnel up`, timeoutMs: 90_000 });
   await allPairsPing(lab, [a, b, c], Date.now() + 90_000);
 
   // babeld's Hello TLVs as a's neighbours receive them.
@@ -59,9 +60,10 @@ test.serial('babeld frozen for 15 s while the daemon has work: the daemon stays 
   for (const n of [b, c]) {
     const l = lab.spawnIn(n.host, [process.execPath, '--import', 'tsx', HELLOS], 'hellos');
     listeners.set(n, l.logPath);
-    await waitFor(`${n.host.name}: hello listener`, () => {
+    await waitFor(() => {
       if (!readFileSync(l.logPath, 'utf8').includes('listening')) throw new Error('not listening yet');
-    }, { timeoutMs: 30_000 });
+      return true;
+    }, { what: `${n.host.name}: hello listener`, timeoutMs: 30_000 });
   }
 
   const before = await nodeCli(lab, a, 'status');
@@ -77,9 +79,10 @@ test.serial('babeld frozen for 15 s while the daemon has work: the daemon stays 
   // … and a reload (SIGHUP) changes the hello interval.
   editFile(configs.get('a')!, (text) => text.replace('# hello_interval = 1', 'hello_interval = 2'));
   a.proc.child.kill('SIGHUP');
-  await waitFor('a notices that babeld does not answer', () => {
+  await waitFor(() => {
     if (!readFileSync(a.proc.logPath, 'utf8').includes('babeld did not answer')) throw new Error('not yet');
-  }, { timeoutMs: FREEZE_MS - 1_000, intervalMs: 250 });
+    return true;
+  }, { what: 'a notices that babeld does not answer', timeoutMs: FREEZE_MS - 1_000, intervalMs: 250 });
 
   await sleep(frozenAtMs + FREEZE_MS - Date.now());
   for (const n of [a, b, c]) t.true(await running(n), `${n.host.name}'s daemon is still running after the freeze`);
@@ -95,12 +98,13 @@ test.serial('babeld frozen for 15 s while the daemon has work: the daemon stays 
 
   // babeld itself sends hello interval 2 s (200 cs) on each of a's tunnels.
   for (const [n, logPath] of listeners) {
-    await waitFor(`${n.host.name} hears hello interval 2 s from a`, async () => {
+    await waitFor(async () => {
       const tunnel = await tunnelUp(lab, n, a);
       const fromA = hellosSeen(logPath).filter((h) => h.from.endsWith(`%${tunnel.interface}`) && !h.unicast && h.atMs > thawedAtMs);
       const last = fromA.slice(-2);
       if (last.length < 2 || !last.every((h) => h.intervalCs === 200)) throw new Error(`hellos from a on ${tunnel.interface} since SIGCONT: ${JSON.stringify(fromA.map((h) => h.intervalCs))}`);
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+      return true;
+    }, { what: `${n.host.name} hears hello interval 2 s from a`, timeoutMs: 30_000, intervalMs: 500 });
   }
   const after = await nodeCli(lab, a, 'status');
   t.is(after.babeld.pid, babeldPid, 'a 15 s freeze is not a reason to restart babeld');
@@ -144,13 +148,14 @@ test.serial('babeld frozen as soon as its socket exists at daemon start: the dae
   const log = readFileSync(proc.logPath, 'utf8');
   t.regex(log, /babeld did not answer|babeld has not answered yet/, 'the freeze hit the daemon while it started');
 
-  const status = await waitFor('a answers status', () => lab.cliJson(hosts.a, ['status', '--config', configs.a]), { timeoutMs: 30_000 });
+  const status = await waitFor(() => lab.cliJson(hosts.a, ['status', '--config', configs.a]), { what: 'a answers status', timeoutMs: 30_000 });
   const a: RunningNode = { host: hosts.a, configPath: configs.a, proc, prefix: status.prefix, address: status.address };
   await allPairsPing(lab, [a, b], thawedAtMs + 60_000);
   t.log(`a and b reach each other ${((Date.now() - thawedAtMs) / 1000).toFixed(1)} s after SIGCONT`);
-  await waitFor('a confirms its babel state', async () => {
+  await waitFor(async () => {
     const s = await nodeCli(lab, a, 'status');
     if (!s.babeld.answering || s.babeld.helloIntervalSec !== 1 || s.babeld.pending.length > 0) throw new Error(JSON.stringify(s.babeld));
-  }, { timeoutMs: 30_000 });
+    return true;
+  }, { what: 'a confirms its babel state', timeoutMs: 30_000 });
   t.true(await running(a));
 });

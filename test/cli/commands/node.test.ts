@@ -26,8 +26,8 @@ test('renderPeers: live table and dead table', (t) => {
   t.is(
     renderPeers({ peers: samplePeers.filter((p) => p.dead) }, { dead: true }, NOW_MS),
     [
-      'PEER             REASON                                           SINCE      FAILURES  NEXT RETRY',
-      'fd5e:1:2:9::/64  3 failed attempts (no answer to tunnel-request)  2 min ago  3         in 8 min',
+      'PEER             CAUSE     REASON                                           SINCE      FAILURES  NEXT RETRY',
+      'fd5e:1:2:9::/64  failures  3 failed attempts (no answer to tunnel-request)  2 min ago  3         in 8 min',
       '',
     ].join('\n'),
   );

@@ -56,6 +56,7 @@ export const samplePeers: PeerView[] = [
     adjacent: false,
     failures: 3,
     deadReason: '3 failed attempts (no answer to tunnel-request)',
+    deadCause: 'failures',
     deadSinceMs: NOW_MS - 120_000,
     nextRetryMs: NOW_MS + 480_000,
     rttMs: null,

@@ -22,7 +22,7 @@ function parts(over: RunningParts = {}): RunningParts {
 }
 
 test('status shows the hello interval babeld runs, not the one asked for', (t) => {
-  const babel = { helloIntervalSec: 4, status: () => ({ running: true, pid: 7, routes: 0, neighbours: 0 }) } as unknown as RunningParts['babel'];
+  const babel = { helloIntervalSec: 0.25, status: () => ({ running: true, pid: 7, routes: 0, neighbours: 0, helloIntervalSec: 4, desiredHelloIntervalSec: 0.25, answering: true, pending: ['interface rnA hello-interval 0.25'] }) } as unknown as RunningParts['babel'];
   const s = statusView(parts({ babel }), context);
   t.is(s.networkConfig.helloIntervalSec, 4);
   t.is(s.uptimeSec, 10);

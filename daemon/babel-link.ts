@@ -19,6 +19,7 @@ import type { Clock } from './sys/clock.js';
 import { LatenessMeter, type LatenessSource } from './sys/lateness.js';
 import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
+import type { StatusResponse } from './control/protocol.js';
 
 export const BABELD_CHILD = 'babeld';
 
@@ -49,20 +50,8 @@ export interface BabelLinkOptions {
 
 const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {} };
 
-export interface BabelLinkStatus {
-  running: boolean;
-  pid: number | null;
-  routes: number;
-  neighbours: number;
-  /** The hello interval babeld confirmed for its default and every tunnel it runs (null: not confirmed or mixed). */
-  helloIntervalSec: number | null;
-  /** The hello interval the daemon wants (differs from helloIntervalSec while a change is pending). */
-  desiredHelloIntervalSec: number;
-  /** Whether babeld answered its last request. */
-  answering: boolean;
-  /** Statements babeld has not confirmed yet. */
-  pending: string[];
-}
+/** What babeld runs, as `resilnet status` shows it (the control API's type). */
+export type BabelLinkStatus = StatusResponse['babeld'];
 
 export class BabelLink implements TunnelBabel {
   private readonly client: BabelClient;

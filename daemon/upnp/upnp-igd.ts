@@ -18,6 +18,7 @@ import {
   type UpnpErrorCode,
 } from './port-mapper.js';
 import { parseSoapFault, UPNP_ERR, type SoapFault } from './soap-fault.js';
+import { raceSignal } from '../sys/abort.js';
 
 // IGDv2 gateways answer a search for the v1 device type too (backward compatible).
 const IGD_SEARCH_TARGET = 'urn:schemas-upnp-org:device:InternetGatewayDevice:1';
@@ -298,28 +299,6 @@ function guardSocketErrors(ssdp: Ssdp, log: Pick<Logger, 'debug'>): void {
       );
     }
   }
-}
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined); // settled later; nobody waits for it any more
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -111,7 +111,7 @@ export class Node implements ControlBackend {
     await this.p.control.start();
 
     // [peers] in resilnet.toml: quicker first retries than the DB's default (a fresh node should find a working peer fast).
-    const peerPolicy = peerPolicyFromConfig(config.peers);
+    const peerPolicy = peerPolicyFromConfig(config.peers); // a start setting (settings.start.peers): the peer DB exists before the settings do
     const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), peerPolicy));
     const registry = (this.p.registry = new RegistryConnection(() => this.p.identity!, config.registry.url));
     this.p.network = new NetworkConfigHolder({

@@ -40,6 +40,8 @@ export interface StartSettings {
   identity: { ca: string; cert: string; key: string };
   /** The overlay prefix of the whole network (fixed for a network's life). */
   networkPrefix: string;
+  /** Peer retry timers (`[peers]`): the peer DB and its health keeper are built with them. */
+  peers: NodeConfig['peers'];
 }
 
 export interface TunnelSettings {
@@ -119,6 +121,7 @@ export function effectiveSettings(node: NodeConfig, network: NetworkConfig, over
       controlSocket: node.control.socket,
       identity: { ...node.identity },
       networkPrefix: network.network_prefix,
+      peers: { ...node.peers },
     },
     log: { level: overrides.logLevel ?? node.node.log_level },
     babel: { helloIntervalSec: helloSec },

@@ -32,6 +32,7 @@ const cases: Array<{ name: string; extra: string; want: Array<[string, string[]]
     extra: '[underlay]\nport = 2000\n[identity]\nkey = "other.key"',
     want: [['identity.key', ['start']], ['underlay.port', ['start', 'tunnels', 'upnp']]],
   },
+  { name: 'peer retry timers need a restart (the peer DB is built with them)', extra: '[peers]\nretry_base = 5', want: [['peers.retry_base', ['start']]] },
 ];
 
 for (const c of cases) {

@@ -261,7 +261,11 @@ export async function startDaemon(lab: NodeLab, host: LabHost, configPath: strin
   const proc = lab.spawnCli(host, ['daemon', '--config', configPath, ...extraArgs], 'daemon');
   const status = await waitFor(async () => {
     const code = await Promise.race([proc.exited, Promise.resolve('running')]);
-    if (code !== 'running') throw new StopWaiting(`daemon exited with ${code}; see ${proc.logPath}`);
+    if (code !== 'running') {
+      // The test's files are removed at teardown: the log's end goes into the failure itself.
+      const tail = existsSync(proc.logPath) ? readFileSync(proc.logPath, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : '(no log)';
+      throw new StopWaiting(`daemon exited with ${code}; the end of ${proc.logPath}:\n${tail}`);
+    }
     return lab.cliJson<{ prefix: string; address: string }>(host, ['status', '--config', configPath]);
   }, { what: `${host.name}: daemon control socket`, timeoutMs: 180_000 });
   return { host, configPath, proc, prefix: status.prefix, address: status.address };

@@ -46,6 +46,7 @@ import type { Spawner } from './sys/spawner.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
+import { stopController } from './sys/abort.js';
 
 export interface NodeComponents {
   clock: Clock;
@@ -63,7 +64,7 @@ export class Node implements ControlBackend {
   private readonly rand: () => number;
   private readonly eventLog: EventLog;
   private readonly health: HealthRegistry;
-  private readonly stopController = new AbortController();
+  private readonly stopController = stopController();
   /** Component loggers: pino children keep their own level, so a log-level change sets each. */
   private readonly logs = new Map<string, Logger>();
   private readonly logLevel: LogLevel | undefined;

@@ -13,6 +13,7 @@ import type { Cancel, Clock } from '../sys/clock.js';
 import { onTime, type LatenessSource } from '../sys/lateness.js';
 import type { BabelClient } from './client.js';
 import { afterDump, afterStep, emptyApplied, nextBabelStep, pendingSteps, type AppliedBabel, type BabelStep, type DesiredBabel, type DesiredInterface, type StepOutcome } from './desired.js';
+import { stopController } from '../sys/abort.js';
 
 export const BABEL_UNREACHABLE = 'RN_BABEL_UNREACHABLE';
 
@@ -95,7 +96,7 @@ export class BabelReconciler {
   private wakeUp: (() => void) | undefined;
   private backingOff = false;
   private readonly waiters = new Set<Waiter>();
-  private readonly abort = new AbortController();
+  private readonly abort = stopController();
   private loop: Promise<void> | undefined;
 
   constructor(

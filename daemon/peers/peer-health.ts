@@ -14,6 +14,7 @@ import { parseHostPort } from '../tunnels/manager.js';
 import { blameFailure, DEFAULT_BLAME_POLICY, type AttemptOutcome, type BlamePolicy } from './failure-blame.js';
 import type { PeerDb, PeerRecord } from './peer-db.js';
 import type { PeerPolicy } from './retry-policy.js';
+import { stopController } from '../sys/abort.js';
 
 /** Health item while this host's own sends fail. */
 export const HOST_CUT_OFF = 'RN_PEERS_HOST_CUT_OFF';
@@ -72,7 +73,7 @@ export class PeerHealth {
   private lastHeardMs: number | null = null;
   private readonly checkedAtMs = new Map<string, number>();
   private cutOffSinceMs: number | null = null;
-  private abort = new AbortController();
+  private abort = stopController();
   private periodic: Periodic | undefined;
 
   constructor(private readonly deps: PeerHealthDeps, options: Partial<PeerHealthOptions> = {}) {

@@ -1,5 +1,6 @@
 // Waiting on a promise that may never settle (a request to a stopped process)
 // without making shutdown wait for it.
+import { setMaxListeners } from 'node:events';
 
 /** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -21,4 +22,14 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise
       },
     );
   });
+}
+
+/**
+ * The stop signal of a long-lived part: many requests wait on it at once (each removes its
+ * listener when it settles), so Node's "possible leak" warning at 11 listeners does not apply.
+ */
+export function stopController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

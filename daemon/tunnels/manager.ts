@@ -16,6 +16,7 @@ import type { TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manag
 import { parseOpenvpnLine } from './openvpn-lines.js';
 import { planTunnels, type OutgoingState, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
+import { stopController } from '../sys/abort.js';
 
 export type { PlanContext, TunnelBabel, TunnelDetours, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions, TunnelPeerProto, TunnelPeerStore, TunnelSupervisor } from './manager-deps.js';
 /** node.ts imports it from here; its one definition is in sys/host-port.ts. */
@@ -58,7 +59,7 @@ export class TunnelManager {
   /** Peers with an outgoing attempt in flight (before the tunnel exists). */
   private readonly opening = new Set<string>();
   private readonly unsubscribe: Array<() => unknown> = [];
-  private abort = new AbortController();
+  private abort = stopController();
   private options: TunnelManagerOptions;
   private startedAtMs = 0;
   private tunnelRequestsSeen = 0;
@@ -72,7 +73,7 @@ export class TunnelManager {
   }
 
   start(): void {
-    this.abort = new AbortController();
+    this.abort = stopController();
     this.startedAtMs = this.deps.clock.nowMs();
     this.deps.peerproto.setHandler('tunnel-request', (ev) => this.onTunnelRequest(ev));
     this.unsubscribe.push(this.deps.peerproto.on('drain', (ev) => this.onDrainMessage(ev)));

@@ -2,7 +2,7 @@
 # The demo: installs what is missing, builds, brings up a lab network (registry,
 # nodes, a NAT router) in network namespaces, shows its status live, and tears
 # it down at Ctrl-C or after --duration seconds.
-#   sudo scripts/demo.sh [--duration SEC] [--nodes N] [--nat K] [--hello SEC]
+#   bash scripts/demo.sh [--duration SEC] [--nodes N] [--nat K] [--hello SEC]
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -31,10 +31,10 @@ trap down INT TERM EXIT
 
 resilnet lab up --name "$name" "${up_args[@]}"
 echo
-echo "demo: lab $name is up. Try, in another shell:"
-echo "  sudo node $REPO/bin/resilnet lab status --name $name"
+echo "demo: lab $name is up. Try, in another shell (as root):"
+echo "  node $REPO/bin/resilnet lab status --name $name"
 n2="$(node -e 'try{const m=require(process.argv[1]);console.log(m.nodes.find(n=>n.name==="n2").overlay)}catch{console.log("<overlay address of n2>")}' "${RESILNET_LAB_DIR:-/tmp/resilnet-lab}/$name/manifest.json")"
-echo "  sudo node $REPO/bin/resilnet lab exec --name $name n1 -- ping -6 -c3 $n2"
+echo "  node $REPO/bin/resilnet lab exec --name $name n1 -- ping -6 -c3 $n2"
 [ "$duration" -gt 0 ] && echo "demo: tearing down in ${duration} s" || echo "demo: Ctrl-C tears it down"
 
 start=$SECONDS

@@ -148,21 +148,13 @@ export class BabelLink implements TunnelBabel {
    */
   async suspendInterface(ifName: string): Promise<void> {
     if (this.stopped || !this.reconciler.desired.interfaces.has(ifName)) return;
-    this.reconciler.update((d) => {
-      const known = d.interfaces.get(ifName);
-      if (known) known.suspended = true;
-    });
-    await this.confirm(ifName);
+    await this.setInterfaceFlag(ifName, 'suspended', true);
   }
 
   /** Hellos came back: babel runs on the interface again (with the drain cost if it was draining). */
   async resumeInterface(ifName: string): Promise<void> {
     if (this.stopped || !this.reconciler.desired.interfaces.get(ifName)?.suspended) return;
-    this.reconciler.update((d) => {
-      const known = d.interfaces.get(ifName);
-      if (known) known.suspended = false;
-    });
-    await this.confirm(ifName);
+    await this.setInterfaceFlag(ifName, 'suspended', false);
   }
 
   /** Drain: the interface runs with a high rxcost (a suspended one gets it on resume). */
@@ -179,9 +171,14 @@ export class BabelLink implements TunnelBabel {
   /** Undoes raiseCost: the interface runs with its normal cost again (a drain given up). */
   async restoreCost(ifName: string): Promise<void> {
     if (this.stopped || !this.reconciler.desired.interfaces.get(ifName)?.draining) return;
+    await this.setInterfaceFlag(ifName, 'draining', false);
+  }
+
+  /** Sets one flag of a known interface in the desired state and waits (bounded) for babeld to run it. */
+  private async setInterfaceFlag(ifName: string, flag: 'suspended' | 'draining', value: boolean): Promise<void> {
     this.reconciler.update((d) => {
       const known = d.interfaces.get(ifName);
-      if (known) known.draining = false;
+      if (known) known[flag] = value;
     });
     await this.confirm(ifName);
   }

@@ -1,6 +1,7 @@
 // Choosing bootstrap peers (pure): up to `count` random recently-seen nodes,
-// never the caller, each with the addresses it can be reached at.
-import { isIP } from 'node:net';
+// never the caller, each with the addresses it can be reached at. Addresses no
+// peer can use are skipped here too: a store from an older version may hold them.
+import { isPeerAddress } from '../config/peer-address.js';
 import { formatEndpoint, parseEndpoint, type BootstrapPeer } from '../wire/registry-api.js';
 
 export interface LiveNode {
@@ -23,7 +24,7 @@ export function nodeEndpoints(node: LiveNode): string[] {
   const sorted = [...node.addresses].sort((a, b) => (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9));
   const withPort = (address: string): string | undefined => {
     const ep = parseEndpoint(address);
-    if (!ep) return undefined;
+    if (!ep || !isPeerAddress(ep.ip)) return undefined;
     const port = ep.port ?? node.port;
     return port ? formatEndpoint(ep.ip, port) : undefined;
   };
@@ -31,7 +32,7 @@ export function nodeEndpoints(node: LiveNode): string[] {
     const ep = withPort(a.address);
     if (ep) add(ep);
   }
-  if (node.seenAddress && node.port && isIP(node.seenAddress)) add(formatEndpoint(node.seenAddress, node.port));
+  if (node.seenAddress && node.port && isPeerAddress(node.seenAddress)) add(formatEndpoint(node.seenAddress, node.port));
   for (const a of sorted.filter((x) => x.kind === 'internal')) {
     const ep = withPort(a.address);
     if (ep) add(ep);

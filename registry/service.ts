@@ -6,13 +6,14 @@ import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix, parsePrefix, type Ipv6Prefix } from '../config/ipv6.js';
 import type { NetworkConfig, SignedNetworkConfig } from '../config/network-config.js';
+import { peerAddressProblem } from '../config/peer-address.js';
 import { signedNetworkConfigSchema } from '../config/network-config.js';
 import { createCrl, issueNodeCertificate, type CaSigner } from '../pki/ca.js';
 import { readCsr } from '../pki/csr.js';
 import { derToPem } from '../pki/der.js';
 import { caFingerprint, normalizeSerial, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { verifyNetworkConfig, signNetworkConfig } from '../pki/network-config.js';
-import type { BootstrapResponse, EnrolResponse, HeartbeatReply, ParsedHeartbeat } from '../wire/registry-api.js';
+import { parseEndpoint, type BootstrapResponse, type EnrolResponse, type HeartbeatReply, type ParsedHeartbeat } from '../wire/registry-api.js';
 import { pickBootstrapPeers, toCandidates, type BootstrapCandidate } from './bootstrap.js';
 import type { HeartbeatRecord, NodeRow, RegistryDb } from './db.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent, type Overrides } from './network-config-build.js';
@@ -76,6 +77,19 @@ export interface ConfigView {
   version: number;
   config: NetworkConfig;
   overrides: Record<string, unknown>;
+}
+
+/** Every reported address must be one a peer can use; one bad record refuses the heartbeat (400, with the reason). */
+function refuseUnusableAddresses(addresses: readonly { address: string }[]): void {
+  for (const [i, a] of addresses.entries()) {
+    const ep = parseEndpoint(a.address);
+    const problem = ep ? peerAddressProblem(ep.ip) : `"${a.address}" is not "IP", "IPv4:PORT" or "[IPv6]:PORT"`;
+    if (problem) {
+      throw new ResilnetError('RN_REGISTRY_ADDRESS_REFUSED', `heartbeat refused: addresses.${i} (${a.address}): ${problem}`, {
+        hint: 'Announce only addresses other nodes can reach: no zone IDs, loopback, link-local, unspecified or multicast addresses.',
+      });
+    }
+  }
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -288,6 +302,7 @@ export class RegistryService {
   // ---- liveness --------------------------------------------------------------
 
   heartbeat(node: CertInfo, body: ParsedHeartbeat, remoteIp: string): HeartbeatReply {
+    refuseUnusableAddresses(body.addresses);
     const seen = remoteIp.startsWith('::ffff:') && remoteIp.includes('.') ? remoteIp.slice(7) : remoteIp;
     // Buffered and written in batches (flushHeartbeats): one transaction per
     // batch instead of per request. A crash loses at most the last second of last-seen times.

@@ -113,7 +113,7 @@ test('malformed requests all get a 4xx JSON error and the registry keeps serving
   const rsaCsr = readFileSync(join(root, 'rsa.csr'), 'utf8');
 
   const json = { 'content-type': 'application/json' };
-  const cases: { name: string; req: Raw; want: number }[] = [
+  const cases: { name: string; req: Raw; want: number; code?: string }[] = [
     { name: 'bad JSON', req: { method: 'POST', path: '/v1/enrol', headers: json, body: '{"token":' }, want: 400 },
     { name: 'JSON array', req: { method: 'POST', path: '/v1/enrol', headers: json, body: '[]' }, want: 400 },
     { name: 'JSON null', req: { method: 'POST', path: '/v1/enrol', headers: json, body: 'null' }, want: 400 },
@@ -142,6 +142,12 @@ test('malformed requests all get a 4xx JSON error and the registry keeps serving
     { name: 'heartbeat with a certificate from another CA', req: { method: 'POST', path: '/v1/heartbeat', headers: json, body: '{"port":1194}', cert: foreign }, want: 403 },
     { name: 'heartbeat with bad types', req: { method: 'POST', path: '/v1/heartbeat', headers: json, body: '{"port":"x"}', cert: node }, want: 400 },
     { name: 'heartbeat with a bad address', req: { method: 'POST', path: '/v1/heartbeat', headers: json, body: '{"port":1194,"addresses":[{"address":"999.1.1.1:5","kind":"public"}]}', cert: node }, want: 400 },
+    ...['[fe80::1%eth0]:1194', '127.0.0.1:1194', '[::1]:1194', '[fe80::1]:1194', '169.254.3.4:1194', '0.0.0.0', '[ff02::1]:1194'].map((address) => ({
+      name: `heartbeat announcing ${address}`,
+      req: { method: 'POST', path: '/v1/heartbeat', headers: json, body: JSON.stringify({ port: 1194, addresses: [{ address: '198.51.100.1', kind: 'public' }, { address, kind: 'internal' }] }), cert: node },
+      want: 400,
+      code: 'RN_REGISTRY_ADDRESS_REFUSED',
+    })),
     { name: 'heartbeat with too many tunnels', req: { method: 'POST', path: '/v1/heartbeat', headers: json, body: JSON.stringify({ port: 1194, tunnels: Array.from({ length: 600 }, () => ({ peer: 'fd42:99::/64', role: 'client', rx_bytes: 0, tx_bytes: 0 })) }), cert: node }, want: 400 },
     { name: 'bootstrap count not a number', req: { method: 'GET', path: '/v1/bootstrap?count=abc', cert: node }, want: 400 },
     { name: 'bootstrap count too large', req: { method: 'GET', path: '/v1/bootstrap?count=100000', cert: node }, want: 400 },
@@ -157,6 +163,7 @@ test('malformed requests all get a 4xx JSON error and the registry keeps serving
       const body = JSON.parse(res.body) as { error: { code: string; message: string } };
       t.regex(body.error.code, /^RN_[A-Z]+_[A-Z_]+$/, c.name);
       t.true(body.error.message.length > 0, c.name);
+      if (c.code) t.is(body.error.code, c.code, `${c.name}: ${body.error.message}`);
     }
   }
 

@@ -47,3 +47,11 @@ test('the sample follows the random source', (t) => {
   t.deepEqual(pickBootstrapPeers(nodes, { ...opts, rand: seq([0]) }).map((p) => p.prefix), [node(1).prefix, node(2).prefix]);
   t.deepEqual(pickBootstrapPeers(nodes, { ...opts, rand: seq([0.99]) }).map((p) => p.prefix), [node(4).prefix, node(1).prefix]);
 });
+
+test('endpoints: addresses no peer can use are skipped, the seen address too', (t) => {
+  const bad = ['[fe80::1%eth0]:1194', '[fe80::1]', '127.0.0.1:9', '[::1]:1194', '169.254.1.1', '[::]:1', '0.0.0.0', '[ff02::1]:1194', '224.0.0.1'];
+  const n = node(1, { seenAddress: '127.0.0.1', addresses: [...bad.map((address) => ({ address, kind: 'public' })), { address: '10.0.0.1', kind: 'internal' }] });
+  t.deepEqual(nodeEndpoints(n), ['10.0.0.1:1194']);
+  t.deepEqual(nodeEndpoints(node(2, { seenAddress: 'fe80::2%eth0', addresses: [] })), []);
+  t.deepEqual(toCandidates([node(3, { seenAddress: '::1', addresses: [{ address: '[fe80::1%eth0]:1194', kind: 'public' }] })]), []);
+});

@@ -199,6 +199,37 @@ test('heartbeats feed bootstrap: recent peers only, never the caller, never revo
   t.is(service.listNodes().find((n) => n.prefix === c.prefix)!.state, 'offline');
 });
 
+test('a heartbeat announcing an address no peer can use is refused whole, with the reason, and stores nothing', async (t) => {
+  const { service } = await setup();
+  const token = service.addToken({ uses: 1 }).token;
+  const node = service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE'));
+  const hb = (address: string) => ({
+    port: 1194, addresses: [{ address: '198.51.100.1', kind: 'public' as const }, { address, kind: 'internal' as const }],
+    tunnels: [], network_config_version: 1, protocol_version: 1, counters: {},
+  });
+  for (const [address, why] of [['[fe80::1%eth0]:1194', /addresses\.1 .*zone ID/], ['127.0.0.1', /loopback/], ['[fe80::2]:7', /link-local/], ['169.254.1.1:5', /link-local/], ['[::]:1194', /unspecified/], ['239.1.1.1', /multicast/]] as const) {
+    const err = t.throws(() => service.heartbeat(node, hb(address), '198.51.100.1'), { instanceOf: ResilnetError });
+    t.is(err.code, 'RN_REGISTRY_ADDRESS_REFUSED', address);
+    t.regex(err.message, why);
+  }
+  t.is(service.listNodes()[0]!.last_seen, null);
+  service.heartbeat(node, hb('10.0.0.1:1194'), '198.51.100.1');
+  t.deepEqual(service.listNodes()[0]!.addresses.map((a) => a.address), ['198.51.100.1', '10.0.0.1:1194']);
+});
+
+test('bootstrap never serves unusable addresses a store from an older version holds', async (t) => {
+  const { service, db, clock } = await setup();
+  const token = service.addToken({ uses: 3 }).token;
+  const [a, b, c] = await Promise.all([0, 1, 2].map(async () => service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE'))));
+  const stored = (prefix: string, seenAddress: string, addresses: string[]) =>
+    db.recordHeartbeat({ prefix, nowMs: clock.now, seenAddress, port: 1194, addresses: addresses.map((address) => ({ address, kind: 'internal' })), tunnels: [], configVersion: 1 });
+  stored(b!.prefix, '127.0.0.1', ['[fe80::1%eth0]:1194', '[::1]:1194', '169.254.0.9', '10.2.0.1']);
+  stored(c!.prefix, '::1', ['[fe80::1%eth0]:1194', '0.0.0.0']);
+  const peers = service.bootstrap(a!, 10).peers;
+  t.deepEqual(peers.map((p) => p.prefix), [b!.prefix], 'a node with no usable address is not served');
+  t.deepEqual(peers[0]!.addresses, ['10.2.0.1:1194']);
+});
+
 test('purge frees prefixes of certificates expired past the grace period', async (t) => {
   const { service, clock } = await setup();
   const token = service.addToken({ uses: 3 }).token;

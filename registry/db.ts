@@ -39,6 +39,8 @@ export interface CertRow {
   readonly issuedAtMs: number;
   readonly pem: string | null;
   readonly revokedAtMs: number | null;
+  /** The token use this certificate's enrolment spent (null for renewals and older stores). */
+  readonly tokenId: string | null;
 }
 
 export interface HeartbeatRecord {
@@ -95,6 +97,7 @@ function toCert(r: Row): CertRow {
     issuedAtMs: r.issued_at_ms as number,
     pem: (r.pem as string | null) ?? null,
     revokedAtMs: (r.revoked_at_ms as number | null) ?? null,
+    tokenId: (r.token_id as string | null) ?? null,
   };
 }
 
@@ -160,8 +163,10 @@ export class RegistryDb {
       recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
         ORDER BY last_seen_ms DESC LIMIT ?`),
       expiredPrefixes: p('SELECT prefix FROM nodes WHERE expires_at_ms < ?').pluck(),
-      insertCert: p(`INSERT INTO certs (serial, prefix, not_before_ms, not_after_ms, issued_at_ms, pem)
-        VALUES (@serial, @prefix, @notBeforeMs, @notAfterMs, @issuedAtMs, NULL)`),
+      insertCert: p(`INSERT INTO certs (serial, prefix, not_before_ms, not_after_ms, issued_at_ms, pem, token_id)
+        VALUES (@serial, @prefix, @notBeforeMs, @notAfterMs, @issuedAtMs, NULL, @tokenId)`),
+      unfinishedCerts: p('SELECT * FROM certs WHERE pem IS NULL ORDER BY serial'),
+      issuedCertsOfPrefix: p('SELECT count(*) FROM certs WHERE prefix = ? AND pem IS NOT NULL').pluck(),
       setCertPem: p('UPDATE certs SET pem = ? WHERE serial = ?'),
       deleteCert: p('DELETE FROM certs WHERE serial = ?'),
       getCert: p('SELECT * FROM certs WHERE serial = ?'),
@@ -305,8 +310,17 @@ export class RegistryDb {
     return this.s.expiredPrefixes.all(beforeMs) as string[];
   }
 
-  insertCert(row: { serial: string; prefix: string; notBeforeMs: number; notAfterMs: number; issuedAtMs: number }): void {
-    this.s.insertCert.run(row);
+  insertCert(row: { serial: string; prefix: string; notBeforeMs: number; notAfterMs: number; issuedAtMs: number; tokenId?: string | null }): void {
+    this.s.insertCert.run({ ...row, tokenId: row.tokenId ?? null });
+  }
+
+  /** Reservations whose certificate was never written (a crash between the two). */
+  unfinishedCerts(): CertRow[] {
+    return (this.s.unfinishedCerts.all() as Row[]).map(toCert);
+  }
+
+  issuedCertCount(prefix: string): number {
+    return this.s.issuedCertsOfPrefix.get(prefix) as number;
   }
 
   setCertPem(serial: string, pem: string): void {

@@ -46,4 +46,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX certs_by_prefix ON certs (prefix);
   CREATE INDEX certs_revoked ON certs (revoked_at_ms) WHERE revoked_at_ms IS NOT NULL;
   `,
+  // 2: the token use a certificate reservation spent, so a reservation a crash
+  // left without its certificate can give that use back at the next start.
+  `
+  ALTER TABLE certs ADD COLUMN token_id TEXT;
+  CREATE INDEX certs_unfinished ON certs (serial) WHERE pem IS NULL;
+  `,
 ];

@@ -38,6 +38,8 @@ export interface RegistryServiceDeps {
   nowMs: () => number;
   rand: () => number;
   log: Logger;
+  /** Called between the reservation and the certificate write: lets a test crash the process there. */
+  testOnlyAfterReservation?: (() => void) | undefined;
 }
 
 export interface TokenView {
@@ -124,8 +126,9 @@ export class RegistryService {
     return this.d.config.certificates.grace_days * DAY_MS;
   }
 
-  /** Loads persisted CRL/config state and brings both up to date. */
+  /** Loads persisted CRL/config state and brings both up to date. Run before serving. */
   async start(): Promise<void> {
+    this.recoverUnfinishedEnrolments();
     for (const c of this.d.db.revokedCerts(0)) this.revokedSerials.add(c.serial);
     const stored = this.d.db.getMeta('network_config');
     if (stored) {
@@ -193,9 +196,10 @@ export class RegistryService {
         });
       }
       const serial = this.d.db.nextSerialTx();
-      this.d.db.insertCert({ serial, prefix, notBeforeMs, notAfterMs, issuedAtMs: nowMs });
+      this.d.db.insertCert({ serial, prefix, notBeforeMs, notAfterMs, issuedAtMs: nowMs, tokenId: row.id });
       return { prefix, serial, isNew, tokenId: row.id };
     });
+    this.d.testOnlyAfterReservation?.();
     let certificate: string;
     try {
       certificate = await issueNodeCertificate(this.d.ca, {
@@ -215,6 +219,38 @@ export class RegistryService {
     });
     this.d.log.info({ peer: reserved.prefix, serial: reserved.serial, token: reserved.tokenId }, reserved.isNew ? 'node enrolled' : 'node re-enrolled');
     return { certificate, ca: this.d.ca.certPem, prefix: reserved.prefix, network_config: this.signedConfig() };
+  }
+
+  /**
+   * Undoes reservations a crash left between reservation and certificate write:
+   * the certificate row goes, the token use comes back, and a node that never
+   * got a certificate is removed so its prefix returns to the pool. Runs at
+   * start, before any request can hold a reservation.
+   */
+  recoverUnfinishedEnrolments(): { serials: string[]; prefixes: string[]; tokenUses: number } {
+    const out = this.d.db.transaction(() => {
+      const done = { serials: [] as string[], prefixes: [] as string[], tokenUses: 0 };
+      for (const cert of this.d.db.unfinishedCerts()) {
+        this.d.db.deleteCert(cert.serial);
+        done.serials.push(cert.serial);
+        let tokenId = cert.tokenId;
+        const node = this.d.db.getNode(cert.prefix);
+        if (node && this.d.db.issuedCertCount(cert.prefix) === 0 && this.d.db.unfinishedCerts().every((c) => c.prefix !== cert.prefix)) {
+          this.d.db.deleteNode(cert.prefix);
+          done.prefixes.push(cert.prefix);
+          tokenId ??= node.tokenId; // a store from before token_id was recorded
+        }
+        if (tokenId !== null) {
+          this.d.db.refundToken(tokenId);
+          done.tokenUses++;
+        }
+      }
+      return done;
+    });
+    if (out.serials.length > 0) {
+      this.d.log.warn(out, 'enrolments interrupted by a crash undone: token uses given back, prefixes without a certificate freed');
+    }
+    return out;
   }
 
   /**

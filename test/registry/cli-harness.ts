@@ -65,6 +65,6 @@ export async function spawnServe(t: { teardown: (fn: () => Promise<void> | void)
   const info = await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${out}`);
     return existsSync(ready) ? (JSON.parse(readFileSync(ready, 'utf8')) as { url: string; port: number }) : undefined;
-  }, { what: `registry serve to be ready (${out})`, timeoutMs: 60_000 });
+  }, { what: `registry serve to be ready (${out})`, timeoutMs: 180_000 }); // a loaded 2-core machine starts tsx slowly
   return { url: info.url, port: info.port, child, output: () => out, stop };
 }

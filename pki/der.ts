@@ -64,6 +64,45 @@ export function spkiPublicKeyBits(spki: Uint8Array): Buffer {
   return Buffer.from(spki.subarray(bits.contentStart + 1, bits.end));
 }
 
+/** Dotted text of an OBJECT IDENTIFIER's content bytes. */
+function oidText(content: Uint8Array): string {
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f);
+    if (!(byte & 0x80)) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  const first = arcs.shift() ?? 0;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...arcs].join('.');
+}
+
+/** AlgorithmIdentifier SEQ { OID, parameters? } at `alg`: the OID and the tag of the parameters (undefined when absent). */
+function algorithmAt(der: Uint8Array, alg: Tlv): { oid: string; paramsTag: number | undefined } {
+  const [oid, params] = childrenOf(der, alg);
+  if (alg.tag !== 0x30 || oid?.tag !== 0x06) throw new ResilnetError('RN_PKI_DER_INVALID', 'not an AlgorithmIdentifier');
+  return { oid: oidText(der.subarray(oid.contentStart, oid.end)), paramsTag: params?.tag };
+}
+
+/**
+ * The key algorithm of a SubjectPublicKeyInfo. For EC keys the parameters are
+ * an OID (a named curve, tag 0x06) or a SEQUENCE of explicit curve parameters (0x30).
+ */
+export function spkiAlgorithm(spki: Uint8Array): { oid: string; paramsTag: number | undefined } {
+  const outer = readTlv(spki, 0);
+  return algorithmAt(spki, readTlv(spki, outer.contentStart));
+}
+
+/** The signature algorithm OID of SEQUENCE { tbs, algorithm, signature } (certificate, CRL, CSR). */
+export function signatureAlgorithmOid(der: Uint8Array): string {
+  const outer = readTlv(der, 0);
+  const tbs = readTlv(der, outer.contentStart);
+  return algorithmAt(der, readTlv(der, tbs.end)).oid;
+}
+
 /** Splits SEQUENCE { tbs, algorithm, BIT STRING signature } into its parts. */
 export function splitSigned(der: Uint8Array): { tbs: Buffer; signature: Buffer } {
   const outer = readTlv(der, 0);

@@ -171,7 +171,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     closers.push(() => service.flushHeartbeats()); // runs after the servers closed, before the store
     const api = createApiServer({
       service, certPem: tls.certPem, keyPem: tls.keyPem, graceDays: config.certificates.grace_days,
-      requestTimeoutMs: config.http.request_timeout_sec * 1000, log: root.child({ component: 'registry.http' }),
+      requestTimeoutMs: config.http.request_timeout_sec * 1000, maxConnectionsPerAddress: config.http.max_connections_per_address, log: root.child({ component: 'registry.http' }),
     });
     let boundHost = host;
     try {

@@ -27,7 +27,8 @@ export const registryConfigSchema = z.strictObject({
     .strictObject({
       listen: z.string().default(DEFAULT_LISTEN).describe('HOST:PORT the HTTPS API listens on ([::] = all)'),
       urls: z.array(z.string().url()).default([]).describe('URLs nodes use to reach the registry (network config registry_urls); default from listen'),
-      request_timeout_sec: z.number().min(1).max(300).default(15).describe('slow clients are cut off after this'),
+      request_timeout_sec: z.number().min(1).max(300).default(15).describe('slow clients are cut off after this (headers after at most 10 s)'),
+      max_connections_per_address: z.number().int().min(1).max(100_000).default(128).describe('open connections allowed from one client address; more are closed at once'),
     })
     .prefault({}),
   liveness: z

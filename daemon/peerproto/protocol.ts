@@ -313,7 +313,8 @@ export class PeerProtocol {
     const peer = to.prefix === undefined ? undefined : this.certs.get(to.prefix);
     const peerLink = peer?.link ?? 0;
     // A peer that speaks link MACs but told us it lacks our certificate gets it with our next hello.
-    const withCert = options.withCert ?? (KINDS_WITH_CERT.has(msg.kind) || (this.linkKeys !== undefined && msg.kind === 'hello' && peerLink === LINK_FLAGS.macCapable));
+    const needsOurCert = this.linkKeys !== undefined && msg.kind === 'hello' && peerLink === LINK_FLAGS.macCapable;
+    const withCert = (options.withCert ?? KINDS_WITH_CERT.has(msg.kind)) || needsOurCert;
     const key = !withCert && peerLink === LINK_BOTH && !KINDS_SIGNED_ALWAYS.has(msg.kind) ? this.linkKeyFor(peer!) : undefined;
     this.seq = (this.seq + 1) >>> 0;
     const packet: Packet = { sender: this.deps.self.prefix, recipient: to.prefix, timestampMs: Math.floor(this.deps.clock.nowMs()), seq: this.seq, message: msg };
@@ -512,7 +513,8 @@ export class PeerProtocol {
     const ev: Incoming = { from, msg: packet.message };
     if (packet.requestId !== undefined) ev.requestId = packet.requestId;
     if (packet.inReplyTo !== undefined) ev.inReplyTo = packet.inReplyTo;
-    if (packet.certDer !== undefined) this.certBearing.add(ev);
+    // A request that introduced its sender gets our certificate back, unless it said it holds it.
+    if (packet.certDer !== undefined && ((packet.linkFlags ?? 0) & LINK_FLAGS.holdsYourCert) === 0) this.certBearing.add(ev);
     this.deps.log.trace(
       { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',

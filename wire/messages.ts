@@ -18,6 +18,7 @@ import {
   u32,
   u64,
   u8,
+  type FrameAuth,
   type Signer,
   type TlvItem,
 } from './tlv.js';
@@ -47,6 +48,16 @@ export const COMMON_TLV = {
   requestId: 0xf1,
   /** u32: this message answers the request with that id. */
   inReplyTo: 0xf2,
+  /** u8 LINK_FLAGS: what the sender can do with link MACs (signed frames only). */
+  link: 0xf3,
+} as const;
+
+/** Bits of the `link` item. */
+export const LINK_FLAGS = {
+  /** The sender accepts and sends link-MAC frames (wire version 2). */
+  macCapable: 1,
+  /** The sender holds the recipient's certificate, so it has the link key already. */
+  holdsYourCert: 2,
 } as const;
 
 /** "my"/"your" timestamps: the echo of the peer's own timestamp gives the RTT on its clock alone. */
@@ -150,10 +161,14 @@ export interface Packet {
   certDer?: Buffer;
   requestId?: number;
   inReplyTo?: number;
+  /** LINK_FLAGS bits; absent from nodes that predate link MACs. */
+  linkFlags?: number;
   message: PeerMessage;
 }
 
 export interface DecodedPacket extends Packet {
+  /** 'signature': ECDSA by the sender; 'mac': a tag under the sender's and recipient's link key. */
+  auth: FrameAuth;
   signature: Buffer;
   signedData: Buffer;
 }
@@ -356,16 +371,21 @@ export function decodeMessage(kind: MessageKind, fields: Fields): PeerMessage {
   }
 }
 
-/** Envelope + common items + message → signed datagram (≤ 1280 bytes). */
-export function encodePacket(p: Packet, sign: Signer): Buffer {
+/**
+ * Envelope + common items + message → authenticated datagram (≤ 1280 bytes):
+ * `sign` returns an ECDSA signature, or with auth 'mac' a 16-byte link MAC.
+ */
+export function encodePacket(p: Packet, sign: Signer, auth: FrameAuth = 'signature'): Buffer {
   const items = encodeMessage(p.message);
   if (p.certDer !== undefined) items.push(item(COMMON_TLV.cert, p.certDer));
   if (p.requestId !== undefined) items.push(item(COMMON_TLV.requestId, u32(p.requestId)));
   if (p.inReplyTo !== undefined) items.push(item(COMMON_TLV.inReplyTo, u32(p.inReplyTo)));
+  if (p.linkFlags !== undefined) items.push(item(COMMON_TLV.link, u8(p.linkFlags)));
   return encodeFrame(
     { kind: MESSAGE_KINDS[p.message.kind], sender: p.sender, recipient: p.recipient, timestampMs: p.timestampMs, seq: p.seq },
     items,
     sign,
+    auth,
   );
 }
 
@@ -383,6 +403,7 @@ export function decodePacket(datagram: Buffer): DecodedPacket {
     timestampMs: frame.envelope.timestampMs,
     seq: frame.envelope.seq,
     message: decodeMessage(kind, fields),
+    auth: frame.auth,
     signature: frame.signature,
     signedData: frame.signedData,
   };
@@ -392,6 +413,8 @@ export function decodePacket(datagram: Buffer): DecodedPacket {
   if (rid) packet.requestId = rid.u32();
   const irt = fields.optional(COMMON_TLV.inReplyTo);
   if (irt) packet.inReplyTo = irt.u32();
+  const link = fields.optional(COMMON_TLV.link);
+  if (link) packet.linkFlags = link.u8();
   return packet;
 }
 
@@ -402,11 +425,11 @@ export function peerListEntryBytes(e: PeerListEntry): number {
 
 /**
  * Groups entries so each group fits one peer-list message (with room for a
- * requestCount item and the common items of a reply). Entries too large for any
+ * requestCount item, the common items of a reply and the link flags). Entries too large for any
  * message (hundreds of addresses) are dropped rather than breaking the send.
  */
 export function packPeerList(entries: readonly PeerListEntry[]): PeerListEntry[][] {
-  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4);
+  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
   const groups: PeerListEntry[][] = [];
   let current: PeerListEntry[] = [];
   let used = 0;

@@ -19,9 +19,11 @@
 //   network address (host bits must be zero); recipient length 0 with an all-zero
 //   address means "whoever listens here" (a first hello to a bare address).
 // - The authentication part is bytes 2..49+sig len: sender, recipient, timestamp,
-//   seq and an ECDSA signature (P-256, IEEE-P1363, so 64 bytes). The signature
-//   covers every byte of the frame except the signature field itself (and its
-//   length byte): bytes [0, 48) followed by bytes [49 + sig len, end).
+//   seq and an authenticator that covers every byte of the frame except itself
+//   (and its length byte): bytes [0, 48) followed by bytes [49 + sig len, end).
+//   The version byte says which: 1 = an ECDSA signature (P-256, IEEE-P1363, so
+//   64 bytes), 2 = a link MAC (HMAC-SHA256 under the key the two nodes share,
+//   truncated to 16 bytes; daemon/peerproto/link-keys.ts).
 // - A frame is at most MAX_MESSAGE_BYTES (1280, the IPv6 minimum MTU), so a
 //   message never needs IP fragmentation.
 // - Items: type 0x00–0xef belong to the message kind, 0xf0–0xff are common to
@@ -34,7 +36,12 @@ import { isIPv4 } from 'node:net';
 import { formatIpv6Address, parseIpv6Address, prefixMask } from '../config/ipv6.js';
 import { WireDecodeError, WireEncodeError } from './errors.js';
 
+/** A frame authenticated by its sender's ECDSA signature. */
 export const WIRE_VERSION = 1;
+/** A frame authenticated by a MAC under the sender's and recipient's link key. */
+export const WIRE_VERSION_MAC = 2;
+/** How a frame is authenticated: the version byte that says so. */
+export type FrameAuth = 'signature' | 'mac';
 export const MAX_MESSAGE_BYTES = 1280;
 export const PREFIX_BYTES = 17;
 export const ITEM_HEADER_BYTES = 3;
@@ -42,6 +49,8 @@ export const ITEM_HEADER_BYTES = 3;
 export const ENVELOPE_BYTES = 49;
 /** ECDSA P-256 in IEEE-P1363 form (r ‖ s). */
 export const SIGNATURE_BYTES = 64;
+/** HMAC-SHA256 truncated to 128 bits. */
+export const MAC_TAG_BYTES = 16;
 
 const OFF_KIND = 1;
 const OFF_SENDER = 2;
@@ -71,9 +80,11 @@ export interface TlvItem {
 
 export interface DecodedFrame {
   version: number;
+  auth: FrameAuth;
   envelope: Envelope;
+  /** The authenticator: an ECDSA signature, or a MAC tag when auth is 'mac'. */
   signature: Buffer;
-  /** The exact bytes the signature covers. */
+  /** The exact bytes the authenticator covers. */
   signedData: Buffer;
   items: TlvItem[];
 }
@@ -84,40 +95,63 @@ export function item(type: number, value: Buffer): TlvItem {
   return { type, value, offset: 0 };
 }
 
-/** Builds a signed frame; throws WireEncodeError if it would exceed 1280 bytes. */
-export function encodeFrame(envelope: Envelope, items: readonly TlvItem[], sign: Signer): Buffer {
-  const head = Buffer.alloc(OFF_SIG_LEN);
-  head.writeUInt8(WIRE_VERSION, 0);
-  head.writeUInt8(checkUint(envelope.kind, 0xff, 'kind'), OFF_KIND);
-  encodePrefixInto(envelope.sender, head, OFF_SENDER);
-  if (envelope.recipient !== undefined) encodePrefixInto(envelope.recipient, head, OFF_RECIPIENT);
-  head.writeBigUInt64BE(BigInt(checkUint(envelope.timestampMs, Number.MAX_SAFE_INTEGER, 'timestampMs')), OFF_TIMESTAMP);
-  head.writeUInt32BE(checkUint(envelope.seq, 0xffffffff, 'seq'), OFF_SEQ);
-  const body = encodeItems(items);
-  const size = ENVELOPE_BYTES + SIGNATURE_BYTES + body.length;
+/**
+ * Builds an authenticated frame: `sign` gets the covered bytes and returns the
+ * signature (auth 'signature') or the MAC tag (auth 'mac'). Throws
+ * WireEncodeError if it would exceed 1280 bytes.
+ */
+export function encodeFrame(envelope: Envelope, items: readonly TlvItem[], sign: Signer, auth: FrameAuth = 'signature'): Buffer {
+  const bodyBytes = itemsBytes(items);
+  const size = ENVELOPE_BYTES + (auth === 'mac' ? MAC_TAG_BYTES : SIGNATURE_BYTES) + bodyBytes;
   if (size > MAX_MESSAGE_BYTES) {
     throw new WireEncodeError('RN_WIRE_TOO_LARGE', `cannot encode peer message: ${size} bytes exceed ${MAX_MESSAGE_BYTES}. Split it into smaller messages.`, { size });
   }
-  const signature = sign(Buffer.concat([head, body]));
-  if (signature.length === 0 || signature.length > 0xff) {
-    throw new WireEncodeError('RN_WIRE_BAD_FIELD', `cannot encode peer message: signature of ${signature.length} bytes`);
+  // The covered bytes are built in place (envelope then items), one buffer, no concatenation.
+  const covered = Buffer.allocUnsafe(OFF_SIG_LEN + bodyBytes);
+  covered.writeUInt8(auth === 'mac' ? WIRE_VERSION_MAC : WIRE_VERSION, 0);
+  covered.writeUInt8(checkUint(envelope.kind, 0xff, 'kind'), OFF_KIND);
+  encodePrefixInto(envelope.sender, covered, OFF_SENDER);
+  if (envelope.recipient !== undefined) encodePrefixInto(envelope.recipient, covered, OFF_RECIPIENT);
+  else covered.fill(0, OFF_RECIPIENT, OFF_TIMESTAMP);
+  writeU64(covered, checkUint(envelope.timestampMs, Number.MAX_SAFE_INTEGER, 'timestampMs'), OFF_TIMESTAMP);
+  covered.writeUInt32BE(checkUint(envelope.seq, 0xffffffff, 'seq'), OFF_SEQ);
+  writeItems(items, covered, OFF_SIG_LEN);
+  const signature = sign(covered);
+  if (signature.length === 0 || signature.length > 0xff || (auth === 'mac' && signature.length !== MAC_TAG_BYTES)) {
+    throw new WireEncodeError('RN_WIRE_BAD_FIELD', `cannot encode peer message: ${auth === 'mac' ? 'MAC tag' : 'signature'} of ${signature.length} bytes`);
   }
-  const frame = Buffer.concat([head, Buffer.from([signature.length]), signature, body]);
-  if (frame.length > MAX_MESSAGE_BYTES) {
-    throw new WireEncodeError('RN_WIRE_TOO_LARGE', `cannot encode peer message: ${frame.length} bytes exceed ${MAX_MESSAGE_BYTES}. Split it into smaller messages.`, { size: frame.length });
+  const frameBytes = ENVELOPE_BYTES + signature.length + bodyBytes;
+  if (frameBytes > MAX_MESSAGE_BYTES) {
+    throw new WireEncodeError('RN_WIRE_TOO_LARGE', `cannot encode peer message: ${frameBytes} bytes exceed ${MAX_MESSAGE_BYTES}. Split it into smaller messages.`, { size: frameBytes });
   }
+  const frame = Buffer.allocUnsafe(frameBytes);
+  covered.copy(frame, 0, 0, OFF_SIG_LEN);
+  frame.writeUInt8(signature.length, OFF_SIG_LEN);
+  signature.copy(frame, ENVELOPE_BYTES);
+  covered.copy(frame, ENVELOPE_BYTES + signature.length, OFF_SIG_LEN);
   return frame;
 }
 
 export function encodeItems(items: readonly TlvItem[]): Buffer {
-  const parts: Buffer[] = [];
+  const out = Buffer.allocUnsafe(itemsBytes(items));
+  writeItems(items, out, 0);
+  return out;
+}
+
+function itemsBytes(items: readonly TlvItem[]): number {
+  let n = 0;
+  for (const it of items) n += ITEM_HEADER_BYTES + it.value.length;
+  return n;
+}
+
+function writeItems(items: readonly TlvItem[], out: Buffer, at: number): void {
+  let pos = at;
   for (const it of items) {
-    const header = Buffer.alloc(ITEM_HEADER_BYTES);
-    header.writeUInt8(checkUint(it.type, 0xff, 'item type'), 0);
-    header.writeUInt16BE(checkUint(it.value.length, 0xffff, 'item length'), 1);
-    parts.push(header, it.value);
+    out.writeUInt8(checkUint(it.type, 0xff, 'item type'), pos);
+    out.writeUInt16BE(checkUint(it.value.length, 0xffff, 'item length'), pos + 1);
+    it.value.copy(out, pos + ITEM_HEADER_BYTES);
+    pos += ITEM_HEADER_BYTES + it.value.length;
   }
-  return Buffer.concat(parts);
 }
 
 /** Parses a frame's structure; does not check the signature (peerproto does). */
@@ -127,8 +161,8 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
   }
   const r = new ValueReader(frame, 0, frame.length, undefined);
   const version = r.u8();
-  if (version !== WIRE_VERSION) {
-    throw new WireDecodeError('RN_WIRE_VERSION', `peer message version ${version} is not ${WIRE_VERSION}`, { offset: 0 });
+  if (version !== WIRE_VERSION && version !== WIRE_VERSION_MAC) {
+    throw new WireDecodeError('RN_WIRE_VERSION', `peer message version ${version} is neither ${WIRE_VERSION} (signed) nor ${WIRE_VERSION_MAC} (link MAC)`, { offset: 0 });
   }
   const kind = r.u8();
   const sender = r.prefix();
@@ -137,11 +171,16 @@ export function decodeFrame(frame: Buffer): DecodedFrame {
   const timestampMs = r.u64();
   const seq = r.u32();
   const sigLen = r.u8();
+  const auth: FrameAuth = version === WIRE_VERSION_MAC ? 'mac' : 'signature';
+  if (auth === 'mac' && sigLen !== MAC_TAG_BYTES) {
+    throw new WireDecodeError('RN_WIRE_BAD_VALUE', `link-MAC peer message with a ${sigLen}-byte tag, not ${MAC_TAG_BYTES}`, { offset: OFF_SIG_LEN });
+  }
   const signature = r.bytes(sigLen);
   const bodyStart = r.position;
   const items = decodeItems(frame, bodyStart);
   return {
     version,
+    auth,
     envelope: { kind, sender, recipient, timestampMs, seq },
     signature: Buffer.from(signature),
     signedData: Buffer.concat([frame.subarray(0, OFF_SIG_LEN), frame.subarray(bodyStart)]),
@@ -218,9 +257,9 @@ export class ValueReader {
 
   u64(): number {
     const at = this.need(8, 'u64');
-    const value = this.buf.readBigUInt64BE(at);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`integer ${value} is too large`, at);
-    return Number(value);
+    const high = this.buf.readUInt32BE(at);
+    if (high > MAX_SAFE_HIGH) this.fail(`integer ${this.buf.readBigUInt64BE(at)} is too large`, at);
+    return high * 2 ** 32 + this.buf.readUInt32BE(at + 4);
   }
 
   bytes(n: number): Buffer {
@@ -235,6 +274,9 @@ export class ValueReader {
   /** 17-byte prefix; undefined for the "anyone" form (length 0, zero address). */
   prefix(): string | undefined {
     const at = this.need(PREFIX_BYTES, 'prefix');
+    const key = this.buf.toString('latin1', at, at + PREFIX_BYTES);
+    const known = decodedPrefixes.get(key);
+    if (known !== undefined) return known;
     const length = this.buf.readUInt8(at);
     const address = bigFromBytes(this.buf.subarray(at + 1, at + PREFIX_BYTES));
     if (length > 128) this.fail(`prefix length ${length} exceeds 128`, at);
@@ -242,7 +284,7 @@ export class ValueReader {
     if (length === 0) {
       return undefined;
     }
-    return `${formatIpv6Address(address)}/${length}`;
+    return decodedPrefixes.remember(key, `${formatIpv6Address(address)}/${length}`);
   }
 
   /** Endpoint: family (4|6), address, port → "IP:PORT" / "[IPv6]:PORT". */
@@ -279,8 +321,17 @@ export function u32(value: number): Buffer {
 
 export function u64(value: number): Buffer {
   const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(checkUint(value, Number.MAX_SAFE_INTEGER, 'u64')));
+  writeU64(b, checkUint(value, Number.MAX_SAFE_INTEGER, 'u64'), 0);
   return b;
+}
+
+/** The high 32 bits of Number.MAX_SAFE_INTEGER (2^53 - 1). */
+const MAX_SAFE_HIGH = 0x1f_ffff;
+
+/** A safe integer as u64 big-endian, in two 32-bit halves (no BigInt per frame). */
+function writeU64(out: Buffer, value: number, at: number): void {
+  out.writeUInt32BE(Math.floor(value / 2 ** 32), at);
+  out.writeUInt32BE(value >>> 0, at + 4);
 }
 
 export function prefixBytes(prefix: string): Buffer {
@@ -327,7 +378,39 @@ function isIpv6Text(host: string): boolean {
   }
 }
 
+/**
+ * Every frame names two prefixes, mostly the same few (ours, our peers'): their
+ * bytes and texts are remembered instead of parsed again. Bounded: a flood of
+ * new prefixes only empties it.
+ */
+class PrefixMemo<K, V> {
+  private readonly map = new Map<K, V>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  remember(key: K, value: V): V {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+    return value;
+  }
+}
+
+const MEMO_PREFIXES = 1024;
+/** Prefix bytes (latin1) → canonical text. */
+const decodedPrefixes = new PrefixMemo<string, string>(MEMO_PREFIXES);
+/** Prefix text → its 17 bytes. */
+const encodedPrefixes = new PrefixMemo<string, Buffer>(MEMO_PREFIXES);
+
 function encodePrefixInto(prefix: string, out: Buffer, at: number): void {
+  const known = encodedPrefixes.get(prefix);
+  if (known !== undefined) {
+    known.copy(out, at);
+    return;
+  }
   const slash = prefix.indexOf('/');
   const length = Number(prefix.slice(slash + 1));
   let address: bigint;
@@ -339,8 +422,10 @@ function encodePrefixInto(prefix: string, out: Buffer, at: number): void {
   if (slash < 0 || !Number.isInteger(length) || length < 0 || length > 128 || (address & ~prefixMask(length)) !== 0n) {
     throw new WireEncodeError('RN_WIRE_BAD_FIELD', `not an IPv6 prefix: "${prefix}"`);
   }
-  out.writeUInt8(length, at);
-  bigIntoBytes(address, out, at + 1);
+  const bytes = Buffer.alloc(PREFIX_BYTES);
+  bytes.writeUInt8(length, 0);
+  bigIntoBytes(address, bytes, 1);
+  encodedPrefixes.remember(prefix, bytes).copy(out, at);
 }
 
 function checkUint(value: number, max: number, what: string): number {

@@ -1,5 +1,6 @@
-// The peer protocol endpoint: signed, replay-protected UDP messages between
-// nodes (docs/peer-protocol.md). Byte layout lives in wire/; this module does
+// The peer protocol endpoint: authenticated, replay-protected UDP messages
+// between nodes (docs/peer-protocol.md): ECDSA-signed, or between two nodes that
+// hold each other's certificate, a link MAC (link-keys.ts). Byte layout lives in wire/; this module does
 // send/receive, authentication, request/reply and events. The receive path never
 // throws: bad datagrams are dropped, counted in stats() and logged at debug.
 import { createHash, randomInt, type KeyObject } from 'node:crypto';
@@ -8,15 +9,18 @@ import {
   chunkNetworkConfig,
   decodePacket,
   encodePacket,
+  LINK_FLAGS,
   type DecodedPacket,
   type HelloMessage,
   type MessageKind,
   type MessageOf,
+  type Packet,
   type PeerMessage,
 } from '../../wire/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../wire/tlv.js';
 import { verifyBytes } from '../../pki/identity.js';
 import { PeerProtoError } from './errors.js';
+import { certFingerprint, LinkKeys, linkTag, linkTagValid, type LinkKey } from './link-keys.js';
 import { ConfigAssembler } from './reassembly.js';
 import { derSignature } from './signature.js';
 import { ReplayGuard } from './replay.js';
@@ -51,6 +55,11 @@ export interface PeerProtocolDeps {
     certDer: Buffer;
     /** ECDSA P-256/SHA-256 over data; IEEE-P1363 (64 bytes) preferred, DER accepted. */
     sign(data: Buffer): Buffer;
+    /**
+     * The private key behind certDer. With it, frames to a peer that holds our
+     * certificate carry a link MAC instead of a signature; without, every frame is signed.
+     */
+    privateKey?: KeyObject;
   };
   /** Checks a peer's certificate against the CA and the CRL; throws if invalid or revoked. */
   verifyPeerCert(certDer: Buffer): VerifiedPeerCert;
@@ -64,8 +73,16 @@ export interface PeerProtocolDeps {
 export interface PeerProtocolOptions {
   /** Accepted clock difference between sender and receiver (default 5 min). */
   replayWindowMs?: number;
-  /** Frames remembered per sender within the window (default 4096). */
+  /** Frames other than hellos remembered per sender within the window (default 4096). */
   maxFramesPerSenderWindow?: number;
+  /**
+   * The fastest a peer may send link hellos (default 50 ms, the lowest
+   * tunnels.link_hello_interval a node config accepts): hellos have their own
+   * per-sender budget, a window's worth at that rate plus room for probes.
+   */
+  fastestHelloIntervalMs?: number;
+  /** Link keys remembered (default 1024; each is one ECDH to derive again). */
+  maxLinkKeys?: number;
   /** Certificates (peers) remembered (default 10000). */
   maxCachedPeers?: number;
   /** A cached certificate is checked again (CA, expiry, CRL) after this long (default 1 h). */
@@ -128,7 +145,11 @@ export type RequestHandler<K extends MessageKind> = (
 export interface PeerProtoStats {
   received: number;
   accepted: number;
+  /** Of those, frames that came with a link MAC. */
+  acceptedMac: number;
   sent: number;
+  /** Of those, frames authenticated by a link MAC instead of a signature. */
+  sentMac: number;
   sendErrors: number;
   handlerErrors: number;
   dropped: {
@@ -136,7 +157,7 @@ export interface PeerProtoStats {
     oversize: number;
     /** Not a frame we can decode (WireDecodeError), including unknown kinds. */
     malformed: number;
-    /** Unknown sender, bad or revoked certificate, prefix mismatch, bad signature. */
+    /** Unknown sender, bad or revoked certificate, prefix mismatch, bad signature or link MAC, no link key. */
     unauthenticated: number;
     /** Seen before, timestamp outside the window, or a sender over its per-window budget. */
     replayed: number;
@@ -146,11 +167,16 @@ export interface PeerProtoStats {
     unsolicited: number;
   };
   cachedPeers: number;
+  /** Link keys derived and cached. */
+  linkKeys: number;
 }
 
 interface CachedCert extends VerifiedPeerCert {
   certDer: Buffer;
+  fingerprint: Buffer;
   checkedAtMs: number;
+  /** LINK_FLAGS the peer's latest frame told us (a MAC'd frame: both). */
+  link: number;
 }
 
 interface Pending {
@@ -162,11 +188,19 @@ interface Pending {
 type Listener = (ev: never) => unknown;
 
 const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request']);
+/** A tunnel request opens resources on the peer's side: it stays signed, whatever the link. */
+const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request']);
+const LINK_BOTH = LINK_FLAGS.macCapable | LINK_FLAGS.holdsYourCert;
+/** Hello budget headroom beyond link hellos: probes, their replies. */
+const HELLO_BUDGET_EXTRA = 1024;
 const MAX_REPLY_CACHE = 1024;
 
 export class PeerProtocol {
   private readonly opts: Required<PeerProtocolOptions>;
+  /** Nonces of hellos and of every other kind apart: each has its own budget. */
   private readonly replay: ReplayGuard;
+  private readonly helloReplay: ReplayGuard;
+  private readonly linkKeys: LinkKeys | undefined;
   private readonly assembler: ConfigAssembler;
   private readonly certs = new Map<string, CachedCert>();
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -187,6 +221,8 @@ export class PeerProtocol {
     this.opts = {
       replayWindowMs: options.replayWindowMs ?? 300_000,
       maxFramesPerSenderWindow: options.maxFramesPerSenderWindow ?? 4096,
+      fastestHelloIntervalMs: options.fastestHelloIntervalMs ?? 50,
+      maxLinkKeys: options.maxLinkKeys ?? 1024,
       maxCachedPeers: options.maxCachedPeers ?? 10_000,
       certRecheckMs: options.certRecheckMs ?? 3_600_000,
       configReassemblyMs: options.configReassemblyMs ?? 30_000,
@@ -197,15 +233,25 @@ export class PeerProtocol {
       maxPerSender: this.opts.maxFramesPerSenderWindow,
       maxSenders: this.opts.maxCachedPeers,
     });
+    this.helloReplay = new ReplayGuard({
+      windowMs: this.opts.replayWindowMs,
+      maxPerSender: helloBudget(this.opts.replayWindowMs, this.opts.fastestHelloIntervalMs),
+      maxSenders: this.opts.maxCachedPeers,
+    });
+    const privateKey = deps.self.privateKey;
+    this.linkKeys = privateKey && new LinkKeys({ privateKey, certDer: deps.self.certDer }, { maxKeys: this.opts.maxLinkKeys });
     this.assembler = new ConfigAssembler({ timeoutMs: this.opts.configReassemblyMs, maxAssemblies: 16 });
     this.counters = {
       received: 0,
       accepted: 0,
+      acceptedMac: 0,
       sent: 0,
+      sentMac: 0,
       sendErrors: 0,
       handlerErrors: 0,
       dropped: { oversize: 0, malformed: 0, unauthenticated: 0, replayed: 0, misaddressed: 0, unsolicited: 0 },
       cachedPeers: 0,
+      linkKeys: 0,
     };
   }
 
@@ -264,28 +310,28 @@ export class PeerProtocol {
   async send(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean } = {}): Promise<void> {
     const socket = this.socket;
     if (socket === undefined) throw new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'cannot send a peer message: the peer protocol is not running');
-    const withCert = options.withCert ?? KINDS_WITH_CERT.has(msg.kind);
+    const peer = to.prefix === undefined ? undefined : this.certs.get(to.prefix);
+    const peerLink = peer?.link ?? 0;
+    // A peer that speaks link MACs but told us it lacks our certificate gets it with our next hello.
+    const needsOurCert = this.linkKeys !== undefined && msg.kind === 'hello' && peerLink === LINK_FLAGS.macCapable;
+    const withCert = (options.withCert ?? KINDS_WITH_CERT.has(msg.kind)) || needsOurCert;
+    const key = !withCert && peerLink === LINK_BOTH && !KINDS_SIGNED_ALWAYS.has(msg.kind) ? this.linkKeyFor(peer!) : undefined;
     this.seq = (this.seq + 1) >>> 0;
-    const bytes = encodePacket(
-      {
-        sender: this.deps.self.prefix,
-        recipient: to.prefix,
-        timestampMs: Math.floor(this.deps.clock.nowMs()),
-        seq: this.seq,
-        message: msg,
-        ...(withCert ? { certDer: this.deps.self.certDer } : {}),
-        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
-        ...(options.inReplyTo !== undefined ? { inReplyTo: options.inReplyTo } : {}),
-      },
-      (data) => this.deps.self.sign(data),
-    );
+    const packet: Packet = { sender: this.deps.self.prefix, recipient: to.prefix, timestampMs: Math.floor(this.deps.clock.nowMs()), seq: this.seq, message: msg };
+    if (withCert) packet.certDer = this.deps.self.certDer;
+    if (options.requestId !== undefined) packet.requestId = options.requestId;
+    if (options.inReplyTo !== undefined) packet.inReplyTo = options.inReplyTo;
+    // Signed frames say what we can do with link MACs; a MAC'd one says it by being one.
+    if (key === undefined && this.linkKeys !== undefined) packet.linkFlags = LINK_FLAGS.macCapable | (peer !== undefined ? LINK_FLAGS.holdsYourCert : 0);
+    const bytes = key !== undefined ? encodePacket(packet, (data) => linkTag(key, data), 'mac') : encodePacket(packet, (data) => this.deps.self.sign(data));
     this.deps.log.trace(
-      { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, requestId: options.requestId, inReplyTo: options.inReplyTo, message: traceView(msg) },
+      { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, auth: key !== undefined ? 'mac' : 'signature', requestId: options.requestId, inReplyTo: options.inReplyTo, message: traceView(msg) },
       'peer message',
     );
     try {
       await socket.send(bytes, { host: to.host, port: to.port });
       this.counters.sent++;
+      if (key !== undefined) this.counters.sentMac++;
     } catch (err) {
       this.counters.sendErrors++;
       // The errno (ENETUNREACH, EPERM, …) lets callers tell a failure of this host from one of the peer.
@@ -371,7 +417,7 @@ export class PeerProtocol {
         this.deps.verifyPeerCert(c.certDer);
         c.checkedAtMs = this.deps.clock.nowMs();
       } catch (err) {
-        this.certs.delete(prefix);
+        this.dropCert(prefix);
         dropped.push(prefix);
         this.deps.log.info({ peer: prefix, err }, 'peer certificate no longer valid');
       }
@@ -381,8 +427,17 @@ export class PeerProtocol {
 
   /** Forgets a peer's certificate (it must send a hello again). */
   forgetPeer(prefix: string): void {
-    this.certs.delete(prefix);
+    this.dropCert(prefix);
     this.replay.forget(prefix);
+    this.helloReplay.forget(prefix);
+  }
+
+  /**
+   * True when frames to this peer go with a link MAC: it speaks them and told us
+   * it holds our certificate, so it needs no certificate from us.
+   */
+  hasLinkKey(prefix: string): boolean {
+    return this.linkKeys !== undefined && this.certs.get(prefix)?.link === LINK_BOTH;
   }
 
   /** Peers whose certificate is cached. */
@@ -391,7 +446,7 @@ export class PeerProtocol {
   }
 
   stats(): PeerProtoStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped }, cachedPeers: this.certs.size };
+    return { ...this.counters, dropped: { ...this.counters.dropped }, cachedPeers: this.certs.size, linkKeys: this.linkKeys?.size ?? 0 };
   }
 
   // ---- receive path ------------------------------------------------------
@@ -430,21 +485,36 @@ export class PeerProtocol {
     if (!this.replay.inWindow(packet.timestampMs, nowMs)) {
       return this.drop('replayed', remote, { peer, why: 'timestamp outside the window', skewMs: nowMs - packet.timestampMs });
     }
+    if (packet.auth === 'mac' && (packet.certDer !== undefined || packet.recipient === undefined)) {
+      // A frame that introduces its sender, or goes to anyone, must be signed.
+      return this.drop('unauthenticated', remote, { peer, why: 'link MAC on a first-contact frame' });
+    }
     const cert = this.certFor(packet, nowMs, remote);
     if (cert === undefined) return;
-    if (!verifyBytes(cert.publicKey, packet.signedData, derSignature(packet.signature))) {
-      return this.drop('unauthenticated', remote, { peer, why: 'bad signature' });
+    if (packet.auth === 'mac') {
+      const key = this.linkKeyFor(cert);
+      if (key === undefined) return this.drop('unauthenticated', remote, { peer, why: 'link MAC but no link key (we sign only)' });
+      if (!linkTagValid(key, packet.signedData, packet.signature)) return this.drop('unauthenticated', remote, { peer, why: 'bad link MAC' });
+    } else {
+      if (!verifyBytes(cert.publicKey, packet.signedData, derSignature(packet.signature))) {
+        return this.drop('unauthenticated', remote, { peer, why: 'bad signature' });
+      }
+      if (packet.certDer !== undefined) this.remember(cert);
     }
-    if (packet.certDer !== undefined) this.remember(cert);
-    const verdict = this.replay.check(peer, packet.timestampMs, packet.seq, nowMs);
+    const guard = packet.message.kind === 'hello' ? this.helloReplay : this.replay;
+    const verdict = guard.check(peer, packet.timestampMs, packet.seq, nowMs);
     if (verdict !== 'fresh') return this.drop('replayed', remote, { peer, why: verdict });
+    // Only a fresh frame tells what the peer holds now (a replayed old one would mislead).
+    cert.link = packet.auth === 'mac' ? LINK_BOTH : (packet.linkFlags ?? 0) & LINK_BOTH;
 
     this.counters.accepted++;
+    if (packet.auth === 'mac') this.counters.acceptedMac++;
     const from: PeerSource = { prefix: peer, serial: cert.serial, host: remote.host, port: remote.port };
     const ev: Incoming = { from, msg: packet.message };
     if (packet.requestId !== undefined) ev.requestId = packet.requestId;
     if (packet.inReplyTo !== undefined) ev.inReplyTo = packet.inReplyTo;
-    if (packet.certDer !== undefined) this.certBearing.add(ev);
+    // A request that introduced its sender gets our certificate back, unless it said it holds it.
+    if (packet.certDer !== undefined && ((packet.linkFlags ?? 0) & LINK_FLAGS.holdsYourCert) === 0) this.certBearing.add(ev);
     this.deps.log.trace(
       { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',
@@ -470,7 +540,7 @@ export class PeerProtocol {
     try {
       verified = this.deps.verifyPeerCert(der);
     } catch (err) {
-      if (cached !== undefined && cached.certDer.equals(der)) this.certs.delete(peer);
+      if (cached !== undefined && cached.certDer.equals(der)) this.dropCert(peer);
       this.drop('unauthenticated', remote, { peer, why: 'certificate refused', code: (err as { code?: string }).code, err });
       return undefined;
     }
@@ -478,18 +548,33 @@ export class PeerProtocol {
       this.drop('unauthenticated', remote, { peer, why: `certificate is for ${verified.prefix}` });
       return undefined;
     }
-    const fresh: CachedCert = { ...verified, certDer: Buffer.from(der), checkedAtMs: nowMs };
-    if (cached !== undefined && cached.certDer.equals(der)) this.certs.set(peer, fresh); // re-checked, same cert
+    const same = cached !== undefined && cached.certDer.equals(der);
+    const fresh: CachedCert = { ...verified, certDer: Buffer.from(der), fingerprint: same ? cached.fingerprint : certFingerprint(der), checkedAtMs: nowMs, link: same ? cached.link : 0 };
+    if (same) this.certs.set(peer, fresh); // re-checked, same cert
     return fresh;
   }
 
   private remember(cert: CachedCert): void {
-    if (!this.certs.has(cert.prefix) && this.certs.size >= this.opts.maxCachedPeers) {
+    const old = this.certs.get(cert.prefix);
+    if (old === undefined && this.certs.size >= this.opts.maxCachedPeers) {
       const oldest = this.certs.keys().next().value;
-      if (oldest !== undefined) this.certs.delete(oldest);
+      if (oldest !== undefined) this.dropCert(oldest);
     }
+    if (old !== undefined && old.certDer !== cert.certDer && !old.certDer.equals(cert.certDer)) this.linkKeys?.forget(old.fingerprint);
     this.certs.delete(cert.prefix);
     this.certs.set(cert.prefix, cert);
+  }
+
+  /** Forgets a peer's certificate and the link key made with it. */
+  private dropCert(prefix: string): void {
+    const cached = this.certs.get(prefix);
+    if (cached === undefined) return;
+    this.certs.delete(prefix);
+    this.linkKeys?.forget(cached.fingerprint);
+  }
+
+  private linkKeyFor(cert: CachedCert): LinkKey | undefined {
+    return this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
   }
 
   private dispatch(ev: Incoming, nowMs: number): void {
@@ -574,6 +659,11 @@ export class PeerProtocol {
       }
     }
   }
+}
+
+/** Hellos a sender may send in one replay window: link hellos at the fastest allowed rate, and probes. */
+export function helloBudget(windowMs: number, fastestHelloIntervalMs: number): number {
+  return Math.ceil(windowMs / fastestHelloIntervalMs) + HELLO_BUDGET_EXTRA;
 }
 
 function endpointText(e: { host: string; port: number }): string {

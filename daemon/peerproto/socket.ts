@@ -1,8 +1,9 @@
 // The UDP seam of the peer protocol: a narrow socket interface, and the real one
 // on node:dgram. One udp6 socket bound to "::" with ipv6Only false serves the
 // underlay over IPv4 (as v4-mapped addresses) and the overlay over IPv6 on one port.
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv4 } from 'node:net';
 
 export interface UdpEndpoint {
   /** IPv4 dotted quad or IPv6 text (no brackets); v4-mapped addresses come back as IPv4. */
@@ -24,7 +25,17 @@ export type UdpSocketFactory = () => UdpSocket;
 
 const V4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
-export const dgramSocketFactory: UdpSocketFactory = () => new DgramSocket(createSocket({ type: 'udp6', ipv6Only: false }));
+/**
+ * Peers are always addressed by IP literal: those go straight to the socket,
+ * without node:dgram's default trip through dns.lookup (a deferred callback per
+ * datagram). Anything else still resolves.
+ */
+const literalLookup: NonNullable<SocketOptions['lookup']> = (host, options, callback) => {
+  if (isIP(host) === 6) return callback(null, host, 6);
+  dnsLookup(host, options, callback);
+};
+
+export const dgramSocketFactory: UdpSocketFactory = () => new DgramSocket(createSocket({ type: 'udp6', ipv6Only: false, lookup: literalLookup }));
 
 class DgramSocket implements UdpSocket {
   constructor(private readonly socket: Socket) {}

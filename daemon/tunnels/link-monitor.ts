@@ -49,6 +49,8 @@ export interface LinkMonitorDeps {
   peerproto: {
     send(to: PeerAddress, msg: HelloMessage, options?: { withCert?: boolean }): Promise<void>;
     on(event: 'authenticated', listener: (ev: Incoming) => unknown): () => void;
+    /** True when the peer holds our certificate and takes link MACs (no certificate needed in our hellos). */
+    hasLinkKey?(prefix: string): boolean;
   };
   tunnels: () => readonly MonitoredTunnel[];
   babel: { suspendInterface(ifName: string): Promise<void>; resumeInterface(ifName: string): Promise<void> };
@@ -66,9 +68,15 @@ interface Tracked {
   tunnel: MonitoredTunnel;
   liveness: LinkLiveness;
   sent: number;
+  /** The peer's link-local address on the tunnel ("fe80::…%rn…"), worked out once. */
+  linkHost: string;
 }
 
-/** Every this many link hellos carry our certificate (the peer may not have it cached, e.g. after a restart). */
+/**
+ * Every this many link hellos carry our certificate (the peer may not have it
+ * cached, e.g. after a restart), unless the peer told us it holds it: then the
+ * peer protocol adds it by itself when the peer says it lost it.
+ */
 const CERT_EVERY = 4;
 
 export interface LinkView {
@@ -188,8 +196,12 @@ export class LinkMonitor {
     }
     for (const [peer, t] of present) {
       const known = this.tracked.get(peer);
-      if (known) known.tunnel = t;
-      else this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0 });
+      if (known) {
+        if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
+        known.tunnel = t;
+      } else {
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, linkHost: linkHostFor(t) });
+      }
     }
   }
 
@@ -198,8 +210,8 @@ export class LinkMonitor {
     const msg: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
     const lateMs = Math.min(MAX_REPORTED_LATE_MS, Math.round(localLateMs));
     if (lateMs > 0) msg.lateMs = lateMs;
-    const to = { host: `${linkLocalFor(t.peer)}%${t.ifName}`, port: this.peerPort(t.peer), prefix: t.peer };
-    const withCert = tracked.sent++ % CERT_EVERY === 0;
+    const to = { host: tracked.linkHost, port: this.peerPort(t.peer), prefix: t.peer };
+    const withCert = tracked.sent++ % CERT_EVERY === 0 && this.deps.peerproto.hasLinkKey?.(t.peer) !== true;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
     this.deps.peerproto.send(to, msg, { withCert }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer, iface: t.ifName }, 'link hello not sent'));
   }
@@ -275,6 +287,10 @@ export class LinkMonitor {
   private resume(t: MonitoredTunnel): void {
     this.deps.babel.resumeInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel re-add of a restored link failed'));
   }
+}
+
+function linkHostFor(t: MonitoredTunnel): string {
+  return `${linkLocalFor(t.peer)}%${t.ifName}`;
 }
 
 /** The interface of a scoped link-local source ("fe80::1%rn0123"), else undefined. */

@@ -143,7 +143,7 @@ test('decode failures name code, offset and item type', (t) => {
   const good = encodePacket(packet({ kind: 'drain', phase: 'ack', tunnelPort: 1196, closeInMs: 10 }), sign);
 
   const wrongVersion = Buffer.from(good);
-  wrongVersion[0] = 2;
+  wrongVersion[0] = 3;
   t.like(decodeError(wrongVersion), { code: 'RN_WIRE_VERSION', offset: 0, tlvType: undefined });
 
   const unknownKind = Buffer.from(good);
@@ -222,7 +222,8 @@ test('round trip: 2000 random packets decode to what was encoded', (t) => {
     if (rand() < 0.3) p.inReplyTo = Math.floor(rand() * 2 ** 32);
     if (rand() < 0.3) p.certDer = Buffer.alloc(Math.floor(rand() * 500), 7);
     const bytes = encodePacket(p, () => Buffer.alloc(64, 1));
-    const { signature, signedData, ...back } = decodePacket(bytes);
+    const { signature, signedData, auth, ...back } = decodePacket(bytes);
+    t.is(auth, 'signature');
     t.is(signature.length, 64);
     t.true(signedData.length < bytes.length);
     // A recipient of undefined must survive, and optional fields stay absent.

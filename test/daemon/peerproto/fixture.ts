@@ -16,6 +16,8 @@ export interface TestNode {
   serial: string;
   certDer: Buffer;
   key: KeyObject;
+  /** The same key: with it the endpoint uses link MACs with peers that hold its certificate. */
+  privateKey: KeyObject;
   sign(data: Buffer): Buffer;
 }
 
@@ -43,6 +45,7 @@ export async function makePki(nowMs: number): Promise<TestPki> {
         serial,
         certDer: pemToDer(pem, 'CERTIFICATE'),
         key,
+        privateKey: key,
         sign: (data) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }),
       };
     },

@@ -9,6 +9,7 @@
 //
 // Bounded by age and by rows (EVENT_RETENTION); pruning is two indexed DELETEs,
 // run at open and then every PRUNE_EVERY_MS or PRUNE_EVERY_ROWS appended rows.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ResilnetError } from '../config/errors.js';
@@ -90,6 +91,11 @@ export class EventStore {
 
   /** A reader's side (the CLI): never creates, migrates or writes the file, so it cannot disturb the daemon. */
   static openReadOnly(path: string): EventStore {
+    if (!existsSync(path)) {
+      throw new ResilnetError('RN_EVENTS_DB_OPEN', `there is no events DB at ${path}.`, {
+        hint: 'The daemon writes every event line there, from its first line on; check node.state_dir in the --config you gave.',
+      });
+    }
     return EventStore.open(path, (db) => {
       if (checkVersion(db, path) < EVENTS_SCHEMA_VERSION) {
         throw new ResilnetError('RN_EVENTS_DB_OPEN', `the events DB ${path} has no events table yet: the daemon creates it with its first event line.`);

@@ -148,8 +148,13 @@ export function registerEventsCommand(program: Command, io: CliIo, client: (opts
       return print(io, opts.json, storedEventsResponse(readStored(path, query)));
     }
     const res = await daemonOrFiles(opts, () => client(opts).events({ limit: query.limit }), (config: NodeConfig, reason: string) => {
-      const path = eventsDbPath(config.node.state_dir);
-      const response = storedEventsResponse(readStored(path, query));
+      let response: ReturnType<typeof storedEventsResponse>;
+      try {
+        response = storedEventsResponse(readStored(eventsDbPath(config.node.state_dir), query));
+      } catch (err) {
+        const e = err as ResilnetError;
+        throw new ResilnetError(e.code, `the daemon is not answering (${reason}), and ${e.message}`, { cause: err, ...(e.hint ? { hint: e.hint } : {}) });
+      }
       io.stderr.write(fallbackNotice(reason, 'events DB', response.events.at(-1)?.atMs ?? nowMs, nowMs));
       return response;
     });

@@ -99,7 +99,7 @@ export function readPeerDbSnapshot(path: string): PeerDbSnapshot {
 function lastWriteMs(path: string): number {
   const wal = `${path}-wal`;
   const main = statSync(path).mtimeMs;
-  return existsSync(wal) ? Math.max(main, statSync(wal).mtimeMs) : main;
+  return Math.floor(existsSync(wal) ? Math.max(main, statSync(wal).mtimeMs) : main);
 }
 
 function toPeerView(r: PeerRow): PeerView {

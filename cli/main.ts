@@ -2,6 +2,7 @@
 // turns errors into one readable line (no stack trace unless --debug).
 import type { Command } from 'commander';
 import type { CliIo } from './io.js';
+import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { newProgram, runProgram } from './program.js';
 import { registerRegistryCommands } from './commands/registry.js';
 import { registerRegisterCommand } from './commands/register.js';
@@ -20,5 +21,6 @@ export function buildProgram(io: CliIo): Command {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  endQuietlyOnClosedPipe([io.stdout, io.stderr]);
   return runProgram(buildProgram(io), argv, io);
 }

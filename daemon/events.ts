@@ -1,6 +1,7 @@
 // The daemon's event log: one human-readable line for every membership and
 // link change ("link with fd5e:1:2:7::/64 established via 10.1.0.7:1195/udp").
-// Bounded in memory for `resilnet events`; each line is also logged once.
+// Bounded in memory for `resilnet events`; each line is also logged once and
+// handed to the sink, which keeps it on disk (events-store.ts).
 import type { Clock } from './sys/clock.js';
 
 export type EventKind =
@@ -32,6 +33,13 @@ export interface EventLogDeps {
   clock: Pick<Clock, 'nowMs'>;
   /** Receives every line once, e.g. a pino child logger's info. */
   log?: (line: EventLine) => void;
+  /** Receives every line once to keep it (the daemon: the events DB); must not block. */
+  sink?: EventSink;
+}
+
+/** Where lines go to be kept beyond the in-memory ring. */
+export interface EventSink {
+  push(line: EventLine): void;
 }
 
 export const DEFAULT_EVENT_CAPACITY = 1000;
@@ -53,6 +61,11 @@ export class EventLog {
       this.droppedCount++;
     }
     this.deps.log?.(line);
+    try {
+      this.deps.sink?.push(line);
+    } catch {
+      // Keeping a line must never break the caller that reports a change; the sink logs its own trouble.
+    }
     return line;
   }
 

@@ -1,7 +1,9 @@
 // Runs commands for the lab: a small runner seam (so plans can be checked with a
-// fake) and the executor that walks a plan and stops at the first failure with
-// the full command and its stderr.
+// fake), the executor that walks a plan and stops at the first failure with
+// the full command and its stderr, and the environment of `lab exec`.
 import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { resolveArgv } from './preflight.js';
 import type { LabStep } from './topology.js';
@@ -62,4 +64,37 @@ export async function executePlan(
     }
   }
   return results;
+}
+
+// ---- what `resilnet lab exec` gives the command it runs -------------------------
+
+/** Names the node config for `resilnet` commands (the CLI reads it when --config is not given). */
+export const LAB_CONFIG_ENV = 'RESILNET_CONFIG';
+
+/** A POSIX sh script that runs `argv` with its own arguments appended. */
+export function wrapperScript(argv: readonly string[]): string {
+  const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  return `#!/bin/sh\n# Written by resilnet lab exec: this checkout's resilnet.\nexec ${quoted} "$@"\n`;
+}
+
+/** Writes BIN_DIR/resilnet (mode 0755) running `argv`; returns its path. */
+export function writeResilnetWrapper(binDir: string, argv: readonly string[]): string {
+  mkdirSync(binDir, { recursive: true });
+  const path = join(binDir, 'resilnet');
+  writeFileSync(path, wrapperScript(argv), { mode: 0o755 });
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/**
+ * The environment for a command in a lab host: BIN_DIR first on PATH (so
+ * `resilnet` is the lab's own build), and on a node RESILNET_CONFIG set to that
+ * node's resilnet.toml (so `resilnet peers --dead` needs no path).
+ */
+export function labExecEnv(base: NodeJS.ProcessEnv, options: { binDir: string; config?: string }): NodeJS.ProcessEnv {
+  const path = [options.binDir, ...(base.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter((p) => p !== options.binDir)];
+  const env: NodeJS.ProcessEnv = { ...base, PATH: path.join(':') };
+  if (options.config === undefined) delete env[LAB_CONFIG_ENV];
+  else env[LAB_CONFIG_ENV] = options.config;
+  return env;
 }

@@ -2,9 +2,11 @@
 // namespaces. Thin: parse flags, call lab/, print text or --json.
 import type { Command } from 'commander';
 import { ResilnetError } from '../../config/errors.js';
-import { realRunner } from '../../lab/exec.js';
+import { join } from 'node:path';
+import { labExecEnv, realRunner, writeResilnetWrapper } from '../../lab/exec.js';
 import { DEFAULT_HELLO_SEC, DEFAULT_NAT, DEFAULT_NODES, labDown, labExec, labList, labUp, randomLabId, resolveLabId } from '../../lab/lab.js';
-import { readManifest } from '../../lab/manifest.js';
+import { labDir, readManifest } from '../../lab/manifest.js';
+import { findRepo, resilnetArgv } from '../../lab/repo.js';
 import { collectLabStatus, renderLabStatus } from '../../lab/status.js';
 import { DEFAULT_CHAOS_MINUTES, DEFAULT_CUT_SECONDS, runScenario, SCENARIOS } from '../../lab/scenarios.js';
 import { writeJson, type CliIo } from '../io.js';
@@ -95,14 +97,21 @@ export function registerLabCommands(program: Command, io: CliIo): void {
   example(
     lab
       .command('exec')
-      .description('run a command inside a lab host (n1…, gw1…, reg, inet)')
+      .description('run a command inside a lab host (n1…, gw1…, reg, inet); `resilnet` there is this checkout\'s build, and on a node it reads that node\'s config ($RESILNET_CONFIG)')
       .option('--name <id>', 'lab name (default: the only lab)')
       .argument('<host>', 'n1, n2, …, gw1, reg or inet')
       .argument('<command...>', 'the command, after --'),
     'sudo resilnet lab exec --name demo n1 -- ip -6 route',
     'sudo resilnet lab exec --name demo n2 -- resilnet tunnels',
+    'sudo resilnet lab exec --name demo n1 -- resilnet peers --dead',
   ).action(async (host: string, command: string[], opts: { name?: string }) => {
-    process.exitCode = await labExec(resolveLabId(opts.name), host, command);
+    const id = resolveLabId(opts.name);
+    const binDir = join(labDir(id), 'bin');
+    writeResilnetWrapper(binDir, resilnetArgv(findRepo()));
+    const node = readManifest(id).nodes.find((n) => n.name === host);
+    // labExec's child inherits this process's environment (this process ends with the command).
+    process.env = labExecEnv(process.env, { binDir, ...(node ? { config: node.config } : {}) });
+    process.exitCode = await labExec(id, host, command);
   });
 
   example(

@@ -1,18 +1,21 @@
-// Read and control commands of a running node: status, peers, tunnels, events,
-// reload, and `config check FILE`. Each goes flags → request → control API
-// call → render (or `--json`, which prints the API's response unchanged).
+// Read and control commands of a running node: status, peers, tunnels, events
+// (events.ts), reload, and `config check FILE`. Each goes flags → request →
+// control API call → render (or `--json`, which prints the API's response
+// unchanged). status and peers read the peer DB when the daemon does not answer.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError, ResilnetError } from '../../config/errors.js';
-import { DEFAULT_CONFIG_PATH, loadNodeConfig, nodeConfigSchema } from '../../config/node-config.js';
+import { nodeConfigSchema } from '../../config/node-config.js';
 import { ControlClient } from '../../daemon/control/client.js';
-import { DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT, type PeersRequest } from '../../daemon/control/protocol.js';
+import type { PeersRequest } from '../../daemon/control/protocol.js';
 import { writeJson, type CliIo } from '../io.js';
+import { registerEventsCommand } from './events.js';
+import { daemonOrFiles, example, resolveControlSocket, withTarget, type TargetOptions } from './target.js';
+import { fallbackNotice, offlinePeers, offlineStatus, peerDbPath, readPeerDbSnapshot, renderOfflineStatus } from './peer-db-view.js';
 import {
   renderConfigCheck,
-  renderEvents,
   renderPeers,
   renderReload,
   renderStatus,
@@ -20,50 +23,11 @@ import {
   type ConfigCheckResult,
 } from './node-render.js';
 
-/** Where the daemon listens when there is no config to say otherwise. */
-export const DEFAULT_CONTROL_SOCKET = '/run/resilnet/control.sock';
-
-interface TargetOptions {
-  config?: string;
-  socket?: string;
-}
-
-/** --socket wins; else the config's control.socket; else the default socket. */
-export function resolveControlSocket(opts: TargetOptions): string {
-  if (opts.socket) return resolve(opts.socket);
-  const path = opts.config ?? DEFAULT_CONFIG_PATH;
-  try {
-    return loadNodeConfig(path).control.socket;
-  } catch (err) {
-    // Only a missing default config falls back; an explicit or broken file is an error.
-    if (!opts.config && !existsSync(path)) return DEFAULT_CONTROL_SOCKET;
-    throw err;
-  }
-}
+export { toEventsLimit } from './events.js';
+export { configPath, CONFIG_ENV, DEFAULT_CONTROL_SOCKET, resolveControlSocket } from './target.js';
 
 export function toPeersRequest(opts: { dead?: boolean }): PeersRequest {
   return { dead: opts.dead === true };
-}
-
-export function toEventsLimit(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_EVENTS_LIMIT;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_EVENTS_LIMIT) {
-    throw new ResilnetError('RN_CLI_USAGE', `--limit must be an integer 1…${MAX_EVENTS_LIMIT} (got "${text}")`);
-  }
-  return n;
-}
-
-function withTarget(cmd: Command, json = true): Command {
-  cmd
-    .option('--config <path>', `node config, to find the control socket (default ${DEFAULT_CONFIG_PATH})`)
-    .option('--socket <path>', `control socket of the daemon (default: control.socket from the config, else ${DEFAULT_CONTROL_SOCKET})`);
-  if (json) cmd.option('--json', 'print the control API response as JSON');
-  return cmd;
-}
-
-function example(cmd: Command, ...lines: string[]): Command {
-  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
 }
 
 export function registerNodeCommands(program: Command, io: CliIo): void {
@@ -74,9 +38,13 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
     'resilnet status',
     'resilnet status --json',
   ).action(async (opts: TargetOptions & { json?: boolean }) => {
-    const res = await client(opts).status();
-    if (opts.json) writeJson(io, res);
-    else io.stdout.write(renderStatus(res, Date.now()));
+    const res = await daemonOrFiles(opts, () => client(opts).status(), (config, reason) => {
+      const snapshot = readPeerDbSnapshot(peerDbPath(config));
+      io.stderr.write(fallbackNotice(reason, 'peer DB', snapshot.asOfMs, Date.now()));
+      return offlineStatus(snapshot, config, `not answering (${reason})`);
+    });
+    if (opts.json) writeJson(io, 'daemon' in res ? res.daemon : res.offline);
+    else io.stdout.write('daemon' in res ? renderStatus(res.daemon, Date.now()) : renderOfflineStatus(res.offline, Date.now()));
   });
 
   example(
@@ -90,9 +58,14 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
     'resilnet peers --dead --json',
   ).action(async (opts: TargetOptions & { json?: boolean; dead?: boolean }) => {
     const req = toPeersRequest(opts);
-    const res = await client(opts).peers(req);
-    if (opts.json) writeJson(io, res);
-    else io.stdout.write(renderPeers(res, req, Date.now()));
+    const res = await daemonOrFiles(opts, () => client(opts).peers(req), (config, reason) => {
+      const snapshot = readPeerDbSnapshot(peerDbPath(config));
+      io.stderr.write(fallbackNotice(reason, 'peer DB', snapshot.asOfMs, Date.now()));
+      return offlinePeers(snapshot, req);
+    });
+    const shown = 'daemon' in res ? res.daemon : res.offline;
+    if (opts.json) writeJson(io, shown);
+    else io.stdout.write(renderPeers(shown, req, Date.now()));
   });
 
   example(
@@ -105,20 +78,7 @@ export function registerNodeCommands(program: Command, io: CliIo): void {
     else io.stdout.write(renderTunnels(res));
   });
 
-  example(
-    withTarget(
-      program
-        .command('events')
-        .description('show the latest membership and link changes, one line each')
-        .option('--limit <n>', `how many lines (default ${DEFAULT_EVENTS_LIMIT})`),
-    ),
-    'resilnet events',
-    'resilnet events --limit 20 --json',
-  ).action(async (opts: TargetOptions & { json?: boolean; limit?: string }) => {
-    const res = await client(opts).events({ limit: toEventsLimit(opts.limit) });
-    if (opts.json) writeJson(io, res);
-    else io.stdout.write(renderEvents(res));
-  });
+  registerEventsCommand(program, io, client);
 
   example(
     withTarget(program.command('reload').description('make the daemon re-read resilnet.toml and apply changes live; prints what it applied')),

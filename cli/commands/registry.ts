@@ -10,6 +10,9 @@ import { registryPath } from '../../registry/registry-config.js';
 import { parseDuration } from '../../registry/tokens.js';
 import { writeJson, type CliIo } from '../io.js';
 
+/** Where the unit files keep the registry; every registry command defaults --dir to it. */
+export const DEFAULT_REGISTRY_DIR = '/var/lib/resilnet-registry';
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function positiveInt(flag: string) {
@@ -97,7 +100,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   registry
     .command('init')
     .description('create a new network in DIR: CA (ECDSA P-256), SQLite store and registry.toml; refuses to overwrite')
-    .requiredOption('--dir <dir>', 'registry folder to create (holds the CA key: keep it private)')
+    .option('--dir <dir>', 'registry folder to create (holds the CA key: keep it private)', DEFAULT_REGISTRY_DIR)
     .requiredOption('--prefix <prefix>', 'overlay IPv6 prefix of the whole network, e.g. fd5e:1234:5678::/48')
     .option('--node-prefix-length <n>', 'length of each node\'s prefix', positiveInt('--node-prefix-length'), 64)
     .option('--cert-days <n>', 'lifetime of node certificates, days', positiveInt('--cert-days'), 365)
@@ -120,7 +123,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   registry
     .command('serve')
     .description('serve the HTTPS API and the admin socket DIR/admin.sock until SIGINT/SIGTERM (logs JSON to stdout)')
-    .requiredOption('--dir <dir>', 'registry folder made by `registry init`')
+    .option('--dir <dir>', 'registry folder made by `registry init`', DEFAULT_REGISTRY_DIR)
     .option('--listen <host:port>', 'listen address (default from registry.toml, normally [::]:8443; port 0 = any free port)')
     .option('--url <url>', 'URL nodes reach the registry at (repeatable; default derived from the listen address)', collect)
     .option('--ready-file <path>', 'write {"url","port","admin_socket"} JSON here once serving (for scripts and the lab)')
@@ -138,7 +141,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   token
     .command('add')
     .description('create an enrolment token and print it (stdout holds only the token unless --json)')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--uses <n>', 'how many enrolments the token allows', positiveInt('--uses'), 1)
     .option('--expires <duration>', 'lifetime such as 30m, 12h, 7d (default: never)')
     .option('--email <email>', 'who the token is for (recorded on the nodes it enrols)')
@@ -156,7 +159,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   token
     .command('list')
     .description('list tokens with their state and remaining uses (secrets are never shown)')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ resilnet registry token list --dir /var/lib/resilnet-registry --json\n')
     .action(async (o: { dir: string; json?: boolean }) => {
@@ -168,7 +171,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .command('revoke')
     .description('revoke a token (give the token or its ID) so it can no longer enrol')
     .argument('<token>', 'the token text or its 8-hex-digit ID')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ resilnet registry token revoke --dir /var/lib/resilnet-registry 3f9a1c2b\n')
     .action(async (t: string, o: { dir: string; json?: boolean }) => {
@@ -181,7 +184,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .command('revoke')
     .description('revoke a node by prefix (all its certificates) or one certificate by serial; publishes a new CRL and network config')
     .argument('<prefix-or-serial>', 'node prefix (e.g. fd5e:1:2:7::/64) or certificate serial in hex')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  $ resilnet registry revoke --dir /var/lib/resilnet-registry fd5e:1234:5678:7::/64\n  $ resilnet registry revoke --dir /var/lib/resilnet-registry 1a\n')
     .action(async (target: string, o: { dir: string; json?: boolean }) => {
@@ -193,7 +196,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   registry
     .command('nodes')
     .description('list registered nodes: state, last heartbeat, address seen, tunnels, certificate expiry')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ resilnet registry nodes --dir /var/lib/resilnet-registry\n')
     .action(async (o: { dir: string; json?: boolean }) => {
@@ -205,7 +208,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   registry
     .command('status')
     .description('show the running registry: network, CA fingerprint, URLs, network-config version')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ resilnet registry status --dir /var/lib/resilnet-registry\n')
     .action(async (o: { dir: string; json?: boolean }) => {
@@ -219,7 +222,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .command('set')
     .description('change network-config settings; keys: babel.hello_interval, client_count, max_clients, tunnel_refresh, cipher, min_protocol, registry_urls')
     .argument('<key=value...>', 'settings, e.g. babel.hello_interval=1 client_count=3')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print the new config as JSON')
     .addHelpText('after', '\nExamples:\n  $ resilnet registry config set --dir /var/lib/resilnet-registry babel.hello_interval=1\n  $ resilnet registry config set --dir ./reg registry_urls=https://10.0.0.1:8443,https://10.0.0.2:8443\n')
     .action(async (pairs: string[], o: { dir: string; json?: boolean }) => {
@@ -230,7 +233,7 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
   config
     .command('show')
     .description('print the current network config and its version')
-    .requiredOption('--dir <dir>', 'registry folder')
+    .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
     .option('--json', 'print JSON ({version, config, overrides})')
     .addHelpText('after', '\nExample:\n  $ resilnet registry config show --dir /var/lib/resilnet-registry --json\n')
     .action(async (o: { dir: string; json?: boolean }) => {

@@ -19,3 +19,16 @@ test('event wording matches the documented lines', (t) => {
   t.is(eventText.peerDead('fd5e:1:2:7::/64', 3, 'connection refused'), 'peer fd5e:1:2:7::/64 marked dead: 3 failed attempts (connection refused)');
   t.is(eventText.linkLost('fd5e:1:2:7::/64', 'openvpn exited with code 1'), 'link with fd5e:1:2:7::/64 lost (openvpn exited with code 1)');
 });
+
+test('EventLog hands every line to its sink once; a sink that throws does not break the caller', (t) => {
+  const clock = new FakeClock(7);
+  const kept: string[] = [];
+  const events = new EventLog({ clock, sink: { push: (l) => kept.push(`${l.atMs} ${l.peer ?? '-'} ${l.text}`) } }, 2);
+  events.add('link-lost', 'a', 'fd5e:1:2:7::/64');
+  events.add('daemon', 'b');
+  events.add('daemon', 'c');
+  t.deepEqual(kept, ['7 fd5e:1:2:7::/64 a', '7 - b', '7 - c']); // the sink keeps what the ring drops
+  const failing = new EventLog({ clock, sink: { push: () => { throw new Error('disk full'); } } });
+  t.is(failing.add('daemon', 'still logged').text, 'still logged');
+  t.is(failing.list().length, 1);
+});

@@ -8,6 +8,7 @@ import { stringify as stringifyToml } from 'smol-toml';
 import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { parseNodeConfig } from '../config/node-config.js';
+import { peerAddressProblem } from '../config/peer-address.js';
 import { createCsrPem, generateKeyPem } from '../pki/keys.js';
 import { caFingerprint, normalizeFingerprint, verifyCertificate } from '../pki/identity.js';
 import { verifyNetworkConfig } from '../pki/network-config.js';
@@ -137,7 +138,10 @@ export async function registerNode(opts: RegisterOptions): Promise<RegisterResul
   const wanted = opts.fingerprint === undefined ? undefined : normalizeFingerprint(opts.fingerprint);
   if (!opts.token.trim()) throw new ResilnetError('RN_ENROL_USAGE', 'missing --token. Ask the registry admin for one (`resilnet registry token add`).');
   for (const a of opts.addresses ?? []) {
-    if (!parseEndpoint(a)) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": use IP, IPv4:PORT or [IPv6]:PORT`);
+    const ep = parseEndpoint(a);
+    if (!ep) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": use IP, IPv4:PORT or [IPv6]:PORT`);
+    const problem = peerAddressProblem(ep.ip);
+    if (problem) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": ${problem}; announce an address other nodes can reach`);
   }
 
   const unpinned = new RegistryClient({ url: opts.registryUrl, timeoutMs: opts.timeoutMs });

@@ -1,7 +1,9 @@
 // The registry store: the only module with SQL in it. better-sqlite3 (WAL,
 // synchronous=NORMAL), prepared statements only, rows mapped to types.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { ResilnetError } from '../config/errors.js';
+import { ensurePrivateFile } from './private-files.js';
 import { MIGRATIONS } from './schema.js';
 import type { TokenRow } from './tokens.js';
 
@@ -105,9 +107,19 @@ export class RegistryDb {
   private readonly db: Database.Database;
   private readonly s: ReturnType<RegistryDb['prepare']>;
 
-  /** Opens (creating if needed) and migrates the store. `:memory:` for tests. */
+  /** What opening changed to keep the store private (files that group or others could read). */
+  readonly tightened: string[] = [];
+
+  /** Opens (creating if needed, mode 0600) and migrates the store. `:memory:` for tests. */
   constructor(path: string) {
     try {
+      if (path !== ':memory:') {
+        // SQLite gives the -wal and -shm files the store's own mode.
+        for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+          const note = f === path || existsSync(f) ? ensurePrivateFile(f) : undefined;
+          if (note) this.tightened.push(note);
+        }
+      }
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');

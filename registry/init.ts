@@ -1,12 +1,13 @@
 // `resilnet registry init`: creates a network in DIR (CA, store, registry.toml).
 // The registry's HTTPS certificate is issued by `serve` for the address it listens on.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix, parsePrefix } from '../config/ipv6.js';
 import { createCa } from '../pki/ca.js';
 import { caFingerprint } from '../pki/identity.js';
 import { RegistryDb } from './db.js';
+import { ensurePrivateDir } from './private-files.js';
 import { buildNetworkConfig, parseSetting } from './network-config-build.js';
 import { checkLengths, prefixCapacity } from './prefix-alloc.js';
 import { registryConfigSchema, registryPath, renderRegistryConfig, type RegistryConfig } from './registry-config.js';
@@ -32,6 +33,8 @@ export interface InitResult {
   capacity: number;
   ca_fingerprint: string;
   config: RegistryConfig;
+  /** File modes init had to tighten (an existing folder open to others). */
+  notes: string[];
 }
 
 const CA_DAYS = 3650;
@@ -81,7 +84,7 @@ export async function initRegistry(opts: InitOptions): Promise<InitResult> {
     revokedSerials: [], version: 1, issuedAtMs: opts.nowMs,
   });
 
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dirNote = ensurePrivateDir(dir);
   const ca = await createCa({ networkPrefix: prefix, notBeforeMs: opts.nowMs - 5 * 60_000, days: CA_DAYS });
   writeFileSync(registryPath(dir, 'caKey'), ca.keyPem, { mode: 0o600, flag: 'wx' });
   writeFileSync(registryPath(dir, 'caCert'), ca.certPem, { mode: 0o644, flag: 'wx' });
@@ -99,5 +102,6 @@ export async function initRegistry(opts: InitOptions): Promise<InitResult> {
     capacity: prefixCapacity(network, opts.nodePrefixLength),
     ca_fingerprint: caFingerprint(ca.certPem),
     config,
+    notes: dirNote ? [dirNote] : [],
   };
 }

@@ -13,6 +13,7 @@ import { issueServerCertificate, loadCaSigner, type CaSigner } from '../pki/ca.j
 import type { AdminStatus } from './admin-protocol.js';
 import { createAdminServer } from './admin-server.js';
 import { RegistryDb } from './db.js';
+import { ensurePrivateDir } from './private-files.js';
 import { createApiServer } from './http-api.js';
 import { loadRegistryConfig, registryPath } from './registry-config.js';
 import { RegistryService } from './service.js';
@@ -150,7 +151,10 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
   const ca = await loadCaSigner(readFileSync(registryPath(dir, 'caCert'), 'utf8'), readFileSync(registryPath(dir, 'caKey'), 'utf8'));
   const adminSocket = registryPath(dir, 'adminSocket');
   await claimSocket(adminSocket);
+  const dirNote = ensurePrivateDir(dir);
+  if (dirNote) log.warn(dirNote);
   const db = new RegistryDb(registryPath(dir, 'db'));
+  for (const note of db.tightened) log.warn(`${note} (the store holds token hashes, e-mails and addresses)`);
   const closers: (() => Promise<void> | void)[] = [() => db.close()];
   const stop = async () => {
     for (const close of closers.reverse()) await close();

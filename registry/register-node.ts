@@ -2,17 +2,19 @@
 // fingerprint when given), keep or make the node key, enrol with a token and
 // write DIR/{ca.crt,node.crt,node.key,network-config.json,resilnet.toml}.
 import { createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as stringifyToml } from 'smol-toml';
 import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { parseNodeConfig } from '../config/node-config.js';
+import { peerAddressProblem } from '../config/peer-address.js';
 import { createCsrPem, generateKeyPem } from '../pki/keys.js';
 import { caFingerprint, normalizeFingerprint, verifyCertificate } from '../pki/identity.js';
 import { verifyNetworkConfig } from '../pki/network-config.js';
 import { RegistryClient } from '../wire/registry-client.js';
 import { parseEndpoint } from '../wire/registry-api.js';
+import { ensurePrivateFile, modeText } from './private-files.js';
 
 export interface RegisterOptions {
   registryUrl: string;
@@ -38,6 +40,8 @@ export interface RegisterResult {
   ca_fingerprint: string;
   fingerprint_checked: boolean;
   key_reused: boolean;
+  /** The key file's mode as it is on disk after registration ("0600"). */
+  key_mode: string;
   network_config_version: number;
   files: { ca: string; cert: string; key: string; network_config: string; config: string };
   config_written: boolean;
@@ -55,6 +59,7 @@ export const NODE_FILES = {
 function writeAtomic(path: string, text: string, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode); // the umask may have taken bits off (or an old temp file kept its mode)
   renameSync(tmp, path);
 }
 
@@ -133,7 +138,10 @@ export async function registerNode(opts: RegisterOptions): Promise<RegisterResul
   const wanted = opts.fingerprint === undefined ? undefined : normalizeFingerprint(opts.fingerprint);
   if (!opts.token.trim()) throw new ResilnetError('RN_ENROL_USAGE', 'missing --token. Ask the registry admin for one (`resilnet registry token add`).');
   for (const a of opts.addresses ?? []) {
-    if (!parseEndpoint(a)) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": use IP, IPv4:PORT or [IPv6]:PORT`);
+    const ep = parseEndpoint(a);
+    if (!ep) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": use IP, IPv4:PORT or [IPv6]:PORT`);
+    const problem = peerAddressProblem(ep.ip);
+    if (problem) throw new ResilnetError('RN_ENROL_USAGE', `invalid --address "${a}": ${problem}; announce an address other nodes can reach`);
   }
 
   const unpinned = new RegistryClient({ url: opts.registryUrl, timeoutMs: opts.timeoutMs });
@@ -170,6 +178,8 @@ export async function registerNode(opts: RegisterOptions): Promise<RegisterResul
   if (existsSync(files.key) && (sameNetwork || previousCa === undefined) ) {
     keyPem = readFileSync(files.key, 'utf8');
     keyReused = true;
+    const note = ensurePrivateFile(files.key);
+    if (note) opts.warn(`WARNING: ${note}: the node key must be readable by its owner only.`);
   } else {
     keyPem = generateKeyPem();
     writeAtomic(files.key, keyPem, 0o600);
@@ -213,6 +223,7 @@ export async function registerNode(opts: RegisterOptions): Promise<RegisterResul
     ca_fingerprint: fingerprint,
     fingerprint_checked: wanted !== undefined,
     key_reused: keyReused,
+    key_mode: modeText(statSync(files.key).mode),
     network_config_version: networkConfig.version,
     files,
     config_written: writeConfig,

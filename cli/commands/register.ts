@@ -19,7 +19,7 @@ export function renderRegister(r: RegisterResult): string {
     `registered as ${r.prefix} (overlay address ${r.address})`,
     `  certificate serial ${r.serial}, valid until ${r.not_after}`,
     `  CA ${r.ca_fingerprint}${r.fingerprint_checked ? ' (fingerprint checked)' : ''}`,
-    `  ${r.key_reused ? 'kept the existing key' : 'new key'} ${r.files.key} (mode 0600)`,
+    `  ${r.key_reused ? 'kept the existing key' : 'new key'} ${r.files.key} (mode ${r.key_mode})`,
     `  wrote ${r.files.ca}, ${r.files.cert}, ${r.files.network_config} (network config version ${r.network_config_version})`,
     r.config_written ? `  wrote ${r.files.config}` : `  kept the existing ${r.files.config} (use --force to rewrite it)`,
     '',

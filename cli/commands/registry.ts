@@ -40,6 +40,7 @@ export function renderInit(r: InitResult): string {
     `created network ${r.network_prefix} in ${r.dir}`,
     `  node prefixes: /${r.node_prefix_length} (${r.capacity} available)`,
     `  CA fingerprint: ${r.ca_fingerprint}`,
+    ...r.notes.map((n) => `  ${n}`),
     '',
     'Next steps:',
     `  resilnet registry serve --dir ${r.dir}`,

@@ -88,6 +88,10 @@ test('register rejects bad flags before contacting anything', async (t) => {
   t.regex(fp.stderr, /RN_PKI_FINGERPRINT_INVALID/);
   const addr = await runCli(['register', '--registry', 'https://127.0.0.1:1', '--token', 'x', '--dir', dir, '--address', 'nonsense']);
   t.regex(addr.stderr, /RN_ENROL_USAGE/);
+  const zoned = await runCli(['register', '--registry', 'https://127.0.0.1:1', '--token', 'x', '--dir', dir, '--address', '[fe80::1%eth0]:1194']);
+  t.regex(zoned.stderr, /zone ID.*RN_ENROL_USAGE/);
+  const loopback = await runCli(['register', '--registry', 'https://127.0.0.1:1', '--token', 'x', '--dir', dir, '--address', '127.0.0.1:1194']);
+  t.regex(loopback.stderr, /loopback.*RN_ENROL_USAGE/);
   const url = await runCli(['register', '--registry', 'http://127.0.0.1:1', '--token', 'x', '--dir', dir]);
   t.regex(url.stderr, /RN_REGISTRY_URL_INVALID/);
   const missing = await runCli(['register', '--token', 'x']);

@@ -3,7 +3,7 @@
 // renews, one is revoked and openssl sees it in the published CRL.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parsePrefix, prefixContains } from '../../config/ipv6.js';
@@ -169,8 +169,13 @@ test('re-running register keeps the key; another network needs --force; an unche
   const key = readFileSync(join(node, 'node.key'), 'utf8');
   const firstPrefix = (JSON.parse(first.stdout) as { prefix: string }).prefix;
 
+  t.is((JSON.parse(first.stdout) as { key_mode: string }).key_mode, '0600');
+  chmodSync(join(node, 'node.key'), 0o644); // e.g. copied in by hand
   const second = await runCli(['register', '--registry', s1.url, '--token', t1, '--dir', node, '--json']);
   t.is(second.code, 0, second.stderr);
+  t.regex(second.stderr, /node\.key had mode 0644; set to 0600/);
+  t.is(statSync(join(node, 'node.key')).mode & 0o777, 0o600);
+  t.is((JSON.parse(second.stdout) as { key_mode: string }).key_mode, '0600');
   t.notRegex(second.stderr, /NOT checked/, 'the CA pinned in DIR/ca.crt is the check');
   t.is(readFileSync(join(node, 'node.key'), 'utf8'), key);
   t.true((JSON.parse(second.stdout) as { key_reused: boolean }).key_reused);

@@ -15,6 +15,7 @@ import type { ControlBackend } from './control/commands/handler.js';
 import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, ReloadReport, StatusResponse, TunnelsResponse } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
 import { EventLog } from './events.js';
+import { persistentEventSink, type EventWriter } from './events-store.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
 import { babelRouterId, tunnelIfName } from './identity.js';
@@ -63,6 +64,7 @@ export class Node implements ControlBackend {
   private readonly spawner: Spawner;
   private readonly rand: () => number;
   private readonly eventLog: EventLog;
+  private readonly eventStore: EventWriter;
   private readonly health: HealthRegistry;
   private readonly stopController = stopController();
   /** Component loggers: pino children keep their own level, so a log-level change sets each. */
@@ -83,7 +85,8 @@ export class Node implements ControlBackend {
     this.rand = components.rand ?? Math.random;
     this.logLevel = options.logLevelOverride;
     const eventLog = this.componentLog('events');
-    this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text) });
+    this.eventStore = persistentEventSink(config.node.state_dir, { clock: this.clock, log: eventLog });
+    this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text), sink: this.eventStore });
     this.health = new HealthRegistry({ clock: this.clock, log: this.componentLog('health') });
   }
 
@@ -361,6 +364,7 @@ export class Node implements ControlBackend {
     this.p.registry?.close();
     this.health.stop();
     await step('peer db', () => this.p.peerDb?.close());
+    await step('events store', () => this.eventStore.close());
     await step('control', () => this.p.control?.stop());
     this.log.info('stopped');
   }

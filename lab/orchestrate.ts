@@ -123,7 +123,8 @@ export async function registerNode(runner: CommandRunner, m: LabManifest, rec: L
     '--run-dir', join(rec.dir, 'run'),
   ];
   if (m.registry?.fingerprint) args.push('--fingerprint', m.registry.fingerprint);
-  const out = JSON.parse(await resilnet(runner, m, rec.netns, [...args, '--json'])) as { prefix?: string; address?: string };
+  // Generous: at a load of 60 on 2 cores a CLI run that enrols takes over a minute.
+  const out = JSON.parse(await resilnet(runner, m, rec.netns, [...args, '--json'], REGISTER_TIMEOUT_MS)) as { prefix?: string; address?: string };
   rec.prefix = out.prefix ?? prefixFromCertificate(readFileSync(join(rec.dir, 'etc', 'node.crt'), 'utf8'));
   rec.overlay = out.address ?? overlayAddress(rec.prefix);
 }
@@ -160,6 +161,7 @@ export async function stopDaemon(m: LabManifest, node: string, graceMs = 15_000)
 }
 
 const REGISTER_PARALLEL = 6;
+const REGISTER_TIMEOUT_MS = 180_000;
 
 export interface StartNetworkOptions {
   reachTimeoutMs: number;

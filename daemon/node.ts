@@ -18,7 +18,7 @@ import { EventLog } from './events.js';
 import { persistentEventSink, type EventWriter } from './events-store.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
-import { babelRouterId, tunnelIfName } from './identity.js';
+import { babelRouterId, linkLocalFor, tunnelIfName } from './identity.js';
 import { addBootstrapPeers, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
 import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
 import type { RunningParts } from './node/parts.js';
@@ -46,8 +46,12 @@ import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } fr
 import type { Spawner } from './sys/spawner.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
+import { RouteRequests } from './tunnels/route-request.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
 import { stopController } from './sys/abort.js';
+
+/** UPnP starts when the start-up burst is over, and no later than this after the start. */
+const UPNP_START_LATEST_MS = 15_000;
 
 export interface NodeComponents {
   clock: Clock;
@@ -76,6 +80,7 @@ export class Node implements ControlBackend {
   private setupDone = false;
   private startedAtMs = 0;
   private stopping: Promise<void> | undefined;
+  private routeRequests: RouteRequests | undefined;
 
   constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: LogLevel | undefined } = {}) {
     this.config = config;
@@ -146,9 +151,13 @@ export class Node implements ControlBackend {
     if (stale.stopped.length) this.log.warn({ children: stale.stopped.map((c) => c.name) }, 'stopped children of an earlier run');
 
     this.setupDone = true;
-    await applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }), {
+    // Forwarding and our address on lo are not needed to open a tunnel: the commands run
+    // while the peer protocol and the first tunnel requests start, and are waited for
+    // before the start is complete (a failure still ends the start). babeld announces our
+    // prefix as soon as the address is there.
+    const setup = applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }), {
       retry: { signal, onRetry: (r, attempt, delayMs) => this.log.warn({ argv: r.argv, attempt, delayMs }, 'network setup command timed out; retrying') },
-    });
+    }).then(() => undefined, (err: unknown) => ({ err }));
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
     this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.p.destTraffic = m));
 
@@ -206,6 +215,7 @@ export class Node implements ControlBackend {
     peerHealth.listenTo(peerproto);
     peerHealth.start();
 
+    const routeRequests = (this.routeRequests = new RouteRequests({ clock, log: this.componentLog('babel') }));
     const manager = (this.p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours,
       log: this.componentLog('tunnels'),
@@ -217,6 +227,7 @@ export class Node implements ControlBackend {
       rand: this.rand,
       onPeerDown: (peer, reason) => this.p.links?.peerSaysDown(peer, reason),
       replanSoon: () => this.p.jobs?.replanSoon(),
+      requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
     }));
     manager.start();
 
@@ -276,10 +287,30 @@ export class Node implements ControlBackend {
     });
     const upnpLog = this.componentLog('upnp');
     this.p.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.p.addresses?.setUpnp(a) });
-    this.p.upnp.startLater(this.settings.upnp, TIMING.upnpStartDelayMs);
+    this.startUpnpAfterBurst(clock, signal);
 
+    const failed = await setup;
+    if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
+  }
+
+  /**
+   * Loading the UPnP client takes seconds of CPU on a busy machine, and blocks the event
+   * loop meanwhile: it starts once the first tunnels are up and none is still connecting
+   * (the start-up burst is over), and at the latest UPNP_START_LATEST_MS after the start.
+   */
+  private startUpnpAfterBurst(clock: Clock, signal: AbortSignal): void {
+    const startedAtMs = clock.nowMs();
+    const check = (): void => {
+      if (signal.aborted) return;
+      const tunnels = this.p.manager?.list() ?? [];
+      const settled = tunnels.some((t) => t.state === 'up') && tunnels.every((t) => t.state !== 'connecting');
+      const waitedMs = clock.nowMs() - startedAtMs;
+      if ((settled && waitedMs >= TIMING.upnpStartDelayMs) || waitedMs >= UPNP_START_LATEST_MS) this.p.upnp?.startLater(this.settings.upnp, 0);
+      else clock.setTimeout(check, 500);
+    };
+    clock.setTimeout(check, TIMING.upnpStartDelayMs);
   }
 
   private componentLog(component: string): Logger {
@@ -342,6 +373,7 @@ export class Node implements ControlBackend {
     await step('peer health', () => this.p.peerHealth?.stop());
     await step('addresses', () => this.p.addresses?.stop());
     await step('periodic', () => this.p.jobs?.idle());
+    this.routeRequests?.stop();
     await step('babeld', () => this.p.babel?.stop());
     await step('tunnels', () => this.p.manager?.stop());
     await step('detour routes', () => this.p.detours?.stop());

@@ -15,6 +15,8 @@ export interface ConvergeOptions {
   root?: string;
   /** Only these nodes (default: all with an overlay address). */
   nodes?: string[];
+  /** Only the pairs from and to this node (a node joining a running network). */
+  pairsWith?: string;
   signal?: AbortSignal;
 }
 
@@ -22,16 +24,25 @@ function tail(path: string, n = 3): string {
   return lastLines(path, n) || '(no log)';
 }
 
+export interface Converged {
+  /** Until a full round found every pair reaching, right after the round that first saw them all. */
+  elapsedMs: number;
+  /** When the round that saw the last missing pairs answer ended (the confirming round came after). */
+  allReachedAtMs: number;
+}
+
 /** Resolves with the time it took; throws RN_LAB_UNREACHABLE with a diagnosis on timeout. */
-export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, options: ConvergeOptions): Promise<{ elapsedMs: number }> {
+export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, options: ConvergeOptions): Promise<Converged> {
   const t0 = Date.now();
   const deadline = t0 + options.timeoutMs;
   const log = options.log ?? (() => undefined);
   const nodes = reachNodes(m).filter((n) => !options.nodes || options.nodes.includes(n.name));
   const names = nodes.map((n) => n.name);
-  const total = names.length * (names.length - 1);
-  let pending = allPairs(names);
+  const wanted = (): Array<[string, string]> => allPairs(names).filter(([a, b]) => options.pairsWith === undefined || a === options.pairsWith || b === options.pairsWith);
+  const total = wanted().length;
+  let pending = wanted();
   let confirming = false;
+  let allReachedAtMs = 0;
   let lastReported = -1;
   for (;;) {
     options.signal?.throwIfAborted();
@@ -45,10 +56,11 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
     const matrix = await probeMatrix(runner, nodes, { pairs: pending });
     const failed = pending.filter(([a, b]) => matrix[a]?.[b] !== true);
     if (failed.length === 0) {
-      if (confirming) return { elapsedMs: Date.now() - t0 };
+      if (confirming) return { elapsedMs: Date.now() - t0, allReachedAtMs };
       // Every pair answered at least once: one full round must pass together.
       confirming = true;
-      pending = allPairs(names);
+      allReachedAtMs = Date.now();
+      pending = wanted();
       continue;
     }
     const reached = total - failed.length;

@@ -11,7 +11,7 @@ import type { LabGuard } from './guard.js';
 import { guardLab } from './guard.js';
 import type { LabManifest, LabNodeRecord } from './manifest.js';
 import { LAB_ROOT, readManifest } from './manifest.js';
-import { daemonRecord, registryDir, resilnet, startDaemon, startRegistry, stopDaemon, stopRegistry } from './orchestrate.js';
+import { daemonRecord, joinNode, registryDir, resilnet, startDaemon, startRegistry, stopDaemon, stopRegistry, type Join } from './orchestrate.js';
 import type { ProcessRecord } from './procs.js';
 import { isRunning, netnsPids, readProcStat, signalProcess } from './procs.js';
 import { probeMatrix } from './reach.js';
@@ -156,6 +156,11 @@ export class LabHandle {
 
   async matrix(nodes?: string[]): Promise<ReachMatrix> {
     return probeMatrix(this.runner, reachNodes(this.manifest).filter((n) => !nodes || nodes.includes(n.name)));
+  }
+
+  /** A node held back at `up` (`holdBack`) registers and starts now; resolves once it and every node reach each other. */
+  async join(node: string, options: { timeoutMs: number }): Promise<Join> {
+    return joinNode(this, node, { reachTimeoutMs: options.timeoutMs });
   }
 
   async awaitAllPairs(options: { timeoutMs: number; nodes?: string[] }): Promise<number> {

@@ -41,6 +41,8 @@ export interface LabUpOptions {
   nodeConfigPatch?: (node: string) => Record<string, Record<string, unknown>>;
   /** Keep a lab whose build failed (default: only when it failed to converge). */
   keepOnFailure?: boolean;
+  /** The last N nodes are built but neither registered nor started: they join later (`LabHandle.join`). */
+  holdBack?: number;
 }
 
 export function randomLabId(): string {
@@ -91,6 +93,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
         ...(options.nodeConfigPatch ? { nodeConfigPatch: options.nodeConfigPatch } : {}),
         ...(options.skipDaemons ? { skipDaemons: true } : {}),
         ...(options.registrySettings ? { registrySettings: options.registrySettings } : {}),
+        ...(options.holdBack ? { holdBack: options.holdBack } : {}),
       });
     }
     manifest.state = 'up';

@@ -39,6 +39,10 @@ export interface LabManifest {
   daemonsStartedAtMs?: number;
   /** When all pairs first reached each other together. */
   convergedAtMs?: number;
+  /** When the last missing pairs were first seen reaching (convergedAtMs is after the confirming round). */
+  allReachedAtMs?: number;
+  /** Nodes of the layout held back at start (not registered, no daemon) until they join. */
+  heldBack?: string[];
 }
 
 export function labDir(id: string, root = LAB_ROOT): string {

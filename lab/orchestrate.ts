@@ -123,7 +123,8 @@ export async function registerNode(runner: CommandRunner, m: LabManifest, rec: L
     '--run-dir', join(rec.dir, 'run'),
   ];
   if (m.registry?.fingerprint) args.push('--fingerprint', m.registry.fingerprint);
-  const out = JSON.parse(await resilnet(runner, m, rec.netns, [...args, '--json'])) as { prefix?: string; address?: string };
+  // Generous: at a load of 60 on 2 cores a CLI run that enrols takes over a minute.
+  const out = JSON.parse(await resilnet(runner, m, rec.netns, [...args, '--json'], REGISTER_TIMEOUT_MS)) as { prefix?: string; address?: string };
   rec.prefix = out.prefix ?? prefixFromCertificate(readFileSync(join(rec.dir, 'etc', 'node.crt'), 'utf8'));
   rec.overlay = out.address ?? overlayAddress(rec.prefix);
 }
@@ -160,6 +161,7 @@ export async function stopDaemon(m: LabManifest, node: string, graceMs = 15_000)
 }
 
 const REGISTER_PARALLEL = 6;
+const REGISTER_TIMEOUT_MS = 180_000;
 
 export interface StartNetworkOptions {
   reachTimeoutMs: number;
@@ -168,6 +170,8 @@ export interface StartNetworkOptions {
   registrySettings?: string[];
   /** Stop after enrolment: registry serving, nodes registered, no daemons. */
   skipDaemons?: boolean;
+  /** The last N nodes of the layout are neither registered nor started: they join later (`joinNode`). */
+  holdBack?: number;
 }
 
 export async function startNetwork(ctx: BuildContext, options: StartNetworkOptions): Promise<void> {
@@ -190,8 +194,11 @@ export async function startNetwork(ctx: BuildContext, options: StartNetworkOptio
   log(`registry: serving ${m.layout.registry.url} in ${m.layout.registry.netns}, network ${m.layout.overlayPrefix}, hello ${m.hello} s`);
 
   // One token for the whole lab; enrol a few nodes at a time (each is a CLI run).
-  const token = await addToken(runner, m, root, m.layout.nodes.length);
-  const records = m.layout.nodes.map((n) => nodeRecord(m, root, n.name));
+  const holdBack = Math.min(options.holdBack ?? 0, m.layout.nodes.length - 1);
+  const starting = m.layout.nodes.slice(0, m.layout.nodes.length - holdBack);
+  m.heldBack = m.layout.nodes.slice(starting.length).map((n) => n.name);
+  const token = await addToken(runner, m, root, starting.length);
+  const records = starting.map((n) => nodeRecord(m, root, n.name));
   for (let i = 0; i < records.length; i += REGISTER_PARALLEL) {
     await Promise.all(records.slice(i, i + REGISTER_PARALLEL).map((rec) => registerNode(runner, m, rec, token)));
   }
@@ -206,8 +213,45 @@ export async function startNetwork(ctx: BuildContext, options: StartNetworkOptio
   m.daemonsStartedAtMs = Date.now();
   for (const n of m.nodes) startDaemon(m, root, n.name);
   log(`daemons: started ${m.nodes.length}`);
-  await waitForAllPairs(runner, m, { timeoutMs: options.reachTimeoutMs, log, root });
+  const { allReachedAtMs } = await waitForAllPairs(runner, m, { timeoutMs: options.reachTimeoutMs, log, root });
   m.convergedAtMs = Date.now();
+  m.allReachedAtMs = allReachedAtMs;
   writeManifest(m, root);
   log(`converged: all ${m.nodes.length * (m.nodes.length - 1)} pairs reach each other, ${((Date.now() - m.daemonsStartedAtMs) / 1000).toFixed(1)} s after the daemons started`);
+}
+
+export interface Join {
+  node: string;
+  /** When its daemon was started (after `resilnet register`). */
+  startedAtMs: number;
+  /** Until a full round found every pair from and to it reaching. */
+  elapsedMs: number;
+  /** Until the round that first saw all those pairs reach. */
+  allReachedMs: number;
+}
+
+/**
+ * A node that `startNetwork` held back joins the running network the way a new
+ * host does: a token, `resilnet register`, `resilnet daemon`; resolves once it
+ * and every other node reach each other (RN_LAB_UNREACHABLE on timeout).
+ */
+export async function joinNode(
+  ctx: { manifest: LabManifest; root: string; runner: CommandRunner; log: (line: string) => void },
+  node: string,
+  options: { reachTimeoutMs: number; nodeConfigPatch?: Record<string, Record<string, unknown>> },
+): Promise<Join> {
+  const { manifest: m, root, runner, log } = ctx;
+  if (!m.heldBack?.includes(node)) throw new LabError('RN_LAB_NO_SUCH_NODE', `${node} is not a node held back in lab ${m.id} (held back: ${m.heldBack?.join(', ') || 'none'}).`);
+  const rec = nodeRecord(m, root, node);
+  await registerNode(runner, m, rec, await addToken(runner, m, root, 1));
+  if (options.nodeConfigPatch) patchNodeConfig(rec.config, options.nodeConfigPatch);
+  m.nodes.push(rec);
+  m.heldBack = m.heldBack.filter((n) => n !== node);
+  const startedAtMs = Date.now();
+  startDaemon(m, root, node);
+  log(`join: ${node} (${rec.prefix}) started`);
+  const r = await waitForAllPairs(runner, m, { timeoutMs: options.reachTimeoutMs, log, root, pairsWith: node });
+  const join = { node, startedAtMs, elapsedMs: Date.now() - startedAtMs, allReachedMs: r.allReachedAtMs - startedAtMs };
+  log(`join: ${node} reaches every node and every node reaches it ${(join.allReachedMs / 1000).toFixed(1)} s after its daemon started`);
+  return join;
 }

@@ -122,6 +122,8 @@ export interface TunnelManagerDeps {
   onPeerDown?: (peer: string, reason: string) => void;
   /** Runs a planning round soon (a failed or refused attempt leaves a slot to fill). */
   replanSoon?: () => void;
+  /** A tunnel came up: ask the peer's babeld for its routes now (route-request.ts). */
+  requestRoutes?: (ifName: string, peer: string) => void;
 }
 
 export interface PlanContext {

@@ -22,6 +22,9 @@ export type { PlanContext, TunnelBabel, TunnelDetours, TunnelEnd, TunnelManagerD
 /** node.ts imports it from here; its one definition is in sys/host-port.ts. */
 export { parseHostPort } from '../sys/host-port.js';
 
+/** Tunnel requests of one plan round in flight at once. */
+export const OPEN_PARALLEL = 4;
+
 /** A node that has seen no tunnel request for this long after start probably serves nobody (NAT). */
 export const SERVES_NOBODY_AFTER_MS = 10 * 60_000;
 
@@ -203,12 +206,12 @@ export class TunnelManager {
       this.keptBusiest = new Set(plan.kept.map((k) => k.peer));
     }
     const traffic = plan.trafficOpen;
-    await Promise.all(
-      plan.open.map(async (a) => {
-        const opened = await this.open(a.peer, signal);
-        if (opened && traffic?.peer === a.peer) this.deps.events.add('tunnel-selection', eventText.tunnelForTraffic(a.peer, traffic.bytesPerSec, traffic.via), a.peer);
-      }),
-    );
+    // All at once up to OPEN_PARALLEL: a network whose nodes all start together would
+    // otherwise spawn every openvpn end at the same moment on a few cores.
+    await inParallel(plan.open, OPEN_PARALLEL, async (a) => {
+      const opened = await this.open(a.peer, signal);
+      if (opened && traffic?.peer === a.peer) this.deps.events.add('tunnel-selection', eventText.tunnelForTraffic(a.peer, traffic.bytesPerSec, traffic.via), a.peer);
+    });
     return plan;
   }
 
@@ -381,6 +384,7 @@ export class TunnelManager {
     // The interface exists now: make sure babel runs on it (a restart of babeld may have lost it).
     this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
     this.deps.detours?.release(t.ifName);
+    this.deps.requestRoutes?.(t.ifName, t.peer);
   }
 
   private markDown(t: Tunnel, reason: string, options: { quiet?: boolean } = {}): void {
@@ -674,6 +678,15 @@ export class TunnelManager {
       this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, 'babel request failed');
     }
   }
+}
+
+/** Runs `fn` over `items`, at most `width` at a time, in order of the items; resolves when all are done. */
+export async function inParallel<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
 }
 
 function errorText(err: unknown): string {

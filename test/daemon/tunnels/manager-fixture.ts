@@ -28,6 +28,8 @@ export interface ManagerFixtureOptions {
   planContext?: () => Partial<PlanContext>;
   orderAddresses?: (addresses: readonly string[]) => string[];
   rand?: () => number;
+  /** Each tunnel-request waits for this before it is answered (requests in flight). */
+  requestGate?: () => Promise<void>;
 }
 
 type Answer = (to: PeerAddress) => PeerMessage | Error;
@@ -51,6 +53,7 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
   const routes = new Map<string, number>();
   const via = new Map<string, string | null>();
   const peerDown: string[] = [];
+  const routeRequests: string[] = [];
   let uncovered: string[] = [];
   let requestHandler: ((ev: Incoming<MessageOf<'tunnel-request'>>) => unknown) | undefined;
   let drainListener: ((ev: Incoming<MessageOf<'drain'>>) => unknown) | undefined;
@@ -91,6 +94,7 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
       peerproto: {
         async request(to: PeerAddress, msg: PeerMessage): Promise<Incoming> {
           requests.push({ to, msg });
+          await o.requestGate?.();
           const a = peerproto.answer(to);
           if (a instanceof Error) throw a;
           return { from: { prefix: to.prefix!, serial: '2b', host: to.host, port: to.port }, msg: a };
@@ -120,6 +124,7 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
           }
         : {}),
       onPeerDown: (peer, reason) => void peerDown.push(`${peer}: ${reason}`),
+      requestRoutes: (ifName, peer) => void routeRequests.push(`${ifName} ${peer}`),
       openvpnArgv: (end) => {
         ends.push(end);
         return ['openvpn', '--dev', end.ifName];
@@ -153,6 +158,8 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
     routes,
     via,
     peerDown,
+    /** "IF PEER" for each requestRoutes call (a tunnel came up). */
+    routeRequests,
     line,
     /** Our client end to the peer says it is up. */
     up: (peer: string): void => line(`openvpn to ${peer}`, 'Initialization Sequence Completed'),

@@ -1,7 +1,7 @@
 // The node's identity on disk: CA, certificate and key (written by `resilnet
 // register`), read and checked at start, and a renewed certificate adopted in
 // place (same prefix, same key) when the registry issues one.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ResilnetError } from '../../config/errors.js';
 import { signBytes, verifyCertificate, type CertInfo } from '../../pki/identity.js';
@@ -45,7 +45,8 @@ export function adoptRenewedCertificate(identity: Identity, certPem: string, cer
 }
 
 /** How the peer protocol signs as this node. The key is parsed once: signing with the PEM text parses it for every message. */
-export function peerSelf(identity: Identity): { prefix: string; certDer: Buffer; sign: (data: Buffer) => Buffer } {
+export function peerSelf(identity: Identity): { prefix: string; certDer: Buffer; sign: (data: Buffer) => Buffer; privateKey: KeyObject } {
   const key = createPrivateKey(identity.keyPem);
-  return { prefix: identity.cert.prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(key, data) };
+  // The private key also derives the link MAC keys (static ECDH with each peer's certificate).
+  return { prefix: identity.cert.prefix, certDer: Buffer.from(new X509Certificate(identity.certPem).raw), sign: (data) => signBytes(key, data), privateKey: key };
 }

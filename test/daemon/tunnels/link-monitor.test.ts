@@ -41,10 +41,10 @@ class StallingClock implements Clock {
   }
 }
 
-function setup(options: { helloIntervalSec?: number } = {}) {
+function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean } = {}) {
   const clock = new StallingClock(new FakeClock(1_000_000));
   const events = new EventLog({ clock });
-  const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number }> = [];
+  const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number; withCert: boolean }> = [];
   let listener: ((ev: Incoming) => unknown) | undefined;
   const calls: string[] = [];
   const tunnels: MonitoredTunnel[] = [{ peer: B, ifName: IF_B, childName: `openvpn to ${B}`, openedAtMs: 1_000_000, everUp: true }];
@@ -54,9 +54,10 @@ function setup(options: { helloIntervalSec?: number } = {}) {
     log: pino({ level: 'silent' }),
     events,
     peerproto: {
-      async send(to, msg) {
-        sent.push({ to, msg, atMs: clock.nowMs() });
+      async send(to, msg, o) {
+        sent.push({ to, msg, atMs: clock.nowMs(), withCert: o?.withCert === true });
       },
+      ...(options.hasLinkKey ? { hasLinkKey: options.hasLinkKey } : {}),
       on(_event, l) {
         listener = l;
         return () => (listener = undefined);
@@ -101,6 +102,19 @@ test('sends a hello to the peer\'s link-local address on the tunnel every 250 ms
   await clock.advance(1_000);
   t.is(sent.length, 5);
   t.is(clock.pendingTimers(), 0);
+});
+
+test('every 4th hello carries our certificate while the peer lacks it; none while it holds it (link MACs)', async (t) => {
+  let peerHolds = false;
+  const { clock, sent } = setup({ hasLinkKey: () => peerHolds });
+  await clock.advance(1_750);
+  t.deepEqual(sent.map((s) => s.withCert), [true, false, false, false, true, false, false, false]);
+  peerHolds = true;
+  await clock.advance(2_000);
+  t.deepEqual(sent.slice(8).map((s) => s.withCert), [false, false, false, false, false, false, false, false]);
+  peerHolds = false; // it restarted and said so
+  await clock.advance(1_000);
+  t.deepEqual(sent.slice(16).map((s) => s.withCert), [true, false, false, false]);
 });
 
 test('no hello for 1 s: lost at once (event, babel flush, tunnel down); hellos again: restored', async (t) => {

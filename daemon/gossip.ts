@@ -37,6 +37,8 @@ export interface GossipDeps {
 }
 
 export class Gossip {
+  /** Addresses left out of peer lists because no peer could use them (zone IDs, loopback, …). */
+  skippedAddresses = 0;
   private abort: AbortController | undefined;
   private periodic: Periodic | undefined;
   private readonly unsubscribe: Array<() => unknown> = [];
@@ -156,7 +158,10 @@ export class Gossip {
       .slice(0, count)
       .map((p) => ({ prefix: p.prefix, addresses: p.addresses.slice(0, 4) }));
     // One datagram's worth.
-    return packPeerList(entries)[0] ?? [];
+    return packPeerList(entries, (prefix, address) => {
+      this.skippedAddresses++;
+      this.deps.log.debug({ prefix, address }, 'peer-list address skipped: no peer can use it');
+    })[0] ?? [];
   }
 
   private learnEntry(e: PeerListEntry): void {

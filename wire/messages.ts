@@ -1,6 +1,7 @@
 // Peer-protocol messages: one encode/decode pair per kind, over the frame in
 // wire/tlv.ts. Pure. Field TLV types are per kind (0x01–0xef); the common items
 // below (0xf0–0xff) may ride in any kind. docs/peer-protocol.md has the tables.
+import { isPeerAddress } from '../config/peer-address.js';
 import { WireDecodeError, WireEncodeError } from './errors.js';
 import {
   ENVELOPE_BYTES,
@@ -428,12 +429,20 @@ export function peerListEntryBytes(e: PeerListEntry): number {
  * requestCount item, the common items of a reply and the link flags). Entries too large for any
  * message (hundreds of addresses) are dropped rather than breaking the send.
  */
-export function packPeerList(entries: readonly PeerListEntry[]): PeerListEntry[][] {
+export function packPeerList(entries: readonly PeerListEntry[], onSkip?: (prefix: string, address: string) => void): PeerListEntry[][] {
   const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
   const groups: PeerListEntry[][] = [];
   let current: PeerListEntry[] = [];
   let used = 0;
-  for (const e of entries) {
+  for (const raw of entries) {
+    // One unusable address (a zone ID, loopback, …) is skipped; it never stops the whole message.
+    const addresses = raw.addresses.filter((a) => {
+      const ok = usableEndpoint(a);
+      if (!ok) onSkip?.(raw.prefix, a);
+      return ok;
+    });
+    if (addresses.length === 0) continue;
+    const e = { prefix: raw.prefix, addresses };
     const size = peerListEntryBytes(e);
     if (size > budget) continue;
     if (used + size > budget) {
@@ -446,6 +455,18 @@ export function packPeerList(entries: readonly PeerListEntry[]): PeerListEntry[]
   }
   if (current.length > 0) groups.push(current);
   return groups;
+}
+
+/** "IP:PORT" ("[v6]:port" or "v4:port") that a peer elsewhere can use and the wire can carry. */
+function usableEndpoint(text: string): boolean {
+  const host = /^\[(.+)\]:\d+$/.exec(text)?.[1] ?? /^([^:]+):\d+$/.exec(text)?.[1];
+  if (host === undefined || !isPeerAddress(host)) return false;
+  try {
+    endpointBytes(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The items of one frame, looked up by type: first occurrence for singular fields. */

@@ -55,7 +55,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `tunnels      ${s.tunnels.outgoing} outgoing, ${s.tunnels.incoming} incoming, ${s.tunnels.connecting} connecting`,
     `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours${babeldState(s.babeld)}`,
     `registry     ${s.registry.url}, last contact ${formatAgo(s.registry.lastContactMs, nowMs)}${s.registry.lastError ? ` (last error: ${s.registry.lastError})` : ''}`,
-    `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped`,
+    `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped; ${s.peerProtocol.sentMac} out and ${s.peerProtocol.acceptedMac} in by link MAC (${s.peerProtocol.linkKeys} link keys)`,
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
   const lost = s.links.filter((l) => l.state === 'lost');

@@ -82,7 +82,8 @@ export interface StatusResponse {
     pending: string[];
   };
   registry: { url: string; lastContactMs: number | null; lastError: string | null };
-  peerProtocol: { port: number; received: number; sent: number; dropped: number };
+  /** sentMac/acceptedMac: frames authenticated by a link MAC instead of a signature; linkKeys: link keys held. */
+  peerProtocol: { port: number; received: number; sent: number; dropped: number; sentMac: number; acceptedMac: number; linkKeys: number };
   /** What this node announces to peers (best first), the UPnP mapping, and the address the registry saw. */
   underlay: {
     addresses: { address: string; kind: string }[];

@@ -295,6 +295,23 @@ test('peer lists are packed into messages that each fit', (t) => {
   }
 });
 
+test('one unusable address is skipped and counted; it never stops the peer list', (t) => {
+  const bad = ['[fe80::1%eth0]:1194', '127.0.0.1:1194', '[::1]:1194', '169.254.3.4:1194', '[ff02::1]:1194', 'nonsense'];
+  const entries: PeerListEntry[] = [
+    { prefix: 'fd5e:1:2:1::/64', addresses: ['10.0.0.1:1194', ...bad] },
+    { prefix: 'fd5e:1:2:2::/64', addresses: ['[fe80::2%eth1]:1194'] },
+    { prefix: 'fd5e:1:2:3::/64', addresses: ['[fd00::3]:1195'] },
+  ];
+  const skipped: string[] = [];
+  const groups = packPeerList(entries, (_prefix, address) => skipped.push(address));
+  t.deepEqual(groups.flat(), [
+    { prefix: 'fd5e:1:2:1::/64', addresses: ['10.0.0.1:1194'] },
+    { prefix: 'fd5e:1:2:3::/64', addresses: ['[fd00::3]:1195'] },
+  ]);
+  t.deepEqual(skipped, [...bad, '[fe80::2%eth1]:1194']);
+  for (const g of groups) t.notThrows(() => encodePacket(packet({ kind: 'peer-list', entries: g, requestCount: 10 }, { requestId: 1, inReplyTo: 2 }), () => Buffer.alloc(64)));
+});
+
 test('decodeFrame alone reports item offsets in the frame', (t) => {
   const bytes = encodePacket(packet({ kind: 'tunnel-accept', port: 1195 }), sign);
   const frame = decodeFrame(bytes);

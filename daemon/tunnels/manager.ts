@@ -173,6 +173,7 @@ export class TunnelManager {
           openedAtMs: t.openedAtMs,
           routeCount: this.deps.babel.routeCount(t.ifName),
           bytesPerSec: t.rxBytesPerSec + t.txBytesPerSec,
+          lostForMs: lostForMs(t, nowMs),
         })),
         ...[...this.opening].filter((p) => !this.tunnels.has(p)).map((peer) => ({ peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })),
       ],
@@ -692,6 +693,12 @@ export async function inParallel<T>(items: readonly T[], width: number, fn: (ite
 function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return e?.code ?? e?.message ?? String(err);
+}
+
+/** How long a tunnel that was up has been down (link lost, openvpn restarting); 0 while up or never up. */
+export function lostForMs(t: Pick<Tunnel, 'state' | 'everUp' | 'downSinceMs'>, nowMs: number): number {
+  if (t.state === 'draining' || !t.everUp || t.downSinceMs === null) return 0;
+  return Math.max(0, nowMs - t.downSinceMs);
 }
 
 /**

@@ -4,6 +4,11 @@
 //
 // Rules (docs/architecture.md, "Tunnel selection"):
 // - Keep clientCount outgoing tunnels (opening + up; draining ones do not count).
+//   A tunnel whose link has been lost for lostFillMs does not fill a slot: a
+//   replacement is opened while the lost one waits for its link or for its
+//   lost time-out (executor), so a node whose tunnels all crossed a partition
+//   finds peers on its own side instead of waiting a minute cut off. If the
+//   lost link comes back, the node is over capacity and drains one.
 //   A node that serves nobody keeps at most maxWhenServingNobody (2): when many
 //   nodes behind NAT open tunnels without serving any, the reachable servers
 //   saturate.
@@ -50,6 +55,8 @@ export interface OutgoingTunnel {
   routeCount: number;
   /** EWMA of rx + tx (score.ts). */
   bytesPerSec: number;
+  /** How long its link has been lost (it was up once); absent or 0: not lost. */
+  lostForMs?: number;
 }
 
 /** What the planner needs from a peer-DB record. */
@@ -75,6 +82,8 @@ export interface TunnelPolicy {
   /** Destination traffic at or above this counts as steady. */
   steadyTrafficBytesPerSec: number;
   maxWhenServingNobody: number;
+  /** A tunnel whose link has been lost this long no longer fills a slot. */
+  lostFillMs: number;
 }
 
 export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
@@ -84,6 +93,7 @@ export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
   openTimeoutMs: 60_000,
   steadyTrafficBytesPerSec: 10_000,
   maxWhenServingNobody: 2,
+  lostFillMs: 10_000,
 };
 
 export interface TunnelSnapshot {
@@ -165,16 +175,22 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     }
   }
 
-  // 2. Capacity, and over-capacity drains (e.g. we just learned we serve nobody).
+  // 2. Capacity, and over-capacity drains (e.g. we just learned we serve nobody,
+  // or a lost link came back after its replacement opened). Lost links do not count.
   const target = s.servesNobody ? Math.min(p.maxWhenServingNobody, s.clientCount) : s.clientCount;
   const why = s.servesNobody ? ` (serves nobody: at most ${p.maxWhenServingNobody})` : '';
-  if (active.length > target) {
-    const excess = active.length - target;
-    const order = [...active].sort((a, b) => Number(neighbours.has(a.peer)) - Number(neighbours.has(b.peer)) || byScore(a, b));
-    for (const t of order.slice(0, excess)) act(plan.drain, t.peer, `over capacity ${active.length}/${target}${why}`);
+  const isLost = (t: OutgoingTunnel): boolean => (t.lostForMs ?? 0) >= p.lostFillMs;
+  const lost = active.filter(isLost);
+  const filling = active.filter((t) => !isLost(t));
+  if (filling.length > target) {
+    const excess = filling.length - target;
+    const order = [...filling].sort((a, b) => Number(neighbours.has(a.peer)) - Number(neighbours.has(b.peer)) || byScore(a, b));
+    for (const t of order.slice(0, excess)) act(plan.drain, t.peer, `over capacity ${filling.length}/${target}${why}`);
     const drained = new Set(order.slice(0, excess).map((t) => t.peer));
     active = active.filter((t) => !drained.has(t.peer));
   }
+  if (lost.length > 0) plan.reasons.push(`lost links not filling a slot: ${lost.map((t) => `${t.peer} (${Math.round((t.lostForMs ?? 0) / 1000)} s)`).join(', ')}`);
+  const fillingCount = active.length - lost.length;
 
   // 3. Who we could open to.
   const adjacent = new Set([s.self, ...s.outgoing.map((t) => t.peer), ...s.incoming]);
@@ -201,15 +217,15 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   };
 
   // 4. Fill up to the target: live peers first, then due dead ones.
-  const missing = target - active.length;
+  const missing = target - fillingCount;
   for (let i = 0; i < missing; i++) {
     if (queue.length === 0 && lastResort.length > 0) queue.push(...lastResort.splice(0).filter((x) => !adjacent.has(x.peer)));
     const next = take();
     if (next === undefined) {
-      plan.reasons.push(`fill: ${active.length + i}/${target} tunnels, no eligible peer left${why}`);
+      plan.reasons.push(`fill: ${fillingCount + i}/${target} tunnels, no eligible peer left${why}`);
       break;
     }
-    act(plan.open, next.peer, `fill ${active.length + i + 1}/${target}: ${next.reason}${why}`);
+    act(plan.open, next.peer, `fill ${fillingCount + i + 1}/${target}: ${next.reason}${why}`);
   }
 
   // 5. One replacement per refresh, when at capacity.
@@ -217,7 +233,7 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   if (!due) return plan;
   plan.refreshed = true;
   if (missing > 0 || target === 0) {
-    plan.reasons.push(`refresh: not at capacity (${active.length}/${target}), nothing to replace`);
+    plan.reasons.push(`refresh: not at capacity (${fillingCount}/${target}), nothing to replace`);
     return plan;
   }
   const pick = trafficPick(s, eligible);

@@ -290,3 +290,22 @@ test('busiest share: only steady traffic protects; busiest tunnels ranked below 
   t.deepEqual(planTunnels(s, 200 * S, keepOrder).kept, []);
   t.deepEqual(planTunnels({ ...s, peers: [1, 2, 3, 4].map((n) => peer(n)) }, 300 * S, keepOrder).kept, []);
 });
+
+test('a lost link stops filling a slot after lostFillMs: a replacement opens; when it comes back the node drains one', (t) => {
+  const up = (n: number, routes: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec: 0 });
+  const lose = (s: TunnelSnapshot, n: number, ms: number): TunnelSnapshot => tunnel(s, P(n), { lostForMs: ms, routeCount: 0 });
+  run(t, snapshot({ outgoing: [up(1, 3), up(2, 2), up(3, 1)], lastRefreshAtMs: 0 }), [
+    // Lost for less than lostFillMs (10 s): an openvpn restart or a short gap, nothing moves.
+    { atS: 10, change: (s) => lose(lose(s, 1, 9_000), 2, 9_000) },
+    // Past it (a partition): both slots are filled again; the lost tunnels stay for their time-out.
+    {
+      atS: 12,
+      change: (s) => lose(lose(s, 1, 11_000), 2, 11_000),
+      open: [P(4), P(5)],
+      reasons: [/^lost links not filling a slot: fd5e:1:0:1::\/64 \(11 s\), fd5e:1:0:2::\/64 \(11 s\)$/, /^open fd5e:1:0:4::\/64: fill 2\/3/],
+    },
+    { atS: 20, change: (s) => tunnel(tunnel(s, P(4), { state: 'up', routeCount: 2 }), P(5), { state: 'up', routeCount: 4 }) },
+    // P1 comes back (the heal): 4 tunnels fill 3 slots, the lowest-scoring one is drained.
+    { atS: 30, change: (s) => tunnel(s, P(1), { lostForMs: 0, routeCount: 3 }), drain: [P(3)], reasons: [/over capacity 4\/3/] },
+  ]);
+});

@@ -54,7 +54,14 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
       }
     }
     const matrix = await probeMatrix(runner, nodes, { pairs: pending });
-    const failed = pending.filter(([a, b]) => matrix[a]?.[b] !== true);
+    const failed = pending.filter(([a, b]) => matrix[a]?.[b] === false);
+    // Pairs whose probe did not finish (a loaded machine) are asked again, neither failed nor reached.
+    const unmeasured = pending.filter(([a, b]) => matrix[a]?.[b] === undefined);
+    if (failed.length === 0 && unmeasured.length > 0 && Date.now() < deadline) {
+      pending = unmeasured;
+      continue;
+    }
+    failed.push(...unmeasured);
     if (failed.length === 0) {
       if (confirming) return { elapsedMs: Date.now() - t0, allReachedAtMs };
       // Every pair answered at least once: one full round must pass together.

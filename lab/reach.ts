@@ -8,7 +8,7 @@ export interface ReachNode {
   overlay: string;
 }
 
-/** from → to → reached */
+/** from → to → reached (a pair absent from the matrix was not measured) */
 export type ReachMatrix = Record<string, Record<string, boolean>>;
 
 const PROBE_SCRIPT =
@@ -24,14 +24,19 @@ export function parseProbeOutput(text: string): Map<string, boolean> {
   return out;
 }
 
-export async function probeFrom(runner: CommandRunner, from: ReachNode, targets: ReachNode[], waitSec = 1): Promise<Map<string, boolean>> {
+/**
+ * Pings every target from one source. A target whose line never came (the
+ * runner ran out of time: at a high load starting `ip netns exec` alone can
+ * take seconds) is left out of the result: not measured, which is not "not reached".
+ */
+export async function probeFrom(runner: CommandRunner, from: ReachNode, targets: ReachNode[], waitSec = 2): Promise<Map<string, boolean>> {
   if (targets.length === 0) return new Map();
   const r = await runner.run(
     ['ip', 'netns', 'exec', from.netns, 'env', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `W=${waitSec}`, 'sh', '-c', PROBE_SCRIPT, 'sh', ...targets.map((t) => t.overlay)],
-    { timeoutMs: (waitSec + 10) * 1000 },
+    { timeoutMs: Math.max(30_000, (waitSec + 10) * 1000 + 250 * targets.length) },
   );
   const byAddr = parseProbeOutput(r.stdout);
-  return new Map(targets.map((t) => [t.name, byAddr.get(t.overlay) === true]));
+  return new Map(targets.filter((t) => byAddr.has(t.overlay)).map((t) => [t.name, byAddr.get(t.overlay) === true]));
 }
 
 /**
@@ -59,7 +64,7 @@ export async function probeMatrix(
       sources.slice(i, i + width).map(async (name) => {
         const from = byName.get(name);
         if (!from) return;
-        const res = await probeFrom(runner, from, targetsBySource.get(name) ?? [], options.waitSec ?? 1);
+        const res = await probeFrom(runner, from, targetsBySource.get(name) ?? [], options.waitSec);
         matrix[name] = Object.fromEntries(res);
       }),
     );

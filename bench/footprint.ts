@@ -1,6 +1,7 @@
 // Footprint benchmark: CPU and memory of each process of an idle, converged lab
 // (daemon, openvpn, babeld per node), and the lab's cold start.
 //   npm run bench:footprint [-- --nodes 8 --nat 0 --hello 1 --minutes 1 --sample-seconds 60 --name ID]
+//   npm run bench:footprint -- --attach ID [--minutes 0]   (a lab already up: measured, left running)
 // After convergence the lab idles for --minutes, then CPU is the utime+stime
 // each process used over --sample-seconds (share of one core) and memory is
 // read from /proc/PID/smaps_rollup at the window's end. The lab is removed at
@@ -9,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { withLab, type LabHandle } from '../lab/handle.js';
+import { LabHandle, withLab } from '../lab/handle.js';
 import { MAX_NODES } from '../lab/layout.js';
 import { cpuPercent, parseSmapsRollup, parseStatCpu, spread, type CpuTicks, type MemoryKiB, type Spread } from '../lab/proc-stats.js';
 
@@ -25,8 +26,12 @@ const nat = numArg('nat', 0, 0, nodes - 1);
 const hello = numArg('hello', 1, 0.05, 60);
 const minutes = numArg('minutes', 1, 0, 120);
 const sampleSeconds = numArg('sample-seconds', 60, 1, 3600);
-const nameAt = process.argv.indexOf('--name');
-const id = nameAt > 0 ? process.argv[nameAt + 1] : undefined;
+function textArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const id = textArg('name');
+const attach = textArg('attach');
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
 interface Proc { node: string; kind: string; pid: number }
@@ -111,7 +116,7 @@ const cell = (s: Spread | undefined, digits: number) => (s ? `${s.median.toFixed
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 const shape = { bench: 'footprint', machine, nodes, nat, helloSec: hello, settleMinutes: minutes, sampleSeconds };
 try {
-  const result = await withLab({ ...(id ? { id } : {}), nodes, nat, helloSec: hello, log, reachTimeoutMs: 60_000 + 4_000 * nodes }, async (lab) => {
+  const measure = async (lab: LabHandle) => {
     const m = lab.manifest;
     const coldStartMs = m.daemonsStartedAtMs !== undefined && m.convergedAtMs !== undefined ? m.convergedAtMs - m.daemonsStartedAtMs : null;
     log(`converged ${coldStartMs === null ? '?' : (coldStartMs / 1000).toFixed(2)} s after the daemons started; idling ${minutes} min`);
@@ -119,9 +124,10 @@ try {
     const procs = await labProcesses(lab);
     log(`sampling ${procs.length} processes for ${sampleSeconds} s (load ${loadavg()[0]?.toFixed(1)})`);
     const samples = await sample(procs, sampleSeconds);
-    return { coldStartMs, samples, rows: kindRows(samples, lab.nodes.map((n) => n.name)), load: loadavg()[0] ?? null };
-  });
-  console.log(`footprint: ${nodes} nodes (${nat} behind NAT), hello ${hello} s, idle ${minutes} min then ${sampleSeconds} s sampled, ${machine}, load ${result.load?.toFixed(1)}`);
+    return { lab: lab.id, nodes: lab.nodes.length, helloSec: m.hello, coldStartMs, samples, rows: kindRows(samples, lab.nodes.map((n) => n.name)), load: loadavg()[0] ?? null };
+  };
+  const result = attach ? await measure(LabHandle.attach(attach, log)) : await withLab({ ...(id ? { id } : {}), nodes, nat, helloSec: hello, log, reachTimeoutMs: 60_000 + 4_000 * nodes }, measure);
+  console.log(`footprint: lab ${result.lab}, ${result.nodes} nodes, hello ${result.helloSec} s, idle ${minutes} min then ${sampleSeconds} s sampled, ${machine}, load ${result.load?.toFixed(1)}`);
   console.log(`cold start (daemons started -> all pairs): ${result.coldStartMs === null ? '-' : (result.coldStartMs / 1000).toFixed(2)} s`);
   console.log('per node:  daemon CPU %  RSS  PSS  private MiB | openvpn n  CPU %  PSS MiB (sums) | babeld CPU %  PSS MiB');
   for (const n of [...new Set(result.samples.map((s) => s.node))]) {
@@ -137,7 +143,7 @@ try {
   console.log('per process kind (median / max):');
   console.log(`  ${'kind'.padEnd(11)} ${'per node'.padEnd(16)} ${'CPU %'.padEnd(16)} ${'RSS MiB'.padEnd(16)} ${'PSS MiB'.padEnd(16)} ${'private MiB'.padEnd(16)}`);
   for (const r of result.rows) console.log(`  ${r.kind.padEnd(11)} ${cell(r.perNode, 0)} ${cell(r.cpuPct, 2)} ${cell(r.rssMiB, 1)} ${cell(r.pssMiB, 1)} ${cell(r.privateMiB, 1)}`);
-  console.log(JSON.stringify({ ...shape, ok: true, coldStartMs: result.coldStartMs, load: result.load, kinds: result.rows, processes: result.samples }));
+  console.log(JSON.stringify({ ...shape, lab: result.lab, nodes: result.nodes, helloSec: result.helloSec, attached: attach !== undefined, ok: true, coldStartMs: result.coldStartMs, load: result.load, kinds: result.rows, processes: result.samples }));
 } catch (err) {
   const error = (err as Error).message.split('\n')[0] ?? String(err);
   console.log(`footprint: ${nodes} nodes, ${machine}: no figures: ${error}`);

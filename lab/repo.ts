@@ -1,5 +1,5 @@
 // Where the resilnet checkout is, and how the lab runs the real CLI from it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,15 +14,7 @@ export function findRepo(start = dirname(fileURLToPath(import.meta.url))): strin
   }
 }
 
-/** argv prefix that runs the compiled CLI (bin/resilnet needs `npm run build`), with the node flags of its #! line. */
+/** argv prefix that runs the compiled CLI (bin/resilnet needs `npm run build`). */
 export function resilnetArgv(repo: string): string[] {
-  const bin = join(repo, 'bin', 'resilnet');
-  return [process.execPath, ...shebangNodeFlags(readFileSync(bin, 'utf8')), bin];
-}
-
-/** The node flags of a `#!/usr/bin/env -S node FLAGS` first line (none for a plain `#!/usr/bin/env node`). */
-export function shebangNodeFlags(script: string): string[] {
-  const first = script.split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env\s+(?:-S\s+)?node((?:\s+--[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
-  return m ? (m[1] as string).split(/\s+/).filter(Boolean) : [];
+  return [process.execPath, join(repo, 'bin', 'resilnet')];
 }

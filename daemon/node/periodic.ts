@@ -1,12 +1,13 @@
-// The node's periodic jobs: sampling tunnel and per-destination traffic, and
-// the tunnel plan round (often while tunnels are missing or opening, seldom
-// once all are up).
+// The node's periodic jobs: sampling tunnel traffic (/proc/net/dev) and, when
+// worth it (dest-sample.ts), per-destination traffic (nft); and the tunnel plan
+// round (often while tunnels are missing or opening, seldom once all are up).
 import type { Logger } from 'pino';
 import { every, type Periodic } from '../every.js';
 import { TIMING } from '../settings.js';
 import type { Clock } from '../sys/clock.js';
 import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
 import { readNetDev } from '../sys/netdev.js';
+import { destSampleDue } from './dest-sample.js';
 import type { TunnelManager } from '../tunnels/manager.js';
 
 export interface PeriodicDeps {
@@ -28,12 +29,18 @@ export interface PeriodicJobs {
 
 export function startPeriodicJobs(deps: PeriodicDeps): PeriodicJobs {
   const { clock, log, signal, manager } = deps;
+  let destSampledAtMs: number | undefined;
   const sampler = every(
     TIMING.trafficSampleMs,
     'traffic-sample',
     async () => {
-      manager.sampleTraffic(await readNetDev(), clock.nowMs());
-      await deps.destTraffic()?.sample(deps.peerPrefixes());
+      const counters = await readNetDev();
+      const nowMs = clock.nowMs();
+      manager.sampleTraffic(counters, nowMs);
+      const meter = deps.destTraffic();
+      if (!meter?.running || !destSampleDue(nowMs, destSampledAtMs, manager.list().map((t) => t.rxBytesPerSec + t.txBytesPerSec))) return;
+      destSampledAtMs = nowMs;
+      await meter.sample(deps.peerPrefixes());
     },
     { clock, log, signal, timeoutMs: 2_000, firstDelayMs: 1_000 },
   );

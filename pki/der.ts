@@ -120,6 +120,46 @@ export function splitSigned(der: Uint8Array): { tbs: Buffer; signature: Buffer }
   };
 }
 
+/**
+ * What a node needs from a CRL (RFC 5280 TBSCertList): the revoked serials (hex
+ * of the INTEGER content bytes) and the update times. Reading it here keeps
+ * @peculiar/x509 (about 20 MiB once loaded) out of a running daemon.
+ */
+export function crlContents(der: Uint8Array): { serials: string[]; thisUpdateMs: number; nextUpdateMs: number | undefined } {
+  const outer = readTlv(der, 0);
+  const tbs = readTlv(der, outer.contentStart);
+  if (outer.tag !== 0x30 || tbs.tag !== 0x30) throw new ResilnetError('RN_PKI_DER_INVALID', 'not a CRL');
+  const parts = childrenOf(der, tbs);
+  let i = parts[0]?.tag === 0x02 ? 1 : 0; // optional version
+  if (parts[i]?.tag !== 0x30 || parts[i + 1]?.tag !== 0x30) throw new ResilnetError('RN_PKI_DER_INVALID', 'CRL without signature algorithm or issuer');
+  i += 2;
+  const thisUpdate = parts[i++];
+  if (thisUpdate === undefined) throw new ResilnetError('RN_PKI_DER_INVALID', 'CRL without thisUpdate');
+  const thisUpdateMs = timeAt(der, thisUpdate);
+  let nextUpdateMs: number | undefined;
+  if (parts[i]?.tag === 0x17 || parts[i]?.tag === 0x18) nextUpdateMs = timeAt(der, parts[i++]!);
+  const serials: string[] = [];
+  const revoked = parts[i];
+  if (revoked?.tag === 0x30) {
+    for (const entry of childrenOf(der, revoked)) {
+      const serial = entry.tag === 0x30 ? readTlv(der, entry.contentStart) : undefined;
+      if (serial?.tag !== 0x02 || serial.end > entry.end) throw new ResilnetError('RN_PKI_DER_INVALID', 'CRL entry without a serial');
+      serials.push(Buffer.from(der.subarray(serial.contentStart, serial.end)).toString('hex'));
+    }
+  }
+  return { serials, thisUpdateMs, nextUpdateMs };
+}
+
+/** UTCTime (YYMMDDHHMMSSZ, years 1950–2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) as epoch ms. */
+function timeAt(der: Uint8Array, t: Tlv): number {
+  const text = Buffer.from(der.subarray(t.contentStart, t.end)).toString('latin1');
+  const m = (t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : t.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : undefined)?.exec(text);
+  if (!m) throw new ResilnetError('RN_PKI_DER_INVALID', `CRL time "${text}" is not a UTC time`);
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const year = t.tag === 0x17 ? (y < 50 ? 2000 + y : 1900 + y) : y;
+  return Date.UTC(year, mo - 1, d, h, mi, s);
+}
+
 /** The DER bytes inside the first PEM block with the given label. */
 export function pemToDer(pem: string, label: string): Buffer {
   const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`);

@@ -2,27 +2,9 @@
 // and the registry need to decide whether an identity is good. Synchronous,
 // node:crypto only (issuance, which needs @peculiar/x509, lives in ca.ts).
 import { createHash, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { ResilnetError } from '../config/errors.js';
 import { canonicalPrefix } from '../config/ipv6.js';
-import { ownBytes, pemToDer, splitSigned } from './der.js';
-
-type X509Lib = typeof import('@peculiar/x509');
-let x509Lib: X509Lib | undefined;
-
-/**
- * @peculiar/x509, loaded on first use (only CRLs need it here): loading it is
- * about a third of a node daemon's start-up time. Its CommonJS build is the
- * one `import` resolves to as well, so this is the same module instance.
- */
-function x509(): X509Lib {
-  if (!x509Lib) {
-    const require = createRequire(import.meta.url);
-    require('reflect-metadata');
-    x509Lib = require('@peculiar/x509') as X509Lib;
-  }
-  return x509Lib;
-}
+import { crlContents, pemToDer, splitSigned } from './der.js';
 
 export interface CertInfo {
   /** The node's overlay prefix (certificate CN), canonical CIDR text. */
@@ -161,10 +143,10 @@ function publicKeyFromPem(pem: string): KeyObject {
 export function parseCrl(pem: string, caPem: string): CrlInfo {
   const ca = parseX509(caPem, 'CA certificate');
   let der: Buffer;
-  let crl: InstanceType<X509Lib['X509Crl']>;
+  let crl: ReturnType<typeof crlContents>;
   try {
     der = pemToDer(pem, 'X509 CRL');
-    crl = new (x509().X509Crl)(ownBytes(der));
+    crl = crlContents(der);
   } catch (err) {
     throw new ResilnetError('RN_PKI_CRL_INVALID', `cannot parse CRL (${(err as Error).message})`, { cause: err });
   }
@@ -172,11 +154,10 @@ export function parseCrl(pem: string, caPem: string): CrlInfo {
   if (!verifyBytes(ca.publicKey, tbs, signature)) {
     throw new ResilnetError('RN_PKI_CRL_INVALID', 'CRL signature does not match this network\'s CA');
   }
-  const next = crl.nextUpdate;
   return {
-    serials: crl.entries.map((e) => normalizeSerial(e.serialNumber)),
-    thisUpdateMs: crl.thisUpdate.getTime(),
-    ...(next ? { nextUpdateMs: next.getTime() } : {}),
+    serials: crl.serials.map(normalizeSerial),
+    thisUpdateMs: crl.thisUpdateMs,
+    ...(crl.nextUpdateMs !== undefined ? { nextUpdateMs: crl.nextUpdateMs } : {}),
   };
 }
 

@@ -92,6 +92,21 @@ test('parseCrl returns the serials and rejects a CRL signed by another CA', asyn
   t.is(errorCode(() => parseCrl(crl.replace('X509 CRL', 'CRL').replace('X509 CRL', 'CRL'), ca.certPem)), 'RN_PKI_CRL_INVALID');
 });
 
+test('parseCrl reads CRLs without entries, with GeneralizedTime dates, and refuses broken DER', async (t) => {
+  const ca = await makeCa();
+  const far = Date.UTC(2051, 0, 2, 3, 4, 5); // after 2049: GeneralizedTime
+  const empty = await createCrl(ca, { entries: [], thisUpdateMs: NOW_MS, nextUpdateMs: far });
+  t.deepEqual(parseCrl(empty, ca.certPem), { serials: [], thisUpdateMs: NOW_MS, nextUpdateMs: far });
+  const many = await createCrl(ca, { entries: Array.from({ length: 300 }, (_, i) => ({ serial: (i + 1).toString(16).padStart(4, '0'), revokedAtMs: NOW_MS })), thisUpdateMs: NOW_MS, nextUpdateMs: far });
+  t.is(parseCrl(many, ca.certPem).serials.length, 300);
+  t.is(parseCrl(many, ca.certPem).serials[299], (300).toString(16));
+  const der = Buffer.from(empty.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  for (const cut of [1, 10, der.length - 1]) {
+    const broken = `-----BEGIN X509 CRL-----\n${der.subarray(0, cut).toString('base64')}\n-----END X509 CRL-----\n`;
+    t.is(errorCode(() => parseCrl(broken, ca.certPem)), 'RN_PKI_CRL_INVALID', `cut at ${cut}`);
+  }
+});
+
 test('caFingerprint equals openssl\'s SHA-256 fingerprint', async (t) => {
   const ca = await makeCa();
   const dir = mkdtempSync(join(tmpdir(), 'rn-fp-'));

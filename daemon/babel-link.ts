@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { buildBabeldArgv, type BabelSpec } from './babel/argv.js';
+import { bounceLink, type BounceDeps } from './babel/bounce.js';
 import { BabelClient } from './babel/client.js';
 import { helloHolds, interfaceHolds, type AppliedBabel } from './babel/desired.js';
 import { LiveBabelTable } from './babel/live-table.js';
@@ -16,6 +17,7 @@ import type { BabelTable } from './babel/table.js';
 import type { HealthRegistry } from './health/health.js';
 import type { Supervisor, SupervisorEvent } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
+import { runIp } from './sys/interfaces.js';
 import { LatenessMeter, type LatenessSource } from './sys/lateness.js';
 import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
@@ -38,6 +40,8 @@ export interface BabelLinkDeps {
   health?: Pick<HealthRegistry, 'raise' | 'clear'>;
   /** The daemon's own timer lateness; the link measures its own when not given. */
   lateness?: LatenessSource;
+  /** Runs ip/sysctl for link bounces (default: the real runIp). */
+  runIp?: BounceDeps['run'];
 }
 
 export interface BabelLinkOptions {
@@ -46,9 +50,14 @@ export interface BabelLinkOptions {
   /** How long start() waits for a first answer from babeld before resolving anyway. */
   startWaitMs: number;
   timings: Partial<ReconcilerTimings>;
+  /**
+   * How a live tunnel's cost changes (drain, restore): 'bounce' sets it and bounces the link,
+   * keeping babel's neighbours (D6); 'flush' flushes and adds the interface again (D2).
+   */
+  liveCost: 'bounce' | 'flush';
 }
 
-const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {} };
+const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {}, liveCost: 'bounce' };
 
 /** What babeld runs, as `resilnet status` shows it (the control API's type). */
 export type BabelLinkStatus = StatusResponse['babeld'];
@@ -84,6 +93,9 @@ export class BabelLink implements TunnelBabel {
         lateness: deps.lateness ?? this.ownLateness!,
         running: () => deps.supervisor.pid(BABELD_CHILD) !== undefined,
         onUnresponsive: (ms) => this.restartHung(ms),
+        ...(this.options.liveCost === 'bounce'
+          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => bounceLink(ifName, { clock: deps.clock, dump: (d) => this.client.dump(d), run: deps.runIp ?? runIp }, o) }
+          : {}),
       },
       this.options.timings,
     );
@@ -157,7 +169,11 @@ export class BabelLink implements TunnelBabel {
     await this.setInterfaceFlag(ifName, 'suspended', false);
   }
 
-  /** Drain: the interface runs with a high rxcost (a suspended one gets it on resume). */
+  /**
+   * Drain: the interface runs with a high rxcost (a suspended one gets it on resume). On a live
+   * interface babel's routes through it are withdrawn for the bounce (well under a second when
+   * babeld answers) and come back at the same cost; the peer's move away gracefully.
+   */
   async raiseCost(ifName: string): Promise<void> {
     if (this.stopped) return;
     this.reconciler.update((d) => {

@@ -118,6 +118,8 @@ test('a babeld that stays unanswered is restarted, and the new one is configured
     return true;
   }, { what: 'the hung babeld restarted', timeoutMs: 15_000, intervalMs: 50 });
   await waitFor(() => {
+    // The fake's state is cleared only when the new process starts: wait for that start first.
+    if (spawner.byName(BABELD_CHILD).length < 2) throw new Error('no new babeld yet');
     if (babeld.defaultHello !== '1' || babeld.helloOf('rnA') !== '1') throw new Error('not configured yet');
     return true;
   }, { what: 'the new babeld configured', timeoutMs: 15_000, intervalMs: 50 });

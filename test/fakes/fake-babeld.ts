@@ -1,7 +1,8 @@
 // A fake babeld that keeps the state babeld 1.12.1 keeps for the statements the
 // daemon sends (default hello, runtime interfaces) and answers as it does:
-// `interface` on a known interface is ok but changes nothing, `flush` of an
-// unknown one is `no No such interface`. It can stall like a SIGSTOPped babeld:
+// `interface` on a known interface is ok but changes nothing until the link
+// goes down and up again (`setLink`, as an `ip link set` seen by babeld), `flush`
+// of an unknown one is `no No such interface`. It can stall like a SIGSTOPped babeld:
 // lines are kept and carried out on resume, even those of connections the client
 // gave up on. Two faces: `FakeBabeldState.client(clock)` (a BabelClient stand-in
 // on a FakeClock, no socket) and `fakeBabeldSocket(path, state)` (a real Unix socket).
@@ -17,6 +18,10 @@ export class FakeBabeldState {
   defaultHello: string | null = null;
   /** Interface name → the statement that added it (what babeld runs on it). */
   readonly interfaces = new Map<string, string>();
+  /** Interface name → the latest statement about it, which babeld applies when the link comes up. */
+  private readonly stored = new Map<string, string>();
+  /** Interfaces whose link is down. */
+  readonly linkDown = new Set<string>();
   /** Every line carried out, in order. */
   readonly handled: string[] = [];
   /** Lines waiting while stalled (carried out on resume). */
@@ -30,7 +35,7 @@ export class FakeBabeldState {
     this.handled.push(line);
     const override = this.refuse?.(line);
     if (override !== undefined) return [override];
-    if (line === 'dump') return [...['rn-placeholder', ...this.interfaces.keys()].map((n) => `add interface ${n} up false`), 'ok'];
+    if (line === 'dump') return ['add interface rn-placeholder up false', ...[...this.interfaces.keys()].map((n) => `add interface ${n} up ${!this.linkDown.has(n)}`), 'ok'];
     if (line === 'unmonitor') return ['ok'];
     let m = /^default hello-interval (\S+)$/.exec(line);
     if (m) {
@@ -40,11 +45,30 @@ export class FakeBabeldState {
     m = /^interface (\S+)( .*)?$/.exec(line);
     if (m) {
       if (!this.interfaces.has(m[1]!)) this.interfaces.set(m[1]!, line);
+      this.stored.set(m[1]!, line);
       return ['ok'];
     }
     m = /^flush interface (\S+)$/.exec(line);
-    if (m) return this.interfaces.delete(m[1]!) ? ['ok'] : ['no No such interface'];
+    if (m) {
+      this.stored.delete(m[1]!);
+      return this.interfaces.delete(m[1]!) ? ['ok'] : ['no No such interface'];
+    }
     return ['bad'];
+  }
+
+  /** The link of an interface goes down or up; coming up, babeld applies the statement it stored. */
+  setLink(ifName: string, up: boolean): void {
+    if (!up) {
+      this.linkDown.add(ifName);
+      return;
+    }
+    const stored = this.stored.get(ifName);
+    if (this.linkDown.delete(ifName) && stored !== undefined && this.interfaces.has(ifName)) this.interfaces.set(ifName, stored);
+  }
+
+  /** The rxcost babeld runs on an interface (null: its default). */
+  rxcostOf(ifName: string): string | null {
+    return /rxcost (\S+)/.exec(this.interfaces.get(ifName) ?? '')?.[1] ?? null;
   }
 
   /** Runs `fn` now, or on resume while stalled. */
@@ -66,6 +90,8 @@ export class FakeBabeldState {
   restart(): void {
     this.defaultHello = null;
     this.interfaces.clear();
+    this.stored.clear();
+    this.linkDown.clear();
     this.held.length = 0;
     this.stalled = false;
   }

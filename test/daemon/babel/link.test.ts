@@ -21,7 +21,18 @@ const stallWaits = { confirmWaitMs: 600, startWaitMs: 600 };
 /** Generous ones, for the tests whose babeld answers (a loaded machine must not make them fail). */
 const calm = { confirmWaitMs: 15_000, startWaitMs: 15_000, timings: { requestTimeoutMs: 5_000, verifyIntervalMs: 1_000 } };
 
-async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner } = {}) {
+/** An ip runner for bounces: the link state goes to the fake babeld, as babeld would see it. */
+function fakeIp(babeld: FakeBabeldState, ran: string[], refuse = false) {
+  return async (argv: string[]) => {
+    ran.push(argv.join(' '));
+    if (refuse) return { exitCode: 2, stderr: 'Cannot find device' };
+    const ifName = argv[4];
+    if (argv[0] === 'ip' && ifName) babeld.setLink(ifName, argv.at(-1) === 'up');
+    return { exitCode: 0, stderr: '' };
+  };
+}
+
+async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner; refuseIp?: boolean } = {}) {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   if (options.stalled) babeld.stall();
@@ -34,9 +45,10 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
     if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) babeld.restart();
   });
   const health = new HealthRegistry({ clock: systemClock, log });
+  const ipRan: string[] = [];
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
-    { clock: systemClock, log, supervisor, health, lateness: onTime },
+    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp) },
     options.calm ? calm : { ...stallWaits, timings: stallTimings },
   );
   t.teardown(async () => {
@@ -45,7 +57,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
     await supervisor.stopAll();
     await server.close();
   });
-  return { babeld, link, spawner, supervisor, health };
+  return { babeld, link, spawner, supervisor, health, ipRan };
 }
 
 test('babeld frozen at start: start resolves, a reload reports pending, and everything holds after it thaws', async (t) => {
@@ -134,4 +146,33 @@ test('start fails with a clear error only when babeld cannot be started at all',
   const err = await t.throwsAsync(link.start());
   t.is((err as { code?: string }).code, 'RN_BABEL_NOT_STARTED');
   t.regex(err!.message, /Install babeld/);
+});
+
+test('drain of a live tunnel: the cost is stored and the link bounced, never flushed; restoring does the same', async (t) => {
+  const { babeld, link, ipRan } = await setup(t, { calm: true });
+  await link.start();
+  await link.addInterface('rnA');
+  const before = babeld.handled.length;
+  await link.raiseCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '4096');
+  const sent = () => babeld.handled.slice(before).filter((l) => l !== 'dump');
+  t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096']);
+  t.deepEqual(ipRan, ['sysctl -qw net.ipv6.conf.rnA.keep_addr_on_down=1', 'ip link set dev rnA down', 'ip link set dev rnA up']);
+  await link.restoreCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '96');
+  t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096', 'interface rnA type tunnel hello-interval 1 rxcost 96']);
+  t.is(ipRan.length, 6);
+  t.like(link.status(), { pending: [] });
+});
+
+test('a bounce that cannot be done falls back to flush + add, and the drain cost still holds', async (t) => {
+  const { babeld, link } = await setup(t, { calm: true, refuseIp: true });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.raiseCost('rnA');
+  await waitFor(() => {
+    if (babeld.rxcostOf('rnA') !== '4096') throw new Error(`rxcost ${babeld.rxcostOf('rnA')}`);
+    return true;
+  }, { what: 'the drain cost by flush + add', timeoutMs: 15_000, intervalMs: 50 });
+  t.true(babeld.handled.includes('flush interface rnA'));
 });

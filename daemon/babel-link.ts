@@ -94,7 +94,7 @@ export class BabelLink implements TunnelBabel {
         running: () => deps.supervisor.pid(BABELD_CHILD) !== undefined,
         onUnresponsive: (ms) => this.restartHung(ms),
         ...(this.options.liveCost === 'bounce'
-          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => bounceLink(ifName, { clock: deps.clock, dump: (d) => this.client.dump(d), run: deps.runIp ?? runIp }, o) }
+          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => bounceLink(ifName, { clock: deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: deps.runIp ?? runIp }, o) }
           : {}),
       },
       this.options.timings,

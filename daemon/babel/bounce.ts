@@ -10,12 +10,14 @@
 // carries nothing babel cannot route around at once (a drain's first step covers
 // its own traffic with detours first).
 import type { Clock } from '../sys/clock.js';
-import type { BabelTable } from './table.js';
 
 export interface BounceDeps {
   clock: Clock;
-  /** babeld's dump (its interfaces, up or not). */
-  dump(options: { signal?: AbortSignal; timeoutMs?: number }): Promise<BabelTable>;
+  /**
+   * Whether babeld reports the interface up (undefined: it does not list it), from its monitor:
+   * no request per look, so the link stays down only as long as babeld takes to notice.
+   */
+  babelSeesUp(ifName: string): boolean | undefined;
   /** Runs one ip or sysctl command (daemon/sys/interfaces.ts runIp); never throws. */
   run(argv: string[], options: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ exitCode: number; stderr: string }>;
 }
@@ -69,19 +71,13 @@ export async function bounceLink(ifName: string, deps: BounceDeps, options: Boun
   return { ok: true, downMs, upSeen };
 }
 
-/** Polls babeld's dump until it shows `ifName` up (or down); false after the timeout. */
+/** Waits until babeld reports `ifName` up (or down); false after the timeout. */
 async function waitForBabel(ifName: string, up: boolean, deps: BounceDeps, options: BounceOptions): Promise<boolean> {
   const deadlineMs = deps.clock.nowMs() + options.timeoutMs;
-  const pollMs = options.pollMs ?? 20;
+  const pollMs = options.pollMs ?? 10;
   while (!options.signal?.aborted) {
-    const left = deadlineMs - deps.clock.nowMs();
-    if (left <= 0) return false;
-    try {
-      const table = await deps.dump({ timeoutMs: left, ...(options.signal ? { signal: options.signal } : {}) });
-      if (table.interfaces.get(ifName)?.up === up) return true;
-    } catch {
-      // A slow or restarting babeld: keep asking until the deadline.
-    }
+    if (deps.babelSeesUp(ifName) === up) return true;
+    if (deps.clock.nowMs() >= deadlineMs) return false;
     await deps.clock.sleep(pollMs, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
   }
   return false;

@@ -15,7 +15,7 @@ function setup(options: { stalled?: boolean; failing?: (argv: string[]) => boole
   const seenDownBeforeUp: boolean[] = [];
   const deps: BounceDeps = {
     clock,
-    dump: (o) => babeld.client(clock).dump(o),
+    babelSeesUp: (n) => (babeld.interfaces.has(n) ? !babeld.linkDown.has(n) : undefined),
     run: async (argv) => {
       ran.push(argv.join(' '));
       if (options.failing?.(argv)) return { exitCode: 1, stderr: 'RTNETLINK answers: Operation not permitted' };

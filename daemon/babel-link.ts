@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { buildBabeldArgv, type BabelSpec } from './babel/argv.js';
-import { bounceLink, type BounceDeps } from './babel/bounce.js';
+import { bounceLink, type BounceDeps, type BounceResult } from './babel/bounce.js';
 import { BabelClient } from './babel/client.js';
 import { helloHolds, interfaceHolds, type AppliedBabel } from './babel/desired.js';
 import { LiveBabelTable } from './babel/live-table.js';
@@ -42,6 +42,11 @@ export interface BabelLinkDeps {
   lateness?: LatenessSource;
   /** Runs ip/sysctl for link bounces (default: the real runIp). */
   runIp?: BounceDeps['run'];
+  /**
+   * Told when a tunnel link is taken down for a cost change and when it is back, so link
+   * liveness can tell this planned silence (up to a few seconds on a loaded host) from a lost link.
+   */
+  onLinkBounce?: (ifName: string, phase: 'start' | 'end') => void;
 }
 
 export interface BabelLinkOptions {
@@ -94,7 +99,7 @@ export class BabelLink implements TunnelBabel {
         running: () => deps.supervisor.pid(BABELD_CHILD) !== undefined,
         onUnresponsive: (ms) => this.restartHung(ms),
         ...(this.options.liveCost === 'bounce'
-          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => bounceLink(ifName, { clock: deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: deps.runIp ?? runIp }, o) }
+          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => this.bounce(ifName, o) }
           : {}),
       },
       this.options.timings,
@@ -277,6 +282,15 @@ export class BabelLink implements TunnelBabel {
   private async confirm(ifName: string): Promise<void> {
     const held = await this.reconciler.waitUntil((d, a) => interfaceHolds(d, a, ifName), this.options.confirmWaitMs);
     if (!held && !this.stopped) this.deps.log.debug({ iface: ifName, pending: this.reconciler.status().pending }, 'babel change not confirmed yet; retrying in the background');
+  }
+
+  private async bounce(ifName: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<BounceResult> {
+    this.deps.onLinkBounce?.(ifName, 'start');
+    try {
+      return await bounceLink(ifName, { clock: this.deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: this.deps.runIp ?? runIp }, options);
+    } finally {
+      this.deps.onLinkBounce?.(ifName, 'end');
+    }
   }
 
   private onBabeldEvent(ev: SupervisorEvent): void {

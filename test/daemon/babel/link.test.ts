@@ -46,9 +46,10 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
   });
   const health = new HealthRegistry({ clock: systemClock, log });
   const ipRan: string[] = [];
+  const bounces: string[] = [];
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
-    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp) },
+    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`) },
     options.calm ? calm : { ...stallWaits, timings: stallTimings },
   );
   t.teardown(async () => {
@@ -57,7 +58,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
     await supervisor.stopAll();
     await server.close();
   });
-  return { babeld, link, spawner, supervisor, health, ipRan };
+  return { babeld, link, spawner, supervisor, health, ipRan, bounces };
 }
 
 test('babeld frozen at start: start resolves, a reload reports pending, and everything holds after it thaws', async (t) => {
@@ -149,12 +150,13 @@ test('start fails with a clear error only when babeld cannot be started at all',
 });
 
 test('drain of a live tunnel: the cost is stored and the link bounced, never flushed; restoring does the same', async (t) => {
-  const { babeld, link, ipRan } = await setup(t, { calm: true });
+  const { babeld, link, ipRan, bounces } = await setup(t, { calm: true });
   await link.start();
   await link.addInterface('rnA');
   const before = babeld.handled.length;
   await link.raiseCost('rnA');
   t.is(babeld.rxcostOf('rnA'), '4096');
+  t.deepEqual(bounces, ['start rnA', 'end rnA'], 'link liveness is told of the planned silence');
   const sent = () => babeld.handled.slice(before).filter((l) => l !== 'dump');
   t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096']);
   t.deepEqual(ipRan, ['sysctl -qw net.ipv6.conf.rnA.keep_addr_on_down=1', 'ip link set dev rnA down', 'ip link set dev rnA up']);

@@ -50,7 +50,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
     { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`) },
-    options.calm ? calm : { ...stallWaits, timings: stallTimings },
+    { ...(options.calm ? calm : { ...stallWaits, timings: stallTimings }), liveCost: 'bounce' },
   );
   t.teardown(async () => {
     babeld.resume();
@@ -177,4 +177,29 @@ test('a bounce that cannot be done falls back to flush + add, and the drain cost
     return true;
   }, { what: 'the drain cost by flush + add', timeoutMs: 15_000, intervalMs: 50 });
   t.true(babeld.handled.includes('flush interface rnA'));
+});
+
+test('with liveCost flush (the default), a drain of a live tunnel is flush + add and no link is bounced', async (t) => {
+  const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
+  const babeld = new FakeBabeldState();
+  const server = fakeBabeldSocket(socketPath, babeld);
+  await server.listen();
+  const supervisor = new Supervisor({ spawner: new FakeSpawner(), clock: systemClock }, { stopGraceMs: 200 });
+  const ipRan: string[] = [];
+  const link = new BabelLink(
+    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
+    { clock: systemClock, log, supervisor, lateness: onTime, runIp: fakeIp(babeld, ipRan) },
+    { confirmWaitMs: calm.confirmWaitMs, startWaitMs: calm.startWaitMs, timings: calm.timings },
+  );
+  t.teardown(async () => {
+    await link.stop();
+    await supervisor.stopAll();
+    await server.close();
+  });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.raiseCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '4096');
+  t.true(babeld.handled.includes('flush interface rnA'));
+  t.deepEqual(ipRan, []);
 });

@@ -18,6 +18,7 @@ import type { HealthRegistry } from './health/health.js';
 import type { Supervisor, SupervisorEvent } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
 import { runIp } from './sys/interfaces.js';
+import { linkLocalFor } from './identity.js';
 import { LatenessMeter, type LatenessSource } from './sys/lateness.js';
 import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
@@ -288,7 +289,7 @@ export class BabelLink implements TunnelBabel {
   private async bounce(ifName: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<BounceResult> {
     this.deps.onLinkBounce?.(ifName, 'start');
     try {
-      return await bounceLink(ifName, { clock: this.deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: this.deps.runIp ?? runIp }, options);
+      return await bounceLink(ifName, { clock: this.deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: this.deps.runIp ?? runIp }, { ...options, linkLocal: linkLocalFor(this.spec.ownPrefix) });
     } finally {
       this.deps.onLinkBounce?.(ifName, 'end');
     }

@@ -6,6 +6,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import { BABELD_CHILD, BabelLink } from '../../../daemon/babel-link.js';
 import { HealthRegistry } from '../../../daemon/health/health.js';
+import { linkLocalFor } from '../../../daemon/identity.js';
 import { Supervisor } from '../../../daemon/supervisor/index.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { onTime } from '../../../daemon/sys/lateness.js';
@@ -27,7 +28,7 @@ function fakeIp(babeld: FakeBabeldState, ran: string[], refuse = false) {
     ran.push(argv.join(' '));
     if (refuse) return { exitCode: 2, stderr: 'Cannot find device' };
     const ifName = argv[4];
-    if (argv[0] === 'ip' && ifName) babeld.setLink(ifName, argv.at(-1) === 'up');
+    if (argv[0] === 'ip' && argv[1] === 'link' && ifName) babeld.setLink(ifName, argv.at(-1) === 'up');
     return { exitCode: 0, stderr: '' };
   };
 }
@@ -159,7 +160,7 @@ test('drain of a live tunnel: the cost is stored and the link bounced, never flu
   t.deepEqual(bounces, ['start rnA', 'end rnA'], 'link liveness is told of the planned silence');
   const sent = () => babeld.handled.slice(before).filter((l) => l !== 'dump');
   t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096']);
-  t.deepEqual(ipRan, ['sysctl -qw net.ipv6.conf.rnA.keep_addr_on_down=1', 'ip link set dev rnA down', 'ip link set dev rnA up']);
+  t.deepEqual(ipRan, ['ip link set dev rnA down', `ip -6 addr replace ${linkLocalFor('fd00:1:2:3::/64')}/64 dev rnA`, 'ip link set dev rnA up']);
   await link.restoreCost('rnA');
   t.is(babeld.rxcostOf('rnA'), '96');
   t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096', 'interface rnA type tunnel hello-interval 1 rxcost 96']);

@@ -63,8 +63,7 @@ export interface BabelLinkOptions {
   liveCost: 'bounce' | 'flush';
 }
 
-// 'flush' until the bounce is shown to lose less in the drain benchmark (D6: the first lab run lost more).
-const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {}, liveCost: 'flush' };
+const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {}, liveCost: 'bounce' };
 
 /** What babeld runs, as `resilnet status` shows it (the control API's type). */
 export type BabelLinkStatus = StatusResponse['babeld'];

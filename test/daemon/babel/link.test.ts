@@ -180,7 +180,7 @@ test('a bounce that cannot be done falls back to flush + add, and the drain cost
   t.true(babeld.handled.includes('flush interface rnA'));
 });
 
-test('with liveCost flush (the default), a drain of a live tunnel is flush + add and no link is bounced', async (t) => {
+test('with liveCost flush, a drain of a live tunnel is flush + add and no link is bounced', async (t) => {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   const server = fakeBabeldSocket(socketPath, babeld);
@@ -190,7 +190,7 @@ test('with liveCost flush (the default), a drain of a live tunnel is flush + add
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
     { clock: systemClock, log, supervisor, lateness: onTime, runIp: fakeIp(babeld, ipRan) },
-    { confirmWaitMs: calm.confirmWaitMs, startWaitMs: calm.startWaitMs, timings: calm.timings },
+    { confirmWaitMs: calm.confirmWaitMs, startWaitMs: calm.startWaitMs, timings: calm.timings, liveCost: 'flush' },
   );
   t.teardown(async () => {
     await link.stop();

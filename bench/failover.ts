@@ -136,14 +136,14 @@ function drainSteps(node: string, path: string, nameOf: (prefix: string) => stri
   const out: DrainStep[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue;
-    let rec: { time?: string; msg?: string; peer?: string; phase?: string; reason?: string; why?: string };
+    let rec: { time?: string; msg?: string; peer?: string; iface?: string; phase?: string; reason?: string; why?: string; downMs?: number };
     try {
       rec = JSON.parse(line) as typeof rec;
     } catch {
       continue;
     }
-    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|link lost|link restored)/.test(rec.msg)) continue;
-    const detail = [rec.phase, rec.reason ?? rec.why].filter(Boolean).join(': ');
+    if (!rec.msg || !rec.time || !/^(tunnel draining|drain |following|tunnel closing|link lost|link restored|babel cost changed live|link bounce failed)/.test(rec.msg)) continue;
+    const detail = [rec.phase, rec.reason ?? rec.why, rec.iface && !rec.peer ? `${rec.iface}${rec.downMs === undefined ? '' : `, down ${rec.downMs} ms`}` : undefined].filter(Boolean).join(': ');
     out.push({ atMs: Date.parse(rec.time), node, text: `${rec.msg}${rec.peer ? ` ${nameOf(rec.peer)}` : ''}${detail ? ` (${detail})` : ''}` });
   }
   return out;

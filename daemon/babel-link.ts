@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { buildBabeldArgv, type BabelSpec } from './babel/argv.js';
+import { bounceLink, type BounceDeps, type BounceResult } from './babel/bounce.js';
 import { BabelClient } from './babel/client.js';
 import { helloHolds, interfaceHolds, type AppliedBabel } from './babel/desired.js';
 import { LiveBabelTable } from './babel/live-table.js';
@@ -16,6 +17,8 @@ import type { BabelTable } from './babel/table.js';
 import type { HealthRegistry } from './health/health.js';
 import type { Supervisor, SupervisorEvent } from './supervisor/index.js';
 import type { Clock } from './sys/clock.js';
+import { runIp } from './sys/interfaces.js';
+import { linkLocalFor } from './identity.js';
 import { LatenessMeter, type LatenessSource } from './sys/lateness.js';
 import type { LastRoute } from './tunnels/detours.js';
 import type { TunnelBabel } from './tunnels/manager.js';
@@ -38,6 +41,13 @@ export interface BabelLinkDeps {
   health?: Pick<HealthRegistry, 'raise' | 'clear'>;
   /** The daemon's own timer lateness; the link measures its own when not given. */
   lateness?: LatenessSource;
+  /** Runs ip/sysctl for link bounces (default: the real runIp). */
+  runIp?: BounceDeps['run'];
+  /**
+   * Told when a tunnel link is taken down for a cost change and when it is back, so link
+   * liveness can tell this planned silence (up to a few seconds on a loaded host) from a lost link.
+   */
+  onLinkBounce?: (ifName: string, phase: 'start' | 'end') => void;
 }
 
 export interface BabelLinkOptions {
@@ -46,9 +56,14 @@ export interface BabelLinkOptions {
   /** How long start() waits for a first answer from babeld before resolving anyway. */
   startWaitMs: number;
   timings: Partial<ReconcilerTimings>;
+  /**
+   * How a live tunnel's cost changes (drain, restore): 'bounce' sets it and bounces the link,
+   * keeping babel's neighbours (D6); 'flush' flushes and adds the interface again (D2).
+   */
+  liveCost: 'bounce' | 'flush';
 }
 
-const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {} };
+const DEFAULT_OPTIONS: BabelLinkOptions = { confirmWaitMs: 5_000, startWaitMs: 10_000, timings: {}, liveCost: 'bounce' };
 
 /** What babeld runs, as `resilnet status` shows it (the control API's type). */
 export type BabelLinkStatus = StatusResponse['babeld'];
@@ -84,6 +99,9 @@ export class BabelLink implements TunnelBabel {
         lateness: deps.lateness ?? this.ownLateness!,
         running: () => deps.supervisor.pid(BABELD_CHILD) !== undefined,
         onUnresponsive: (ms) => this.restartHung(ms),
+        ...(this.options.liveCost === 'bounce'
+          ? { bounce: (ifName: string, o: { signal: AbortSignal; timeoutMs: number }) => this.bounce(ifName, o) }
+          : {}),
       },
       this.options.timings,
     );
@@ -157,7 +175,11 @@ export class BabelLink implements TunnelBabel {
     await this.setInterfaceFlag(ifName, 'suspended', false);
   }
 
-  /** Drain: the interface runs with a high rxcost (a suspended one gets it on resume). */
+  /**
+   * Drain: the interface runs with a high rxcost (a suspended one gets it on resume). On a live
+   * interface babel's routes through it are withdrawn for the bounce (well under a second when
+   * babeld answers) and come back at the same cost; the peer's move away gracefully.
+   */
   async raiseCost(ifName: string): Promise<void> {
     if (this.stopped) return;
     this.reconciler.update((d) => {
@@ -261,6 +283,15 @@ export class BabelLink implements TunnelBabel {
   private async confirm(ifName: string): Promise<void> {
     const held = await this.reconciler.waitUntil((d, a) => interfaceHolds(d, a, ifName), this.options.confirmWaitMs);
     if (!held && !this.stopped) this.deps.log.debug({ iface: ifName, pending: this.reconciler.status().pending }, 'babel change not confirmed yet; retrying in the background');
+  }
+
+  private async bounce(ifName: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<BounceResult> {
+    this.deps.onLinkBounce?.(ifName, 'start');
+    try {
+      return await bounceLink(ifName, { clock: this.deps.clock, babelSeesUp: (n) => this.live.table.interfaces.get(n)?.up, run: this.deps.runIp ?? runIp }, { ...options, linkLocal: linkLocalFor(this.spec.ownPrefix) });
+    } finally {
+      this.deps.onLinkBounce?.(ifName, 'end');
+    }
   }
 
   private onBabeldEvent(ev: SupervisorEvent): void {

@@ -83,8 +83,8 @@ export function reconfigureInterfaceLines(ifName: string, helloIntervalSec: numb
 /**
  * The statement of a drained interface: a high rxcost, advertised to the neighbour in
  * its IHUs, so the neighbour's routes through us cost more and move to other paths
- * (our own side is moved by the peer doing the same). Only applied when the interface
- * is (re-)added: for a live one use reconfigureInterfaceLines(…, { rxcost }).
+ * (our own side is moved by the peer doing the same). Applied when the interface is
+ * added or comes up: on a live one babeld only stores it (desired.ts sets, then bounces).
  */
 export function drainInterfaceLine(ifName: string, helloIntervalSec: number, rxcost = DRAIN_RXCOST): string {
   return `interface ${ifName} type tunnel hello-interval ${formatSec(helloIntervalSec)} rxcost ${rxcost}`;
@@ -92,6 +92,9 @@ export function drainInterfaceLine(ifName: string, helloIntervalSec: number, rxc
 
 /** Large but finite, so the tunnel still carries traffic until every route moved away. */
 export const DRAIN_RXCOST = 4096;
+
+/** babeld's rxcost of a wired or tunnel interface when none is set. */
+export const NORMAL_RXCOST = 96;
 
 /** Sets the default hello interval for interfaces added later. */
 export function defaultHelloLine(helloIntervalSec: number): string {

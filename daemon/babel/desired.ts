@@ -9,8 +9,15 @@
 // - `flush interface IF` for an interface babeld does not know answers
 //   `no No such interface`: the wanted outcome, not an error;
 // - a statement written on a connection we gave up on (timeout) is still carried
-//   out when babeld runs again, so after a failure nothing is taken for granted.
-import { PLACEHOLDER_INTERFACE, defaultHelloLine, drainInterfaceLine, DRAIN_RXCOST, flushInterfaceLine, interfaceLine } from './argv.js';
+//   out when babeld runs again, so after a failure nothing is taken for granted;
+// - that ignored `interface IF … rxcost N` is still merged into the configuration
+//   babeld keeps for an interface it added at runtime, and babeld reads that
+//   configuration again whenever it sees the link come up. So a new cost can
+//   be applied live without a flush (docs/decisions.md D6): `set` the cost,
+//   then `bounce` the link (down until babeld notices, up again). Unlike a
+//   flush, a bounce keeps the interface's hello seqno and its neighbours, so the
+//   peer sees the new cost in our next IHU instead of a link that restarted.
+import { PLACEHOLDER_INTERFACE, defaultHelloLine, drainInterfaceLine, DRAIN_RXCOST, flushInterfaceLine, interfaceLine, NORMAL_RXCOST } from './argv.js';
 
 export interface DesiredInterface {
   /** Drained: added with the drain rxcost. */
@@ -25,8 +32,12 @@ export interface DesiredBabel {
   interfaces: ReadonlyMap<string, DesiredInterface>;
 }
 
-/** An interface babeld runs, as it was added; 'unknown' after a statement about it went unanswered. */
-export type AppliedInterface = { helloSec: number; rxcost: number | null } | 'unknown';
+/**
+ * An interface babeld runs, as it was added; 'unknown' after a statement about it went unanswered.
+ * `rxcost` null: babeld's default (NORMAL_RXCOST). `stored`: the rxcost a `set` put into babeld's
+ * configuration of the interface, applied at the next bounce (absent: the same as `rxcost`).
+ */
+export type AppliedInterface = { helloSec: number; rxcost: number | null; stored?: number | null } | 'unknown';
 
 export interface AppliedBabel {
   /** The default hello interval babeld confirmed, null when not confirmed since it started. */
@@ -38,7 +49,18 @@ export interface AppliedBabel {
 export type BabelStep =
   | { kind: 'default'; helloSec: number; line: string }
   | { kind: 'add'; ifName: string; helloSec: number; rxcost: number | null; line: string }
-  | { kind: 'flush'; ifName: string; line: string };
+  | { kind: 'flush'; ifName: string; line: string }
+  /** `interface …` with a new rxcost on a live interface: answered ok, kept, not applied yet. */
+  | { kind: 'set'; ifName: string; rxcost: number; line: string }
+  /** Link down until babeld notices, then up: babeld applies the stored configuration. Not a socket statement (`line` describes it). */
+  | { kind: 'bounce'; ifName: string; rxcost: number; line: string };
+
+/** How the planner may change the cost of a live interface: only by flush + add, or by set + bounce. */
+export interface StepOptions {
+  liveCost: boolean;
+}
+
+const FLUSH_ONLY: StepOptions = { liveCost: false };
 
 /** How babeld answered a step: ok, "no such interface" (flush only), or no usable answer. */
 export type StepOutcome = 'ok' | 'gone' | 'failed';
@@ -55,8 +77,19 @@ export function wantedInterface(desired: DesiredBabel, ifName: string): { helloS
   return { helloSec: desired.helloSec, rxcost: d.draining ? DRAIN_RXCOST : null };
 }
 
+function effectiveRxcost(rxcost: number | null): number {
+  return rxcost ?? NORMAL_RXCOST;
+}
+
 function sameInterface(a: AppliedInterface | undefined, b: { helloSec: number; rxcost: number | null }): boolean {
-  return a !== undefined && a !== 'unknown' && a.helloSec === b.helloSec && a.rxcost === b.rxcost;
+  return a !== undefined && a !== 'unknown' && a.helloSec === b.helloSec && effectiveRxcost(a.rxcost) === effectiveRxcost(b.rxcost);
+}
+
+/** The cost step for a live interface whose only difference is its cost: set it, then bounce to apply it. */
+function liveCostStep(ifName: string, have: { helloSec: number; rxcost: number | null; stored?: number | null }, rxcost: number): BabelStep {
+  const stored = have.stored === undefined ? have.rxcost : have.stored;
+  if (effectiveRxcost(stored) !== rxcost) return { kind: 'set', ifName, rxcost, line: drainInterfaceLine(ifName, have.helloSec, rxcost) };
+  return { kind: 'bounce', ifName, rxcost, line: `bounce link ${ifName} (rxcost ${rxcost})` };
 }
 
 /** Whether babeld runs an interface the way the daemon wants (absent when not wanted). */
@@ -77,7 +110,7 @@ export function helloHolds(desired: DesiredBabel, applied: AppliedBabel): boolea
 }
 
 /** The next statement towards the desired state, or undefined when babeld runs it already. */
-export function nextBabelStep(desired: DesiredBabel, applied: AppliedBabel): BabelStep | undefined {
+export function nextBabelStep(desired: DesiredBabel, applied: AppliedBabel, options: StepOptions = FLUSH_ONLY): BabelStep | undefined {
   if (applied.defaultHelloSec !== desired.helloSec) {
     return { kind: 'default', helloSec: desired.helloSec, line: defaultHelloLine(desired.helloSec) };
   }
@@ -93,8 +126,11 @@ export function nextBabelStep(desired: DesiredBabel, applied: AppliedBabel): Bab
       const line = want.rxcost === null ? interfaceLine(ifName, want.helloSec) : drainInterfaceLine(ifName, want.helloSec, want.rxcost);
       return { kind: 'add', ifName, helloSec: want.helloSec, rxcost: want.rxcost, line };
     }
+    if (sameInterface(have, want)) continue;
+    // Only the cost differs: change it live, keeping the neighbours (a drain or its undoing).
+    if (options.liveCost && have !== 'unknown' && have.helloSec === want.helloSec) return liveCostStep(ifName, have, effectiveRxcost(want.rxcost));
     // babeld ignores `interface` for an interface it runs: take it away first, then add it as wanted.
-    if (!sameInterface(have, want)) return { kind: 'flush', ifName, line: flushInterfaceLine(ifName) };
+    return { kind: 'flush', ifName, line: flushInterfaceLine(ifName) };
   }
   return undefined;
 }
@@ -105,8 +141,14 @@ export function afterStep(applied: AppliedBabel, step: BabelStep, outcome: StepO
     return { ...applied, defaultHelloSec: outcome === 'ok' ? step.helloSec : null };
   }
   const interfaces = new Map(applied.interfaces);
+  const have = interfaces.get(step.ifName);
   if (outcome === 'failed') interfaces.set(step.ifName, 'unknown');
   else if (step.kind === 'flush') interfaces.delete(step.ifName);
+  else if (step.kind === 'set' || step.kind === 'bounce') {
+    if (have === undefined || have === 'unknown') interfaces.set(step.ifName, 'unknown');
+    else if (step.kind === 'set') interfaces.set(step.ifName, { helloSec: have.helloSec, rxcost: have.rxcost, stored: step.rxcost });
+    else interfaces.set(step.ifName, { helloSec: have.helloSec, rxcost: step.rxcost });
+  }
   else if (outcome === 'ok') interfaces.set(step.ifName, { helloSec: step.helloSec, rxcost: step.rxcost });
   else interfaces.set(step.ifName, 'unknown'); // "gone" is no answer to an add
   return { ...applied, interfaces };
@@ -127,10 +169,10 @@ export function afterDump(applied: AppliedBabel, present: Iterable<string>): App
 }
 
 /** Every statement still to send, in order, assuming each is answered ok (for status and reports). */
-export function pendingSteps(desired: DesiredBabel, applied: AppliedBabel, max = 64): BabelStep[] {
+export function pendingSteps(desired: DesiredBabel, applied: AppliedBabel, options: StepOptions = FLUSH_ONLY, max = 64): BabelStep[] {
   const out: BabelStep[] = [];
   let state = applied;
-  for (let step = nextBabelStep(desired, state); step && out.length < max; step = nextBabelStep(desired, state)) {
+  for (let step = nextBabelStep(desired, state, options); step && out.length < max; step = nextBabelStep(desired, state, options)) {
     out.push(step);
     state = afterStep(state, step, 'ok');
   }

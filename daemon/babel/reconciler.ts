@@ -11,8 +11,9 @@ import { raceSignal } from '../sys/abort.js';
 import { backoffDelayMs, type Backoff } from '../sys/backoff.js';
 import type { Cancel, Clock } from '../sys/clock.js';
 import { onTime, type LatenessSource } from '../sys/lateness.js';
+import type { BounceResult } from './bounce.js';
 import type { BabelClient } from './client.js';
-import { afterDump, afterStep, emptyApplied, nextBabelStep, pendingSteps, type AppliedBabel, type BabelStep, type DesiredBabel, type DesiredInterface, type StepOutcome } from './desired.js';
+import { afterDump, afterStep, emptyApplied, nextBabelStep, pendingSteps, type AppliedBabel, type BabelStep, type DesiredBabel, type DesiredInterface, type StepOptions, type StepOutcome } from './desired.js';
 import { stopController } from '../sys/abort.js';
 
 export const BABEL_UNREACHABLE = 'RN_BABEL_UNREACHABLE';
@@ -64,6 +65,11 @@ export interface ReconcilerDeps {
   running: () => boolean;
   /** babeld stayed unanswered for `unansweredMs` while running. */
   onUnresponsive: (unansweredMs: number) => void;
+  /**
+   * Bounces a link so babeld applies the cost it stored (bounce.ts). Given: a live interface's
+   * cost is changed by set + bounce; absent, or when a bounce fails: by flush + add.
+   */
+  bounce?: (ifName: string, options: { signal: AbortSignal; timeoutMs: number }) => Promise<BounceResult>;
 }
 
 export interface ReconcilerStatus {
@@ -172,8 +178,12 @@ export class BabelReconciler {
       answering: this.unansweredSinceMs === null && this.failures === 0,
       unansweredSinceMs: this.unansweredSinceMs,
       lastError: this.lastError,
-      pending: pendingSteps(this.wanted, this.state).map((s) => s.line),
+      pending: pendingSteps(this.wanted, this.state, this.stepOptions).map((s) => s.line),
     };
+  }
+
+  private get stepOptions(): StepOptions {
+    return { liveCost: this.deps.bounce !== undefined };
   }
 
   private settle(w: Waiter, held: boolean): void {
@@ -195,7 +205,7 @@ export class BabelReconciler {
     const { clock } = this.deps;
     while (!signal.aborted) {
       const verify = this.verifyNext || clock.nowMs() - this.lastVerifiedMs >= this.timings.verifyIntervalMs;
-      const step = verify ? undefined : nextBabelStep(this.wanted, this.state);
+      const step = verify ? undefined : nextBabelStep(this.wanted, this.state, this.stepOptions);
       if (!verify && !step) {
         this.refusals = 0;
         this.lastError = null;
@@ -206,6 +216,10 @@ export class BabelReconciler {
       const sentAtMs = clock.nowMs();
       const timeoutMs = requestTimeoutMs(this.failures, this.lateMs(), this.timings);
       let refused = false;
+      if (step?.kind === 'bounce') {
+        await this.bounce(step, signal, timeoutMs);
+        continue;
+      }
       try {
         if (step) {
           const reply = await raceSignal(this.deps.client.request(step.line, { signal, timeoutMs }), signal);
@@ -236,6 +250,16 @@ export class BabelReconciler {
       if (refused) await this.pause(backoffDelayMs(this.refusals, this.timings.retry), true);
       else if (this.failures > 0) await this.pause(backoffDelayMs(this.failures, this.timings.retry), true);
     }
+  }
+
+  /** Carries out a bounce; a failed one leaves the interface unknown, so it is flushed and added instead. */
+  private async bounce(step: Extract<BabelStep, { kind: 'bounce' }>, signal: AbortSignal, timeoutMs: number): Promise<void> {
+    const generation = this.generation;
+    const result = await this.deps.bounce!(step.ifName, { signal, timeoutMs });
+    if (signal.aborted || generation !== this.generation) return;
+    this.setApplied(afterStep(this.state, step, result.ok ? 'ok' : 'failed'));
+    if (result.ok) this.deps.log.info({ iface: step.ifName, rxcost: step.rxcost, downMs: result.downMs, upSeen: result.upSeen }, 'babel cost changed live (link bounced)');
+    else this.deps.log.warn({ iface: step.ifName, rxcost: step.rxcost, why: result.why }, 'link bounce failed; the interface is flushed and added again instead');
   }
 
   private lateMs(): number {
@@ -288,7 +312,7 @@ export class BabelReconciler {
       this.unansweredSinceMs ??= sentAtMs;
     }
     const forSec = this.unansweredSinceMs === null ? 0 : Math.round((nowMs - this.unansweredSinceMs) / 1000);
-    const pending = pendingSteps(this.wanted, this.state).map((s) => s.line);
+    const pending = pendingSteps(this.wanted, this.state, this.stepOptions).map((s) => s.line);
     const limitMs = unresponsiveAfterMs(this.lateMs(), this.timings);
     this.deps.health?.raise({
       code: BABEL_UNREACHABLE,

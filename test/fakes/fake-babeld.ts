@@ -1,7 +1,8 @@
 // A fake babeld that keeps the state babeld 1.12.1 keeps for the statements the
 // daemon sends (default hello, runtime interfaces) and answers as it does:
-// `interface` on a known interface is ok but changes nothing, `flush` of an
-// unknown one is `no No such interface`. It can stall like a SIGSTOPped babeld:
+// `interface` on a known interface is ok but changes nothing until the link
+// goes down and up again (`setLink`, as an `ip link set` seen by babeld), `flush`
+// of an unknown one is `no No such interface`. It can stall like a SIGSTOPped babeld:
 // lines are kept and carried out on resume, even those of connections the client
 // gave up on. Two faces: `FakeBabeldState.client(clock)` (a BabelClient stand-in
 // on a FakeClock, no socket) and `fakeBabeldSocket(path, state)` (a real Unix socket).
@@ -17,6 +18,12 @@ export class FakeBabeldState {
   defaultHello: string | null = null;
   /** Interface name → the statement that added it (what babeld runs on it). */
   readonly interfaces = new Map<string, string>();
+  /** Interface name → the latest statement about it, which babeld applies when the link comes up. */
+  private readonly stored = new Map<string, string>();
+  /** Interfaces whose link is down. */
+  readonly linkDown = new Set<string>();
+  /** Monitor sessions: each gets interface changes as babeld's monitor prints them. */
+  private readonly monitors = new Set<(line: string) => void>();
   /** Every line carried out, in order. */
   readonly handled: string[] = [];
   /** Lines waiting while stalled (carried out on resume). */
@@ -30,7 +37,7 @@ export class FakeBabeldState {
     this.handled.push(line);
     const override = this.refuse?.(line);
     if (override !== undefined) return [override];
-    if (line === 'dump') return [...['rn-placeholder', ...this.interfaces.keys()].map((n) => `add interface ${n} up false`), 'ok'];
+    if (line === 'dump') return [...this.interfaceLines('add'), 'ok'];
     if (line === 'unmonitor') return ['ok'];
     let m = /^default hello-interval (\S+)$/.exec(line);
     if (m) {
@@ -39,12 +46,51 @@ export class FakeBabeldState {
     }
     m = /^interface (\S+)( .*)?$/.exec(line);
     if (m) {
-      if (!this.interfaces.has(m[1]!)) this.interfaces.set(m[1]!, line);
+      const known = this.interfaces.has(m[1]!);
+      if (!known) this.interfaces.set(m[1]!, line);
+      this.stored.set(m[1]!, line);
+      if (!known) this.tell(`add interface ${m[1]!} up ${!this.linkDown.has(m[1]!)}`);
       return ['ok'];
     }
     m = /^flush interface (\S+)$/.exec(line);
-    if (m) return this.interfaces.delete(m[1]!) ? ['ok'] : ['no No such interface'];
+    if (m) {
+      this.stored.delete(m[1]!);
+      if (!this.interfaces.delete(m[1]!)) return ['no No such interface'];
+      this.tell(`flush interface ${m[1]!} up false`);
+      return ['ok'];
+    }
     return ['bad'];
+  }
+
+  /** The link of an interface goes down or up; coming up, babeld applies the statement it stored. */
+  setLink(ifName: string, up: boolean): void {
+    if (!up) {
+      this.linkDown.add(ifName);
+    } else {
+      const stored = this.stored.get(ifName);
+      if (this.linkDown.delete(ifName) && stored !== undefined && this.interfaces.has(ifName)) this.interfaces.set(ifName, stored);
+    }
+    if (this.interfaces.has(ifName)) this.tell(`change interface ${ifName} up ${up}`);
+  }
+
+  /** The interface lines of a dump (or of a monitor's start). */
+  interfaceLines(action: 'add'): string[] {
+    return [`${action} interface rn-placeholder up false`, ...[...this.interfaces.keys()].map((n) => `${action} interface ${n} up ${!this.linkDown.has(n)}`)];
+  }
+
+  /** Starts a monitor session; returns its end. */
+  watch(send: (line: string) => void): () => void {
+    this.monitors.add(send);
+    return () => this.monitors.delete(send);
+  }
+
+  private tell(line: string): void {
+    for (const send of this.monitors) send(line);
+  }
+
+  /** The rxcost babeld runs on an interface (null: its default). */
+  rxcostOf(ifName: string): string | null {
+    return /rxcost (\S+)/.exec(this.interfaces.get(ifName) ?? '')?.[1] ?? null;
   }
 
   /** Runs `fn` now, or on resume while stalled. */
@@ -66,6 +112,8 @@ export class FakeBabeldState {
   restart(): void {
     this.defaultHello = null;
     this.interfaces.clear();
+    this.stored.clear();
+    this.linkDown.clear();
     this.held.length = 0;
     this.stalled = false;
   }
@@ -109,13 +157,19 @@ function toReply(lines: string[]): BabelReply {
   return { status, text: last.kind === 'no' || last.kind === 'bad' ? last.text : '', events };
 }
 
-/** The same fake behind a real Unix socket (banner per connection, also held while stalled; `monitor` sends nothing live). */
+/** The same fake behind a real Unix socket (banner per connection, also held while stalled; `monitor` sends interface changes). */
 export function fakeBabeldSocket(path: string, state: FakeBabeldState): FakeLineServer {
   return fakeLineServer(path, {
     greeting: FAKE_BABELD_BANNER,
     defer: (action) => state.whenRunning(action),
     onLine: (line, s) => {
-      const reply = line === 'monitor' ? ['ok'] : state.handle(line);
+      if (line === 'monitor') {
+        const stop = state.watch((l) => {
+          if (!s.destroyed) s.write(`${l}\n`);
+        });
+        s.once('close', stop);
+      }
+      const reply = line === 'monitor' ? [...state.interfaceLines('add'), 'ok'] : state.handle(line);
       if (!s.destroyed) s.write(reply.map((l) => `${l}\n`).join(''));
     },
   });

@@ -64,3 +64,37 @@ test('helloHolds and interfaceHolds', (t) => {
   t.false(interfaceHolds(d, applied(2, { rnS: 'unknown' }), 'rnS'));
   t.true(interfaceHolds(d, applied(2), 'rnGone'), 'not wanted and absent');
 });
+
+test('rows with live cost changes: a drain or its undoing sets the cost, then bounces the link; other changes still flush', (t) => {
+  const live = { liveCost: true };
+  const liveLines = (d: DesiredBabel, a: AppliedBabel): string[] => pendingSteps(d, a, live).map((s) => s.line);
+  const h1 = { helloSec: 1, rxcost: null };
+  const drained = { helloSec: 1, rxcost: DRAIN_RXCOST };
+  const rows: Array<[string, DesiredBabel, AppliedBabel, string[]]> = [
+    ['drain: set, then bounce', desired(1, { rnA: { draining: true } }), applied(1, { rnA: h1 }), [`interface rnA type tunnel hello-interval 1 rxcost ${DRAIN_RXCOST}`, `bounce link rnA (rxcost ${DRAIN_RXCOST})`]],
+    ['drain cost already stored: only the bounce', desired(1, { rnA: { draining: true } }), applied(1, { rnA: { ...h1, stored: DRAIN_RXCOST } }), [`bounce link rnA (rxcost ${DRAIN_RXCOST})`]],
+    ['restore: the normal cost, explicitly, then bounce', desired(1, { rnA: {} }), applied(1, { rnA: drained }), ['interface rnA type tunnel hello-interval 1 rxcost 96', 'bounce link rnA (rxcost 96)']],
+    ['an explicit 96 is the default cost: nothing to do', desired(1, { rnA: {} }), applied(1, { rnA: { helloSec: 1, rxcost: 96 } }), []],
+    ['a new drained interface is simply added', desired(1, { rnA: { draining: true } }), applied(1), [`interface rnA type tunnel hello-interval 1 rxcost ${DRAIN_RXCOST}`]],
+    ['hello changed: still flush + add', desired(2, { rnA: { draining: true } }), applied(2, { rnA: h1 }), ['flush interface rnA', `interface rnA type tunnel hello-interval 2 rxcost ${DRAIN_RXCOST}`]],
+    ['unknown (a failed bounce): flush + add', desired(1, { rnA: { draining: true } }), applied(1, { rnA: 'unknown' }), ['flush interface rnA', `interface rnA type tunnel hello-interval 1 rxcost ${DRAIN_RXCOST}`]],
+  ];
+  for (const [name, d, a, want] of rows) t.deepEqual(liveLines(d, a), want, name);
+});
+
+test('afterStep of set and bounce: set stores the cost, bounce runs it, a failure makes the interface unknown', (t) => {
+  const d = desired(1, { rnA: { draining: true } });
+  const start = applied(1, { rnA: { helloSec: 1, rxcost: null } });
+  const set = nextBabelStep(d, start, { liveCost: true })!;
+  t.is(set.kind, 'set');
+  const stored = afterStep(start, set, 'ok');
+  t.deepEqual(stored.interfaces.get('rnA'), { helloSec: 1, rxcost: null, stored: DRAIN_RXCOST });
+  t.false(interfaceHolds(d, stored, 'rnA'), 'stored is not running');
+  const bounce = nextBabelStep(d, stored, { liveCost: true })!;
+  t.is(bounce.kind, 'bounce');
+  const bounced = afterStep(stored, bounce, 'ok');
+  t.deepEqual(bounced.interfaces.get('rnA'), { helloSec: 1, rxcost: DRAIN_RXCOST });
+  t.true(interfaceHolds(d, bounced, 'rnA'));
+  t.is(afterStep(stored, bounce, 'failed').interfaces.get('rnA'), 'unknown');
+  t.is(afterStep(start, set, 'failed').interfaces.get('rnA'), 'unknown');
+});

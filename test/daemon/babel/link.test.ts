@@ -6,6 +6,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import { BABELD_CHILD, BabelLink } from '../../../daemon/babel-link.js';
 import { HealthRegistry } from '../../../daemon/health/health.js';
+import { linkLocalFor } from '../../../daemon/identity.js';
 import { Supervisor } from '../../../daemon/supervisor/index.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { onTime } from '../../../daemon/sys/lateness.js';
@@ -21,7 +22,18 @@ const stallWaits = { confirmWaitMs: 600, startWaitMs: 600 };
 /** Generous ones, for the tests whose babeld answers (a loaded machine must not make them fail). */
 const calm = { confirmWaitMs: 15_000, startWaitMs: 15_000, timings: { requestTimeoutMs: 5_000, verifyIntervalMs: 1_000 } };
 
-async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner } = {}) {
+/** An ip runner for bounces: the link state goes to the fake babeld, as babeld would see it. */
+function fakeIp(babeld: FakeBabeldState, ran: string[], refuse = false) {
+  return async (argv: string[]) => {
+    ran.push(argv.join(' '));
+    if (refuse) return { exitCode: 2, stderr: 'Cannot find device' };
+    const ifName = argv[4];
+    if (argv[0] === 'ip' && argv[1] === 'link' && ifName) babeld.setLink(ifName, argv.at(-1) === 'up');
+    return { exitCode: 0, stderr: '' };
+  };
+}
+
+async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner; refuseIp?: boolean } = {}) {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   if (options.stalled) babeld.stall();
@@ -34,10 +46,12 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
     if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) babeld.restart();
   });
   const health = new HealthRegistry({ clock: systemClock, log });
+  const ipRan: string[] = [];
+  const bounces: string[] = [];
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
-    { clock: systemClock, log, supervisor, health, lateness: onTime },
-    options.calm ? calm : { ...stallWaits, timings: stallTimings },
+    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`) },
+    { ...(options.calm ? calm : { ...stallWaits, timings: stallTimings }), liveCost: 'bounce' },
   );
   t.teardown(async () => {
     babeld.resume();
@@ -45,7 +59,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
     await supervisor.stopAll();
     await server.close();
   });
-  return { babeld, link, spawner, supervisor, health };
+  return { babeld, link, spawner, supervisor, health, ipRan, bounces };
 }
 
 test('babeld frozen at start: start resolves, a reload reports pending, and everything holds after it thaws', async (t) => {
@@ -118,6 +132,8 @@ test('a babeld that stays unanswered is restarted, and the new one is configured
     return true;
   }, { what: 'the hung babeld restarted', timeoutMs: 15_000, intervalMs: 50 });
   await waitFor(() => {
+    // The fake's state is cleared only when the new process starts: wait for that start first.
+    if (spawner.byName(BABELD_CHILD).length < 2) throw new Error('no new babeld yet');
     if (babeld.defaultHello !== '1' || babeld.helloOf('rnA') !== '1') throw new Error('not configured yet');
     return true;
   }, { what: 'the new babeld configured', timeoutMs: 15_000, intervalMs: 50 });
@@ -132,4 +148,59 @@ test('start fails with a clear error only when babeld cannot be started at all',
   const err = await t.throwsAsync(link.start());
   t.is((err as { code?: string }).code, 'RN_BABEL_NOT_STARTED');
   t.regex(err!.message, /Install babeld/);
+});
+
+test('drain of a live tunnel: the cost is stored and the link bounced, never flushed; restoring does the same', async (t) => {
+  const { babeld, link, ipRan, bounces } = await setup(t, { calm: true });
+  await link.start();
+  await link.addInterface('rnA');
+  const before = babeld.handled.length;
+  await link.raiseCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '4096');
+  t.deepEqual(bounces, ['start rnA', 'end rnA'], 'link liveness is told of the planned silence');
+  const sent = () => babeld.handled.slice(before).filter((l) => l !== 'dump');
+  t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096']);
+  t.deepEqual(ipRan, ['ip link set dev rnA down', `ip -6 addr replace ${linkLocalFor('fd00:1:2:3::/64')}/64 dev rnA`, 'ip link set dev rnA up']);
+  await link.restoreCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '96');
+  t.deepEqual(sent(), ['interface rnA type tunnel hello-interval 1 rxcost 4096', 'interface rnA type tunnel hello-interval 1 rxcost 96']);
+  t.is(ipRan.length, 6);
+  t.like(link.status(), { pending: [] });
+});
+
+test('a bounce that cannot be done falls back to flush + add, and the drain cost still holds', async (t) => {
+  const { babeld, link } = await setup(t, { calm: true, refuseIp: true });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.raiseCost('rnA');
+  await waitFor(() => {
+    if (babeld.rxcostOf('rnA') !== '4096') throw new Error(`rxcost ${babeld.rxcostOf('rnA')}`);
+    return true;
+  }, { what: 'the drain cost by flush + add', timeoutMs: 15_000, intervalMs: 50 });
+  t.true(babeld.handled.includes('flush interface rnA'));
+});
+
+test('with liveCost flush, a drain of a live tunnel is flush + add and no link is bounced', async (t) => {
+  const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
+  const babeld = new FakeBabeldState();
+  const server = fakeBabeldSocket(socketPath, babeld);
+  await server.listen();
+  const supervisor = new Supervisor({ spawner: new FakeSpawner(), clock: systemClock }, { stopGraceMs: 200 });
+  const ipRan: string[] = [];
+  const link = new BabelLink(
+    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
+    { clock: systemClock, log, supervisor, lateness: onTime, runIp: fakeIp(babeld, ipRan) },
+    { confirmWaitMs: calm.confirmWaitMs, startWaitMs: calm.startWaitMs, timings: calm.timings, liveCost: 'flush' },
+  );
+  t.teardown(async () => {
+    await link.stop();
+    await supervisor.stopAll();
+    await server.close();
+  });
+  await link.start();
+  await link.addInterface('rnA');
+  await link.raiseCost('rnA');
+  t.is(babeld.rxcostOf('rnA'), '4096');
+  t.true(babeld.handled.includes('flush interface rnA'));
+  t.deepEqual(ipRan, []);
 });

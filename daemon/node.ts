@@ -174,7 +174,8 @@ export class Node implements ControlBackend {
         ownPrefix: prefix,
         nodeAddress: address,
       },
-      { clock, health, log: this.componentLog('babel'), supervisor },
+      // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
+      { clock, health, log: this.componentLog('babel'), supervisor, onLinkBounce: (ifName, phase) => this.p.links?.plannedSilence(ifName, phase === 'start') },
     ));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.

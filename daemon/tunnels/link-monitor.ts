@@ -17,6 +17,7 @@ import type { Clock } from '../sys/clock.js';
 import {
   checkLinkLiveness,
   declareLost,
+  excuseSilence,
   livenessPolicy,
   lostReason,
   newLinkLiveness,
@@ -97,6 +98,8 @@ export class LinkMonitor {
   private readonly tracked = new Map<string, Tracked>();
   /** Peer-protocol port of each peer, from the hellos it sent. */
   private readonly ports = new Map<string, number>();
+  /** Interfaces this host has set down on purpose for now (babel cost changes). */
+  private readonly silenced = new Set<string>();
   private cancelTimer: (() => void) | undefined;
   /** When the armed tick is due: how late it fires is how starved this host is. */
   private tickDueMs = 0;
@@ -137,6 +140,17 @@ export class LinkMonitor {
   }
 
   /** How often the tunnel to `peer` was lost and restored (undefined: not watched). */
+  /**
+   * This host takes the tunnel's link down on purpose (`on`) and back up (`off`): its silence
+   * in between is not the peer's, so no verdict is made on it and the deadline restarts after.
+   */
+  plannedSilence(ifName: string, on: boolean): void {
+    if (on) this.silenced.add(ifName);
+    else this.silenced.delete(ifName);
+    const nowMs = this.deps.clock.nowMs();
+    for (const t of this.tracked.values()) if (t.tunnel.ifName === ifName) t.liveness = excuseSilence(t.liveness, nowMs);
+  }
+
   flaps(peer: string): number | undefined {
     return this.tracked.get(peer)?.liveness.flaps;
   }
@@ -173,7 +187,10 @@ export class LinkMonitor {
         this.nextSendMs = nowMs + policy.helloIntervalMs;
         for (const t of this.tracked.values()) this.sendHello(t, localLateMs);
       }
-      for (const t of this.tracked.values()) this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy, localLateMs));
+      for (const t of this.tracked.values()) {
+        if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
+        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy, localLateMs));
+      }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
     }

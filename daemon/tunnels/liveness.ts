@@ -115,6 +115,14 @@ export function onLinkPacket(s: LinkLiveness, nowMs: number, policy: LivenessPol
 }
 
 /**
+ * This host silences the link on purpose for a moment (a babel cost change sets it down and
+ * up): the silence is not the peer's, so the deadline counts from now.
+ */
+export function excuseSilence(s: LinkLiveness, nowMs: number): LinkLiveness {
+  return s.phase === 'alive' && s.lastHeardMs !== null && s.lastHeardMs < nowMs ? { ...s, lastHeardMs: nowMs } : s;
+}
+
+/**
  * How much later than lostAfterMs the link is lost, given the lateness this host
  * saw lately (`localLateMs`, its own timers) and the lateness the peer reported.
  * Twice the lateness: a stall can end just past the deadline with the peer's

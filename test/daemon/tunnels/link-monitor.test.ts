@@ -150,6 +150,21 @@ test('no hello for 1 s: lost at once (event, babel flush, tunnel down); hellos a
   monitor.stop();
 });
 
+test('a link this host bounces on purpose (babel cost change) is not lost for the silence; a cut after it still is', async (t) => {
+  const { clock, calls, monitor, helloFromB } = setup();
+  await clock.advance(100);
+  helloFromB();
+  monitor.plannedSilence(IF_B, true);
+  await clock.advance(3_000); // a slow bounce on a loaded host: 3 s without a frame
+  t.deepEqual(calls, []);
+  t.is(monitor.views()[0]!.phase, 'alive');
+  monitor.plannedSilence(IF_B, false);
+  await clock.advance(999);
+  t.deepEqual(calls, []);
+  await clock.advance(1);
+  t.deepEqual(calls, [`babel flush ${IF_B}`, `down ${B} nothing heard for 1.0 s`]);
+});
+
 test('a link lost for 5 s gets its openvpn end restarted, then every 30 s', async (t) => {
   const { clock, calls, monitor, helloFromB } = setup();
   helloFromB();

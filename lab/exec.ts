@@ -28,7 +28,10 @@ export const realRunner: CommandRunner = {
         { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
         (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-          resolve({ code, stdout, stderr: stderr || (err && code === 127 ? String(err.message) : '') });
+          // Killed at its time limit: say so (a loaded machine), not a bare "exit 127".
+          const killed = err !== null && (err as { killed?: boolean }).killed === true;
+          const why = killed ? `timed out after ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s (killed)` : err && code === 127 ? String(err.message) : '';
+          resolve({ code, stdout, stderr: [stderr, why].filter(Boolean).join('\n') });
         },
       );
       if (options.stdin !== undefined) child.stdin?.end(options.stdin);

@@ -35,7 +35,7 @@ import { reportSupervisorEvent } from './node/supervisor-events.js';
 import { NodeUpnp } from './node/upnp.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
-import { PeerDb } from './peers/peer-db.js';
+import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
 import { peerPolicyFromConfig } from './peers/retry-policy.js';
 import { outcomeSummary, reportSummary } from './reload.js';
@@ -121,7 +121,7 @@ export class Node implements ControlBackend {
 
     // [peers] in resilnet.toml: quicker first retries than the DB's default (a fresh node should find a working peer fast).
     const peerPolicy = peerPolicyFromConfig(config.peers); // a start setting (settings.start.peers): the peer DB exists before the settings do
-    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, 'peers.db'), peerPolicy));
+    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, PEER_DB_FILE), peerPolicy));
     const registry = (this.p.registry = new RegistryConnection(() => this.p.identity!, config.registry.url));
     this.p.network = new NetworkConfigHolder({
       clock, log: this.log, events, peerDb, signal,

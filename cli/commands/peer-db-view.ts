@@ -4,15 +4,13 @@
 // writer do not block each other), so it is safe while a hung daemon still runs.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ResilnetError } from '../../config/errors.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import type { PeersRequest, PeerView } from '../../daemon/control/protocol.js';
-import { nextRetryAtMs } from '../../daemon/peers/retry-policy.js';
+import { peerView } from '../../daemon/control/peer-view.js';
+import { PEER_DB_FILE, readPeerDbFile } from '../../daemon/peers/peer-db.js';
 import { readCertificate } from '../../pki/identity.js';
 import { formatAgo } from './node-render.js';
-
-export const PEER_DB_FILE = 'peers.db';
 
 /** The `source` of a response read from the peer DB instead of the daemon. */
 export const PEER_DB_SOURCE = 'peer-db';
@@ -45,22 +43,6 @@ export interface OfflineStatus {
   peers: { total: number; live: number; dead: number };
 }
 
-interface PeerRow {
-  prefix: string;
-  addresses: string;
-  source: string;
-  first_seen_ms: number;
-  last_seen_ms: number;
-  last_success_ms: number | null;
-  failures: number;
-  dead: number;
-  dead_since_ms: number | null;
-  dead_reason: string | null;
-  dead_cause: 'failures' | 'revoked' | null;
-  retry_at_ms: number;
-  rtt_ms: number | null;
-}
-
 export function peerDbPath(config: NodeConfig): string {
   return join(config.node.state_dir, PEER_DB_FILE);
 }
@@ -72,26 +54,15 @@ export function readPeerDbSnapshot(path: string): PeerDbSnapshot {
       hint: 'The daemon creates it at its first start (node.state_dir in resilnet.toml). Check the --config it runs with.',
     });
   }
-  let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
-    const rows = db.prepare<[], PeerRow>(
-      'SELECT prefix, addresses, source, first_seen_ms, last_seen_ms, last_success_ms, failures, dead, dead_since_ms, dead_reason, dead_cause, retry_at_ms, rtt_ms FROM peers ORDER BY prefix',
-    ).all();
-    const config = db.prepare<[], { version: number; stored_at_ms: number }>('SELECT version, stored_at_ms FROM network_config WHERE id = 1').get();
-    return {
-      path,
-      asOfMs: lastWriteMs(path),
-      peers: rows.map(toPeerView),
-      networkConfig: config === undefined ? null : { version: config.version, storedAtMs: config.stored_at_ms },
-    };
+    const { peers, networkConfig } = readPeerDbFile(path);
+    // Which tunnels are open only the daemon knows.
+    return { path, asOfMs: lastWriteMs(path), peers: peers.map((x) => peerView(x, false)), networkConfig };
   } catch (err) {
     throw new ResilnetError('RN_PEERDB_OPEN', `cannot read the peer DB ${path} (${(err as Error).message}).`, {
       cause: err,
       hint: 'Run as the daemon\'s user (root). A file from an older resilnet is upgraded by the daemon at its next start.',
     });
-  } finally {
-    db?.close();
   }
 }
 
@@ -100,36 +71,6 @@ function lastWriteMs(path: string): number {
   const wal = `${path}-wal`;
   const main = statSync(path).mtimeMs;
   return Math.floor(existsSync(wal) ? Math.max(main, statSync(wal).mtimeMs) : main);
-}
-
-function toPeerView(r: PeerRow): PeerView {
-  const dead = r.dead === 1;
-  return {
-    prefix: r.prefix,
-    addresses: parseAddresses(r.addresses),
-    source: r.source,
-    firstSeenMs: r.first_seen_ms,
-    lastSeenMs: r.last_seen_ms,
-    lastSuccessMs: r.last_success_ms,
-    failures: r.failures,
-    dead,
-    deadReason: r.dead_reason,
-    deadCause: r.dead_cause,
-    deadSinceMs: r.dead_since_ms,
-    nextRetryMs: nextRetryAtMs({ dead, deadCause: r.dead_cause, retryAtMs: r.retry_at_ms }),
-    rttMs: r.rtt_ms,
-    // Which tunnels are open only the daemon knows.
-    adjacent: false,
-  };
-}
-
-function parseAddresses(text: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : [];
-  } catch {
-    return [];
-  }
 }
 
 export function offlinePeers(snapshot: PeerDbSnapshot, req: PeersRequest): OfflinePeersResponse {

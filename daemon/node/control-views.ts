@@ -7,7 +7,7 @@ import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, Status
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import { destinationViews, routeCarriers } from '../tunnels/dest-rates.js';
-import { nextRetryAtMs } from '../peers/retry-policy.js';
+import { peerView } from '../control/peer-view.js';
 import type { RunningParts } from './parts.js';
 
 /** What the views need besides the parts. */
@@ -70,22 +70,7 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
 export function peersView(p: RunningParts, req: PeersRequest): PeersResponse {
   if (!p.peerDb) throw notReady();
   return {
-    peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => ({
-      prefix: x.prefix,
-      addresses: x.addresses,
-      source: x.source,
-      firstSeenMs: x.firstSeenMs,
-      lastSeenMs: x.lastSeenMs,
-      lastSuccessMs: x.lastSuccessMs,
-      failures: x.failures,
-      dead: x.dead,
-      deadReason: x.deadReason,
-      deadCause: x.deadCause,
-      deadSinceMs: x.deadSinceMs,
-      nextRetryMs: nextRetryAtMs(x),
-      rttMs: x.rttMs,
-      adjacent: p.manager?.get(x.prefix) !== undefined,
-    })),
+    peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => peerView(x, p.manager?.get(x.prefix) !== undefined)),
   };
 }
 

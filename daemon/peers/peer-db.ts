@@ -13,6 +13,9 @@ import { migrate } from './schema.js';
 export { applyFailure, classifyPeer, DEFAULT_PEER_POLICY, LIVE_STATE, retryDelayMs } from './retry-policy.js';
 export type { DeadCause, FailureState, PeerPolicy } from './retry-policy.js';
 
+/** The peer DB's file name in node.state_dir. */
+export const PEER_DB_FILE = 'peers.db';
+
 export type PeerSource = 'registry' | 'peer' | 'lan' | 'config';
 
 export interface PeerRecord {
@@ -196,6 +199,23 @@ function prepareStatements(db: Database.Database) {
        WHERE excluded.version > network_config.version`,
     ),
   };
+}
+
+/**
+ * Every peer and the stored network config's version, read from the file without
+ * creating, migrating or writing it (what the CLI shows while the daemon does not
+ * answer). A WAL reader takes no lock the daemon waits for. Throws what better-sqlite3
+ * throws (missing file, unreadable, an older schema): the caller says what to do.
+ */
+export function readPeerDbFile(path: string): { peers: PeerRecord[]; networkConfig: { version: number; storedAtMs: number } | null } {
+  const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+  try {
+    const peers = db.prepare<[], PeerRow>(`SELECT ${COLUMNS} FROM peers ORDER BY prefix`).all().map(toRecord);
+    const config = db.prepare<[], { version: number; stored_at_ms: number }>('SELECT version, stored_at_ms FROM network_config WHERE id = 1').get();
+    return { peers, networkConfig: config === undefined ? null : { version: config.version, storedAtMs: config.stored_at_ms } };
+  } finally {
+    db.close();
+  }
 }
 
 export class PeerDb {

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { prefixText } from './prefix-schema.js';
 
+/** The fastest link hellos a node may send; the peer protocol sizes its hello replay budget by it. */
+export const MIN_LINK_HELLO_INTERVAL_SEC = 0.05;
+
 export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
 
 
@@ -54,7 +57,7 @@ export const nodeConfigSchema = z.strictObject({
       // 120 = the planner's DEFAULT_TUNNEL_POLICY.minTunnelAgeMs (a test keeps the two equal).
       min_age: z.number().min(1).max(86400).default(120)
         .describe('seconds a new tunnel is kept before a refresh may replace it'),
-      link_hello_interval: z.number().min(0).max(10).refine((v) => v === 0 || v >= 0.05, 'must be 0 (off) or at least 0.05').default(0.25)
+      link_hello_interval: z.number().min(0).max(10).refine((v) => v === 0 || v >= MIN_LINK_HELLO_INTERVAL_SEC, `must be 0 (off) or at least ${MIN_LINK_HELLO_INTERVAL_SEC}`).default(0.25)
         .describe('seconds between link-liveness hellos on each tunnel; 0 turns link liveness off'),
       link_hello_misses: z.number().int().min(2).max(100).default(4)
         .describe('missed link hellos after which a tunnel counts as lost and its routes are withdrawn'),

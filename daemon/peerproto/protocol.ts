@@ -18,6 +18,7 @@ import {
   type PeerMessage,
 } from '../../wire/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../wire/tlv.js';
+import { MIN_LINK_HELLO_INTERVAL_SEC } from '../../config/node-config.js';
 import { verifyBytes } from '../../pki/identity.js';
 import { PeerProtoError } from './errors.js';
 import { certFingerprint, LinkKeys, linkTag, linkTagValid, type LinkKey } from './link-keys.js';
@@ -76,8 +77,8 @@ export interface PeerProtocolOptions {
   /** Frames other than hellos remembered per sender within the window (default 4096). */
   maxFramesPerSenderWindow?: number;
   /**
-   * The fastest a peer may send link hellos (default 50 ms, the lowest
-   * tunnels.link_hello_interval a node config accepts): hellos have their own
+   * The fastest a peer may send link hellos (default: the lowest
+   * tunnels.link_hello_interval a node config accepts, MIN_LINK_HELLO_INTERVAL_SEC): hellos have their own
    * per-sender budget, a window's worth at that rate plus room for probes.
    */
   fastestHelloIntervalMs?: number;
@@ -221,7 +222,7 @@ export class PeerProtocol {
     this.opts = {
       replayWindowMs: options.replayWindowMs ?? 300_000,
       maxFramesPerSenderWindow: options.maxFramesPerSenderWindow ?? 4096,
-      fastestHelloIntervalMs: options.fastestHelloIntervalMs ?? 50,
+      fastestHelloIntervalMs: options.fastestHelloIntervalMs ?? MIN_LINK_HELLO_INTERVAL_SEC * 1000,
       maxLinkKeys: options.maxLinkKeys ?? 1024,
       maxCachedPeers: options.maxCachedPeers ?? 10_000,
       certRecheckMs: options.certRecheckMs ?? 3_600_000,

@@ -148,7 +148,8 @@ export function effectiveSettings(node: NodeConfig, network: NetworkConfig, over
         ...DEFAULT_TUNNEL_POLICY,
         refreshIntervalMs: refreshSec * 1000,
         minTunnelAgeMs: node.tunnels.min_age * 1000,
-        openTimeoutMs: TIMING.connectTimeoutMs * 2,
+        // A backstop behind the manager's own time-out, which waits up to 3 × for a handshake still moving.
+        openTimeoutMs: TIMING.connectTimeoutMs * 4,
       },
       dataCiphers: network.cipher.split(':').filter(Boolean),
     },

@@ -5,8 +5,21 @@ import { buildOpenvpnArgv, DEFAULT_TUN_MTU } from '../openvpn/argv.js';
 import type { Settings } from '../settings.js';
 import type { TunnelEnd } from '../tunnels/manager.js';
 
+/**
+ * openvpn's own keepalive. With link liveness on, the daemon finds a silent link within about a
+ * second and restarts a lost end itself (liveness.ts), so openvpn's restart is only a last resort:
+ * a short one restarts TLS sessions of every tunnel of a host whose CPU is starved for a few
+ * seconds, and those handshakes starve it further (32-node lab at load 400+: ~150 restarts per
+ * node in 8 minutes, and the network never formed). Without link liveness, openvpn's keepalive
+ * is what notices a peer that restarted.
+ */
+export function openvpnKeepalive(linkHelloIntervalSec: number): { intervalSec: number; timeoutSec: number } {
+  return linkHelloIntervalSec > 0 ? { intervalSec: 10, timeoutSec: 60 } : { intervalSec: 1, timeoutSec: 5 };
+}
+
 export function openvpnArgv(end: TunnelEnd, node: { settings: Settings; prefix: string; upScript: string }): string[] {
-  const { start, tunnels } = node.settings;
+  const { start, tunnels, links } = node.settings;
+  const keepalive = openvpnKeepalive(links.helloIntervalSec);
   return buildOpenvpnArgv({
     endpoint:
       end.role === 'server'
@@ -23,8 +36,8 @@ export function openvpnArgv(end: TunnelEnd, node: { settings: Settings; prefix: 
     tunMtu: DEFAULT_TUN_MTU,
     upScriptPath: node.upScript,
     linkLocal: linkLocalFor(node.prefix),
-    keepaliveIntervalSec: 1,
-    keepaliveTimeoutSec: 5,
+    keepaliveIntervalSec: keepalive.intervalSec,
+    keepaliveTimeoutSec: keepalive.timeoutSec,
     managementSocket: join(start.runDir, `${end.ifName}.mgmt`),
     verbosity: 3,
   });

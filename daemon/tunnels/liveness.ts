@@ -19,8 +19,10 @@ export interface LivenessPolicy {
   misses: number;
   /** A link lost this long gets its openvpn end restarted… */
   restartAfterMs: number;
-  /** …and again this often while it stays lost. */
+  /** …and again after this long while it stays lost, twice as long after each restart that did not help… */
   restartEveryMs: number;
+  /** …up to this (a restart is a TLS handshake: on a starved host many of them starve it further). */
+  restartMaxMs: number;
   /** Timer lateness up to this is ordinary jitter, not a sign of a starved host. */
   lateToleranceMs: number;
   /** Lateness is remembered this long, fading linearly to nothing. */
@@ -38,9 +40,9 @@ export function livenessPolicy(helloIntervalSec: number, misses: number): Livene
   return {
     helloIntervalMs,
     misses,
-    // After openvpn's own keepalive timeout (5 s), so a live openvpn gets to reconnect first.
     restartAfterMs: Math.max(5_000, lostMs * 2),
     restartEveryMs: 30_000,
+    restartMaxMs: 240_000,
     lateToleranceMs: Math.max(10, Math.round(helloIntervalMs / 10)),
     lateMemoryMs: 30_000,
     // 3 s at the defaults: a cut on a starved host is still found within 4 s.
@@ -78,6 +80,8 @@ export interface LinkLiveness {
   lastHeardMs: number | null;
   lostSinceMs: number | null;
   lastRestartMs: number | null;
+  /** Restarts of our end since the link was lost. */
+  restarts: number;
   /** How late the peer says its own timers run (the lateMs of its hellos). */
   peerLate: Lateness;
   /** lost → restored transitions so far. */
@@ -95,7 +99,7 @@ export interface LivenessStep {
 }
 
 export function newLinkLiveness(): LinkLiveness {
-  return { phase: 'waiting', lastHeardMs: null, lostSinceMs: null, lastRestartMs: null, peerLate: NO_LATENESS, flaps: 0 };
+  return { phase: 'waiting', lastHeardMs: null, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate: NO_LATENESS, flaps: 0 };
 }
 
 /**
@@ -107,7 +111,7 @@ export function onLinkPacket(s: LinkLiveness, nowMs: number, policy: LivenessPol
   if (s.phase === 'lost') {
     const flaps = s.flaps + 1;
     return {
-      state: { ...s, phase: 'alive', lastHeardMs: nowMs, lostSinceMs: null, lastRestartMs: null, peerLate, flaps },
+      state: { ...s, phase: 'alive', lastHeardMs: nowMs, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate, flaps },
       actions: [{ kind: 'restored', lostForMs: nowMs - (s.lostSinceMs ?? nowMs), flaps }],
     };
   }
@@ -148,8 +152,7 @@ export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: Livene
   }
   if (s.phase === 'lost' && s.lostSinceMs !== null) {
     const lostForMs = nowMs - s.lostSinceMs;
-    const due = s.lastRestartMs === null ? lostForMs >= policy.restartAfterMs : nowMs - s.lastRestartMs >= policy.restartEveryMs;
-    if (due) return { state: { ...s, lastRestartMs: nowMs }, actions: [{ kind: 'restart', lostForMs }] };
+    if (nowMs >= nextRestartMs(s, policy)) return { state: { ...s, lastRestartMs: nowMs, restarts: s.restarts + 1 }, actions: [{ kind: 'restart', lostForMs }] };
   }
   return { state: s, actions: [] };
 }
@@ -170,10 +173,15 @@ export function declareLost(s: LinkLiveness, nowMs: number): LivenessStep {
  */
 export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
   if (s.phase === 'alive' && s.lastHeardMs !== null) return s.lastHeardMs + lostAfterMs(policy) + widenMs(s, nowMs, policy, localLateMs);
-  if (s.phase === 'lost' && s.lostSinceMs !== null) {
-    return s.lastRestartMs === null ? s.lostSinceMs + policy.restartAfterMs : s.lastRestartMs + policy.restartEveryMs;
-  }
+  if (s.phase === 'lost' && s.lostSinceMs !== null) return nextRestartMs(s, policy);
   return undefined;
+}
+
+/** When a lost link's openvpn end is restarted next: restartAfterMs after the loss, then backing off. */
+export function nextRestartMs(s: LinkLiveness, policy: LivenessPolicy): number {
+  if (s.lastRestartMs === null) return (s.lostSinceMs ?? 0) + policy.restartAfterMs;
+  const waitMs = Math.min(policy.restartMaxMs, policy.restartEveryMs * 2 ** Math.max(0, s.restarts - 1));
+  return s.lastRestartMs + waitMs;
 }
 
 /** "nothing heard for 1.0 s", the reason in the link-lost event line (and the widening, when it shows in tenths). */

@@ -46,6 +46,8 @@ export interface Tunnel {
   /** When it last went down (or opened, for one never up). */
   downSinceMs: number | null;
   everUp: boolean;
+  /** Last step of a TLS handshake openvpn reported while the tunnel was never up (null: none). */
+  handshakeAtMs: number | null;
   rxBytesPerSec: number;
   txBytesPerSec: number;
   rx: TrafficEwma | undefined;
@@ -346,6 +348,7 @@ export class TunnelManager {
       upSinceMs: null,
       downSinceMs: nowMs,
       everUp: false,
+      handshakeAtMs: null,
       rxBytesPerSec: 0,
       txBytesPerSec: 0,
       rx: undefined,
@@ -370,6 +373,7 @@ export class TunnelManager {
     if (ev?.kind === 'peer' && t.direction === 'incoming') t.remote = ev.remote;
     else if (ev?.kind === 'up') this.markUp(t);
     else if (ev?.kind === 'restart') this.markDown(t, ev.reason);
+    else if (ev?.kind === 'progress' && !t.everUp) t.handshakeAtMs = this.deps.clock.nowMs();
   }
 
   private markUp(t: Tunnel): void {
@@ -452,7 +456,7 @@ export class TunnelManager {
     for (const t of this.list()) {
       if (t.state === 'draining' || t.downSinceMs === null) continue;
       const downMs = nowMs - t.downSinceMs;
-      if (!t.everUp && downMs >= this.options.connectTimeoutMs) {
+      if (!t.everUp && downMs >= this.options.connectTimeoutMs && !handshakeGoingOn(t, nowMs, this.options.connectTimeoutMs)) {
         const reason = `tunnel did not come up within ${Math.round(this.options.connectTimeoutMs / 1000)} s`;
         void this.closeTunnel(t, reason, { quiet: true });
         if (t.direction === 'outgoing') this.recordFailure(t.peer, reason);
@@ -710,3 +714,14 @@ export function plannerState(t: Pick<Tunnel, 'state' | 'everUp'>): OutgoingState
   if (t.state === 'draining') return 'draining';
   return t.state === 'up' || t.everUp ? 'up' : 'opening';
 }
+
+/**
+ * A TLS handshake still moving (a step within the last HANDSHAKE_QUIET_MS) on a starved host
+ * is slow, not failed: the tunnel gets up to 3 × the connect time-out instead of being closed
+ * and tried again (a new handshake costs the same CPU again).
+ */
+function handshakeGoingOn(t: Tunnel, nowMs: number, connectTimeoutMs: number): boolean {
+  return t.handshakeAtMs !== null && nowMs - t.handshakeAtMs < HANDSHAKE_QUIET_MS && nowMs - t.openedAtMs < 3 * connectTimeoutMs;
+}
+
+const HANDSHAKE_QUIET_MS = 15_000;

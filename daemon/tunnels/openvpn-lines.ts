@@ -9,11 +9,14 @@ export type OpenvpnLineEvent =
   /** TLS with the peer succeeded; its underlay address as "IP:PORT". */
   | { kind: 'peer'; remote: string }
   /** openvpn restarts its session (the tunnel is down until it is up again). */
-  | { kind: 'restart'; reason: string };
+  | { kind: 'restart'; reason: string }
+  /** A step of the TLS handshake with the peer: slow, perhaps, but not dead. */
+  | { kind: 'progress' };
 
 const UP_LINE = /Initialization Sequence Completed/;
 // The host part is greedy: an IPv6 address ends at the last colon, before the port.
 const PEER_LINE = /Peer Connection Initiated with \[AF_INET6?\]([0-9a-fA-F.:]+):(\d+)\b/;
+const PROGRESS_LINE = /^(?:\[[^\]]*\] )?(?:TLS: Initial packet from|VERIFY OK|VERIFY X509NAME OK|Control Channel: )/;
 const RESTART_LINE = /(SIGUSR1\[[^\]]*\] received, process restarting|Inactivity timeout \(--ping-restart\))/;
 
 /** The event one log line reports, or undefined for every other line. */
@@ -22,7 +25,7 @@ export function parseOpenvpnLine(line: string): OpenvpnLineEvent | undefined {
   if (peer) return { kind: 'peer', remote: formatHostPort(peer[1]!, Number(peer[2])) };
   if (UP_LINE.test(line)) return { kind: 'up' };
   const restart = RESTART_LINE.exec(line)?.[1];
-  if (restart === undefined) return undefined;
+  if (restart === undefined) return PROGRESS_LINE.test(line) ? { kind: 'progress' } : undefined;
   const reason = restart.includes('remote-exit')
     ? 'the peer closed its end'
     : restart.includes('ping-restart') || restart.includes('Inactivity')

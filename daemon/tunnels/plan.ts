@@ -16,8 +16,8 @@
 //   an address, to ourselves, or to a peer we are already adjacent to (any
 //   tunnel, either direction).
 // - Fill order: configured neighbours, then random peers babel reaches but we
-//   are not adjacent to, then random known peers babel does not reach (start-up
-//   and partitions: the DB is all we have); all of them live. Dead peers are a
+//   are not adjacent to (in a partition: peers on our side), then random known
+//   peers babel does not reach (start-up: the DB is all we have); all of them live. Dead peers are a
 //   last resort, not a tombstone: only when no live candidate is left, the dead
 //   ones due for their retry (retry-policy.ts), most overdue first. Refreshes
 //   and traffic picks never go to a dead peer.
@@ -25,6 +25,15 @@
 //   up tunnel and open one replacement — one per refresh, so the topology
 //   changes slowly. Protected: younger than minTunnelAgeMs, the busiest share by
 //   traffic, configured neighbours. No replacement candidate → no drain.
+// - Islands: while a live peer seen lately (lastSeenMs within islandSeenMs: the
+//   registry or a peer listed it) is out of babel's reach, every islandRefreshMs
+//   one tunnel to such a peer opens over capacity, draining nothing. Once it is
+//   up the node is over capacity and drains its lowest-scoring tunnel, the young
+//   ones (< islandMinAgeMs) last, so a link that joins two islands (it carries
+//   the other island's routes) stays; one that fails costs nothing. Nodes that
+//   start together fill their slots from the few peers the first lists name and
+//   form islands that the periodic refresh would join only minutes later
+//   (32-node lab: ~290 s); during a partition the attempts fail and back off.
 // - Busiest share: ceil(busiestShare × active) tunnels with the most traffic,
 //   counting only tunnels with steady traffic (≥ steadyTrafficBytesPerSec), so
 //   babel's hellos alone never protect a tunnel (with client_count 1 they would
@@ -68,6 +77,8 @@ export interface PlanPeer {
   deadCause?: DeadCause | null;
   retryAtMs: number;
   addresses: readonly string[];
+  /** When the registry or a peer last listed it (absent: unknown, never an island sign). */
+  lastSeenMs?: number;
 }
 
 export interface TunnelPolicy {
@@ -84,6 +95,12 @@ export interface TunnelPolicy {
   maxWhenServingNobody: number;
   /** A tunnel whose link has been lost this long no longer fills a slot. */
   lostFillMs: number;
+  /** Refresh interval while a live peer seen lately is out of babel's reach (islands). */
+  islandRefreshMs: number;
+  /** Over capacity, tunnels younger than this are drained last (an island probe that just came up). */
+  islandMinAgeMs: number;
+  /** A peer listed this recently counts as live for island refreshes. */
+  islandSeenMs: number;
 }
 
 export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
@@ -94,6 +111,9 @@ export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
   steadyTrafficBytesPerSec: 10_000,
   maxWhenServingNobody: 2,
   lostFillMs: 10_000,
+  islandRefreshMs: 60_000,
+  islandMinAgeMs: 30_000,
+  islandSeenMs: 600_000,
 };
 
 export interface TunnelSnapshot {
@@ -182,10 +202,13 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   const isLost = (t: OutgoingTunnel): boolean => (t.lostForMs ?? 0) >= p.lostFillMs;
   const lost = active.filter(isLost);
   const filling = active.filter((t) => !isLost(t));
-  if (filling.length > target) {
-    const excess = filling.length - target;
-    const order = [...filling].sort((a, b) => Number(neighbours.has(a.peer)) - Number(neighbours.has(b.peer)) || byScore(a, b));
-    for (const t of order.slice(0, excess)) act(plan.drain, t.peer, `over capacity ${filling.length}/${target}${why}`);
+  // Only tunnels that are up are drained: one still opening may fail (an island probe, below).
+  const upFilling = filling.filter((t) => t.state === 'up');
+  if (upFilling.length > target) {
+    const excess = upFilling.length - target;
+    const young = (t: OutgoingTunnel): number => Number(nowMs - t.openedAtMs < p.islandMinAgeMs);
+    const order = [...upFilling].sort((a, b) => Number(neighbours.has(a.peer)) - Number(neighbours.has(b.peer)) || young(a) - young(b) || byScore(a, b));
+    for (const t of order.slice(0, excess)) act(plan.drain, t.peer, `over capacity ${upFilling.length}/${target}${why}`);
     const drained = new Set(order.slice(0, excess).map((t) => t.peer));
     active = active.filter((t) => !drained.has(t.peer));
   }
@@ -205,13 +228,20 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     .filter((x) => openable(x.prefix, 'dead-due'))
     .sort((a, b) => a.retryAtMs - b.retryAtMs || (a.prefix < b.prefix ? -1 : 1))
     .map((x) => ({ peer: x.prefix, reason: `last resort: dead peer due for its retry (${x.deadReason ?? 'no reason recorded'})` }));
+  const unreached = shuffle(pool.filter((x) => !reachable.has(x) && !neighbours.has(x)), rand);
   const queue: PlanAction[] = [
     ...s.neighbours.filter(eligible).map((peer) => ({ peer, reason: 'configured neighbour' })),
     ...shuffle(pool.filter((x) => reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random peer babel reaches, not adjacent' })),
-    ...shuffle(pool.filter((x) => !reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random known peer babel does not reach' })),
+    ...unreached.map((peer) => ({ peer, reason: 'random known peer babel does not reach' })),
   ];
   const take = (): PlanAction | undefined => {
     const next = queue.shift();
+    if (next !== undefined) adjacent.add(next.peer);
+    return next;
+  };
+  const takePeer = (peer: string): PlanAction | undefined => {
+    const at = queue.findIndex((q) => q.peer === peer);
+    const next = at < 0 ? undefined : queue.splice(at, 1)[0];
     if (next !== undefined) adjacent.add(next.peer);
     return next;
   };
@@ -228,9 +258,17 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     act(plan.open, next.peer, `fill ${fillingCount + i + 1}/${target}: ${next.reason}${why}`);
   }
 
-  // 5. One replacement per refresh, when at capacity.
-  const due = s.lastRefreshAtMs === undefined || nowMs - s.lastRefreshAtMs >= p.refreshIntervalMs;
-  if (!due) return plan;
+  // 5. Between refreshes, a probe towards another island; one replacement per refresh, when at capacity.
+  const sinceRefreshMs = s.lastRefreshAtMs === undefined ? Infinity : nowMs - s.lastRefreshAtMs;
+  if (sinceRefreshMs < p.refreshIntervalMs) {
+    const islander = unreached.find((x) => nowMs - (peerBy.get(x)!.lastSeenMs ?? -Infinity) < p.islandSeenMs && queue.some((q) => q.peer === x));
+    const settled = target > 0 && missing <= 0 && active.every((t) => t.state === 'up');
+    if (islander === undefined || !settled || sinceRefreshMs < p.islandRefreshMs) return plan;
+    plan.refreshed = true;
+    const next = takePeer(islander)!;
+    act(plan.open, next.peer, `another island: ${next.reason}, listed ${Math.round((nowMs - peerBy.get(islander)!.lastSeenMs!) / 1000)} s ago (over capacity until it is up)`);
+    return plan;
+  }
   plan.refreshed = true;
   if (missing > 0 || target === 0) {
     plan.reasons.push(`refresh: not at capacity (${fillingCount}/${target}), nothing to replace`);

@@ -61,9 +61,9 @@ function checks(fromMs: number, toMs: number): Step[] {
   return steps;
 }
 
-test('the policy at the defaults: lost after 1 s, jitter up to 25 ms, widening up to 3 s, restart after 5 s then every 30 s', (t) => {
+test('the policy at the defaults: lost after 1 s, jitter up to 25 ms, widening up to 3 s, restart after 5 s then backing off from 30 s to 240 s', (t) => {
   t.is(lostAfterMs(policy), 1_000);
-  t.like(policy, { lateToleranceMs: 25, maxWidenMs: 3_000, lateMemoryMs: 30_000, restartAfterMs: 5_000, restartEveryMs: 30_000 });
+  t.like(policy, { lateToleranceMs: 25, maxWidenMs: 3_000, lateMemoryMs: 30_000, restartAfterMs: 5_000, restartEveryMs: 30_000, restartMaxMs: 240_000 });
   t.is(lostReason(1_000), 'nothing heard for 1.0 s');
   t.is(lostReason(1_249), 'nothing heard for 1.2 s');
   t.is(lostReason(2_500, 1_500), 'nothing heard for 2.5 s, deadline widened by 1.5 s for late timers');
@@ -193,27 +193,33 @@ test('heard again: restored with the outage length, and each restore is one flap
   t.is(nextLivenessDeadlineMs(state, 4_700, policy), 5_600);
 });
 
-test('a link that stays lost: our end restarted after 5 s, then every 30 s', (t) => {
-  const { log } = run([{ atMs: 0, heard: true }, ...checks(0, 70_000)]);
+test('a link that stays lost: our end restarted after 5 s, then after 30, 60, 120 s, at most every 240 s', (t) => {
+  const { log } = run([{ atMs: 0, heard: true }, ...checks(0, 720_000)]);
   t.deepEqual(log, [
     { atMs: 1_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
     { atMs: 6_000, kind: 'restart', lostForMs: 5_000 },
     { atMs: 36_000, kind: 'restart', lostForMs: 35_000 },
-    { atMs: 66_000, kind: 'restart', lostForMs: 65_000 },
+    { atMs: 96_000, kind: 'restart', lostForMs: 95_000 },
+    { atMs: 216_000, kind: 'restart', lostForMs: 215_000 },
+    { atMs: 456_000, kind: 'restart', lostForMs: 455_000 },
+    { atMs: 696_000, kind: 'restart', lostForMs: 695_000 },
   ]);
 });
 
-test('after a restore, a new loss counts its restarts afresh', (t) => {
+test('after a restore, a new loss counts its restarts afresh: 5 s, then 30 s again', (t) => {
   const { log } = run([
     { atMs: 0, heard: true },
     { atMs: 1_000 },
     { atMs: 6_000 },
-    { atMs: 7_000, heard: true },
-    { atMs: 8_000 },
-    { atMs: 12_999 },
-    { atMs: 13_000 },
+    { atMs: 36_000 },
+    { atMs: 37_000, heard: true },
+    { atMs: 38_000 },
+    { atMs: 42_999 },
+    { atMs: 43_000 },
+    { atMs: 72_999 },
+    { atMs: 73_000 },
   ]);
-  t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['1000 lost', '6000 restart', '7000 restored', '8000 lost', '13000 restart']);
+  t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['1000 lost', '6000 restart', '36000 restart', '37000 restored', '38000 lost', '43000 restart', '73000 restart']);
 });
 
 test('declareLost (the peer says its end stopped): lost at once, only from alive', (t) => {

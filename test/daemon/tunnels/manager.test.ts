@@ -101,6 +101,37 @@ test('a tunnel that never comes up is closed and counted as a failure', async (t
   t.is(s.peers.getPeer(B)?.lastFailure, 'tunnel did not come up within 30 s');
 });
 
+test('a handshake still moving on a slow host is waited for, up to 3 × the time-out; a stalled one is closed', async (t) => {
+  const s = setup();
+  await s.manager.open(B);
+  await s.clock.advance(25_000);
+  s.line(`openvpn to ${B}`, 'TLS: Initial packet from [AF_INET]10.142.0.2:1194, sid=5d1c2b3a 9e8f7a6b');
+  await s.clock.advance(10_000);
+  s.manager.checkTimeouts(s.clock.nowMs());
+  t.truthy(s.manager.get(B), 'a step 10 s ago: still waiting at 35 s');
+  s.line(`openvpn to ${B}`, 'VERIFY OK: depth=1, CN=resilnet CA');
+  await s.clock.advance(14_000);
+  s.manager.checkTimeouts(s.clock.nowMs());
+  t.truthy(s.manager.get(B), 'a step 14 s ago: still waiting at 49 s');
+  await s.clock.advance(2_000);
+  s.manager.checkTimeouts(s.clock.nowMs());
+  await s.clock.advance(0);
+  t.is(s.manager.get(B), undefined, 'no step for 16 s: closed');
+  t.is(s.peers.getPeer(B)?.lastFailure, 'tunnel did not come up within 30 s');
+});
+
+test('a handshake that keeps moving is still closed after 3 × the time-out', async (t) => {
+  const s = setup();
+  await s.manager.open(B);
+  for (let i = 0; i < 9; i++) {
+    await s.clock.advance(10_000);
+    s.line(`openvpn to ${B}`, 'Control Channel: TLSv1.3, cipher TLSv1.3 TLS_AES_256_GCM_SHA384');
+    s.manager.checkTimeouts(s.clock.nowMs());
+  }
+  await s.clock.advance(0);
+  t.is(s.manager.get(B), undefined);
+});
+
 test('revocation closes the tunnel to the revoked serial and marks the peer dead', async (t) => {
   const s = setup();
   await s.manager.open(B);

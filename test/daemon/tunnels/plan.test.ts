@@ -309,3 +309,30 @@ test('a lost link stops filling a slot after lostFillMs: a replacement opens; wh
     { atS: 30, change: (s) => tunnel(s, P(1), { lostForMs: 0, routeCount: 3 }), drain: [P(3)], reasons: [/over capacity 4\/3/] },
   ]);
 });
+
+test('islands: a live peer babel does not reach gets a tunnel over capacity every 60 s; once up, the node drains its weakest older tunnel', (t) => {
+  const up = (n: number, routes: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec: 0 });
+  const listed = (s: TunnelSnapshot, atS: number): TunnelSnapshot => setPeer(setPeer(s, P(5), { lastSeenMs: atS * S }), P(6), { lastSeenMs: atS * S });
+  run(t, listed(snapshot({ outgoing: [up(1, 3), up(2, 1), up(3, 2)], lastRefreshAtMs: 0 }), 0), [
+    { atS: 30 }, // the last refresh was 30 s ago: too soon
+    { atS: 60, open: [P(5)], reasons: [/^open fd5e:1:0:5::\/64: another island: random known peer babel does not reach, listed 60 s ago \(over capacity until it is up\)$/] },
+    { atS: 70 }, // still opening: nothing is drained for it yet, no second probe
+    // Up, it brings the other island's routes: 4 up, 3 slots; the new one is young, P2 is the weakest.
+    { atS: 75, change: (s) => ({ ...tunnel(s, P(5), { state: 'up', routeCount: 8 }), reachable: [P(1), P(2), P(3), P(4), P(5), P(6)] }), drain: [P(2)], reasons: [/^drain fd5e:1:0:2::\/64: over capacity 4\/3$/] },
+    { atS: 80, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(2)) }) },
+    { atS: 200 }, // everyone is reached: no more probes
+  ]);
+});
+
+test('islands: peers not listed lately are never probed, and a probe that fails drains nothing', (t) => {
+  const up = (n: number, routes: number): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs: 0, routeCount: routes, bytesPerSec: 0 });
+  const start = setPeer(setPeer(snapshot({ outgoing: [up(1, 3), up(2, 1), up(3, 2)], lastRefreshAtMs: 0 }), P(5), { lastSeenMs: 0 }), P(6), { lastSeenMs: -600 * S });
+  run(t, start, [
+    { atS: 60, open: [P(5)] },
+    // The probe never comes up: closed after the open timeout, nothing else moved; P5 now waits for its retry.
+    { atS: 160, close: [P(5)], reasons: [/^close fd5e:1:0:5::\/64: not up after 100 s$/] },
+    { atS: 170, change: (s) => setPeer(s, P(5), { retryAtMs: 1000 * S }) },
+    // P6 was listed 10 min + 230 s ago: not a sign of another island.
+    { atS: 230 },
+  ]);
+});

@@ -262,7 +262,8 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   const sinceRefreshMs = s.lastRefreshAtMs === undefined ? Infinity : nowMs - s.lastRefreshAtMs;
   if (sinceRefreshMs < p.refreshIntervalMs) {
     const islander = unreached.find((x) => nowMs - (peerBy.get(x)!.lastSeenMs ?? -Infinity) < p.islandSeenMs && queue.some((q) => q.peer === x));
-    const settled = target > 0 && missing <= 0 && active.every((t) => t.state === 'up');
+    // Exactly at capacity, all up: not while a probe or a replacement is still opening or an excess still drains.
+    const settled = target > 0 && missing === 0 && active.every((t) => t.state === 'up');
     if (islander === undefined || !settled || sinceRefreshMs < p.islandRefreshMs) return plan;
     plan.refreshed = true;
     const next = takePeer(islander)!;

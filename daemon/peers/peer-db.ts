@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { ResilnetError } from '../../config/errors.js';
 import { canonicalPrefix } from '../../config/ipv6.js';
 import type { SignedNetworkConfig } from '../../config/network-config.js';
-import { applyFailure, DEFAULT_PEER_POLICY, LIVE_STATE, type DeadCause, type FailureState, type PeerPolicy } from './retry-policy.js';
+import { applyBusy, applyFailure, DEFAULT_PEER_POLICY, LIVE_STATE, type DeadCause, type FailureState, type PeerPolicy } from './retry-policy.js';
 import { migrate } from './schema.js';
 
 export { applyFailure, classifyPeer, DEFAULT_PEER_POLICY, LIVE_STATE, retryDelayMs } from './retry-policy.js';
@@ -291,6 +291,14 @@ export class PeerDb {
     return this.update(prefix, (p) => {
       const next = applyFailure(p, reason, nowMs, this.rand, this.policy);
       return { record: { ...p, ...next }, result: { ...next, becameDead: next.dead && !p.dead } };
+    });
+  }
+
+  /** The peer refused a tunnel because it is full (retry-policy.ts applyBusy): left alone a while, not failed. */
+  recordBusy(prefix: string, reason: string, nowMs: number): { retryAtMs: number } | undefined {
+    return this.update(prefix, (p) => {
+      const next = applyBusy(p, reason, nowMs, this.rand);
+      return { record: { ...p, ...next }, result: { retryAtMs: next.retryAtMs } };
     });
   }
 

@@ -49,7 +49,7 @@ export const DEFAULT_PEER_HEALTH_OPTIONS: PeerHealthOptions = {
   historySize: 32,
 };
 
-type Store = Pick<PeerDb, 'getPeer' | 'upsertPeer' | 'recordFailure' | 'recordSuccess' | 'markDead' | 'recordProofOfLife' | 'dueForRetry'>;
+type Store = Pick<PeerDb, 'getPeer' | 'upsertPeer' | 'recordFailure' | 'recordBusy' | 'recordSuccess' | 'markDead' | 'recordProofOfLife' | 'dueForRetry'>;
 
 export interface PeerHealthDeps {
   clock: Clock;
@@ -133,6 +133,12 @@ export class PeerHealth {
    * against the peer only when the peer is to blame; a failure of this host
    * returns undefined and raises the health item instead.
    */
+  /** The peer answered that it is full: alive, asked again later (an answer: this host is not cut off). */
+  recordBusy(prefix: string, reason: string, nowMs: number): ReturnType<Store['recordBusy']> {
+    this.remember({ peer: prefix, atMs: nowMs, ok: true });
+    return this.deps.peers.recordBusy(prefix, reason, nowMs);
+  }
+
   recordFailure(prefix: string, reason: string, nowMs: number, error?: unknown): ReturnType<Store['recordFailure']> {
     this.remember({ peer: prefix, atMs: nowMs, ok: false });
     const lastHeardMs = Math.max(this.lastHeardMs ?? -Infinity, this.deps.lastRegistryContactMs?.() ?? -Infinity);

@@ -77,6 +77,20 @@ export function deadRetryDelayMs(retriesFailed: number, rand: () => number, poli
   return Math.round(base * (1 + policy.deadRetryJitter * (2 * r - 1)));
 }
 
+/** How long a peer that refused a tunnel because it is full is left alone (before jitter). */
+export const BUSY_RETRY_MS = 60_000;
+
+/**
+ * The peer answered but refused a tunnel because it serves all it can: it is
+ * alive, so neither a failure nor a step towards dead; it is not asked again
+ * for BUSY_RETRY_MS ± 50 % (so many nodes refused at once do not return at once).
+ */
+export function applyBusy(state: FailureState, reason: string, nowMs: number, rand: () => number): FailureState {
+  const r = Math.min(1, Math.max(0, rand()));
+  const retryAtMs = nowMs + Math.round(BUSY_RETRY_MS * (0.5 + r));
+  return { ...state, lastFailure: reason, lastFailureMs: nowMs, retryAtMs: Math.max(state.retryAtMs, retryAtMs) };
+}
+
 /**
  * One more failed attempt against the peer: back off; past the threshold it is
  * dead (retried after the dead-peer backoff); a dead peer's failed retry backs

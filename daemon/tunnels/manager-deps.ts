@@ -52,6 +52,8 @@ export interface TunnelPeerStore {
   upsertPeer(report: { prefix: string; addresses: string[]; source: 'peer'; certSerial?: string }, nowMs: number): unknown;
   /** `error`: what the attempt threw, so a failure of this host is not held against the peer (peers/peer-health.ts). */
   recordFailure(prefix: string, reason: string, nowMs: number, error?: unknown): { becameDead: boolean; deadReason: string | null; failures: number } | undefined;
+  /** The peer refused because it is full: alive, left alone a while (no failure counted). */
+  recordBusy?(prefix: string, reason: string, nowMs: number): { retryAtMs: number } | undefined;
   /** The peer showed it is alive: revives it when dead of failures. */
   recordProofOfLife?(prefix: string, how: string, nowMs: number): unknown;
   recordSuccess(prefix: string, nowMs: number): { wasDead: boolean } | undefined;

@@ -260,6 +260,11 @@ export class TunnelManager {
         if (reply.msg.kind === 'tunnel-refuse') {
           if (reply.msg.reason === 'duplicate') return false; // the peer already has a tunnel with us: not a failure
           lastError = `tunnel refused: ${reply.msg.reason}`;
+          if (reply.msg.reason === 'full' && this.deps.peers.recordBusy) {
+            const busy = this.deps.peers.recordBusy(peer, lastError, this.deps.clock.nowMs());
+            this.deps.log.info({ peer, reason: lastError, retryInMs: busy ? busy.retryAtMs - this.deps.clock.nowMs() : null }, 'tunnel attempt refused: the peer is full');
+            return false;
+          }
           lastThrown = undefined;
           break;
         }

@@ -5,6 +5,7 @@ import { parseNodeConfig } from '../../../config/node-config.js';
 import {
   DEFAULT_PEER_POLICY,
   LIVE_STATE,
+  applyBusy,
   applyFailure,
   classifyPeer,
   deadRetryDelayMs,
@@ -75,4 +76,16 @@ test('[peers] in resilnet.toml sets the policy (seconds → ms); the defaults ar
   const short = parseNodeConfig(`${minimal}[peers]\nretry_base = 2\ndead_after_failures = 2\ndead_retry_base = 15\ndead_retry_max = 60\n`, '/x.toml');
   t.like(peerPolicyFromConfig(short.peers), { retryBaseMs: 2 * S, deadAfterFailures: 2, deadRetryBaseMs: 15 * S, deadRetryMaxMs: 60 * S, deadRetryJitter: 0.2 });
   t.throws(() => parseNodeConfig(`${minimal}[peers]\ndead_retry_base = 0\n`, '/x.toml'), { message: /peers\.dead_retry_base/ });
+});
+
+test('a peer that is full is alive: no failure, not dead, left alone 30-90 s, never shortening a longer wait', (t) => {
+  const busy = applyBusy(LIVE_STATE, 'tunnel refused: full', T0, mid);
+  t.deepEqual(busy, { ...LIVE_STATE, lastFailure: 'tunnel refused: full', lastFailureMs: T0, retryAtMs: T0 + 60 * S });
+  t.is(classifyPeer(busy, T0 + 59 * S), 'backoff');
+  t.is(classifyPeer(busy, T0 + 60 * S), 'ready');
+  t.is(applyBusy(LIVE_STATE, 'full', T0, () => 0).retryAtMs, T0 + 30 * S);
+  t.is(applyBusy(LIVE_STATE, 'full', T0, () => 1).retryAtMs, T0 + 90 * S);
+  const dead = applyFailure(applyFailure(applyFailure(LIVE_STATE, 'x', T0, mid), 'x', T0, mid), 'x', T0, mid);
+  t.true(dead.dead);
+  t.like(applyBusy(dead, 'full', T0, mid), { dead: true, failures: 3, retryAtMs: dead.retryAtMs });
 });

@@ -35,15 +35,19 @@ test('failed attempts back off and the third marks the peer dead with an event l
   t.deepEqual(s.started, []);
 });
 
-test('a refusal is a failure, except "duplicate"', async (t) => {
+test('"duplicate" is no failure; "full" leaves the peer alone for a while without counting a failure; other refusals are failures', async (t) => {
   const s = setup();
   s.peerproto.answer = () => ({ kind: 'tunnel-refuse', reason: 'duplicate' });
   await s.manager.open(B);
   t.is(s.peers.getPeer(B)?.failures, 0);
   s.peerproto.answer = () => ({ kind: 'tunnel-refuse', reason: 'full' });
+  for (let i = 0; i < 4; i++) t.false(await s.manager.open(B));
+  const busy = s.peers.getPeer(B)!;
+  t.like(busy, { failures: 0, dead: false, lastFailure: 'tunnel refused: full' });
+  t.true(busy.retryAtMs >= s.clock.nowMs() + 30_000 && busy.retryAtMs <= s.clock.nowMs() + 90_000, `retry at +${busy.retryAtMs - s.clock.nowMs()} ms`);
+  s.peerproto.answer = () => ({ kind: 'tunnel-refuse', reason: 'not-allowed' });
   await s.manager.open(B);
-  t.is(s.peers.getPeer(B)?.failures, 1);
-  t.is(s.peers.getPeer(B)?.lastFailure, 'tunnel refused: full');
+  t.like(s.peers.getPeer(B), { failures: 1, lastFailure: 'tunnel refused: not-allowed' });
 });
 
 test('incoming requests get the free ports above underlay.port, up to max_clients', async (t) => {

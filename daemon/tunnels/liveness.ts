@@ -12,6 +12,9 @@
 // timers run late sends its hellos late: both widen the deadline, by twice the
 // lateness seen lately (beyond ordinary jitter), up to a cap so a real cut on a
 // busy host is still found. Lateness is remembered as a peak that fades.
+// A link that was lost and came back on its own before any restart showed a
+// stall, not a cut (packets late in starved openvpn ends, which no timer of
+// ours measures): for a while its deadline also allows a gap that long.
 
 export interface LivenessPolicy {
   helloIntervalMs: number;
@@ -29,6 +32,8 @@ export interface LivenessPolicy {
   lateMemoryMs: number;
   /** The deadline is widened by at most this much. */
   maxWidenMs: number;
+  /** A stall the link came back from is allowed for this long, fading linearly to nothing. */
+  stallMemoryMs: number;
 }
 
 export const DEFAULT_LINK_HELLO_INTERVAL_SEC = 0.25;
@@ -48,6 +53,7 @@ export function livenessPolicy(helloIntervalSec: number, misses: number): Livene
     // 8 s at the defaults: a cut on a starved host is still found within 9 s. At 3 s, a 32-node lab at
     // load 100+ still lost links every few seconds after 4-8 s of silence (packets late in starved openvpn ends).
     maxWidenMs: lostMs * 8,
+    stallMemoryMs: 120_000,
   };
 }
 
@@ -65,13 +71,21 @@ export interface Lateness {
 export const NO_LATENESS: Lateness = { peakMs: 0, atMs: 0 };
 
 export function recentLateMs(l: Lateness, nowMs: number, policy: LivenessPolicy): number {
-  const ageMs = Math.max(0, nowMs - l.atMs);
-  return ageMs >= policy.lateMemoryMs ? 0 : l.peakMs * (1 - ageMs / policy.lateMemoryMs);
+  return fadedPeak(l, nowMs, policy.lateMemoryMs);
 }
 
 /** A new sample replaces the peak when it is at least what the faded peak is worth now. */
 export function noteLateness(l: Lateness, nowMs: number, lateMs: number, policy: LivenessPolicy): Lateness {
-  return lateMs >= recentLateMs(l, nowMs, policy) && lateMs > 0 ? { peakMs: lateMs, atMs: nowMs } : l;
+  return notePeak(l, nowMs, lateMs, policy.lateMemoryMs);
+}
+
+function fadedPeak(l: Lateness, nowMs: number, memoryMs: number): number {
+  const ageMs = Math.max(0, nowMs - l.atMs);
+  return ageMs >= memoryMs ? 0 : l.peakMs * (1 - ageMs / memoryMs);
+}
+
+function notePeak(l: Lateness, nowMs: number, valueMs: number, memoryMs: number): Lateness {
+  return valueMs >= fadedPeak(l, nowMs, memoryMs) && valueMs > 0 ? { peakMs: valueMs, atMs: nowMs } : l;
 }
 
 export interface LinkLiveness {
@@ -85,6 +99,8 @@ export interface LinkLiveness {
   restarts: number;
   /** How late the peer says its own timers run (the lateMs of its hellos). */
   peerLate: Lateness;
+  /** The longest stall beyond the deadline this link came back from by itself, fading. */
+  stall: Lateness;
   /** lost → restored transitions so far. */
   flaps: number;
 }
@@ -100,7 +116,7 @@ export interface LivenessStep {
 }
 
 export function newLinkLiveness(): LinkLiveness {
-  return { phase: 'waiting', lastHeardMs: null, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate: NO_LATENESS, flaps: 0 };
+  return { phase: 'waiting', lastHeardMs: null, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate: NO_LATENESS, stall: NO_LATENESS, flaps: 0 };
 }
 
 /**
@@ -111,8 +127,11 @@ export function onLinkPacket(s: LinkLiveness, nowMs: number, policy: LivenessPol
   const peerLate = peerLateMs === undefined ? s.peerLate : noteLateness(s.peerLate, nowMs, peerLateMs, policy);
   if (s.phase === 'lost') {
     const flaps = s.flaps + 1;
+    // Back before any restart of ours: the whole silence was a stall of the path, not a cut.
+    const byItself = s.lastRestartMs === null && s.lastHeardMs !== null;
+    const stall = byItself ? notePeak(s.stall, nowMs, nowMs - s.lastHeardMs! - lostAfterMs(policy), policy.stallMemoryMs) : s.stall;
     return {
-      state: { ...s, phase: 'alive', lastHeardMs: nowMs, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate, flaps },
+      state: { ...s, phase: 'alive', lastHeardMs: nowMs, lostSinceMs: null, lastRestartMs: null, restarts: 0, peerLate, stall, flaps },
       actions: [{ kind: 'restored', lostForMs: nowMs - (s.lostSinceMs ?? nowMs), flaps }],
     };
   }
@@ -136,7 +155,7 @@ export function excuseSilence(s: LinkLiveness, nowMs: number): LinkLiveness {
 export function widenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
   const beyondJitter = (ms: number): number => Math.max(0, ms - policy.lateToleranceMs);
   const late = beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy));
-  return Math.min(policy.maxWidenMs, Math.round(2 * late));
+  return Math.min(policy.maxWidenMs, Math.round(2 * late + fadedPeak(s.stall, nowMs, policy.stallMemoryMs)));
 }
 
 /**
@@ -189,5 +208,5 @@ export function nextRestartMs(s: LinkLiveness, policy: LivenessPolicy): number {
 export function lostReason(silentMs: number, widenedMs = 0): string {
   const base = `nothing heard for ${(silentMs / 1000).toFixed(1)} s`;
   const tenths = Math.round(widenedMs / 100);
-  return tenths > 0 ? `${base}, deadline widened by ${(tenths / 10).toFixed(1)} s for late timers` : base;
+  return tenths > 0 ? `${base}, deadline widened by ${(tenths / 10).toFixed(1)} s for late timers and past stalls` : base;
 }

@@ -66,7 +66,7 @@ test('the policy at the defaults: lost after 1 s, jitter up to 25 ms, widening u
   t.like(policy, { lateToleranceMs: 25, maxWidenMs: 8_000, lateMemoryMs: 30_000, restartAfterMs: 5_000, restartEveryMs: 30_000, restartMaxMs: 240_000 });
   t.is(lostReason(1_000), 'nothing heard for 1.0 s');
   t.is(lostReason(1_249), 'nothing heard for 1.2 s');
-  t.is(lostReason(2_500, 1_500), 'nothing heard for 2.5 s, deadline widened by 1.5 s for late timers');
+  t.is(lostReason(2_500, 1_500), 'nothing heard for 2.5 s, deadline widened by 1.5 s for late timers and past stalls');
   t.is(lostReason(1_040, 40), 'nothing heard for 1.0 s', 'a widening too small to show is not mentioned');
 });
 
@@ -178,19 +178,21 @@ test('heard again: restored with the outage length, and each restore is one flap
     { atMs: 0, heard: true },
     { atMs: 1_000 },
     { atMs: 3_500, heard: true },
+    // The 2.5 s gap it came back from is allowed for a while (fading): 1 s of silence is no loss now.
     { atMs: 4_500 },
-    { atMs: 4_600, heard: true },
-    { atMs: 4_700 },
+    { atMs: 7_000 },
+    { atMs: 7_100, heard: true },
+    { atMs: 7_200 },
   ]);
   t.deepEqual(log, [
     { atMs: 1_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
     { atMs: 3_500, kind: 'restored', lostForMs: 2_500, flaps: 1 },
-    { atMs: 4_500, kind: 'lost', silentMs: 1_000, widenedMs: 0 },
-    { atMs: 4_600, kind: 'restored', lostForMs: 100, flaps: 2 },
+    { atMs: 7_000, kind: 'lost', silentMs: 3_500, widenedMs: 2_427 },
+    { atMs: 7_100, kind: 'restored', lostForMs: 100, flaps: 2 },
   ]);
   t.is(state.phase, 'alive');
   t.is(state.flaps, 2);
-  t.is(nextLivenessDeadlineMs(state, 4_700, policy), 5_600);
+  t.is(nextLivenessDeadlineMs(state, 7_200, policy), 10_698);
 });
 
 test('a link that stays lost: our end restarted after 5 s, then after 30, 60, 120 s, at most every 240 s', (t) => {
@@ -229,4 +231,26 @@ test('declareLost (the peer says its end stopped): lost at once, only from alive
   t.is(r.state.phase, 'lost');
   t.deepEqual(declareLost(r.state, 500).actions, []);
   t.deepEqual(declareLost(newLinkLiveness(), 500).actions, []);
+});
+
+test('a link back by itself from a 2.5 s gap allows such a gap for a while: the next stall is no loss; two minutes later the deadline is 1 s again', (t) => {
+  const stalled = [...steady(0, 1_000), ...checks(1_000, 3_250), ...steady(3_500, 10_000)];
+  const first = run(stalled);
+  t.deepEqual(first.log.map((a) => `${a.atMs} ${a.kind}`), ['2000 lost', '3500 restored']);
+  t.deepEqual(first.state.stall, { peakMs: 1_500, atMs: 3_500 });
+  // The same gap again 8 s later: the deadline is 1 s + the faded 1.5 s.
+  const again = run([...stalled, ...checks(10_000, 12_250), ...steady(12_500, 14_000)]);
+  t.deepEqual(again.log.map((a) => `${a.atMs} ${a.kind}`), ['2000 lost', '3500 restored']);
+  // A cut: found once the allowance is used up, and reported with it.
+  const cut = run([...stalled, ...checks(10_000, 14_000)]);
+  t.deepEqual(cut.log.slice(2), [{ atMs: 12_500, kind: 'lost', silentMs: 2_500, widenedMs: 1_388 }]);
+  // Two minutes after the stall it is forgotten.
+  const later = run([...stalled, ...steady(10_250, 130_000), ...checks(130_000, 131_500)]);
+  t.deepEqual(later.log.slice(2), [{ atMs: 131_000, kind: 'lost', silentMs: 1_000, widenedMs: 0 }]);
+});
+
+test('a link back only after our restart showed a cut, not a stall: no allowance', (t) => {
+  const { state, log } = run([...steady(0, 1_000), ...checks(1_000, 8_000), { atMs: 8_100, heard: true }]);
+  t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['2000 lost', '7000 restart', '8100 restored']);
+  t.deepEqual(state.stall, NO_LATENESS);
 });

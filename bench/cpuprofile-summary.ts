@@ -9,7 +9,8 @@ import { groupOf, summarizeProfile, type CpuProfile } from '../lab/cpuprofile.js
 
 function numArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
-  const n = i > 0 ? Number(process.argv[i + 1]) : fallback;
+  if (i < 0) return fallback;
+  const n = Number(process.argv[i + 1]);
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number (got ${process.argv[i + 1]})`);
   return n;
 }

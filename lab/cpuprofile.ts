@@ -58,7 +58,7 @@ const GROUP_RULES: Array<[string, (f: CallFrame) => boolean]> = [
   ['logging (pino)', (f) => /pino|sonic-boom/.test(f.url) || ['asJson', 'LOG', 'genLog'].includes(f.functionName)],
   ['babel monitor (socket lines, parse, table)', has(['parseBabelLine', 'applyBabelEvent', 'applyBabelEventInPlace', 'routeCountsByInterface', 'noteInstalled', 'runMonitor', 'monitor', 'onData', 'nextLine', 'pairs'])],
   ['link hellos (peer protocol, link monitor)', has(['sendHello', 'onPacket', 'receive', 'receiveUnsafe', 'linkTag', 'linkTagValid', 'encodePacket', 'decodePacket', 'certFor', 'checkLinkLiveness', 'tick', 'sync', 'nextLivenessDeadlineMs', 'helloMessage'])],
-  ['spawns (child_process)', (f) => f.url.includes('child_process') || ['spawn', 'run', 'runIp', 'runCommand'].includes(f.functionName)],
+  ['spawns (child_process)', (f) => f.url.includes('child_process') || ['runFile', 'runIp'].includes(f.functionName)],
   ['peer DB, events DB (sqlite)', (f) => f.url.includes('better-sqlite3') || has(['getPeer', 'listPeers', 'transaction', 'flush', 'prune'])(f)],
   ['traffic sample (/proc/net/dev)', has(['readNetDev', 'parseNetDev', 'sampleTraffic'])],
   ['tunnel plan', has(['planRound', 'planTunnels'])],

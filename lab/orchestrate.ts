@@ -140,6 +140,19 @@ export function daemonRecord(m: LabManifest, node: string): ProcessRecord | unde
   return m.processes.filter((p) => p.role === 'daemon' && p.host === node).at(-1);
 }
 
+/**
+ * The node binary and the CLI; with RESILNET_LAB_NODE_FLAGS set (e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof"), those node flags go to the daemons named in
+ * RESILNET_LAB_NODE_FLAGS_ON (comma-separated; every daemon when unset), for profiling.
+ */
+function daemonArgvPrefix(repo: string, node: string): string[] {
+  const [node0, ...rest] = resilnetArgv(repo);
+  const flags = (process.env.RESILNET_LAB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const on = process.env.RESILNET_LAB_NODE_FLAGS_ON?.split(',').map((s) => s.trim());
+  if (flags.length === 0 || (on && !on.includes(node))) return [node0 as string, ...rest];
+  return [node0 as string, ...flags, ...rest];
+}
+
 export function startDaemon(m: LabManifest, root: string, node: string): ProcessRecord {
   const rec = m.nodes.find((n) => n.name === node);
   if (!rec) throw new LabError('RN_LAB_NO_SUCH_NODE', `lab ${m.id} has no node ${node}.`);
@@ -147,7 +160,7 @@ export function startDaemon(m: LabManifest, root: string, node: string): Process
     role: 'daemon',
     host: node,
     netns: rec.netns,
-    argv: [...resilnetArgv(m.repo), 'daemon', '--config', rec.config],
+    argv: [...daemonArgvPrefix(m.repo, node), 'daemon', '--config', rec.config],
     log: join(rec.dir, 'daemon.log'),
     env: labEnv(),
   });

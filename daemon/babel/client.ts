@@ -5,6 +5,7 @@ import { ResilnetError } from '../../config/errors.js';
 import type { Clock } from '../sys/clock.js';
 import { LineSocket, withTimeout } from '../sys/line-socket.js';
 import { isReplyEnd, parseBabelLine, type BabelEvent } from './parse.js';
+import { MonitorRepeats } from './repeats.js';
 import { foldBabelEvents, type BabelTable } from './table.js';
 
 export interface BabelReply {
@@ -88,6 +89,7 @@ export class BabelClient {
    * Events from a `monitor` session, forever (until `signal` or close()). Each
    * (re)connection starts with `{ kind: 'reset' }`, then babeld's replay of its
    * table as `add …` lines, then live changes; fold them with applyBabelEvent.
+   * A change identical to the object's previous line is left out (repeats.ts).
    */
   async *monitor(options: { signal?: AbortSignal } = {}): AsyncGenerator<BabelEvent> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.closeController.signal]) : this.closeController.signal;
@@ -110,10 +112,11 @@ export class BabelClient {
           socket.write('monitor');
           backoffMs = FIRST_BACKOFF_MS;
           yield { kind: 'reset' };
+          const repeats = new MonitorRepeats();
           for (;;) {
             const line = await socket.nextLine();
             if (line === undefined) break;
-            yield parseBabelLine(line);
+            if (!repeats.isRepeat(line)) yield parseBabelLine(line);
           }
         }
       } finally {

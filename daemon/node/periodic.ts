@@ -38,7 +38,9 @@ export function startPeriodicJobs(deps: PeriodicDeps): PeriodicJobs {
       const nowMs = clock.nowMs();
       manager.sampleTraffic(counters, nowMs);
       const meter = deps.destTraffic();
-      if (!meter?.running || !destSampleDue(nowMs, destSampledAtMs, manager.list().map((t) => t.rxBytesPerSec + t.txBytesPerSec))) return;
+      if (!meter?.running) return;
+      const traffic = { tunnels: manager.list().map((t) => t.rxBytesPerSec + t.txBytesPerSec), destinations: [...meter.rates().values()].map((r) => r.bytesPerSec) };
+      if (!destSampleDue(nowMs, destSampledAtMs, traffic)) return;
       destSampledAtMs = nowMs;
       await meter.sample(deps.peerPrefixes());
     },

@@ -623,6 +623,8 @@ export class PeerProtocol {
     const guard = packet.message.kind === 'hello' ? this.helloReplay : this.replay;
     // Only authenticated frames enter the nonce cache, so a hit is a copy of one: no need to check it.
     if (guard.seen(peer, packet.timestampMs, packet.seq)) return this.drop('seen-before', remote, { peer });
+    // A source that sent bad signatures lately gets no more checked (and no certificate looked up) until its budget refills.
+    if (packet.auth === 'signature' && !this.maySpendOnSignatures(peer, remote, nowMs)) return this.drop('bad-signatures-rate-limited', remote, { peer });
     const cert = this.certFor(packet, nowMs, remote);
     if (cert === undefined) return;
     if (packet.auth === 'mac') {
@@ -630,9 +632,6 @@ export class PeerProtocol {
       if (key === undefined) return this.drop('no-link-key', remote, { peer });
       if (!linkTagValid(key, packet.signedData, packet.signature)) return this.drop('bad-mac', remote, { peer });
     } else {
-      // Past the shared budget, only addresses the sender confirmed are still checked.
-      const allowed = this.badSignatures.has(remote.host, nowMs) || this.badSignatures.has(remote.host, nowMs, this.confirmed.has(peer, endpointKey(remote)));
-      if (!allowed) return this.drop('bad-signatures-rate-limited', remote, { peer });
       if (!verifyBytes(cert.publicKey, packet.signedData, derSignature(packet.signature))) {
         this.badSignatures.charge(remote.host, nowMs);
         return this.drop('bad-signature', remote, { peer });
@@ -665,6 +664,11 @@ export class PeerProtocol {
     );
     this.emit('authenticated', ev);
     this.dispatch(ev, nowMs, data.length, answered);
+  }
+
+  /** Past the budget shared by all sources, only addresses the sender confirmed are still checked. */
+  private maySpendOnSignatures(peer: string, remote: UdpEndpoint, nowMs: number): boolean {
+    return this.badSignatures.has(remote.host, nowMs) || this.badSignatures.has(remote.host, nowMs, this.confirmed.has(peer, endpointKey(remote)));
   }
 
   /** The request or challenge of ours this frame answers (matched by id and by where it went), if any. */

@@ -441,7 +441,8 @@ export function peerListEntryBytes(e: PeerListEntry): number {
  * message (hundreds of addresses) are dropped rather than breaking the send.
  */
 export function packPeerList(entries: readonly PeerListEntry[], onSkip?: (prefix: string, address: string) => void): PeerListEntry[][] {
-  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
+  // The longest signature: the daemon signs with pki signBytes (DER, up to 72 bytes).
+  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - MAX_DER_SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
   const groups: PeerListEntry[][] = [];
   let current: PeerListEntry[] = [];
   let used = 0;

@@ -15,10 +15,9 @@
 // Prints a table and a final JSON line; exits 1 if a garbage frame was accepted.
 import { randomBytes } from 'node:crypto';
 import { PeerProtocol, type PeerProtoLog } from '../daemon/peerproto/index.js';
-import type { UdpEndpoint, UdpSocket } from '../daemon/peerproto/socket.js';
 import { encodePacket, type Packet } from '../wire/messages.js';
 import { MAX_MESSAGE_BYTES } from '../wire/tlv.js';
-import { makePki, type TestNode } from '../test/daemon/peerproto/fixture.js';
+import { DirectSocket, makePki, type TestNode } from '../test/daemon/peerproto/fixture.js';
 
 const VICTIM = 'fd5e:1:0:1::/64';
 const KNOWN = 'fd5e:1:0:2::/64';
@@ -46,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   const strangers = await Promise.all(Array.from({ length: 8 }, (_, i) => pki.node(`fd5e:1:0:${(0x100 + i).toString(16)}::/64`, (0xc0 + i).toString(16))));
   const outsider = await foreign.node('fd5e:1:0:ff::/64', 'f1');
 
-  const socket = new CaptureSocket();
+  const socket = new DirectSocket();
   const endpoint = new PeerProtocol({ clock, self: victim, verifyPeerCert: pki.verifyPeerCert, log: silentLog, socketFactory: () => socket });
   await endpoint.start({ port: 1194 });
   const sources = Array.from({ length: sourceCount }, (_, i) => ({ host: `10.66.${i >> 8}.${i & 0xff}`, port: 40_000 + (i % 1000) }));
@@ -111,32 +110,6 @@ export async function main(argv: string[]): Promise<number> {
     bytesSent: socket.bytesSent,
   }));
   return 0;
-}
-
-/** The receive side of a socket, called directly: the cost measured is the endpoint's alone. */
-class CaptureSocket implements UdpSocket {
-  private listener: ((data: Buffer, from: UdpEndpoint) => void) | undefined;
-  bytesSent = 0;
-
-  async bind(port: number, host: string): Promise<UdpEndpoint> {
-    return { host, port };
-  }
-
-  async send(data: Buffer): Promise<void> {
-    this.bytesSent += data.length;
-  }
-
-  onMessage(listener: (data: Buffer, from: UdpEndpoint) => void): void {
-    this.listener = listener;
-  }
-
-  onError(): void {}
-
-  async close(): Promise<void> {}
-
-  deliver(data: Buffer, from: UdpEndpoint): void {
-    this.listener?.(data, from);
-  }
 }
 
 const silent = (): void => {};

@@ -14,9 +14,8 @@
 // Prints the outcomes per mutation and a JSON summary line; exit code 1 on any crash or forgery.
 import { randomInt } from 'node:crypto';
 import { PeerProtocol } from '../daemon/peerproto/index.js';
-import type { UdpEndpoint, UdpSocket } from '../daemon/peerproto/socket.js';
 import { mulberry32 } from '../test/fixtures/seeded-rand.js';
-import { captureLog, makePki, type TestNode } from '../test/daemon/peerproto/fixture.js';
+import { DirectSocket, captureLog, makePki } from '../test/daemon/peerproto/fixture.js';
 import { WireDecodeError } from '../wire/errors.js';
 import { decodePacket, encodePacket, type Packet, type PeerMessage } from '../wire/messages.js';
 import { decodeFrame } from '../wire/tlv.js';
@@ -78,7 +77,7 @@ async function fuzzReceivePath(iterations: number, rand: () => number, crashes: 
   let seq = 1;
   const signed = (message: PeerMessage, recipient: string | undefined): Buffer => {
     const p: Packet = { sender: SENDER, recipient, timestampMs: nowMs, seq: seq++, message, certDer: peer.certDer, requestId: seq };
-    return encodePacket(p, (d) => sign(peer, d));
+    return encodePacket(p, peer.sign);
   };
   let forgeries = 0;
   for (let i = 0; i < iterations; i++) {
@@ -98,10 +97,6 @@ async function fuzzReceivePath(iterations: number, rand: () => number, crashes: 
   await endpoint.stop();
   const refusals = Object.fromEntries(Object.entries(stats.refusals).map(([k, v]) => [k, v ?? 0]));
   return { outcome: { delivered: iterations, accepted: stats.accepted, refusals }, forgeries };
-}
-
-function sign(node: TestNode, data: Buffer): Buffer {
-  return node.sign(data);
 }
 
 function messages(): PeerMessage[] {
@@ -165,29 +160,6 @@ export function mutate(valid: Buffer, mutation: Mutation, rand: () => number): B
       const end = it.offset + it.value.length;
       return Buffer.concat([valid.subarray(0, end), whole, valid.subarray(end)]);
     }
-  }
-}
-
-/** The receive side of a socket, called directly. */
-class DirectSocket implements UdpSocket {
-  private listener: ((data: Buffer, from: UdpEndpoint) => void) | undefined;
-
-  async bind(port: number, host: string): Promise<UdpEndpoint> {
-    return { host, port };
-  }
-
-  async send(): Promise<void> {}
-
-  onMessage(listener: (data: Buffer, from: UdpEndpoint) => void): void {
-    this.listener = listener;
-  }
-
-  onError(): void {}
-
-  async close(): Promise<void> {}
-
-  deliver(data: Buffer, from: UdpEndpoint): void {
-    this.listener?.(data, from);
   }
 }
 

@@ -6,6 +6,8 @@ import { WireDecodeError, WireEncodeError } from './errors.js';
 import {
   ENVELOPE_BYTES,
   ITEM_HEADER_BYTES,
+  MAC_TAG_BYTES,
+  MAX_DER_SIGNATURE_BYTES,
   MAX_MESSAGE_BYTES,
   PREFIX_BYTES,
   SIGNATURE_BYTES,
@@ -51,6 +53,8 @@ export const COMMON_TLV = {
   inReplyTo: 0xf2,
   /** u8 LINK_FLAGS: what the sender can do with link MACs (signed frames only). */
   link: 0xf3,
+  /** Zero bytes that make a hello request as large as any answer to it (ignored on receipt). */
+  pad: 0xf4,
 } as const;
 
 /** Bits of the `link` item. */
@@ -164,6 +168,8 @@ export interface Packet {
   inReplyTo?: number;
   /** LINK_FLAGS bits; absent from nodes that predate link MACs. */
   linkFlags?: number;
+  /** Encoding only: a pad item makes the frame this long, counting the longest signature (DER) the signer may return. */
+  padToBytes?: number;
   message: PeerMessage;
 }
 
@@ -373,7 +379,7 @@ export function decodeMessage(kind: MessageKind, fields: Fields): PeerMessage {
 }
 
 /**
- * Envelope + common items + message → authenticated datagram (≤ 1280 bytes):
+ * Envelope + common items + message → authenticated datagram (≤ MAX_MESSAGE_BYTES):
  * `sign` returns an ECDSA signature, or with auth 'mac' a 16-byte link MAC.
  */
 export function encodePacket(p: Packet, sign: Signer, auth: FrameAuth = 'signature'): Buffer {
@@ -382,6 +388,11 @@ export function encodePacket(p: Packet, sign: Signer, auth: FrameAuth = 'signatu
   if (p.requestId !== undefined) items.push(item(COMMON_TLV.requestId, u32(p.requestId)));
   if (p.inReplyTo !== undefined) items.push(item(COMMON_TLV.inReplyTo, u32(p.inReplyTo)));
   if (p.linkFlags !== undefined) items.push(item(COMMON_TLV.link, u8(p.linkFlags)));
+  if (p.padToBytes !== undefined) {
+    const longest = ENVELOPE_BYTES + (auth === 'mac' ? MAC_TAG_BYTES : MAX_DER_SIGNATURE_BYTES) + items.reduce((n, it) => n + ITEM_HEADER_BYTES + it.value.length, 0);
+    const room = Math.min(p.padToBytes, MAX_MESSAGE_BYTES) - longest - ITEM_HEADER_BYTES;
+    if (room >= 0) items.push(item(COMMON_TLV.pad, Buffer.alloc(room)));
+  }
   return encodeFrame(
     { kind: MESSAGE_KINDS[p.message.kind], sender: p.sender, recipient: p.recipient, timestampMs: p.timestampMs, seq: p.seq },
     items,
@@ -430,7 +441,8 @@ export function peerListEntryBytes(e: PeerListEntry): number {
  * message (hundreds of addresses) are dropped rather than breaking the send.
  */
 export function packPeerList(entries: readonly PeerListEntry[], onSkip?: (prefix: string, address: string) => void): PeerListEntry[][] {
-  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
+  // The longest signature: the daemon signs with pki signBytes (DER, up to 72 bytes).
+  const budget = MAX_MESSAGE_BYTES - ENVELOPE_BYTES - MAX_DER_SIGNATURE_BYTES - 3 * (ITEM_HEADER_BYTES + 4) - (ITEM_HEADER_BYTES + 1);
   const groups: PeerListEntry[][] = [];
   let current: PeerListEntry[] = [];
   let used = 0;

@@ -24,8 +24,9 @@
 //   The version byte says which: 1 = an ECDSA signature (P-256, IEEE-P1363, so
 //   64 bytes), 2 = a link MAC (HMAC-SHA256 under the key the two nodes share,
 //   truncated to 16 bytes; daemon/peerproto/link-keys.ts).
-// - A frame is at most MAX_MESSAGE_BYTES (1280, the IPv6 minimum MTU), so a
-//   message never needs IP fragmentation.
+// - A frame is at most MAX_MESSAGE_BYTES (1232): with the 40-byte IPv6 and
+//   8-byte UDP headers that is the IPv6 minimum MTU of 1280, so a message never
+//   needs IP fragmentation.
 // - Items: type 0x00–0xef belong to the message kind, 0xf0–0xff are common to
 //   every kind (see messages.ts). Unknown types are skipped; when a singular type
 //   repeats, the first one counts. Fewer than 3 bytes after the last item (not
@@ -42,13 +43,16 @@ export const WIRE_VERSION = 1;
 export const WIRE_VERSION_MAC = 2;
 /** How a frame is authenticated: the version byte that says so. */
 export type FrameAuth = 'signature' | 'mac';
-export const MAX_MESSAGE_BYTES = 1280;
+/** UDP payload limit: 1280 (IPv6 minimum MTU) - 40 (IPv6 header) - 8 (UDP header). */
+export const MAX_MESSAGE_BYTES = 1232;
 export const PREFIX_BYTES = 17;
 export const ITEM_HEADER_BYTES = 3;
 /** Bytes before the signature: version, kind, two prefixes, timestamp, seq, sig length. */
 export const ENVELOPE_BYTES = 49;
 /** ECDSA P-256 in IEEE-P1363 form (r ‖ s). */
 export const SIGNATURE_BYTES = 64;
+/** The longest P-256 signature in DER form (what pki signBytes makes): two 33-byte INTEGERs. */
+export const MAX_DER_SIGNATURE_BYTES = 72;
 /** HMAC-SHA256 truncated to 128 bits. */
 export const MAC_TAG_BYTES = 16;
 
@@ -98,7 +102,7 @@ export function item(type: number, value: Buffer): TlvItem {
 /**
  * Builds an authenticated frame: `sign` gets the covered bytes and returns the
  * signature (auth 'signature') or the MAC tag (auth 'mac'). Throws
- * WireEncodeError if it would exceed 1280 bytes.
+ * WireEncodeError if it would exceed MAX_MESSAGE_BYTES.
  */
 export function encodeFrame(envelope: Envelope, items: readonly TlvItem[], sign: Signer, auth: FrameAuth = 'signature'): Buffer {
   const bodyBytes = itemsBytes(items);

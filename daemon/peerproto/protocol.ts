@@ -21,10 +21,13 @@ import { MAX_MESSAGE_BYTES } from '../../wire/tlv.js';
 import { MIN_LINK_HELLO_INTERVAL_SEC } from '../../config/node-config.js';
 import { verifyBytes } from '../../pki/identity.js';
 import { PeerProtoError } from './errors.js';
+import { ConfirmedEndpoints, endpointKey } from './confirmed-endpoints.js';
 import { certFingerprint, LinkKeys, linkTag, linkTagValid, type LinkKey } from './link-keys.js';
 import { ConfigAssembler } from './reassembly.js';
 import { derSignature } from './signature.js';
 import { ReplayGuard } from './replay.js';
+import { StartFloor } from './start-floor.js';
+import { SourceRation, type RationOptions } from './token-buckets.js';
 import { dgramSocketFactory, type UdpEndpoint, type UdpSocket, type UdpSocketFactory } from './socket.js';
 
 /** The slice of daemon/sys/clock.ts Clock this module uses. */
@@ -62,13 +65,23 @@ export interface PeerProtocolDeps {
      */
     privateKey?: KeyObject;
   };
-  /** Checks a peer's certificate against the CA and the CRL; throws if invalid or revoked. */
-  verifyPeerCert(certDer: Buffer): VerifiedPeerCert;
+  /** Checks a peer's certificate against the CA and the CRL; throws if invalid or revoked (cert.ts makePeerCertVerifier). */
+  verifyPeerCert: PeerCertCheck;
   log: PeerProtoLog;
   /** Defaults to node:dgram (udp6, dual stack). */
   socketFactory?: UdpSocketFactory;
   /** Version of the network config we hold, sent in hellos. */
   configVersion?: () => number | undefined;
+}
+
+/**
+ * A full certificate check, and optionally `peek`: the verdict from a cache of
+ * certificates already verified, without a full check (undefined: not cached).
+ * Without peek every certificate not held for its prefix is a rationed full check.
+ */
+export interface PeerCertCheck {
+  (certDer: Buffer): VerifiedPeerCert;
+  peek?(certDer: Buffer): VerifiedPeerCert | 'refused' | undefined;
 }
 
 export interface PeerProtocolOptions {
@@ -92,6 +105,14 @@ export interface PeerProtocolOptions {
   configReassemblyMs?: number;
   /** A request's reply is remembered this long, so a retry gets the same answer (default 30 s). */
   replyCacheMs?: number;
+  /** When this endpoint started (default: when it was built): frames made before it are refused (start-floor.ts). */
+  startedAtMs?: number;
+  /** Clock difference allowed before the first round trip with a sender (default 10 s). */
+  startSkewMs?: number;
+  /** Full certificate checks (certificates not cached yet) per source address and in all (default 2/s burst 10; 50/s burst 100). */
+  certCheckRation?: RationOptions;
+  /** Signatures that failed, per source address and in all; beyond it signed frames are dropped unchecked (default 5/s burst 20; 100/s burst 200). */
+  badSignatureRation?: RationOptions;
 }
 
 /** Where to send: an underlay or overlay address, and the prefix we expect there when known. */
@@ -166,7 +187,17 @@ export interface PeerProtoStats {
     misaddressed: number;
     /** A reply to no request of ours (late, or from the wrong prefix). */
     unsolicited: number;
+    /** Not checked: the source address spent its budget of full certificate checks or of bad signatures. */
+    rateLimited: number;
+    /** A hello from an address not confirmed yet whose answer would be larger than it (the address may be spoofed). */
+    unconfirmed: number;
   };
+  /** Every refusal by its precise reason (each also counts in one `dropped` category). */
+  refusals: Partial<Record<Refusal, number>>;
+  /** Hellos from an address not confirmed yet, answered with a challenge (a reply that asks for an answer). */
+  challengesSent: number;
+  /** Addresses confirmed by an authenticated round trip. */
+  endpointsConfirmed: number;
   cachedPeers: number;
   /** Link keys derived and cached. */
   linkKeys: number;
@@ -180,8 +211,36 @@ interface CachedCert extends VerifiedPeerCert {
   link: number;
 }
 
+/** Why a frame was refused, and the `dropped` category it counts in. */
+export const REFUSALS = {
+  oversize: 'oversize',
+  malformed: 'malformed',
+  'from-self': 'misaddressed',
+  'not-for-us': 'misaddressed',
+  'outside-window': 'replayed',
+  'before-start': 'replayed',
+  'seen-before': 'replayed',
+  'over-budget': 'replayed',
+  'mac-on-first-contact': 'unauthenticated',
+  'unknown-sender': 'unauthenticated',
+  'cert-refused': 'unauthenticated',
+  'cert-for-other-prefix': 'unauthenticated',
+  'bad-signature': 'unauthenticated',
+  'bad-mac': 'unauthenticated',
+  'no-link-key': 'unauthenticated',
+  'cert-checks-rate-limited': 'rateLimited',
+  'bad-signatures-rate-limited': 'rateLimited',
+  'reply-larger-than-request': 'unconfirmed',
+  'unconfirmed-hello': 'unconfirmed',
+  unsolicited: 'unsolicited',
+} as const satisfies Record<string, keyof PeerProtoStats['dropped']>;
+
+export type Refusal = keyof typeof REFUSALS;
+
 interface Pending {
   expectPrefix: string | undefined;
+  /** endpointKey of where the request went: a reply from there confirms it. */
+  endpoint: string;
   resolve(ev: Incoming): void;
   reject(err: unknown): void;
 }
@@ -195,6 +254,28 @@ const LINK_BOTH = LINK_FLAGS.macCapable | LINK_FLAGS.holdsYourCert;
 /** Hello budget headroom beyond link hellos: probes, their replies. */
 const HELLO_BUDGET_EXTRA = 1024;
 const MAX_REPLY_CACHE = 1024;
+/** Challenges outstanding (hellos from unconfirmed addresses); the oldest is forgotten first. */
+const MAX_CHALLENGES = 1024;
+/** Addresses remembered per peer as confirmed. */
+const CONFIRMED_PER_PEER = 8;
+/** A reply's offset is at most a round trip off; this much more is allowed before our start. */
+const START_MARGIN_MS = 1000;
+const DEFAULT_CERT_CHECK_RATION: RationOptions = { perSourcePerSec: 2, perSourceBurst: 10, totalPerSec: 50, totalBurst: 100 };
+const DEFAULT_BAD_SIGNATURE_RATION: RationOptions = { perSourcePerSec: 5, perSourceBurst: 20, totalPerSec: 100, totalBurst: 200 };
+
+/** A request (or challenge) of ours that a received frame answers. */
+interface AnsweredRequest {
+  prefix: string;
+  /** endpointKey of where ours went. */
+  endpoint: string;
+  challenge: boolean;
+}
+
+interface Challenge {
+  prefix: string;
+  endpoint: string;
+  atMs: number;
+}
 
 export class PeerProtocol {
   private readonly opts: Required<PeerProtocolOptions>;
@@ -211,6 +292,13 @@ export class PeerProtocol {
   private readonly counters: PeerProtoStats;
   /** Received requests that carried a certificate: the sender may not know ours yet, so the reply carries it. */
   private readonly certBearing = new WeakSet<Incoming>();
+  /** Hello requests from unconfirmed addresses: they get a challenge and no event until it is answered. */
+  private readonly held = new WeakSet<Incoming>();
+  private readonly challenges = new Map<number, Challenge>();
+  private readonly confirmed: ConfirmedEndpoints;
+  private readonly floor: StartFloor;
+  private readonly certChecks: SourceRation;
+  private readonly badSignatures: SourceRation;
   private socket: UdpSocket | undefined;
   private seq = 0;
   private nextRequestId = randomInt(1, 2 ** 31);
@@ -228,7 +316,15 @@ export class PeerProtocol {
       certRecheckMs: options.certRecheckMs ?? 3_600_000,
       configReassemblyMs: options.configReassemblyMs ?? 30_000,
       replyCacheMs: options.replyCacheMs ?? 30_000,
+      startedAtMs: options.startedAtMs ?? deps.clock.nowMs(),
+      startSkewMs: options.startSkewMs ?? 10_000,
+      certCheckRation: options.certCheckRation ?? DEFAULT_CERT_CHECK_RATION,
+      badSignatureRation: options.badSignatureRation ?? DEFAULT_BAD_SIGNATURE_RATION,
     };
+    this.confirmed = new ConfirmedEndpoints({ maxPeers: this.opts.maxCachedPeers, maxPerPeer: CONFIRMED_PER_PEER });
+    this.floor = new StartFloor({ startedAtMs: this.opts.startedAtMs, skewMs: this.opts.startSkewMs, marginMs: START_MARGIN_MS, maxSenders: this.opts.maxCachedPeers });
+    this.certChecks = new SourceRation(this.opts.certCheckRation);
+    this.badSignatures = new SourceRation(this.opts.badSignatureRation);
     this.replay = new ReplayGuard({
       windowMs: this.opts.replayWindowMs,
       maxPerSender: this.opts.maxFramesPerSenderWindow,
@@ -250,7 +346,10 @@ export class PeerProtocol {
       sentMac: 0,
       sendErrors: 0,
       handlerErrors: 0,
-      dropped: { oversize: 0, malformed: 0, unauthenticated: 0, replayed: 0, misaddressed: 0, unsolicited: 0 },
+      dropped: { oversize: 0, malformed: 0, unauthenticated: 0, replayed: 0, misaddressed: 0, unsolicited: 0, rateLimited: 0, unconfirmed: 0 },
+      refusals: {},
+      challengesSent: 0,
+      endpointsConfirmed: 0,
       cachedPeers: 0,
       linkKeys: 0,
     };
@@ -309,6 +408,11 @@ export class PeerProtocol {
   }
 
   async send(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean } = {}): Promise<void> {
+    await this.transmit(to, msg, options);
+  }
+
+  /** send(), and with `maxBytes` (a reply to an unconfirmed address) nothing larger: refused and counted instead. */
+  private async transmit(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean; maxBytes?: number }): Promise<void> {
     const socket = this.socket;
     if (socket === undefined) throw new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'cannot send a peer message: the peer protocol is not running');
     const peer = to.prefix === undefined ? undefined : this.certs.get(to.prefix);
@@ -322,9 +426,14 @@ export class PeerProtocol {
     if (withCert) packet.certDer = this.deps.self.certDer;
     if (options.requestId !== undefined) packet.requestId = options.requestId;
     if (options.inReplyTo !== undefined) packet.inReplyTo = options.inReplyTo;
+    // A hello request is padded to the largest datagram, so the answer of a node that does not know our address yet always fits in it.
+    if (msg.kind === 'hello' && options.requestId !== undefined && options.inReplyTo === undefined) packet.padToBytes = MAX_MESSAGE_BYTES;
     // Signed frames say what we can do with link MACs; a MAC'd one says it by being one.
     if (key === undefined && this.linkKeys !== undefined) packet.linkFlags = LINK_FLAGS.macCapable | (peer !== undefined ? LINK_FLAGS.holdsYourCert : 0);
     const bytes = key !== undefined ? encodePacket(packet, (data) => linkTag(key, data), 'mac') : encodePacket(packet, (data) => this.deps.self.sign(data));
+    if (options.maxBytes !== undefined && bytes.length > options.maxBytes) {
+      return this.drop('reply-larger-than-request', to, { peer: to.prefix, kind: msg.kind, bytes: bytes.length, requestBytes: options.maxBytes });
+    }
     this.deps.log.trace(
       { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, auth: key !== undefined ? 'mac' : 'signature', requestId: options.requestId, inReplyTo: options.inReplyTo, message: traceView(msg) },
       'peer message',
@@ -350,8 +459,7 @@ export class PeerProtocol {
    * reply cache instead of acting twice. Rejects with RN_PEERPROTO_TIMEOUT.
    */
   async request(to: PeerAddress, msg: PeerMessage, options: { timeoutMs: number; attempts?: number; signal?: AbortSignal }): Promise<Incoming> {
-    const requestId = this.nextRequestId;
-    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    const requestId = this.takeRequestId();
     const attempts = Math.max(1, options.attempts ?? 1);
     return new Promise<Incoming>((resolve, reject) => {
       let cancelTimer: () => void = () => {};
@@ -364,6 +472,7 @@ export class PeerProtocol {
       };
       this.pending.set(requestId, {
         expectPrefix: to.prefix,
+        endpoint: endpointKey(to),
         resolve: (ev) => finish(() => resolve(ev)),
         reject: (err) => finish(() => reject(err)),
       });
@@ -386,6 +495,12 @@ export class PeerProtocol {
       };
       attempt(1);
     });
+  }
+
+  private takeRequestId(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    return id;
   }
 
   /** Answers a received request (for requests handled in an event listener). */
@@ -426,9 +541,10 @@ export class PeerProtocol {
     return dropped;
   }
 
-  /** Forgets a peer's certificate (it must send a hello again). */
+  /** Forgets a peer's certificate (it must send a hello again) and the addresses it confirmed. */
   forgetPeer(prefix: string): void {
     this.dropCert(prefix);
+    this.confirmed.forget(prefix);
     this.replay.forget(prefix);
     this.helloReplay.forget(prefix);
   }
@@ -447,7 +563,7 @@ export class PeerProtocol {
   }
 
   stats(): PeerProtoStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped }, cachedPeers: this.certs.size, linkKeys: this.linkKeys?.size ?? 0 };
+    return { ...this.counters, dropped: { ...this.counters.dropped }, refusals: { ...this.counters.refusals }, cachedPeers: this.certs.size, linkKeys: this.linkKeys?.size ?? 0 };
   }
 
   // ---- receive path ------------------------------------------------------
@@ -463,11 +579,20 @@ export class PeerProtocol {
     }
   }
 
-  private drop(reason: keyof PeerProtoStats['dropped'], remote: UdpEndpoint, fields: object = {}): void {
+  private drop(refusal: Refusal, remote: UdpEndpoint, fields: object = {}): void {
+    const reason = REFUSALS[refusal];
     this.counters.dropped[reason]++;
-    this.deps.log.debug({ reason, remote: endpointText(remote), ...fields }, 'peer message dropped');
+    this.counters.refusals[refusal] = (this.counters.refusals[refusal] ?? 0) + 1;
+    this.deps.log.debug({ reason, why: refusal, remote: endpointText(remote), ...fields }, 'peer message dropped');
   }
 
+  /**
+   * Cheapest checks first, so that refusing costs little: size, decoding,
+   * addressing, timestamps and the nonce cache need no crypto; a certificate
+   * already verified (ours by prefix, or the verifier's by fingerprint) costs a
+   * lookup; full certificate checks and signatures that fail are rationed per
+   * source address (SourceRation).
+   */
   private receiveUnsafe(data: Buffer, remote: UdpEndpoint): void {
     const nowMs = this.deps.clock.nowMs();
     if (data.length > MAX_MESSAGE_BYTES) return this.drop('oversize', remote, { bytes: data.length });
@@ -479,34 +604,50 @@ export class PeerProtocol {
       throw err;
     }
     const peer = packet.sender;
-    if (peer === this.deps.self.prefix) return this.drop('misaddressed', remote, { peer, why: 'from ourselves' });
+    if (peer === this.deps.self.prefix) return this.drop('from-self', remote, { peer });
     if (packet.recipient === undefined ? packet.message.kind !== 'hello' : packet.recipient !== this.deps.self.prefix) {
-      return this.drop('misaddressed', remote, { peer, recipient: packet.recipient ?? 'anyone' });
+      return this.drop('not-for-us', remote, { peer, recipient: packet.recipient ?? 'anyone' });
     }
     if (!this.replay.inWindow(packet.timestampMs, nowMs)) {
-      return this.drop('replayed', remote, { peer, why: 'timestamp outside the window', skewMs: nowMs - packet.timestampMs });
+      return this.drop('outside-window', remote, { peer, skewMs: nowMs - packet.timestampMs });
+    }
+    // A reply to a request of this process is fresh whatever its timestamp says; anything else must postdate our start.
+    const answered = this.answeredRequest(packet, remote);
+    if (answered === undefined && !this.floor.allows(peer, packet.timestampMs)) {
+      return this.drop('before-start', remote, { peer, floorMs: this.floor.floorMs(peer), timestampMs: packet.timestampMs });
     }
     if (packet.auth === 'mac' && (packet.certDer !== undefined || packet.recipient === undefined)) {
       // A frame that introduces its sender, or goes to anyone, must be signed.
-      return this.drop('unauthenticated', remote, { peer, why: 'link MAC on a first-contact frame' });
+      return this.drop('mac-on-first-contact', remote, { peer });
     }
+    const guard = packet.message.kind === 'hello' ? this.helloReplay : this.replay;
+    // Only authenticated frames enter the nonce cache, so a hit is a copy of one: no need to check it.
+    if (guard.seen(peer, packet.timestampMs, packet.seq)) return this.drop('seen-before', remote, { peer });
+    // A source that sent bad signatures lately gets no more checked (and no certificate looked up) until its budget refills.
+    if (packet.auth === 'signature' && !this.maySpendOnSignatures(peer, remote, nowMs)) return this.drop('bad-signatures-rate-limited', remote, { peer });
     const cert = this.certFor(packet, nowMs, remote);
     if (cert === undefined) return;
     if (packet.auth === 'mac') {
       const key = this.linkKeyFor(cert);
-      if (key === undefined) return this.drop('unauthenticated', remote, { peer, why: 'link MAC but no link key (we sign only)' });
-      if (!linkTagValid(key, packet.signedData, packet.signature)) return this.drop('unauthenticated', remote, { peer, why: 'bad link MAC' });
+      if (key === undefined) return this.drop('no-link-key', remote, { peer });
+      if (!linkTagValid(key, packet.signedData, packet.signature)) return this.drop('bad-mac', remote, { peer });
     } else {
       if (!verifyBytes(cert.publicKey, packet.signedData, derSignature(packet.signature))) {
-        return this.drop('unauthenticated', remote, { peer, why: 'bad signature' });
+        this.badSignatures.charge(remote.host, nowMs);
+        return this.drop('bad-signature', remote, { peer });
       }
       if (packet.certDer !== undefined) this.remember(cert);
     }
-    const guard = packet.message.kind === 'hello' ? this.helloReplay : this.replay;
     const verdict = guard.check(peer, packet.timestampMs, packet.seq, nowMs);
-    if (verdict !== 'fresh') return this.drop('replayed', remote, { peer, why: verdict });
+    if (verdict !== 'fresh') return this.drop(verdict === 'flood' ? 'over-budget' : verdict === 'stale' ? 'outside-window' : 'seen-before', remote, { peer });
     // Only a fresh frame tells what the peer holds now (a replayed old one would mislead).
     cert.link = packet.auth === 'mac' ? LINK_BOTH : (packet.linkFlags ?? 0) & LINK_BOTH;
+    if (answered !== undefined) this.roundTrip(peer, answered.endpoint, remote, packet.timestampMs, nowMs);
+    // A hello request, or a hello to anyone, from an address the sender has not proved it answers at (it may be a copy sent from anywhere).
+    const introduces = packet.message.kind === 'hello' && packet.inReplyTo === undefined && (packet.requestId !== undefined || packet.recipient === undefined);
+    const unconfirmed = introduces && !this.confirmed.has(peer, endpointKey(remote));
+    // Without a request there is nothing to challenge: it waits for a round trip.
+    if (unconfirmed && packet.requestId === undefined) return this.drop('unconfirmed-hello', remote, { peer });
 
     this.counters.accepted++;
     if (packet.auth === 'mac') this.counters.acceptedMac++;
@@ -516,40 +657,75 @@ export class PeerProtocol {
     if (packet.inReplyTo !== undefined) ev.inReplyTo = packet.inReplyTo;
     // A request that introduced its sender gets our certificate back, unless it said it holds it.
     if (packet.certDer !== undefined && ((packet.linkFlags ?? 0) & LINK_FLAGS.holdsYourCert) === 0) this.certBearing.add(ev);
+    if (unconfirmed) this.held.add(ev);
     this.deps.log.trace(
       { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',
     );
     this.emit('authenticated', ev);
-    this.dispatch(ev, nowMs);
+    this.dispatch(ev, nowMs, data.length, answered);
   }
 
-  /** The sender's verified certificate: from the frame (checked now) or from the cache. */
+  /** Past the budget shared by all sources, only addresses the sender confirmed are still checked. */
+  private maySpendOnSignatures(peer: string, remote: UdpEndpoint, nowMs: number): boolean {
+    return this.badSignatures.has(remote.host, nowMs) || this.badSignatures.has(remote.host, nowMs, this.confirmed.has(peer, endpointKey(remote)));
+  }
+
+  /** The request or challenge of ours this frame answers (matched by id and by where it went), if any. */
+  private answeredRequest(packet: DecodedPacket, remote: UdpEndpoint): AnsweredRequest | undefined {
+    if (packet.inReplyTo === undefined) return undefined;
+    const p = this.pending.get(packet.inReplyTo);
+    if (p !== undefined && (p.expectPrefix === undefined || p.expectPrefix === packet.sender)) return { prefix: packet.sender, endpoint: p.endpoint, challenge: false };
+    const c = this.challenges.get(packet.inReplyTo);
+    if (c !== undefined && c.prefix === packet.sender && c.endpoint === endpointKey(remote)) return { prefix: c.prefix, endpoint: c.endpoint, challenge: true };
+    return undefined;
+  }
+
+  /** An authenticated reply to a frame we sent: its clock offset, and the address it came from if that is where ours went. */
+  private roundTrip(peer: string, sentTo: string, remote: UdpEndpoint, theirTimestampMs: number, nowMs: number): void {
+    this.floor.learn(peer, theirTimestampMs, nowMs);
+    if (sentTo !== endpointKey(remote) || this.confirmed.has(peer, sentTo)) return;
+    this.confirmed.confirm(peer, sentTo);
+    this.counters.endpointsConfirmed++;
+  }
+
+  /** The sender's verified certificate: from the frame or the caches (cheap), or a full check (rationed per source). */
   private certFor(packet: DecodedPacket, nowMs: number, remote: UdpEndpoint): CachedCert | undefined {
     const peer = packet.sender;
     const cached = this.certs.get(peer);
     let der = packet.certDer;
     if (der === undefined && cached === undefined) {
-      this.drop('unauthenticated', remote, { peer, why: 'unknown sender (no hello yet)' });
+      this.drop('unknown-sender', remote, { peer });
       return undefined;
     }
     if (der === undefined || (cached !== undefined && cached.certDer.equals(der))) {
       if (nowMs - cached!.checkedAtMs < this.opts.certRecheckMs) return cached;
       der = cached!.certDer;
     }
-    let verified: VerifiedPeerCert;
-    try {
-      verified = this.deps.verifyPeerCert(der);
-    } catch (err) {
-      if (cached !== undefined && cached.certDer.equals(der)) this.dropCert(peer);
-      this.drop('unauthenticated', remote, { peer, why: 'certificate refused', code: (err as { code?: string }).code, err });
+    const same = cached !== undefined && cached.certDer.equals(der);
+    let verified = this.deps.verifyPeerCert.peek?.(der);
+    if (verified === undefined) {
+      const trusted = same && this.confirmed.has(peer, endpointKey(remote));
+      if (!this.certChecks.take(remote.host, nowMs, trusted)) {
+        this.drop('cert-checks-rate-limited', remote, { peer });
+        return undefined;
+      }
+      try {
+        verified = this.deps.verifyPeerCert(der);
+      } catch (err) {
+        verified = 'refused';
+        this.deps.log.debug({ peer, remote: endpointText(remote), code: (err as { code?: string }).code, err }, 'peer certificate refused');
+      }
+    }
+    if (verified === 'refused') {
+      if (same) this.dropCert(peer);
+      this.drop('cert-refused', remote, { peer });
       return undefined;
     }
     if (verified.prefix !== peer) {
-      this.drop('unauthenticated', remote, { peer, why: `certificate is for ${verified.prefix}` });
+      this.drop('cert-for-other-prefix', remote, { peer, certificate: verified.prefix });
       return undefined;
     }
-    const same = cached !== undefined && cached.certDer.equals(der);
     const fresh: CachedCert = { ...verified, certDer: Buffer.from(der), fingerprint: same ? cached.fingerprint : certFingerprint(der), checkedAtMs: nowMs, link: same ? cached.link : 0 };
     if (same) this.certs.set(peer, fresh); // re-checked, same cert
     return fresh;
@@ -578,17 +754,26 @@ export class PeerProtocol {
     return this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
   }
 
-  private dispatch(ev: Incoming, nowMs: number): void {
+  private dispatch(ev: Incoming, nowMs: number, requestBytes: number, answered: AnsweredRequest | undefined): void {
     const msg = ev.msg;
     if (ev.inReplyTo !== undefined) {
-      const p = this.pending.get(ev.inReplyTo);
-      const matches = p !== undefined && (p.expectPrefix === undefined || p.expectPrefix === ev.from.prefix);
-      if (matches) p.resolve(ev);
-      if (msg.kind === 'hello') return this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
-      if (!matches) this.drop('unsolicited', ev.from, { peer: ev.from.prefix, kind: msg.kind, inReplyTo: ev.inReplyTo });
+      if (answered?.challenge === true) {
+        // Our challenge answered from where it went: the address is confirmed, the hello counts now.
+        this.challenges.delete(ev.inReplyTo);
+        if (msg.kind === 'hello') this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
+        return;
+      }
+      if (answered !== undefined) this.pending.get(ev.inReplyTo)?.resolve(ev);
+      if (msg.kind === 'hello') {
+        // A reply that challenges us back (it does not know our address yet): answered, since we asked.
+        if (answered !== undefined && ev.requestId !== undefined) this.answer(ev, this.helloMessage(msg.myTimestampMs));
+        if (this.confirmed.has(ev.from.prefix, endpointKey(ev.from))) return this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
+      }
+      if (answered === undefined) this.drop('unsolicited', ev.from, { peer: ev.from.prefix, kind: msg.kind, inReplyTo: ev.inReplyTo });
       return;
     }
     if (msg.kind === 'hello') {
+      if (this.held.has(ev)) return this.challenge(ev as Incoming<HelloMessage>, requestBytes, nowMs);
       if (ev.requestId !== undefined) this.answer(ev, this.helloMessage(msg.myTimestampMs));
       return this.emit('hello', this.helloEvent(ev as Incoming<HelloMessage>, nowMs));
     }
@@ -628,6 +813,27 @@ export class PeerProtocol {
     void cached.reply.then((msg) => {
       if (msg !== undefined) this.answer(ev, msg);
     });
+  }
+
+  /**
+   * A hello request from an address its sender has not confirmed: the answer
+   * asks for an answer in turn, is no larger than the request, and the hello
+   * event waits until the answer comes back from that address.
+   */
+  private challenge(ev: Incoming<HelloMessage>, requestBytes: number, nowMs: number): void {
+    for (const [id, c] of this.challenges) {
+      if (nowMs - c.atMs <= this.opts.replyCacheMs && this.challenges.size < MAX_CHALLENGES) break;
+      this.challenges.delete(id);
+    }
+    const id = this.takeRequestId();
+    this.challenges.set(id, { prefix: ev.from.prefix, endpoint: endpointKey(ev.from), atMs: nowMs });
+    this.counters.challengesSent++;
+    this.transmit({ host: ev.from.host, port: ev.from.port, prefix: ev.from.prefix }, this.helloMessage(ev.msg.myTimestampMs), {
+      inReplyTo: ev.requestId!,
+      requestId: id,
+      withCert: this.certBearing.has(ev),
+      maxBytes: requestBytes,
+    }).catch((err: unknown) => this.deps.log.debug({ err, peer: ev.from.prefix }, 'hello challenge not sent'));
   }
 
   private answer(ev: Incoming, msg: PeerMessage): void {

@@ -17,7 +17,7 @@ export interface ReplayGuardOptions {
 }
 
 export class ReplayGuard {
-  private readonly seen = new Map<string, Map<string, number>>();
+  private readonly pairsBySender = new Map<string, Map<string, number>>();
 
   constructor(private readonly options: ReplayGuardOptions) {}
 
@@ -26,20 +26,25 @@ export class ReplayGuard {
     return Math.abs(nowMs - timestampMs) <= this.options.windowMs;
   }
 
+  /** Cheap pre-check before any crypto: was this exact pair accepted already? (Records nothing.) */
+  seen(sender: string, timestampMs: number, seq: number): boolean {
+    return this.pairsBySender.get(sender)?.has(`${timestampMs}:${seq}`) ?? false;
+  }
+
   /** Records the pair if fresh. Call only for frames whose signature verified. */
   check(sender: string, timestampMs: number, seq: number, nowMs: number): ReplayVerdict {
     if (!this.inWindow(timestampMs, nowMs)) return 'stale';
-    let pairs = this.seen.get(sender);
+    let pairs = this.pairsBySender.get(sender);
     if (pairs === undefined) {
       pairs = new Map();
-      if (this.seen.size >= this.options.maxSenders) {
-        const oldest = this.seen.keys().next().value;
-        if (oldest !== undefined) this.seen.delete(oldest);
+      if (this.pairsBySender.size >= this.options.maxSenders) {
+        const oldest = this.pairsBySender.keys().next().value;
+        if (oldest !== undefined) this.pairsBySender.delete(oldest);
       }
     } else {
-      this.seen.delete(sender); // re-insert below: Map order = least recently seen first
+      this.pairsBySender.delete(sender); // re-insert below: Map order = least recently seen first
     }
-    this.seen.set(sender, pairs);
+    this.pairsBySender.set(sender, pairs);
     const key = `${timestampMs}:${seq}`;
     if (pairs.has(key)) return 'replayed';
     if (pairs.size >= this.options.maxPerSender) {
@@ -52,6 +57,6 @@ export class ReplayGuard {
   }
 
   forget(sender: string): void {
-    this.seen.delete(sender);
+    this.pairsBySender.delete(sender);
   }
 }

@@ -139,3 +139,29 @@ export async function rawSender(net: FakeUdpNetwork, host: string): Promise<(dat
   return (data, to) => socket.send(data, to);
 }
 
+
+/** A socket whose receive side is called directly (`deliver`): what is measured is the endpoint alone. Counts the bytes sent. */
+export class DirectSocket implements UdpSocket {
+  private listener: ((data: Buffer, from: UdpEndpoint) => void) | undefined;
+  bytesSent = 0;
+
+  async bind(port: number, host: string): Promise<UdpEndpoint> {
+    return { host, port };
+  }
+
+  async send(data: Buffer): Promise<void> {
+    this.bytesSent += data.length;
+  }
+
+  onMessage(listener: (data: Buffer, from: UdpEndpoint) => void): void {
+    this.listener = listener;
+  }
+
+  onError(): void {}
+
+  async close(): Promise<void> {}
+
+  deliver(data: Buffer, from: UdpEndpoint): void {
+    this.listener?.(data, from);
+  }
+}

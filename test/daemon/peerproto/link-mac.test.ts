@@ -110,11 +110,19 @@ test('a MAC\'d frame with a flipped bit, under another pair\'s key, with a cut t
   l.b.on('drain', (ev) => void drains.push(ev));
   await waitFor(() => drains.length === 1, { what: 'the genuine frame is accepted' });
   const before = l.b.stats().dropped;
+  const seenBefore = l.b.stats().refusals['seen-before'] ?? 0;
 
-  const flipped = Buffer.from(good);
+  // A copy of an accepted frame is refused before any crypto, whatever was changed in it.
+  const copy = Buffer.from(good);
+  copy[copy.length - 1]! ^= 1;
+  await send(copy, TO_B);
+  await waitFor(() => l.b.stats().refusals['seen-before'] === seenBefore + 1, { what: 'an altered copy refused as seen before' });
+  await l.a.send({ ...TO_B, host: '10.0.0.99' }, { kind: 'drain', phase: 'down', tunnelPort: 1195, closeInMs: 0 }); // captured, not delivered
+  const flipped = Buffer.from(l.net.sentLog.filter((s) => s.from.host === HOST_A).at(-1)!.data);
   flipped[flipped.length - 1]! ^= 1; // the drain's closeInMs
   await send(flipped, TO_B);
   // C knows B's key with C, not A's: a frame claiming to come from A under it.
+  await l.clock.advance(1); // a timestamp A has not used: not a copy of one of A's frames
   await c.send({ ...TO_B, host: '10.0.0.99' }, { kind: 'drain', phase: 'down', tunnelPort: 1195, closeInMs: 0 }); // captured, not delivered
   const fromC = Buffer.from(l.net.sentLog.filter((s) => s.from.host === '10.0.0.3').at(-1)!.data);
   t.is(decodePacket(fromC).auth, 'mac');
@@ -132,7 +140,7 @@ test('a MAC\'d frame with a flipped bit, under another pair\'s key, with a cut t
   await waitFor(() => l.b.stats().dropped.misaddressed === before.misaddressed + 1, { what: 'a MAC\'d drain to anyone refused' });
 
   await send(good, TO_B);
-  await waitFor(() => l.b.stats().dropped.replayed === before.replayed + 1, { what: 'the replay refused' });
+  await waitFor(() => l.b.stats().dropped.replayed === before.replayed + 2, { what: 'the replay refused' });
   t.is(drains.length, 1);
 });
 
@@ -214,7 +222,8 @@ test('an endpoint without a private key signs everything and is never sent MACs'
   await l.a.send(TO_B, linkHello(l), { withCert: false });
   t.is(lastAuth(l, HOST_A), 'hello signature 64');
   t.is(lastAuth(l, HOST_B), 'hello signature 64');
-  await waitFor(() => b2.stats().accepted === 2, { what: 'b2 accepts A\'s signed frames' });
+  // The hello, A's answer to b2's challenge, the link hello.
+  await waitFor(() => b2.stats().accepted === 3, { what: 'b2 accepts A\'s signed frames' });
   t.false(l.a.hasLinkKey(B));
   t.false(b2.hasLinkKey(A));
 });

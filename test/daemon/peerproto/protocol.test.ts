@@ -44,6 +44,12 @@ async function pair(): Promise<Pair> {
   return { clock, net, pki, a, b, nodeA, nodeB, logA, logB };
 }
 
+/** A's hello to B, and A's answer to B's challenge: B has confirmed A's address. */
+async function helloConfirmed(p: Pair): Promise<void> {
+  await p.a.hello(TO_B, { timeoutMs: 5000 });
+  await waitFor(() => p.b.stats().endpointsConfirmed === 1, { what: 'B confirms A\'s address' });
+}
+
 let seq = 1000;
 function packetFrom(p: Pair, node: TestNode, extra: Partial<Packet> = {}): Packet {
   return {
@@ -71,9 +77,12 @@ test('hello measures the RTT on the sender\'s clock and both sides learn each ot
   const { rttMs, from } = await hello;
   t.is(rttMs, 7);
   t.deepEqual(from, { prefix: B, serial: 'b1', host: HOST_B, port: PORT });
-  t.is(seenByB.length, 1);
+  // B's hello event waits for A's answer to its challenge: a round trip from A's address.
+  await waitFor(() => seenByB.length === 1, { what: 'B\'s hello event' });
   t.is(seenByB[0]!.from.prefix, A);
+  t.is(seenByB[0]!.from.host, HOST_A);
   t.is(seenByB[0]!.msg.configVersion, 3);
+  t.is(seenByB[0]!.rttMs, 7);
   t.deepEqual(p.a.knownPeers(), [{ prefix: B, serial: 'b1' }]);
   t.deepEqual(p.b.knownPeers(), [{ prefix: A, serial: 'a1' }]);
 });
@@ -175,14 +184,14 @@ test('every authenticated frame, of any kind, is announced with its sender; drop
   p.b.on('authenticated', (ev) => void seenByB.push(`${ev.from.prefix} ${ev.from.host}:${ev.from.port} ${ev.msg.kind}`));
   const seenByA: string[] = [];
   p.a.on('authenticated', (ev) => void seenByA.push(`${ev.from.prefix} ${ev.msg.kind}${ev.inReplyTo !== undefined ? ' reply' : ''}`));
-  await p.a.hello(TO_B, { timeoutMs: 5000 });
+  await helloConfirmed(p);
   await p.a.send(TO_B, { kind: 'addresses', public: [], internal: ['10.0.0.1:1194'], upnp: [] });
-  await waitFor(() => seenByB.length === 2, { what: 'B saw both frames' });
+  await waitFor(() => seenByB.length === 3, { what: 'B saw all three frames' });
   // An unknown sender's frame is not proof of anything.
   const nodeC = await p.pki.node('fd5e:1:0:c::/64', 'c1');
   await send(encodePacket(packetFrom(p, nodeC), nodeC.sign), TO_B);
   await waitFor(() => p.b.stats().dropped.unauthenticated === 1, { what: 'frame from an unknown sender dropped' });
-  t.deepEqual(seenByB, [`${A} ${HOST_A}:${PORT} hello`, `${A} ${HOST_A}:${PORT} addresses`]);
+  t.deepEqual(seenByB, [`${A} ${HOST_A}:${PORT} hello`, `${A} ${HOST_A}:${PORT} hello`, `${A} ${HOST_A}:${PORT} addresses`]);
   t.deepEqual(seenByA, [`${B} hello reply`]);
 });
 
@@ -229,7 +238,8 @@ test('forged signature, unknown sender, bad certificate: dropped and counted', a
 
   t.deepEqual(events, []);
   t.is(p.b.stats().accepted, 0);
-  t.true(p.logB.entries.some((e) => e.msg === 'peer message dropped' && e.obj.why === 'bad signature'));
+  t.deepEqual(p.b.stats().refusals, { 'bad-signature': 1, 'unknown-sender': 1, 'cert-for-other-prefix': 1, 'cert-refused': 1 });
+  t.true(p.logB.entries.some((e) => e.msg === 'peer message dropped' && e.obj.why === 'bad-signature' && e.obj.reason === 'unauthenticated'));
 });
 
 test('a replayed or stale frame is dropped; a fresh one gets through', async (t) => {
@@ -266,7 +276,7 @@ test('garbage and oversize datagrams are dropped and the endpoint keeps working'
 
 test('revalidateCerts drops a peer whose certificate was revoked since', async (t) => {
   const p = await pair();
-  await p.a.hello(TO_B, { timeoutMs: 5000 });
+  await helloConfirmed(p);
   t.deepEqual(p.b.knownPeers().map((k) => k.prefix), [A]);
   p.pki.revoked.add('a1');
   t.deepEqual(p.b.revalidateCerts(), [A]);
@@ -277,10 +287,11 @@ test('revalidateCerts drops a peer whose certificate was revoked since', async (
 
 test('trace logging shows every message in and out', async (t) => {
   const p = await pair();
-  await p.a.hello(TO_B, { timeoutMs: 5000 });
+  await helloConfirmed(p);
   const traces = (log: typeof p.logA) => log.entries.filter((e) => e.level === 'trace').map((e) => `${String(e.obj.dir)} ${String(e.obj.kind)}`);
-  t.deepEqual(traces(p.logA), ['out hello', 'in hello']);
-  t.deepEqual(traces(p.logB), ['in hello', 'out hello']);
+  // The hello, B's answer (which challenges A's address) and A's answer to the challenge.
+  t.deepEqual(traces(p.logA), ['out hello', 'in hello', 'out hello']);
+  t.deepEqual(traces(p.logB), ['in hello', 'out hello', 'in hello']);
 });
 
 test('binding a taken port fails with RN_PEERPROTO_BIND, and the endpoint does not send', async (t) => {

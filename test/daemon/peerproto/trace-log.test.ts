@@ -43,11 +43,12 @@ async function exchange(t: { teardown(fn: () => unknown): void }, level: string)
 test('at trace level every message in and out is one "peer message" line with its fields and decoded message', async (t) => {
   const { logA, logB, portB } = await exchange(t, 'trace');
   const traced = (lines: any[]) => lines.filter((l) => l.msg === 'peer message');
-  await waitFor(() => traced(logA.lines).length >= 3 && traced(logB.lines).length >= 3, { what: 'trace lines' });
+  await waitFor(() => traced(logA.lines).length >= 4 && traced(logB.lines).length >= 4, { what: 'trace lines' });
   const a = traced(logA.lines).map((l) => `${l.dir} ${l.kind}`);
   const b = traced(logB.lines).map((l) => `${l.dir} ${l.kind}`);
-  t.deepEqual(a, ['out hello', 'in hello', 'out addresses']);
-  t.deepEqual(b, ['in hello', 'out hello', 'in addresses']);
+  // The hello, B's answer that challenges A's address, A's answer to it, the addresses.
+  t.deepEqual(a, ['out hello', 'in hello', 'out hello', 'out addresses']);
+  t.deepEqual(b, ['in hello', 'out hello', 'in hello', 'in addresses']);
   const out = traced(logA.lines).find((l) => l.kind === 'addresses');
   t.is(out.level, 10);
   t.is(out.component, 'peerproto');

@@ -6,12 +6,16 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { metricsListenField } from './metrics-listen.js';
 import { prefixText } from './prefix-schema.js';
 
 /** The fastest link hellos a node may send; the peer protocol sizes its hello replay budget by it. */
 export const MIN_LINK_HELLO_INTERVAL_SEC = 0.05;
 
 export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
+
+/** Loopback only: the endpoint has no authentication (docs/metrics.md). */
+export const DEFAULT_NODE_METRICS_LISTEN = '127.0.0.1:9327';
 
 
 export const nodeConfigSchema = z.strictObject({
@@ -80,6 +84,16 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true).describe('map the tunnel ports on a UPnP IGD gateway'),
       lease: z.number().int().min(60).max(86400).default(3600).describe('mapping lease, seconds'),
+    })
+    .prefault({}),
+  // Prometheus endpoint (daemon/metrics/); read at start.
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('serve Prometheus metrics on listen'),
+      listen: metricsListenField(DEFAULT_NODE_METRICS_LISTEN)
+        .describe('IP:PORT of the metrics endpoint ([IPv6]:PORT; "" = off); keep it on loopback or a private address'),
+      top_peers: z.number().int().min(0).max(1000).default(10)
+        .describe('besides the peers with a tunnel, the busiest destinations that get per-peer series'),
     })
     .prefault({}),
   control: z

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
+import { metricsAddress } from '../config/metrics-listen.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
@@ -46,6 +47,8 @@ import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } fr
 import type { Spawner } from './sys/spawner.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
+import type { RunningNodeMetrics } from './metrics/node-endpoint.js';
+import { LatenessMeter } from './sys/lateness.js';
 import { RouteRequests } from './tunnels/route-request.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
 import { stopController } from './sys/abort.js';
@@ -81,6 +84,9 @@ export class Node implements ControlBackend {
   private startedAtMs = 0;
   private stopping: Promise<void> | undefined;
   private routeRequests: RouteRequests | undefined;
+  /** How late the daemon's timers fire: babeld's deadlines widen by it; metrics report it. */
+  private readonly lateness: LatenessMeter;
+  private metrics: Promise<RunningNodeMetrics | undefined> | undefined;
 
   constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: LogLevel | undefined } = {}) {
     this.config = config;
@@ -93,6 +99,7 @@ export class Node implements ControlBackend {
     this.eventStore = persistentEventSink(config.node.state_dir, { clock: this.clock, log: eventLog });
     this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text), sink: this.eventStore });
     this.health = new HealthRegistry({ clock: this.clock, log: this.componentLog('health') });
+    this.lateness = new LatenessMeter(this.clock);
   }
 
   get prefix(): string | undefined {
@@ -165,6 +172,7 @@ export class Node implements ControlBackend {
     supervisor.on((ev) => reportSupervisorEvent(ev, { log: this.componentLog('supervisor'), events, health }));
 
     const address = nodeAddress(parsePrefix(prefix));
+    this.lateness.start();
     const babel = (this.p.babel = new BabelLink(
       {
         socketPath: join(config.node.run_dir, 'babeld.sock'),
@@ -175,7 +183,7 @@ export class Node implements ControlBackend {
         nodeAddress: address,
       },
       // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
-      { clock, health, log: this.componentLog('babel'), supervisor, onLinkBounce: (ifName, phase) => this.p.links?.plannedSilence(ifName, phase === 'start') },
+      { clock, health, lateness: this.lateness, log: this.componentLog('babel'), supervisor, onLinkBounce: (ifName, phase) => this.p.links?.plannedSilence(ifName, phase === 'start') },
     ));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.
@@ -294,6 +302,11 @@ export class Node implements ControlBackend {
     if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
+    // Loaded after the start (its own bundle chunk), only when [metrics] is on.
+    const metricsDeps = { parts: this.p, clock, health, log: this.componentLog('metrics'), lateness: this.lateness, startedAtMs: this.startedAtMs };
+    this.metrics = metricsAddress(config.metrics)
+      ? import('./metrics/node-endpoint.js').then((m) => m.startNodeMetrics(config.metrics, metricsDeps)).catch((err: unknown) => void this.log.warn({ err }, 'metrics not started'))
+      : undefined;
   }
 
   /**
@@ -345,7 +358,11 @@ export class Node implements ControlBackend {
 
   async reload(): Promise<ReloadReport> {
     if (!this.p.settings) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const report = await this.p.settings.reload(() => this.p.network!.held!.config);
+    const report = await this.p.settings.reload(() => this.p.network!.held!.config).catch(async (err: unknown) => {
+      (await this.metrics)?.reloaded('refused');
+      throw err;
+    });
+    (await this.metrics)?.reloaded(report.failed.length ? 'failed' : 'applied');
     this.eventLog.add('reload', `reload: ${reportSummary(report)}`);
     this.log.info({ applied: report.applied.map((i) => i.key), pending: report.pending, skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
     return report;
@@ -368,6 +385,7 @@ export class Node implements ControlBackend {
         this.log.warn({ err, step: what }, 'stop step failed');
       }
     };
+    await step('metrics', async () => (await this.metrics)?.stop());
     await step('registry', () => this.p.registrySync?.stop());
     await step('gossip', () => this.p.gossip?.stop());
     await step('links', () => this.p.links?.stop());
@@ -376,6 +394,7 @@ export class Node implements ControlBackend {
     await step('periodic', () => this.p.jobs?.idle());
     this.routeRequests?.stop();
     await step('babeld', () => this.p.babel?.stop());
+    this.lateness.stop();
     await step('tunnels', () => this.p.manager?.stop());
     await step('detour routes', () => this.p.detours?.stop());
     await step('children', () => this.p.supervisor?.stopAll());

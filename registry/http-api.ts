@@ -15,6 +15,7 @@ import {
 } from '../wire/registry-api.js';
 import type { CertInfo } from '../pki/identity.js';
 import { limitConnectionsPerAddress } from './connection-cap.js';
+import type { RequestObserver } from './metrics.js';
 import { readJson, readQuery, serveRequest, type Route } from './http-common.js';
 import type { RegistryService } from './service.js';
 
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   /** Open connections allowed from one client address; more are closed before TLS. */
   maxConnectionsPerAddress: number;
   log: Logger;
+  /** Times each request (the metrics). */
+  requests?: RequestObserver | undefined;
 }
 
 /** Header time-out (the request time-out applies too when it is shorter). */
@@ -120,6 +123,7 @@ export function createApiServer(opts: ApiServerOptions): Server {
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      opts.requests?.track(req, res, routes);
       void serveRequest(req, res, routes, null, opts.log);
     },
   );

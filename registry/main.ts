@@ -9,12 +9,14 @@ import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
+import { metricsAddress } from '../config/metrics-listen.js';
 import { issueServerCertificate, loadCaSigner, type CaSigner } from '../pki/ca.js';
 import type { AdminStatus } from './admin-protocol.js';
 import { createAdminServer } from './admin-server.js';
 import { RegistryDb } from './db.js';
 import { ensurePrivateDir } from './private-files.js';
 import { createApiServer } from './http-api.js';
+import type { RegistryMetrics } from './metrics.js';
 import { loadRegistryConfig, registryPath } from './registry-config.js';
 import { RegistryService } from './service.js';
 
@@ -27,6 +29,8 @@ export interface StartOptions {
   listen?: string | undefined;
   /** Overrides registry.toml http.urls. */
   urls?: string[] | undefined;
+  /** Overrides registry.toml metrics.listen ("" = off; port 0 = any free port). */
+  metricsListen?: string | undefined;
   log?: Logger | undefined;
   nowMs?: (() => number) | undefined;
 }
@@ -38,6 +42,8 @@ export interface RunningRegistry {
   /** The URLs published in the network config. */
   readonly urls: string[];
   readonly adminSocket: string;
+  /** Where the metrics are served ("IP:PORT"), or null: off or not bound. */
+  readonly metricsListen: string | null;
   readonly service: RegistryService;
   /** Purge and re-sign now (what the timer and SIGHUP do); failures are logged. */
   maintainNow(): Promise<void>;
@@ -148,6 +154,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
   const nowMs = opts.nowMs ?? Date.now;
   const config = loadRegistryConfig(dir);
   const { host, port } = parseListen(opts.listen ?? config.http.listen);
+  const metricsAt = metricsAddress({ listen: opts.metricsListen ?? config.metrics.listen });
   const ca = await loadCaSigner(readFileSync(registryPath(dir, 'caCert'), 'utf8'), readFileSync(registryPath(dir, 'caKey'), 'utf8'));
   const adminSocket = registryPath(dir, 'adminSocket');
   await claimSocket(adminSocket);
@@ -169,13 +176,16 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     const tls = await ensureServerCert(dir, ca, db, [...names], nowMs(), log);
 
     const registryUrls: string[] = [];
-    const service = new RegistryService({
-      db, ca, config, registryUrls, nowMs, rand: () => randomInt(0, 2 ** 32) / 2 ** 32, log: root.child({ component: 'registry.service' }),
+    // prom-client is loaded only by a registry that serves metrics.
+    const metrics: RegistryMetrics | undefined = metricsAt ? new (await import('./metrics.js')).RegistryMetrics({ nodes: () => service.listNodes(), configVersion: () => service.configVersion() }) : undefined;
+    const service: RegistryService = new RegistryService({
+      db, ca, config, registryUrls, nowMs, activity: metrics, rand: () => randomInt(0, 2 ** 32) / 2 ** 32, log: root.child({ component: 'registry.service' }),
     });
     closers.push(() => service.flushHeartbeats()); // runs after the servers closed, before the store
     const api = createApiServer({
       service, certPem: tls.certPem, keyPem: tls.keyPem, graceDays: config.certificates.grace_days,
       requestTimeoutMs: config.http.request_timeout_sec * 1000, maxConnectionsPerAddress: config.http.max_connections_per_address, log: root.child({ component: 'registry.http' }),
+      requests: metrics,
     });
     let boundHost = host;
     try {
@@ -210,6 +220,9 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
       if (existsSync(adminSocket)) unlinkSync(adminSocket);
     }));
 
+    const metricsListen = metrics && metricsAt ? await metrics.serve(metricsAt, root.child({ component: 'registry.metrics' })) : null;
+    if (metrics) closers.push(() => metrics.stop());
+
     const maintainNow = async () => {
       await service.maintain().catch((err: unknown) => log.error({ err }, 'purge failed'));
     };
@@ -218,7 +231,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     closers.push(() => clearInterval(flush));
     closers.push(() => clearInterval(purge));
     log.info({ listen: status().listen, urls: registryUrls, fingerprint: service.fingerprint }, 'registry serving');
-    return { dir, host: boundHost, port: actualPort, urls: registryUrls, adminSocket, service, maintainNow, stop };
+    return { dir, host: boundHost, port: actualPort, urls: registryUrls, adminSocket, metricsListen, service, maintainNow, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
+import { metricsListenField } from '../config/metrics-listen.js';
 import { prefixText } from '../config/prefix-schema.js';
 
 export const DEFAULT_LISTEN = '[::]:8443';
+/** Loopback only: its own plain-HTTP listener without authentication (docs/metrics.md). */
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9328';
 
 
 export const registryConfigSchema = z.strictObject({
@@ -35,6 +38,11 @@ export const registryConfigSchema = z.strictObject({
     .strictObject({
       offline_after_sec: z.number().int().min(1).default(900).describe('nodes not heard from this long leave the bootstrap list'),
       purge_interval_sec: z.number().int().min(1).default(60).describe('how often expired prefixes are purged and the CRL refreshed'),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      listen: metricsListenField(DEFAULT_METRICS_LISTEN).describe('IP:PORT of the Prometheus endpoint, plain HTTP ([IPv6]:PORT; "" = off); keep it on loopback or a private address'),
     })
     .prefault({}),
 });

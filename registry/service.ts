@@ -18,6 +18,7 @@ import { pickBootstrapPeers, toCandidates, type BootstrapCandidate } from './boo
 import type { HeartbeatRecord, NodeRow, RegistryDb } from './db.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent, type Overrides } from './network-config-build.js';
 import { allocatePrefix, checkLengths } from './prefix-alloc.js';
+import type { RegistryActivity } from './metrics.js';
 import type { RegistryConfig } from './registry-config.js';
 import { checkToken, hashSecret, newToken, splitToken, tokenState, type TokenRow } from './tokens.js';
 
@@ -38,6 +39,8 @@ export interface RegistryServiceDeps {
   nowMs: () => number;
   rand: () => number;
   log: Logger;
+  /** Told of each enrolment, renewal and revocation (the metrics). */
+  activity?: RegistryActivity | undefined;
   /** Called between the reservation and the certificate write: lets a test crash the process there. */
   testOnlyAfterReservation?: (() => void) | undefined;
 }
@@ -218,6 +221,7 @@ export class RegistryService {
       this.d.db.updateNodeCert(reserved.prefix, csr.keySha256, notAfterMs);
     });
     this.d.log.info({ peer: reserved.prefix, serial: reserved.serial, token: reserved.tokenId }, reserved.isNew ? 'node enrolled' : 'node re-enrolled');
+    this.d.activity?.enrolled(!reserved.isNew);
     return { certificate, ca: this.d.ca.certPem, prefix: reserved.prefix, network_config: this.signedConfig() };
   }
 
@@ -332,6 +336,7 @@ export class RegistryService {
       this.d.db.updateNodeCert(node.prefix, csr.keySha256, notAfterMs);
     });
     this.d.log.info({ peer: node.prefix, serial, oldSerial: node.serial }, 'certificate renewed');
+    this.d.activity?.renewed();
     return { certificate };
   }
 
@@ -475,6 +480,7 @@ export class RegistryService {
       return { prefix: cert.prefix, serials: changed ? [serial] : [] };
     });
     for (const s of result.serials) this.revokedSerials.add(s);
+    this.d.activity?.revoked(result.serials.length);
     this.candidates = undefined;
     await this.serialised(() => this.refreshCrlAndConfig());
     this.d.log.info({ peer: result.prefix, serials: result.serials }, 'revoked');

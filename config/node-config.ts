@@ -13,6 +13,11 @@ export const MIN_LINK_HELLO_INTERVAL_SEC = 0.05;
 
 export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
 
+/** A Linux interface name: at most 15 bytes (IFNAMSIZ − 1), no "/", ":" or blanks, not "." or "..". */
+const INTERFACE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.@-]{1,15}$/;
+/** UDP port of LAN announcements: below the default peer port, so the two never collide by default. */
+export const LAN_DEFAULT_PORT = 1193;
+
 
 export const nodeConfigSchema = z.strictObject({
   identity: z
@@ -80,6 +85,19 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true).describe('map the tunnel ports on a UPnP IGD gateway'),
       lease: z.number().int().min(60).max(86400).default(3600).describe('mapping lease, seconds'),
+    })
+    .prefault({}),
+  // LAN discovery (daemon/lan/): signed announcements on these interfaces; none = off.
+  lan: z
+    .strictObject({
+      interfaces: z.array(z.string().regex(INTERFACE_NAME, 'must be a network interface name (1-15 letters, digits, "-", "_", "." or "@"), e.g. "eth1"'))
+        .refine((names) => new Set(names).size === names.length, 'lists an interface twice')
+        .default([])
+        .describe('interfaces whose LAN neighbours are found by signed multicast announcements'),
+      interval: z.number().min(1).max(3600).default(30)
+        .describe('seconds between announcements on each interface (± 20 % jitter)'),
+      port: z.number().int().min(1).max(65535).default(LAN_DEFAULT_PORT)
+        .describe('UDP port of the announcements (to the IPv6 link-local group ff02::114)'),
     })
     .prefault({}),
   control: z

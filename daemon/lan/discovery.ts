@@ -136,6 +136,8 @@ export class LanDiscovery {
     this.socket = socket;
     socket.onMessage((data, from) => this.receive(data, from));
     this.running = true;
+    // Listening starts now; the first announcement waits a moment (a link-local address may still be tentative).
+    for (const iface of this.ifaces) this.join(socket, iface);
     this.schedule(RETRY_MS * this.rand());
   }
 

@@ -49,18 +49,24 @@ export class ReplayWindow {
     if (!m) this.senders.set(sender, (m = { floorMs: -Infinity, seen: new Map() }));
     m.seen.set(nonce.toString('hex'), timestampMs);
     for (const [key, ts] of m.seen) {
-      if (ts >= nowMs - this.maxSkewMs && m.seen.size <= this.perSender) continue;
-      m.seen.delete(key);
-      m.floorMs = Math.max(m.floorMs, ts);
+      if (m.seen.size <= this.perSender) break;
+      this.forget(m, key, ts);
     }
-    this.prune(nowMs);
+    this.expire(nowMs);
   }
 
-  /** Senders whose whole memory is older than the window can no longer replay anything fresh. */
-  private prune(nowMs: number): void {
+  /** Entries older than the window go (their timestamps are stale now anyway), then senders with nothing left. */
+  private expire(nowMs: number): void {
+    const oldestFreshMs = nowMs - this.maxSkewMs;
     for (const [sender, m] of this.senders) {
-      if (m.seen.size === 0 && m.floorMs < nowMs - this.maxSkewMs) this.senders.delete(sender);
+      for (const [key, ts] of m.seen) if (ts < oldestFreshMs) this.forget(m, key, ts);
+      if (m.seen.size === 0 && m.floorMs < oldestFreshMs) this.senders.delete(sender);
     }
+  }
+
+  private forget(m: SenderMemory, key: string, ts: number): void {
+    m.seen.delete(key);
+    m.floorMs = Math.max(m.floorMs, ts);
   }
 
   senderCount(): number {

@@ -5,7 +5,7 @@
 // has a link-local source address without any configuration (no IGMP, no DHCP).
 import { createSocket, type Socket } from 'node:dgram';
 
-/** ff02::114 is the link-local group IANA sets aside for private experiments (RFC 4727 range). */
+/** ff0X::114 is IANA's variable-scope group for private experiments; ff02:: makes it link-local. */
 export const LAN_GROUP = 'ff02::114';
 
 export interface LanDatagramSource {
@@ -31,6 +31,7 @@ export const dgramLanSocket: LanSocketFactory = () => new DgramLanSocket();
 class DgramLanSocket implements LanSocket {
   private readonly socket: Socket = createSocket({ type: 'udp6', reuseAddr: true });
   private port = 0;
+  private closed = false;
 
   bind(port: number): Promise<void> {
     this.port = port;
@@ -72,12 +73,8 @@ class DgramLanSocket implements LanSocket {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -68,6 +68,7 @@ test.serial('two nodes on one LAN find each other with the registry stopped, tun
     if (!segment) throw new Error('the lab has no LAN segment');
     const lanAddress = new Map(segment.members.map((m) => [m.node, m.address]));
     await lab.stopRegistry();
+    const startedAtMs = Date.now();
     lab.startDaemon('n1');
     lab.startDaemon('n2');
     const n1 = lab.node('n1');
@@ -84,7 +85,7 @@ test.serial('two nodes on one LAN find each other with the registry stopped, tun
       logTail(t, lab);
       throw err;
     });
-    t.log(`tunnel ${tunnel.from} → ${tunnel.to} over ${tunnel.remote}`);
+    t.log(`tunnel ${tunnel.from} → ${tunnel.to} over ${tunnel.remote}, seen up ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s after the daemons were started (registry stopped)`);
     t.is(tunnel.remote?.split(':')[0], lanAddress.get(tunnel.to), 'the tunnel runs over the LAN address');
     const events = await lab.events(tunnel.from);
     t.true(events.some((e) => /found on LAN eth1/.test(String(e.text))), 'an event line says the peer was found on the LAN');

@@ -16,6 +16,10 @@ export const DEFAULT_CONFIG_PATH = '/etc/resilnet/resilnet.toml';
 
 /** Loopback only: the endpoint has no authentication (docs/metrics.md). */
 export const DEFAULT_NODE_METRICS_LISTEN = '127.0.0.1:9327';
+/** A Linux interface name: at most 15 bytes (IFNAMSIZ − 1), no "/", ":" or blanks, not "." or "..". */
+const INTERFACE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.@-]{1,15}$/;
+/** UDP port of LAN announcements: below the default peer port, so the two never collide by default. */
+export const LAN_DEFAULT_PORT = 1193;
 
 
 export const nodeConfigSchema = z.strictObject({
@@ -94,6 +98,19 @@ export const nodeConfigSchema = z.strictObject({
         .describe('IP:PORT of the metrics endpoint ([IPv6]:PORT; "" = off); keep it on loopback or a private address'),
       top_peers: z.number().int().min(0).max(1000).default(10)
         .describe('besides the peers with a tunnel, the busiest destinations that get per-peer series'),
+    })
+    .prefault({}),
+  // LAN discovery (daemon/lan/): signed announcements on these interfaces; none = off.
+  lan: z
+    .strictObject({
+      interfaces: z.array(z.string().regex(INTERFACE_NAME, 'must be a network interface name (1-15 letters, digits, "-", "_", "." or "@"), e.g. "eth1"'))
+        .refine((names) => new Set(names).size === names.length, 'lists an interface twice')
+        .default([])
+        .describe('interfaces whose LAN neighbours are found by signed multicast announcements'),
+      interval: z.number().min(1).max(3600).default(30)
+        .describe('seconds between announcements on each interface (± 20 % jitter)'),
+      port: z.number().int().min(1).max(65535).default(LAN_DEFAULT_PORT)
+        .describe('UDP port of the announcements (to the IPv6 link-local group ff02::114)'),
     })
     .prefault({}),
   control: z

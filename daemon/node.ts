@@ -19,6 +19,7 @@ import { EventLog } from './events.js';
 import { persistentEventSink, type EventWriter } from './events-store.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
+import { startNodeLan } from './lan/node-lan.js';
 import { babelRouterId, linkLocalFor, tunnelIfName } from './identity.js';
 import { addBootstrapPeers, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
 import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
@@ -200,10 +201,11 @@ export class Node implements ControlBackend {
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = this.componentLog('peerproto');
+    const verifyPeerCert = makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.p.network!.revoked });
     const peerproto = (this.p.peerproto = new PeerProtocol({
       clock,
       self: peerSelf(identity),
-      verifyPeerCert: makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.p.network!.revoked }),
+      verifyPeerCert,
       log: peerLog,
       configVersion: () => this.p.network!.held?.config.version,
     }));
@@ -293,6 +295,15 @@ export class Node implements ControlBackend {
       network: this.p.network,
       addresses: () => this.p.addresses,
       onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
+    });
+    // LAN neighbours (lan.interfaces): found and verified without the registry.
+    this.p.lan = await startNodeLan(config.lan, {
+      clock, health, events, peerDb, verifyCert: verifyPeerCert,
+      log: this.componentLog('lan'),
+      identity: { ...peerSelf(identity), caPem: identity.caPem },
+      peerPort: () => this.settings.start.port,
+      registryUrl: () => this.settings.registry.url,
+      replanSoon: () => this.p.jobs?.replanSoon(),
     });
     const upnpLog = this.componentLog('upnp');
     this.p.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.p.addresses?.setUpnp(a) });
@@ -391,6 +402,7 @@ export class Node implements ControlBackend {
     await step('links', () => this.p.links?.stop());
     await step('peer health', () => this.p.peerHealth?.stop());
     await step('addresses', () => this.p.addresses?.stop());
+    await step('lan', () => this.p.lan?.stop());
     await step('periodic', () => this.p.jobs?.idle());
     this.routeRequests?.stop();
     await step('babeld', () => this.p.babel?.stop());

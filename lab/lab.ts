@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import { executePlan, realRunner } from './exec.js';
+import { lanConfigPatch } from './lan.js';
 import { labLayout, labNamespaces, validateLabId } from './layout.js';
 import type { LabManifest } from './manifest.js';
 import { claimLabDir, labDir, LAB_ROOT, listLabIds, readManifest, writeManifest } from './manifest.js';
@@ -25,6 +26,8 @@ export interface LabUpOptions {
   id?: string;
   nodes?: number;
   nat?: number;
+  /** How many public nodes also share one LAN segment (`--lan K`; lab/lan.ts). */
+  lan?: number;
   helloSec?: number;
   root?: string;
   runner?: CommandRunner;
@@ -61,7 +64,10 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
   const root = options.root ?? LAB_ROOT;
   const log = options.log ?? (() => undefined);
   const id = validateLabId(options.id ?? randomLabId());
-  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT });
+  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT, ...(options.lan ? { lan: options.lan } : {}) });
+  // LAN members run LAN discovery on their segment interface, whatever else a caller patches.
+  const patch = options.nodeConfigPatch;
+  const nodeConfigPatch = layout.lan ? (node: string) => ({ ...lanConfigPatch(layout.lan, node), ...patch?.(node) }) : patch;
   const namespaces = labNamespaces(layout);
   const taken = await existingNamespaces(runner);
   const clash = namespaces.filter((n) => taken.has(n));
@@ -90,7 +96,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
       const { startNetwork } = await import('./orchestrate.js');
       await startNetwork(ctx, {
         reachTimeoutMs: options.reachTimeoutMs ?? 60_000 + 2_000 * layout.nodes.length,
-        ...(options.nodeConfigPatch ? { nodeConfigPatch: options.nodeConfigPatch } : {}),
+        ...(nodeConfigPatch ? { nodeConfigPatch } : {}),
         ...(options.skipDaemons ? { skipDaemons: true } : {}),
         ...(options.registrySettings ? { registrySettings: options.registrySettings } : {}),
         ...(options.holdBack ? { holdBack: options.holdBack } : {}),

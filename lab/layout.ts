@@ -4,6 +4,7 @@
 // 10.X.(16+k).0/24 LAN behind each NAT router, overlay a ULA /48.
 import { createHash } from 'node:crypto';
 import { LabError } from './errors.js';
+import { lanSegmentLayout, type LanSegmentLayout } from './lan.js';
 
 export const LAB_ID_PATTERN = /^[a-z0-9]{1,10}$/;
 export const REGISTRY_PORT = 8443;
@@ -15,6 +16,8 @@ export interface LabSpec {
   nodes: number;
   /** How many of them (the last ones) sit behind their own NAT router. */
   nat: number;
+  /** How many public nodes (n1…) also share one LAN segment (0: none). */
+  lan?: number;
 }
 
 export interface HostLayout {
@@ -51,6 +54,8 @@ export interface LabLayout {
   gateways: GatewayLayout[];
   /** The overlay network prefix handed to `registry init`. */
   overlayPrefix: string;
+  /** The shared LAN segment (`--lan K`), when there is one. */
+  lan?: LanSegmentLayout;
 }
 
 export const MAX_NODES = 200;
@@ -102,6 +107,7 @@ export function labLayout(spec: LabSpec): LabLayout {
     }
   }
   const hex = h.subarray(1, 5).toString('hex');
+  const lan = lanSegmentLayout(spec.lan ?? 0, { net, ns, nodes });
   return {
     id,
     spec: { ...spec },
@@ -121,10 +127,11 @@ export function labLayout(spec: LabSpec): LabLayout {
     nodes,
     gateways,
     overlayPrefix: `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 8)}00::/48`,
+    ...(lan ? { lan } : {}),
   };
 }
 
 /** Every namespace of the lab, the internet first. */
 export function labNamespaces(layout: LabLayout): string[] {
-  return [layout.inet.netns, layout.registry.netns, ...layout.gateways.map((g) => g.netns), ...layout.nodes.map((n) => n.netns)];
+  return [layout.inet.netns, layout.registry.netns, ...layout.gateways.map((g) => g.netns), ...layout.nodes.map((n) => n.netns), ...(layout.lan ? [layout.lan.netns] : [])];
 }

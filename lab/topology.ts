@@ -2,6 +2,7 @@
 // can read exactly what will be done, and the executor just runs the list.
 import type { LabLayout } from './layout.js';
 import { labNamespaces } from './layout.js';
+import { planLanSegment } from './lan.js';
 import { gatewayRuleset } from './nat.js';
 
 export interface LabStep {
@@ -62,6 +63,7 @@ export function planTopology(layout: LabLayout): LabStep[] {
       { argv: ['ip', 'netns', 'exec', gw.netns, 'nft', '-f', '-'], stdin: gatewayRuleset(gw) },
     );
   }
+  if (layout.lan) steps.push(...planLanSegment(layout.lan).map((argv) => ({ argv })));
   return steps;
 }
 

@@ -43,13 +43,15 @@ export function registerLabCommands(program: Command, io: CliIo): void {
       .option('--name <id>', 'lab name (1-10 lowercase letters/digits; default: random)')
       .option('--nodes <n>', `number of nodes (default ${DEFAULT_NODES})`)
       .option('--nat <k>', `how many of them sit behind a NAT router (default ${DEFAULT_NAT})`)
+      .option('--lan <k>', 'how many public nodes (n1…) also share one LAN segment, eth1, with LAN discovery on it (default 0)')
       .option('--hello <seconds>', `babel hello interval of the network (default ${DEFAULT_HELLO_SEC})`)
       .option('--timeout <seconds>', 'how long to wait for all-pairs reachability')
       .option('--network-only', 'only the namespaces and NAT routers: no registry, no daemons')
       .option('--json', 'print the lab status as JSON when done (progress goes to stderr)'),
     'sudo resilnet lab up',
     'sudo resilnet lab up --name big --nodes 16 --nat 2 --hello 0.5',
-  ).action(async (opts: { name?: string; nodes?: string; nat?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
+    'sudo resilnet lab up --name office --nodes 4 --nat 1 --lan 2',
+  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
     const nodes = intOption('--nodes', opts.nodes, DEFAULT_NODES, 2, 200);
     const nat = intOption('--nat', opts.nat, Math.min(DEFAULT_NAT, nodes - 1), 0, nodes - 1);
     const progress = (line: string) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`);
@@ -61,6 +63,7 @@ export function registerLabCommands(program: Command, io: CliIo): void {
         id,
         nodes,
         nat,
+        lan: intOption('--lan', opts.lan, 0, 0, nodes - nat),
         helloSec: secondsOption('--hello', opts.hello, DEFAULT_HELLO_SEC),
         ...(opts.networkOnly ? { networkOnly: true } : {}),
         ...(opts.timeout ? { reachTimeoutMs: intOption('--timeout', opts.timeout, 60, 1, 3600) * 1000 } : {}),

@@ -9,6 +9,7 @@ import type {
   StatusResponse,
   TunnelsResponse,
 } from '../../daemon/control/protocol.js';
+import { renderLanStatus } from './lan-render.js';
 
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -58,6 +59,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped; ${s.peerProtocol.sentMac} out and ${s.peerProtocol.acceptedMac} in by link MAC (${s.peerProtocol.linkKeys} link keys)`,
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
+  if (s.lan) lines.push(renderLanStatus(s.lan));
   const lost = s.links.filter((l) => l.state === 'lost');
   if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)}${l.flaps ? `, flaps: ${l.flaps}` : ''})`).join(', ')}`);
   const flapping = s.links.filter((l) => l.state !== 'lost' && l.flaps > 0);

@@ -3,6 +3,7 @@
 // CLI prints them unchanged. Try it by hand:
 //   curl --unix-socket /run/resilnet/control.sock http://resilnet/v1/help
 import type { EventLine } from '../events.js';
+import type { LanStatus } from '../lan/discovery.js';
 
 export const CONTROL_API_PREFIX = '/v1';
 
@@ -95,6 +96,8 @@ export interface StatusResponse {
    * came from the peer over the tunnel; flaps: how often the link was lost and restored.
    */
   links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number }[];
+  /** LAN discovery (lan.interfaces): what is announced where, neighbours heard, announcements ignored by reason; null when off. */
+  lan: LanStatus | null;
   health: HealthView[];
 }
 

@@ -5,6 +5,7 @@ import type { AddressAnnouncer } from '../addresses/announcer.js';
 import type { BabelLink } from '../babel-link.js';
 import type { ControlServer } from '../control/server.js';
 import type { Gossip } from '../gossip.js';
+import type { LanDiscovery } from '../lan/discovery.js';
 import type { PeerProtocol } from '../peerproto/index.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { PeerHealth } from '../peers/peer-health.js';
@@ -40,6 +41,8 @@ export interface Parts {
   jobs: PeriodicJobs;
   registrySync: RegistrySync;
   upnp: NodeUpnp;
+  /** LAN discovery; absent when lan.interfaces is empty. */
+  lan: LanDiscovery;
   /** Per-destination traffic (nftables); absent when nft is unavailable. */
   destTraffic: DestinationTrafficMeter;
 }

@@ -59,3 +59,14 @@ test('a missing file says what to run', (t) => {
   writeFileSync(join(dir, 'ok.toml'), minimal);
   t.is(loadNodeConfig(join(dir, 'ok.toml')).registry.url, 'https://10.1.0.1:8443');
 });
+
+test('[lan]: off by default; interface names are checked', (t) => {
+  const off = parseNodeConfig(minimal, '/x.toml');
+  t.deepEqual(off.lan, { interfaces: [], interval: 30, port: 1193 });
+  const on = parseNodeConfig(`${minimal}[lan]\ninterfaces = ["eth1", "br-lan.10"]\ninterval = 5\n`, '/x.toml');
+  t.deepEqual(on.lan.interfaces, ['eth1', 'br-lan.10']);
+  t.is(on.lan.interval, 5);
+  for (const bad of ['"eth 1"', '"a/b"', '"waytoolonginterfacename"', '""', '".."', '"eth1", "eth1"']) {
+    t.throws(() => parseNodeConfig(`${minimal}[lan]\ninterfaces = [${bad}]\n`, '/x.toml'), { message: /lan\.interfaces/ }, bad);
+  }
+});

@@ -28,6 +28,7 @@ export const sampleStatus: StatusResponse = {
   peerProtocol: { port: 1194, received: 10, sent: 12, dropped: 0, sentMac: 8, acceptedMac: 7, linkKeys: 1 },
   underlay: { addresses: [{ address: '198.51.100.7:1194', kind: 'public' }], upnp: null, seenAddress: null },
   links: [],
+  lan: null,
   health: [],
 };
 

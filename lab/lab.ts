@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import { executePlan, realRunner } from './exec.js';
-import { labLayout, labNamespaces, validateLabId } from './layout.js';
+import { labLayout, labNamespaces, validateLabId, type NatKind } from './layout.js';
 import type { LabManifest } from './manifest.js';
 import { claimLabDir, labDir, LAB_ROOT, listLabIds, readManifest, writeManifest } from './manifest.js';
 import { buildNetwork } from './network.js';
@@ -25,6 +25,10 @@ export interface LabUpOptions {
   id?: string;
   nodes?: number;
   nat?: number;
+  /** How the NAT routers map ports (default eim). */
+  natKind?: NatKind;
+  /** false: the NAT routers run no miniupnpd. */
+  upnp?: boolean;
   helloSec?: number;
   root?: string;
   runner?: CommandRunner;
@@ -61,7 +65,10 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
   const root = options.root ?? LAB_ROOT;
   const log = options.log ?? (() => undefined);
   const id = validateLabId(options.id ?? randomLabId());
-  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT });
+  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT,
+    ...(options.natKind ? { natKind: options.natKind } : {}),
+    ...(options.upnp === false ? { upnp: false } : {}),
+  });
   const namespaces = labNamespaces(layout);
   const taken = await existingNamespaces(runner);
   const clash = namespaces.filter((n) => taken.has(n));

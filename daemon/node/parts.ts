@@ -1,6 +1,7 @@
 // The parts of a running node as the hub (node.ts) holds them. Each is set once
 // it is built, so stop, the control views and the settings appliers work with
 // whichever exist while the node starts or stops.
+import type { NatMonitor } from '../nat/nat-monitor.js';
 import type { AddressAnnouncer } from '../addresses/announcer.js';
 import type { BabelLink } from '../babel-link.js';
 import type { ControlServer } from '../control/server.js';
@@ -40,6 +41,7 @@ export interface Parts {
   jobs: PeriodicJobs;
   registrySync: RegistrySync;
   upnp: NodeUpnp;
+  nat: NatMonitor;
   /** Per-destination traffic (nftables); absent when nft is unavailable. */
   destTraffic: DestinationTrafficMeter;
 }

@@ -58,6 +58,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped; ${s.peerProtocol.sentMac} out and ${s.peerProtocol.acceptedMac} in by link MAC (${s.peerProtocol.linkKeys} link keys)`,
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
+  if (s.nat) lines.push(`nat          ${s.nat.natClass}: ${s.nat.summary}`, ...s.nat.evidence.map((e) => `               - ${e}`));
   const lost = s.links.filter((l) => l.state === 'lost');
   if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)}${l.flaps ? `, flaps: ${l.flaps}` : ''})`).join(', ')}`);
   const flapping = s.links.filter((l) => l.state !== 'lost' && l.flaps > 0);

@@ -9,6 +9,7 @@ import { registerRegisterCommand } from './commands/register.js';
 import { registerDaemonCommand } from './commands/daemon.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerLabCommands } from './commands/lab.js';
+import { registerNetcheckCommand } from './commands/netcheck.js';
 
 export function buildProgram(io: CliIo): Command {
   const program = newProgram(io);
@@ -16,6 +17,7 @@ export function buildProgram(io: CliIo): Command {
   registerRegisterCommand(program, io);
   registerDaemonCommand(program, io);
   registerNodeCommands(program, io);
+  registerNetcheckCommand(program, io);
   registerLabCommands(program, io);
   return program;
 }

@@ -113,6 +113,17 @@ export const nodeConfigSchema = z.strictObject({
         .describe('UDP port of the announcements (to the IPv6 link-local group ff02::114)'),
     })
     .prefault({}),
+  // NAT class probes (daemon/nat/): empty = the class comes from the registry's view and UPnP only.
+  nat: z
+    .strictObject({
+      stun: z
+        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+)(:\d{1,5})?$/, 'must be host:port or [IPv6]:port'))
+        .max(8)
+        .default([])
+        .describe('STUN servers asked for our external address and NAT mapping ("host:port"); two servers, or one with a second address (RFC 3489 CHANGED-ADDRESS), tell the NAT kinds apart'),
+      check_interval: z.number().int().min(30).max(86400).default(600).describe('seconds between NAT class checks'),
+    })
+    .prefault({}),
   control: z
     .strictObject({
       socket: z.string().optional().describe('control socket path (default RUN_DIR/control.sock)'),

@@ -35,6 +35,7 @@ import { RegistryConnection } from './node/registry-connection.js';
 import { startRegistrySync } from './node/registry.js';
 import { reportSupervisorEvent } from './node/supervisor-events.js';
 import { NodeUpnp } from './node/upnp.js';
+import { startNodeNat } from './nat/node-nat.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
@@ -279,6 +280,13 @@ export class Node implements ControlBackend {
       },
     );
     this.p.addresses.start();
+    this.p.nat = startNodeNat({
+      clock,
+      log: this.componentLog('nat'),
+      config: this.config.nat,
+      addresses: () => this.p.addresses,
+      onChange: () => this.p.registrySync?.trigger(),
+    });
 
     this.p.jobs = startPeriodicJobs({
       clock, manager, signal,
@@ -294,6 +302,7 @@ export class Node implements ControlBackend {
       identity: { get: () => this.p.identity!, set: (id) => void (this.p.identity = id) },
       network: this.p.network,
       addresses: () => this.p.addresses,
+      nat: () => this.p.nat,
       onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
     });
     // LAN neighbours (lan.interfaces): found and verified without the registry.
@@ -403,6 +412,7 @@ export class Node implements ControlBackend {
     await step('peer health', () => this.p.peerHealth?.stop());
     await step('addresses', () => this.p.addresses?.stop());
     await step('lan', () => this.p.lan?.stop());
+    this.p.nat?.stop();
     await step('periodic', () => this.p.jobs?.idle());
     this.routeRequests?.stop();
     await step('babeld', () => this.p.babel?.stop());

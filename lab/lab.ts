@@ -8,7 +8,7 @@ import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import { executePlan, realRunner } from './exec.js';
 import { lanConfigPatch } from './lan.js';
-import { labLayout, labNamespaces, validateLabId } from './layout.js';
+import { labLayout, labNamespaces, validateLabId, type NatKind } from './layout.js';
 import type { LabManifest } from './manifest.js';
 import { claimLabDir, labDir, LAB_ROOT, listLabIds, readManifest, writeManifest } from './manifest.js';
 import { buildNetwork } from './network.js';
@@ -28,6 +28,10 @@ export interface LabUpOptions {
   nat?: number;
   /** How many public nodes also share one LAN segment (`--lan K`; lab/lan.ts). */
   lan?: number;
+  /** How the NAT routers map ports (default eim). */
+  natKind?: NatKind;
+  /** false: the NAT routers run no miniupnpd. */
+  upnp?: boolean;
   helloSec?: number;
   root?: string;
   runner?: CommandRunner;
@@ -64,7 +68,11 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
   const root = options.root ?? LAB_ROOT;
   const log = options.log ?? (() => undefined);
   const id = validateLabId(options.id ?? randomLabId());
-  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT, ...(options.lan ? { lan: options.lan } : {}) });
+  const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT,
+    ...(options.lan ? { lan: options.lan } : {}),
+    ...(options.natKind ? { natKind: options.natKind } : {}),
+    ...(options.upnp === false ? { upnp: false } : {}),
+  });
   // LAN members run LAN discovery on their segment interface, whatever else a caller patches.
   const patch = options.nodeConfigPatch;
   const nodeConfigPatch = layout.lan ? (node: string) => ({ ...lanConfigPatch(layout.lan, node), ...patch?.(node) }) : patch;

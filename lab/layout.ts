@@ -18,7 +18,15 @@ export interface LabSpec {
   nat: number;
   /** How many public nodes (n1…) also share one LAN segment (0: none). */
   lan?: number;
+  /** How those routers map ports (default eim); see lab/nat.ts. */
+  natKind?: NatKind;
+  /** Whether the routers run miniupnpd (default true). */
+  upnp?: boolean;
 }
+
+/** eim: endpoint-independent mapping (hole-punchable); apdm: address-and-port-dependent (port-randomising). */
+export const NAT_KINDS = ['eim', 'apdm'] as const;
+export type NatKind = (typeof NAT_KINDS)[number];
 
 export interface HostLayout {
   name: string;
@@ -79,6 +87,9 @@ export function labLayout(spec: LabSpec): LabLayout {
   }
   if (!Number.isInteger(spec.nat) || spec.nat < 0 || spec.nat > spec.nodes - 1) {
     throw new LabError('RN_LAB_BAD_NAME', `invalid NAT count: ${spec.nat} (use 0-${spec.nodes - 1}: at least one node must be public).`);
+  }
+  if (spec.natKind !== undefined && !NAT_KINDS.includes(spec.natKind)) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid NAT kind: ${JSON.stringify(spec.natKind)} (use ${NAT_KINDS.join(' or ')}).`);
   }
   const h = idHash(id);
   const x = 16 + ((h[0] ?? 0) % 224);

@@ -3,12 +3,20 @@
 // miniupnpd config. miniupnpd refuses port forwarding on a private WAN address
 // unless a STUN probe says the NAT in front is 1:1, so each router points it at
 // the stund running on the lab's internet bridge (see reference/deps.md).
-import type { GatewayLayout, LabLayout } from './layout.js';
+//
+// Two kinds of router: `eim` masquerades with `persistent`, so a LAN socket keeps
+// one external address:port whatever it sends to (endpoint-independent mapping,
+// what hole punching needs); `apdm` masquerades `fully-random`, so every new
+// destination gets a fresh random external port (address-and-port-dependent).
+import type { GatewayLayout, LabLayout, NatKind } from './layout.js';
 import { STUN_PORT } from './layout.js';
 
 export const UPNP_HTTP_PORT = 5555;
 
-export function gatewayRuleset(gw: GatewayLayout): string {
+/** The masquerade flags of each kind of router. */
+export const MASQUERADE_FLAGS: Record<NatKind, string> = { eim: 'persistent', apdm: 'fully-random' };
+
+export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim'): string {
   return [
     'table inet filter {',
     '  chain forward {',
@@ -22,7 +30,7 @@ export function gatewayRuleset(gw: GatewayLayout): string {
     '  chain postrouting {',
     '    type nat hook postrouting priority 100; policy accept;',
     '    jump postrouting_miniupnpd;',
-    `    oifname "wan0" ip saddr ${gw.lanSubnet} masquerade;`,
+    `    oifname "wan0" ip saddr ${gw.lanSubnet} masquerade ${MASQUERADE_FLAGS[kind]};`,
     '  }',
     '  chain prerouting_miniupnpd { }',
     '  chain postrouting_miniupnpd { }',

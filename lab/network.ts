@@ -65,6 +65,10 @@ export async function buildNetwork(ctx: BuildContext): Promise<void> {
     },
     { timeoutMs: 10_000, what: 'the STUN server to listen' },
   );
+  if (layout.spec.upnp === false) {
+    ctx.log(`nat: stund on ${layout.inet.bridgeAddress}, ${layout.spec.natKind ?? 'eim'} routers without UPnP`);
+    return;
+  }
   const upnpds: ProcessRecord[] = [];
   for (const gw of layout.gateways) {
     const conf = join(natDir, `${gw.name}-miniupnpd.conf`);
@@ -96,5 +100,5 @@ export async function buildNetwork(ctx: BuildContext): Promise<void> {
     },
     { timeoutMs: 15_000, what: 'miniupnpd on the NAT routers' },
   );
-  ctx.log(`nat: stund on ${layout.inet.bridgeAddress}, miniupnpd ready on ${layout.gateways.map((g) => g.name).join(', ')}`);
+  ctx.log(`nat: stund on ${layout.inet.bridgeAddress}, ${layout.spec.natKind ?? 'eim'} routers, miniupnpd ready on ${layout.gateways.map((g) => g.name).join(', ')}`);
 }

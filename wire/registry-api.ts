@@ -130,6 +130,8 @@ export const heartbeatSchema = z.strictObject({
     .default([]),
   network_config_version: z.number().int().min(0).default(0),
   protocol_version: z.number().int().min(1).default(1),
+  /** The node's NAT class (daemon/nat/classify.ts); absent from older nodes. */
+  natClass: z.enum(['public', 'upnp', 'eim', 'apdm', 'unknown']).optional(),
   counters: z.record(z.string().max(64), z.number()).default({})
     .refine((r) => Object.keys(r).length <= 64, 'at most 64 counters'),
 });

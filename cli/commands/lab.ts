@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { labExecEnv, realRunner, writeResilnetWrapper } from '../../lab/exec.js';
 import { DEFAULT_HELLO_SEC, DEFAULT_NAT, DEFAULT_NODES, labDown, labExec, labList, labUp, randomLabId, resolveLabId } from '../../lab/lab.js';
 import { labDir, readManifest } from '../../lab/manifest.js';
+import { NAT_KINDS, type NatKind } from '../../lab/layout.js';
 import { findRepo, resilnetArgv } from '../../lab/repo.js';
 import { collectLabStatus, renderLabStatus } from '../../lab/status.js';
 import { DEFAULT_CHAOS_MINUTES, DEFAULT_CUT_SECONDS, runScenario, SCENARIOS } from '../../lab/scenarios.js';
@@ -27,6 +28,12 @@ function secondsOption(name: string, text: string | undefined, fallback: number)
   return n;
 }
 
+function natKindOption(text: string | undefined): NatKind {
+  if (text === undefined) return 'eim';
+  if (!(NAT_KINDS as readonly string[]).includes(text)) throw new ResilnetError('RN_CLI_USAGE', `--nat-kind must be ${NAT_KINDS.join(' or ')} (got "${text}")`);
+  return text as NatKind;
+}
+
 function example(cmd: Command, ...lines: string[]): Command {
   return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
 }
@@ -44,6 +51,8 @@ export function registerLabCommands(program: Command, io: CliIo): void {
       .option('--nodes <n>', `number of nodes (default ${DEFAULT_NODES})`)
       .option('--nat <k>', `how many of them sit behind a NAT router (default ${DEFAULT_NAT})`)
       .option('--lan <k>', 'how many public nodes (n1…) also share one LAN segment, eth1, with LAN discovery on it (default 0)')
+      .option('--nat-kind <kind>', `how the NAT routers map ports: ${NAT_KINDS.join(' | ')} (endpoint-independent, or address-and-port-dependent; default eim)`)
+      .option('--no-upnp', 'the NAT routers run no UPnP server (miniupnpd)')
       .option('--hello <seconds>', `babel hello interval of the network (default ${DEFAULT_HELLO_SEC})`)
       .option('--timeout <seconds>', 'how long to wait for all-pairs reachability')
       .option('--network-only', 'only the namespaces and NAT routers: no registry, no daemons')
@@ -51,7 +60,8 @@ export function registerLabCommands(program: Command, io: CliIo): void {
     'sudo resilnet lab up',
     'sudo resilnet lab up --name big --nodes 16 --nat 2 --hello 0.5',
     'sudo resilnet lab up --name office --nodes 4 --nat 1 --lan 2',
-  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
+    'sudo resilnet lab up --nodes 4 --nat 2 --nat-kind apdm --no-upnp',
+  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; natKind?: string; upnp?: boolean; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
     const nodes = intOption('--nodes', opts.nodes, DEFAULT_NODES, 2, 200);
     const nat = intOption('--nat', opts.nat, Math.min(DEFAULT_NAT, nodes - 1), 0, nodes - 1);
     const progress = (line: string) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`);
@@ -64,6 +74,8 @@ export function registerLabCommands(program: Command, io: CliIo): void {
         nodes,
         nat,
         lan: intOption('--lan', opts.lan, 0, 0, nodes - nat),
+        natKind: natKindOption(opts.natKind),
+        ...(opts.upnp === false ? { upnp: false } : {}),
         helloSec: secondsOption('--hello', opts.hello, DEFAULT_HELLO_SEC),
         ...(opts.networkOnly ? { networkOnly: true } : {}),
         ...(opts.timeout ? { reachTimeoutMs: intOption('--timeout', opts.timeout, 60, 1, 3600) * 1000 } : {}),

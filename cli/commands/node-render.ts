@@ -60,6 +60,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
   if (s.lan) lines.push(renderLanStatus(s.lan));
+  if (s.nat) lines.push(`nat          ${s.nat.natClass}: ${s.nat.summary}`, ...s.nat.evidence.map((e) => `               - ${e}`));
   const lost = s.links.filter((l) => l.state === 'lost');
   if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)}${l.flaps ? `, flaps: ${l.flaps}` : ''})`).join(', ')}`);
   const flapping = s.links.filter((l) => l.state !== 'lost' && l.flaps > 0);

@@ -4,6 +4,9 @@
 //   curl --unix-socket /run/resilnet/control.sock http://resilnet/v1/help
 import type { EventLine } from '../events.js';
 import type { LanStatus } from '../lan/discovery.js';
+import type { NetcheckReport } from '../nat/netcheck.js';
+
+export type NatStatus = NetcheckReport;
 
 export const CONTROL_API_PREFIX = '/v1';
 
@@ -91,6 +94,8 @@ export interface StatusResponse {
     upnp: { externalIp: string; ports: number[] } | null;
     seenAddress: string | null;
   };
+  /** NAT class with its evidence (daemon/nat/); null before the daemon is up. */
+  nat: NatStatus | null;
   /**
    * Link liveness per tunnel: waiting (nothing heard yet), alive, lost. lastHelloMs: last time anything
    * came from the peer over the tunnel; flaps: how often the link was lost and restored.

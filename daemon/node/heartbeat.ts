@@ -1,6 +1,7 @@
 // What the node tells the registry in each heartbeat.
 import type { Heartbeat } from '../../wire/registry-api.js';
 import type { AddressAnnouncer } from '../addresses/announcer.js';
+import type { NatMonitor } from '../nat/nat-monitor.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { TunnelManager } from '../tunnels/manager.js';
 
@@ -12,6 +13,8 @@ export interface HeartbeatSources {
   tunnels: TunnelManager | undefined;
   peerDb: PeerDb | undefined;
   configVersion: number;
+  /** Absent before the NAT monitor runs: the heartbeat then carries no class. */
+  nat?: Pick<NatMonitor, 'natClass'> | undefined;
 }
 
 export function heartbeatBody(s: HeartbeatSources): Heartbeat {
@@ -28,5 +31,6 @@ export function heartbeatBody(s: HeartbeatSources): Heartbeat {
     })),
     network_config_version: s.configVersion,
     protocol_version: 1,
+    ...(s.nat ? { natClass: s.nat.natClass() } : {}),
   };
 }

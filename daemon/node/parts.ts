@@ -1,6 +1,7 @@
 // The parts of a running node as the hub (node.ts) holds them. Each is set once
 // it is built, so stop, the control views and the settings appliers work with
 // whichever exist while the node starts or stops.
+import type { NatMonitor } from '../nat/nat-monitor.js';
 import type { AddressAnnouncer } from '../addresses/announcer.js';
 import type { BabelLink } from '../babel-link.js';
 import type { ControlServer } from '../control/server.js';
@@ -43,6 +44,7 @@ export interface Parts {
   upnp: NodeUpnp;
   /** LAN discovery; absent when lan.interfaces is empty. */
   lan: LanDiscovery;
+  nat: NatMonitor;
   /** Per-destination traffic (nftables); absent when nft is unavailable. */
   destTraffic: DestinationTrafficMeter;
 }

@@ -2,6 +2,7 @@
 // peers go to the peer DB, a newer network config is offered to the holder,
 // and a renewed certificate replaces the identity and the client's TLS key.
 import type { Logger } from 'pino';
+import type { NatMonitor } from '../nat/nat-monitor.js';
 import type { AddressAnnouncer } from '../addresses/announcer.js';
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
@@ -28,6 +29,7 @@ export interface NodeRegistryDeps {
   peerDb: PeerDb;
   manager: TunnelManager;
   addresses: () => AddressAnnouncer | undefined;
+  nat?: () => NatMonitor | undefined;
   onBootstrapPeers: (peers: readonly BootstrapPeer[]) => void;
 }
 
@@ -41,7 +43,7 @@ export function startRegistrySync(d: NodeRegistryDeps): RegistrySync {
     useUrl: (url) => d.registry.useUrl(url),
     heartbeatBody: () => {
       const s = d.settings();
-      return heartbeatBody({ port: s.start.port, configured: s.underlay.addresses, addresses: d.addresses(), tunnels: d.manager, peerDb: d.peerDb, configVersion: version() });
+      return heartbeatBody({ port: s.start.port, configured: s.underlay.addresses, addresses: d.addresses(), tunnels: d.manager, peerDb: d.peerDb, configVersion: version(), nat: d.nat?.() });
     },
     livePeerCount: () => d.peerDb.listPeers({ dead: false }).length,
     configVersion: version,

@@ -15,9 +15,11 @@ import type { Logger } from 'pino';
 import type { HealthRegistry } from '../health/health.js';
 import type { Cancel, Clock } from '../sys/clock.js';
 import { planLeaseRenewal, type LeaseState } from './lease.js';
+import { pickExternalPort } from './port-choice.js';
 import {
   checkMapArgs,
   isUpnpError,
+  UpnpError,
   type GatewayInfo,
   type PortMapper,
   type PortMapping,
@@ -31,7 +33,7 @@ export interface PortSpec {
 }
 
 export interface UpnpMappingsOptions {
-  /** Ports to map, external = internal (see the header for the choice). */
+  /** Ports to map, external = internal unless the gateway has it taken (see port-choice.ts). */
   ports: readonly PortSpec[];
   /** Lease asked for each mapping (config upnp.lease). */
   leaseSec: number;
@@ -92,7 +94,12 @@ interface PortState {
   /** Set once the gateway accepted it; kept (even expired) so stop removes it. */
   mapping: PortMapping | undefined;
   lastErrorCode: string | undefined;
+  /** External ports the gateway refused for this one (conflict with another host). */
+  refused: Set<number>;
 }
+
+/** Conflicts resolved within one round before waiting for the next. */
+const CONFLICT_TRIES_PER_ROUND = 4;
 
 const key = (p: PortSpec): string => `${p.protocol}:${p.port}`;
 
@@ -113,6 +120,7 @@ export class UpnpMappings {
   private reportedKey = 'none';
   private running: Promise<void> | undefined;
   private cancelTimer: Cancel | undefined;
+  private staleChecked = false;
 
   constructor(private readonly deps: UpnpMappingsDeps) {
     this.timings = deps.timings ?? DEFAULT_UPNP_TIMINGS;
@@ -183,7 +191,7 @@ export class UpnpMappings {
     for (const spec of options.ports) {
       checkMapArgs(spec.port, spec.protocol);
       const old = this.states.get(key(spec));
-      next.set(key(spec), old ?? { spec: { ...spec }, lease: { requestedLeaseSec: options.leaseSec, failures: 0 }, mapping: undefined, lastErrorCode: undefined });
+      next.set(key(spec), old ?? { spec: { ...spec }, lease: { requestedLeaseSec: options.leaseSec, failures: 0 }, mapping: undefined, lastErrorCode: undefined, refused: new Set() });
     }
     for (const s of next.values()) s.lease.requestedLeaseSec = options.leaseSec;
     this.states = next;
@@ -248,13 +256,13 @@ export class UpnpMappings {
       const nowMs = this.deps.clock.nowMs();
       if (planLeaseRenewal(s.lease, nowMs).kind !== 'renew') continue;
       try {
-        const mapping = await this.call((signal) => this.deps.mapper.map(s.spec.port, s.spec.protocol, this.leaseSec, { signal }), shutdown);
+        const mapping = await this.mapOne(s, shutdown);
         s.mapping = mapping;
         s.lease = { requestedLeaseSec: this.leaseSec, grantedLeaseSec: mapping.leaseSec, mappedAtMs: this.deps.clock.nowMs(), failures: 0 };
         s.lastErrorCode = undefined;
         this.gatewayTrouble = 0;
         mappedAny = true;
-        this.deps.log.debug({ port: s.spec.port, protocol: s.spec.protocol, leaseSec: mapping.leaseSec }, 'upnp port mapped');
+        this.deps.log.debug({ port: s.spec.port, externalPort: mapping.externalPort, protocol: s.spec.protocol, leaseSec: mapping.leaseSec }, 'upnp port mapped');
       } catch (err) {
         if (shutdown.aborted) return;
         s.lease = { ...s.lease, failures: s.lease.failures + 1, lastFailureAtMs: this.deps.clock.nowMs() };
@@ -280,6 +288,42 @@ export class UpnpMappings {
     this.reportCurrent();
   }
 
+  /**
+   * Maps one port: the external port it holds, else the internal one, else (after a conflict)
+   * another one each try (pickExternalPort), a few tries per round.
+   */
+  private async mapOne(s: PortState, shutdown: AbortSignal): Promise<PortMapping> {
+    for (let attempt = 1; ; attempt++) {
+      const externalPort = s.mapping?.externalPort ?? pickExternalPort(s.spec.port, s.refused);
+      if (externalPort === undefined) throw new UpnpError('RN_UPNP_PORT_CONFLICT', `the UPnP gateway refused every external port for ${s.spec.protocol} ${s.spec.port}`);
+      try {
+        return await this.call((signal) => this.deps.mapper.map(s.spec.port, s.spec.protocol, this.leaseSec, { signal, externalPort }), shutdown);
+      } catch (err) {
+        if (!isUpnpError(err, 'RN_UPNP_PORT_CONFLICT') || attempt >= CONFLICT_TRIES_PER_ROUND) throw err;
+        s.refused.add(externalPort);
+        // The port we held was taken over (e.g. while the gateway rebooted): choose again.
+        s.mapping = undefined;
+        this.deps.log.info({ port: s.spec.port, protocol: s.spec.protocol, externalPort, next: pickExternalPort(s.spec.port, s.refused) }, 'upnp external port taken by another host; asking for another');
+      }
+    }
+  }
+
+  /** Once per start: mappings with our description and address that a crashed run left behind. */
+  private async removeStale(shutdown: AbortSignal): Promise<void> {
+    const list = this.deps.mapper.ownMappings?.bind(this.deps.mapper);
+    if (!list || this.staleChecked) return;
+    this.staleChecked = true;
+    try {
+      const stale = await this.call((signal) => list({ signal }), shutdown);
+      for (const m of stale) {
+        await this.call((signal) => this.deps.mapper.unmap(m.externalPort, m.protocol, { signal }), shutdown);
+      }
+      if (stale.length > 0) this.deps.log.info({ ports: stale.map((m) => `${m.protocol}:${m.externalPort}`) }, 'upnp stale mappings of an earlier run removed');
+    } catch (err) {
+      if (!shutdown.aborted) this.deps.log.warn({ err }, 'upnp stale mappings not removed; they expire with their lease');
+    }
+  }
+
   /** Returns whether a usable gateway was found; raises or clears the discovery health item. */
   private async discover(shutdown: AbortSignal): Promise<boolean> {
     try {
@@ -299,6 +343,7 @@ export class UpnpMappings {
     this.deps.log.info({ remote: this.gateway.location, serviceType: this.gateway.serviceType }, 'upnp gateway found');
     // A new gateway knows none of our mappings: map everything again now.
     for (const s of this.states.values()) s.lease = { requestedLeaseSec: this.leaseSec, failures: 0 };
+    await this.removeStale(shutdown);
     return true;
   }
 
@@ -373,7 +418,7 @@ export class UpnpMappings {
         const timeout = new AbortController();
         const cancel = this.deps.clock.setTimeout(() => timeout.abort(new Error(`unmap timed out after ${this.timings.unmapTimeoutMs} ms`)), this.timings.unmapTimeoutMs);
         try {
-          await this.deps.mapper.unmap(s.spec.port, s.spec.protocol, { signal: timeout.signal });
+          await this.deps.mapper.unmap(s.mapping?.externalPort ?? s.spec.port, s.spec.protocol, { signal: timeout.signal });
           this.deps.log.debug({ port: s.spec.port, protocol: s.spec.protocol }, 'upnp port unmapped');
         } catch (err) {
           this.deps.log.warn({ err, port: s.spec.port, protocol: s.spec.protocol }, 'upnp port unmap failed; the gateway drops it when the lease ends');

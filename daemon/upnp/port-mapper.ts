@@ -15,7 +15,7 @@ export interface GatewayInfo {
   internalIp: string;
 }
 
-/** A mapping the gateway accepted. The external port always equals the internal port. */
+/** A mapping the gateway accepted. The external port equals the internal one unless another was asked for. */
 export interface PortMapping {
   protocol: PortProtocol;
   internalPort: number;
@@ -31,10 +31,15 @@ export interface PortMapper {
   /** The gateway's WAN address as dotted IPv4 text. Discovers first when needed. */
   externalIp(options: { signal: AbortSignal }): Promise<string>;
   /**
-   * Maps external `internalPort` to our internalIp:internalPort for `leaseSec`
-   * (1 … 604800). Mapping a port we already hold refreshes its lease.
+   * Maps external `externalPort` (default: `internalPort`) to our internalIp:internalPort for
+   * `leaseSec` (1 … 604800). Mapping a port we already hold refreshes its lease.
    */
-  map(internalPort: number, protocol: PortProtocol, leaseSec: number, options: { signal: AbortSignal }): Promise<PortMapping>;
+  map(internalPort: number, protocol: PortProtocol, leaseSec: number, options: { signal: AbortSignal; externalPort?: number }): Promise<PortMapping>;
+  /**
+   * The gateway's mappings that point at our internal address with our description (e.g. left
+   * by a crashed run). Optional: gateways that cannot list are simply not cleaned.
+   */
+  ownMappings?(options: { signal: AbortSignal }): Promise<{ externalPort: number; protocol: PortProtocol }[]>;
   /** Removes the mapping of external `port`. A mapping that does not exist counts as removed. */
   unmap(port: number, protocol: PortProtocol, options: { signal: AbortSignal }): Promise<void>;
 }

@@ -13,6 +13,7 @@ export const UPNP_ERR = {
   invalidArgs: 402,
   actionFailed: 501,
   notAuthorized: 606,
+  specifiedArrayIndexInvalid: 713,
   noSuchEntry: 714,
   conflictInMappingEntry: 718,
   onlyPermanentLeasesSupported: 725,

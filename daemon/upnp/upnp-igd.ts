@@ -24,6 +24,8 @@ import { raceSignal } from '../sys/abort.js';
 const IGD_SEARCH_TARGET = 'urn:schemas-upnp-org:device:InternetGatewayDevice:1';
 
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 2000;
+/** The most mappings read when looking for our stale ones (a home router holds a few dozen). */
+const MAX_LISTED_MAPPINGS = 256;
 
 export interface UpnpIgdDeps {
   clock: Clock;
@@ -88,8 +90,9 @@ export class UpnpIgd implements PortMapper {
     return ip;
   }
 
-  async map(internalPort: number, protocol: PortProtocol, leaseSec: number, { signal }: { signal: AbortSignal }): Promise<PortMapping> {
+  async map(internalPort: number, protocol: PortProtocol, leaseSec: number, { signal, externalPort = internalPort }: { signal: AbortSignal; externalPort?: number }): Promise<PortMapping> {
     checkMapArgs(internalPort, protocol, leaseSec);
+    checkMapArgs(externalPort, protocol);
     const gw = await this.gatewayFor(signal);
     const internalIp = gw.info.internalIp;
     const add = (lease: number): Promise<SoapBody> =>
@@ -97,7 +100,7 @@ export class UpnpIgd implements PortMapper {
         'AddPortMapping',
         [
           ['NewRemoteHost', ''],
-          ['NewExternalPort', internalPort],
+          ['NewExternalPort', externalPort],
           ['NewProtocol', protocol],
           ['NewInternalPort', internalPort],
           ['NewInternalClient', internalIp],
@@ -107,7 +110,7 @@ export class UpnpIgd implements PortMapper {
         ],
         'RN_UPNP_MAP_FAILED',
         signal,
-        { port: internalPort, protocol },
+        { port: externalPort, protocol },
       );
     let requestedSec = leaseSec;
     try {
@@ -118,8 +121,28 @@ export class UpnpIgd implements PortMapper {
       requestedSec = 0;
       await add(0);
     }
-    const grantedSec = await this.grantedLeaseSec(internalPort, protocol, signal);
-    return { protocol, internalPort, externalPort: internalPort, internalIp, leaseSec: grantedSec ?? requestedSec };
+    const grantedSec = await this.grantedLeaseSec(externalPort, protocol, signal);
+    return { protocol, internalPort, externalPort, internalIp, leaseSec: grantedSec ?? requestedSec };
+  }
+
+  async ownMappings({ signal }: { signal: AbortSignal }): Promise<{ externalPort: number; protocol: PortProtocol }[]> {
+    const gw = await this.gatewayFor(signal);
+    const out: { externalPort: number; protocol: PortProtocol }[] = [];
+    // GetGenericPortMappingEntry by index until the gateway says the index is past the end (713).
+    for (let index = 0; index < MAX_LISTED_MAPPINGS; index++) {
+      let body: SoapBody;
+      try {
+        body = await this.run('GetGenericPortMappingEntry', [['NewPortMappingIndex', index]], 'RN_UPNP_MAP_FAILED', signal);
+      } catch (err) {
+        if (err instanceof UpnpError && err.details?.upnpErrorCode === UPNP_ERR.specifiedArrayIndexInvalid) break;
+        throw err;
+      }
+      const port = Number(textOf(body.NewExternalPort));
+      const protocol = textOf(body.NewProtocol);
+      if (textOf(body.NewInternalClient) !== gw.info.internalIp || textOf(body.NewPortMappingDescription) !== this.options.description) continue;
+      if (Number.isInteger(port) && (protocol === 'UDP' || protocol === 'TCP')) out.push({ externalPort: port, protocol });
+    }
+    return out;
   }
 
   async unmap(port: number, protocol: PortProtocol, { signal }: { signal: AbortSignal }): Promise<void> {

@@ -27,6 +27,7 @@ export const sampleStatus: StatusResponse = {
   registry: { url: 'https://10.0.0.1:8443', lastContactMs: NOW_MS - 30_000, lastError: null },
   peerProtocol: { port: 1194, received: 10, sent: 12, dropped: 0, sentMac: 8, acceptedMac: 7, linkKeys: 1 },
   underlay: { addresses: [{ address: '198.51.100.7:1194', kind: 'public' }], upnp: null, seenAddress: null },
+  nat: null,
   links: [],
   lan: null,
   health: [],

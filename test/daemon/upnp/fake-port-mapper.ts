@@ -11,13 +11,15 @@ import {
   type UpnpErrorCode,
 } from '../../../daemon/upnp/port-mapper.js';
 
-export type FakeOp = 'discover' | 'externalIp' | 'map' | 'unmap';
+export type FakeOp = 'discover' | 'externalIp' | 'map' | 'unmap' | 'list';
 
 export interface FakeCall {
   op: FakeOp;
   port?: number;
   protocol?: PortProtocol;
   leaseSec?: number;
+  /** When a map asked for another external port than the internal one. */
+  externalPort?: number;
 }
 
 export class FakePortMapper implements PortMapper {
@@ -66,21 +68,38 @@ export class FakePortMapper implements PortMapper {
     return this.externalAddress;
   }
 
-  async map(internalPort: number, protocol: PortProtocol, leaseSec: number, { signal }: { signal: AbortSignal }): Promise<PortMapping> {
+  async map(internalPort: number, protocol: PortProtocol, leaseSec: number, { signal, externalPort = internalPort }: { signal: AbortSignal; externalPort?: number }): Promise<PortMapping> {
     checkMapArgs(internalPort, protocol, leaseSec);
     signal.throwIfAborted();
     await this.ensureGateway(signal);
-    this.calls.push({ op: 'map', port: internalPort, protocol, leaseSec });
+    this.calls.push({ op: 'map', port: internalPort, protocol, leaseSec, ...(externalPort !== internalPort ? { externalPort } : {}) });
     await this.step('map', internalPort, protocol, signal);
+    const holder = this.table.get(`${protocol}:${externalPort}`);
+    if (holder && holder.internalIp !== this.internalIp) {
+      throw new UpnpError('RN_UPNP_PORT_CONFLICT', `fake gateway: ${protocol} ${externalPort} is mapped to ${holder.internalIp}.`, { details: { port: externalPort, protocol, upnpErrorCode: 718 } });
+    }
     const mapping: PortMapping = {
       protocol,
       internalPort,
-      externalPort: internalPort,
+      externalPort,
       internalIp: this.internalIp,
       leaseSec: Math.min(leaseSec, this.maxLeaseSec),
     };
-    this.table.set(`${protocol}:${internalPort}`, mapping);
+    this.table.set(`${protocol}:${externalPort}`, mapping);
     return { ...mapping };
+  }
+
+  /** Mappings to our address with our description: every one in the table that points at us (the fake has one description). */
+  async ownMappings({ signal }: { signal: AbortSignal }): Promise<{ externalPort: number; protocol: PortProtocol }[]> {
+    signal.throwIfAborted();
+    await this.ensureGateway(signal);
+    this.calls.push({ op: 'list' });
+    return [...this.table.values()].filter((m) => m.internalIp === this.internalIp).map((m) => ({ externalPort: m.externalPort, protocol: m.protocol }));
+  }
+
+  /** Another host on the LAN holds `externalPort` (a later map of it conflicts, 718). */
+  takenByOther(externalPort: number, protocol: PortProtocol = 'UDP'): void {
+    this.table.set(`${protocol}:${externalPort}`, { protocol, internalPort: externalPort, externalPort, internalIp: '192.168.1.99', leaseSec: 0 });
   }
 
   async unmap(port: number, protocol: PortProtocol, { signal }: { signal: AbortSignal }): Promise<void> {

@@ -118,14 +118,14 @@ test('a gateway without a WAN service raises RN_UPNP_GATEWAY_UNSUPPORTED instead
 
 test('a refused mapping raises RN_UPNP_MAP_FAILED, is retried after 5 s and clears on success', async (t) => {
   const { clock, gateway, health, addresses, mappings, mappedPorts } = setup();
-  gateway.failNext('map', 'RN_UPNP_PORT_CONFLICT', { upnpErrorCode: 718 });
+  gateway.failNext('map', 'RN_UPNP_MAP_FAILED', { upnpErrorCode: 606 });
   await mappings.start({ ports: PORTS, leaseSec: LEASE_SEC });
   t.deepEqual(mappedPorts(), ['UDP:1195', 'UDP:1196']);
   const [item] = health.list();
   t.is(item?.code, 'RN_UPNP_MAP_FAILED');
-  t.regex(item?.text ?? '', /UDP 1194 \(RN_UPNP_PORT_CONFLICT\)/);
+  t.regex(item?.text ?? '', /UDP 1194 \(RN_UPNP_MAP_FAILED\)/);
   t.deepEqual(addresses.at(-1)?.mappings.map((m) => m.externalPort), [1195, 1196], 'only what is mapped is announced');
-  t.like(mappings.status().mappings[0], { state: 'pending', failures: 1, lastErrorCode: 'RN_UPNP_PORT_CONFLICT' });
+  t.like(mappings.status().mappings[0], { state: 'pending', failures: 1, lastErrorCode: 'RN_UPNP_MAP_FAILED' });
 
   await clock.advance(5_000);
   t.deepEqual(mappedPorts(), ALL);
@@ -214,4 +214,41 @@ test('bad options are refused before anything is mapped', async (t) => {
   const err2 = await t.throwsAsync(mappings.start({ ports: PORTS, leaseSec: 0 }));
   t.true(isUpnpError(err2, 'RN_UPNP_BAD_REQUEST'));
   t.deepEqual(gateway.calls, []);
+});
+
+test('a port another host holds (718) is mapped on another external port at once, announced, and removed from there at stop', async (t) => {
+  const { gateway, health, addresses, mappings, mappedPorts } = setup();
+  gateway.takenByOther(1194);
+  await mappings.start({ ports: PORTS, leaseSec: LEASE_SEC });
+  const maps = gateway.calls.filter((c) => c.op === 'map' && c.port === 1194);
+  t.is(maps.length, 2, 'one conflict, one retry on another port');
+  const other = maps[1]?.externalPort;
+  t.true(other !== undefined && other !== 1194 && other >= 1024 && other <= 65535, String(other));
+  t.deepEqual(health.list(), []);
+  t.deepEqual(addresses.at(-1)?.mappings.find((m) => m.internalPort === 1194), { protocol: 'UDP', internalPort: 1194, externalPort: other! });
+  t.true(mappedPorts().includes(`UDP:${other}`));
+  await mappings.stop();
+  t.deepEqual(mappedPorts(), ['UDP:1194'], 'only the other host\'s mapping is left');
+});
+
+test('the renewal keeps the external port it got; it is not the internal port again', async (t) => {
+  const { clock, gateway, mappings } = setup();
+  gateway.takenByOther(1194);
+  await mappings.start({ ports: PORTS, leaseSec: LEASE_SEC });
+  const first = gateway.calls.filter((c) => c.op === 'map' && c.port === 1194).length;
+  await clock.advance((LEASE_SEC / 2) * 1000 + 1_000);
+  const renewals = gateway.calls.filter((c) => c.op === 'map' && c.port === 1194).slice(first);
+  t.true(renewals.length >= 1);
+  t.true(renewals.every((c) => c.externalPort !== undefined && c.externalPort !== 1194), JSON.stringify(renewals));
+  await mappings.stop();
+});
+
+test('mappings a crashed run left (our description, our address) are removed at start; other hosts\' are kept', async (t) => {
+  const { gateway, mappings, mappedPorts } = setup();
+  gateway.takenByOther(2000);
+  gateway.table.set('UDP:40000', { protocol: 'UDP', internalPort: 1194, externalPort: 40000, internalIp: gateway.internalIp, leaseSec: 600 });
+  await mappings.start({ ports: PORTS, leaseSec: LEASE_SEC });
+  t.is(gateway.count('list'), 1);
+  t.deepEqual(mappedPorts(), ['UDP:1194', 'UDP:1195', 'UDP:1196', 'UDP:2000']);
+  await mappings.stop();
 });

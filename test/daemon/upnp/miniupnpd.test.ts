@@ -7,7 +7,7 @@ import test from 'ava';
 import { portMapperContract, type PortMapperContractEnv } from '../../contracts/port-mapper.contract.js';
 import { AgentClient } from './igd-agent-client.js';
 import { waitFor } from '../../fixtures/wait.js';
-import { startIgdLab, type IgdLab } from './igd-lab.js';
+import { ip, startIgdLab, type IgdLab } from './igd-lab.js';
 
 const AGENT = fileURLToPath(new URL('./igd-agent.ts', import.meta.url));
 
@@ -171,4 +171,48 @@ test.serial('without a gateway the mapping service raises RN_UPNP_NO_GATEWAY and
   t.regex(items[0]!.text, /UDP 22194/);
   await isoAgent.mappingsStop();
   t.deepEqual(await isoAgent.health(), []);
+});
+
+test.serial('miniupnpd IGDv2: a port another LAN host holds (718) gets the node another external port; the other host keeps its own', async (t) => {
+  const { lab, agent } = await labFor(2);
+  const port = 23194;
+  const other = lab.lanIp.replace(/\.\d+$/, '.3');
+  const gwLan = lab.lanIp.replace(/\.\d+$/, '.1');
+  // The other host: a second address on the LAN, and upnpc speaking from it (secure_mode maps only to the asker).
+  await ip('-n', lab.ns.lan, 'addr', 'add', `${other}/24`, 'dev', 'eth0');
+  t.teardown(async () => {
+    await ip('-n', lab.ns.lan, 'addr', 'del', `${other}/24`, 'dev', 'eth0').catch(() => undefined);
+  });
+  await ip('-n', lab.ns.lan, 'route', 'add', `${gwLan}/32`, 'dev', 'eth0', 'src', other);
+  try {
+    await lab.exec(lab.ns.lan, ['upnpc', '-i', '-m', 'eth0', '-e', 'other host', '-a', other, String(port), String(port), 'UDP', '600'], { timeoutMs: 30_000 });
+  } finally {
+    await ip('-n', lab.ns.lan, 'route', 'del', `${gwLan}/32`);
+  }
+  t.like((await lab.leases()).find((l) => l.externalPort === port), { internalIp: other }, 'the other host holds the port');
+
+  t.teardown(() => agent.mappingsStop().catch(() => undefined));
+  const status = await agent.mappingsStart({ ports: [{ port, protocol: 'UDP' }], leaseSec: 600 });
+  t.deepEqual(status.mappings.map((m) => m.state), ['mapped']);
+  const address = await waitFor(() => agent.addresses.at(-1) ?? undefined, { what: 'external address reported' });
+  const mapping = address.mappings[0];
+  t.is(mapping?.internalPort, port);
+  t.not(mapping?.externalPort, port);
+  const leases = await lab.leases();
+  t.like(leases.find((l) => l.externalPort === mapping?.externalPort), { internalIp: lab.lanIp, internalPort: port, description: 'resilnet' });
+  t.like(leases.find((l) => l.externalPort === port), { internalIp: other }, 'the other host keeps its mapping');
+  await agent.mappingsStop();
+  t.is((await lab.leases()).find((l) => l.internalIp === lab.lanIp), undefined, 'ours is removed at stop');
+});
+
+test.serial('miniupnpd IGDv2: a mapping a crashed run left (our description and address) is removed when the service starts', async (t) => {
+  const { lab, agent } = await labFor(2);
+  await agent.map(24194, 'UDP', 600, { signal: new AbortController().signal });
+  t.like((await lab.leases()).find((l) => l.externalPort === 24194), { internalIp: lab.lanIp, description: 'resilnet' });
+  t.teardown(() => agent.mappingsStop().catch(() => undefined));
+  const status = await agent.mappingsStart({ ports: [{ port: 24195, protocol: 'UDP' }], leaseSec: 600 });
+  t.deepEqual(status.mappings.map((m) => [m.port, m.state, m.lastErrorCode]), [[24195, 'mapped', undefined]]);
+  const ports = (await lab.leases()).filter((l) => l.internalIp === lab.lanIp).map((l) => l.externalPort);
+  t.deepEqual(ports, [24195]);
+  await agent.mappingsStop();
 });

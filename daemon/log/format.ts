@@ -29,8 +29,8 @@ const COLOURS: Record<string, string> = { FATAL: '\x1b[35m', ERROR: '\x1b[31m', 
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
-/** Keys shown elsewhere on the line, or noise for a reader. */
-const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'component']);
+/** Keys shown elsewhere on the line, or noise for a reader (`pid` too when it is the daemon's own). */
+const HIDDEN = new Set(['level', 'time', 'hostname', 'msg', 'component']);
 
 function oneLine(text: string): string {
   return text.replace(/\r?\n/g, '\\n');
@@ -48,6 +48,8 @@ export function fieldValue(value: unknown): string {
 
 export interface FormatOptions {
   colour?: boolean;
+  /** The logging process's pid (default process.pid): not repeated on every line; a child's pid is shown. */
+  ownPid?: number;
 }
 
 /** The record as text, or undefined when it is not a pino record (then the caller writes it as it came). */
@@ -56,7 +58,7 @@ export function formatRecord(record: Record<string, unknown>, format: Exclude<Lo
   if (typeof level !== 'number') return undefined;
   const component = typeof record.component === 'string' ? `${record.component}: ` : '';
   const fields = Object.entries(record)
-    .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined)
+    .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined && !(k === 'pid' && v === (options.ownPid ?? process.pid)))
     .map(([k, v]) => `${k}=${fieldValue(v)}`)
     .join(' ');
   const msg = oneLine(typeof record.msg === 'string' ? record.msg : '');

@@ -49,13 +49,13 @@ export function logChildOutput(supervisor: Pick<Supervisor, 'on' | 'onOutput'>, 
     runs.delete(pid);
     if (r.crash === undefined) return;
     const n = r.lines.length;
-    log.error({ child: r.name, pid }, `${r.name} ${r.crash}${n ? `; its last ${n} line${n === 1 ? '' : 's'} follow` : ', and printed nothing'}`);
-    for (const line of r.lines) log.error({ child: r.name, pid }, `${r.name}| ${line}`);
+    log.error({ child: r.name, childPid: pid }, `${r.name} ${r.crash}${n ? `; its last ${n} line${n === 1 ? '' : 's'} follow` : ', and printed nothing'}`);
+    for (const line of r.lines) log.error({ child: r.name, childPid: pid }, `${r.name}| ${line}`);
   };
   const offOutput = supervisor.onOutput({
     line(name, line, pid) {
       if (line.trim() === '') return;
-      log[childLineLevel(line)]({ child: name, pid }, line);
+      log[childLineLevel(line)]({ child: name, childPid: pid }, line);
       const lines = run(name, pid).lines;
       lines.push(line);
       if (lines.length > LAST_LINES) lines.shift();

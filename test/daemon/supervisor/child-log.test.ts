@@ -49,8 +49,8 @@ test('every output line is logged with the child and its pid, at its level', asy
   child.emit('   ');
   await flushMicrotasks();
   t.deepEqual(logged, [
-    { level: 'info', fields: { child: 'babeld', pid: child.pid }, msg: 'Noticed ifindex change for rn-1.' },
-    { level: 'warn', fields: { child: 'babeld', pid: child.pid }, msg: "Couldn't determine channel of interface rn-1: Operation not supported." },
+    { level: 'info', fields: { child: 'babeld', childPid: child.pid }, msg: 'Noticed ifindex change for rn-1.' },
+    { level: 'warn', fields: { child: 'babeld', childPid: child.pid }, msg: "Couldn't determine channel of interface rn-1: Operation not supported." },
   ]);
 });
 
@@ -67,7 +67,7 @@ test('a child that exits unasked has its last lines logged again at error, once 
   t.is(errors[0]!.msg, `openvpn:fd5e::/64 exited with code 1 unasked; its last ${LAST_LINES} lines follow`);
   t.deepEqual(errors.slice(1).map((l) => l.msg), Array.from({ length: LAST_LINES }, (_, i) => `openvpn:fd5e::/64| line ${i + 4}`));
   t.is(errors.length, LAST_LINES + 1);
-  t.true(errors.every((l) => l.fields.child === 'openvpn:fd5e::/64' && l.fields.pid === child.pid));
+  t.true(errors.every((l) => l.fields.child === 'openvpn:fd5e::/64' && l.fields.childPid === child.pid));
 });
 
 test('a crash report waits for lines that arrive after the exit', async (t) => {

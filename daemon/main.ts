@@ -1,13 +1,17 @@
 // `resilnet daemon`: builds the node's components by hand, starts the node,
-// and turns signals into actions (SIGHUP: reload; SIGTERM/SIGINT: clean stop).
-// The only daemon module that touches process signals.
+// turns signals into actions (SIGHUP: reload; SIGTERM/SIGINT: clean stop) and
+// tells systemd how it goes (readiness, status, watchdog) when started by it.
+// The only daemon module that touches process signals and the environment.
 import { pino, type Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { loadNodeConfig } from '../config/node-config.js';
+import { chooseLogFormat, logDestination, type LogStream } from './log/destination.js';
 import { Node, type NodeComponents } from './node.js';
 import { realSpawner } from './sys/spawner.js';
 import type { LogLevel } from './settings.js';
 import { systemClock } from './sys/clock.js';
+import { Notifier, takeSystemdEnv, type NotifierDeps } from './systemd/notify.js';
+import { SystemdReporter } from './systemd/reporter.js';
 
 export type { LogLevel };
 
@@ -15,10 +19,15 @@ export interface DaemonRunOptions {
   configPath: string;
   /** Overrides node.log_level from the file. */
   logLevel?: LogLevel;
+  /** The process environment (default process.env): NOTIFY_SOCKET and WATCHDOG_* are taken out of it. */
+  env?: NodeJS.ProcessEnv;
+  /** How systemd-notify is run (tests). */
+  notify?: NotifierDeps['run'];
 }
 
 export interface DaemonIo {
-  stdout: { write(chunk: string): unknown };
+  /** The log: JSON lines, human lines on a terminal, `<N>`-prefixed lines under journald. */
+  stdout: LogStream;
   stderr: { write(chunk: string): unknown };
 }
 
@@ -28,10 +37,10 @@ export interface SignalSource {
   off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', handler: () => void): void;
 }
 
-export function createLogger(level: LogLevel, io: DaemonIo): Logger {
+export function createLogger(level: LogLevel, io: DaemonIo, env: NodeJS.ProcessEnv = process.env): Logger {
   return pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    { write: (s: string) => io.stdout.write(s) },
+    logDestination(chooseLogFormat(env, io.stdout), io.stdout, env),
   );
 }
 
@@ -41,9 +50,20 @@ export function buildComponents(log: Logger): NodeComponents {
 
 /** Runs the daemon until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runDaemon(options: DaemonRunOptions, io: DaemonIo, signals: SignalSource = process): Promise<number> {
+  const env = options.env ?? process.env;
+  // First, before any child can be spawned with them in its environment.
+  const systemd = takeSystemdEnv(env, process.pid);
   const config = loadNodeConfig(options.configPath);
-  const log = createLogger(options.logLevel ?? config.node.log_level, io);
+  const log = createLogger(options.logLevel ?? config.node.log_level, io, env);
+  const notifier = new Notifier(systemd.notifySocket, {
+    ...(options.notify ? { run: options.notify } : {}),
+    onError: (message) => log.warn({ notifySocket: systemd.notifySocket }, `cannot notify systemd: ${message}; readiness and watchdog pings are not getting through`),
+    onRecovered: () => log.info('systemd notifications get through again'),
+  });
   const node = new Node(config, buildComponents(log), { logLevelOverride: options.logLevel });
+  const reporter = new SystemdReporter({ clock: systemClock, log, notifier, status: () => node.status(), watchdogMs: systemd.watchdogMs });
+  if (notifier.enabled) log.info({ watchdogMs: systemd.watchdogMs ?? null }, 'started by systemd: reporting readiness and status');
+  reporter.begin('starting: control socket, network config, babeld, tunnels');
 
   let stopping: Promise<void> | undefined;
   let resolveDone!: (code: number) => void;
@@ -52,6 +72,7 @@ export async function runDaemon(options: DaemonRunOptions, io: DaemonIo, signals
   const onStop = (): void => {
     if (stopping) return;
     log.info('stopping (signal)');
+    reporter.stopping();
     stopping = node
       .stop()
       .then(() => resolveDone(0))
@@ -71,14 +92,20 @@ export async function runDaemon(options: DaemonRunOptions, io: DaemonIo, signals
       await node.start();
     } catch (err) {
       log.error({ err }, 'daemon failed to start');
+      reporter.status(`failed to start: ${(err as Error)?.message ?? String(err)}`);
       // Undo whatever part of the start succeeded, so a failed start leaves nothing behind.
       await node.stop().catch((e: unknown) => log.error({ err: e }, 'cleanup after failed start failed'));
       if (err instanceof ResilnetError) throw err;
       throw new ResilnetError('RN_DAEMON_START_FAILED', `the daemon failed to start (${(err as Error)?.message ?? String(err)})`, { cause: err });
     }
-    if (stopping === undefined) log.info({ prefix: node.prefix }, 'daemon running');
+    if (stopping === undefined) {
+      log.info({ prefix: node.prefix }, 'daemon running');
+      reporter.started();
+    }
     return await done;
   } finally {
+    reporter.stopping();
+    await notifier.flush();
     signals.off('SIGTERM', onStop);
     signals.off('SIGINT', onStop);
     signals.off('SIGHUP', onHup);

@@ -44,6 +44,7 @@ import { peerPolicyFromConfig } from './peers/retry-policy.js';
 import { outcomeSummary, reportSummary } from './reload.js';
 import { TIMING, type LogLevel, type Settings } from './settings.js';
 import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
+import { logChildOutput } from './supervisor/child-log.js';
 import type { Clock } from './sys/clock.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } from './sys/interfaces.js';
 import type { Spawner } from './sys/spawner.js';
@@ -172,6 +173,7 @@ export class Node implements ControlBackend {
 
     const supervisor = (this.p.supervisor = new Supervisor({ spawner: this.spawner, clock, runDir: config.node.run_dir }));
     supervisor.on((ev) => reportSupervisorEvent(ev, { log: this.componentLog('supervisor'), events, health }));
+    logChildOutput(supervisor, this.componentLog('children'));
 
     const address = nodeAddress(parsePrefix(prefix));
     this.lateness.start();

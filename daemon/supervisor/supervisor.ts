@@ -36,6 +36,12 @@ export type SupervisorEvent =
     };
 
 export type SupervisorListener = (event: SupervisorEvent) => void;
+/** Every stdout/stderr line of every child, with the child's name (for the daemon's log). */
+export interface OutputListener {
+  line(name: string, line: string, pid: number): void;
+  /** The run's output is over (both pipes drained, after its exit at the earliest: late lines come first). */
+  end?(name: string, pid: number): void;
+}
 
 export interface SupervisorDeps {
   spawner: Spawner;
@@ -93,6 +99,7 @@ interface Entry {
 export class Supervisor {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<SupervisorListener>();
+  private readonly outputListeners = new Set<OutputListener>();
   private readonly options: SupervisorOptions;
   private readonly proc: ProcAccess;
 
@@ -105,6 +112,12 @@ export class Supervisor {
   on(listener: SupervisorListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribes to every child's output lines; returns the unsubscribe function. */
+  onOutput(listener: OutputListener): () => void {
+    this.outputListeners.add(listener);
+    return () => this.outputListeners.delete(listener);
   }
 
   /** Starts supervising a child under a unique name (spawns it now). */
@@ -232,15 +245,14 @@ export class Supervisor {
   private async pumpLines(entry: Entry, child: Child): Promise<void> {
     try {
       for await (const line of child.lines) {
-        try {
-          entry.options.onLine?.(line, child.pid);
-        } catch {
-          // A failing line consumer must not stop the draining (the child would block on a full pipe).
-        }
+        // A failing line consumer must not stop the draining (the child would block on a full pipe).
+        for (const listener of this.outputListeners) swallow(() => listener.line(entry.spec.name, line, child.pid));
+        swallow(() => entry.options.onLine?.(line, child.pid));
       }
     } catch {
       // The stream ended abnormally; the exit handler covers the child's fate.
     }
+    for (const listener of this.outputListeners) swallow(() => listener.end?.(entry.spec.name, child.pid));
   }
 
   private afterExit(entry: Entry, pid: number | null, exit: ChildExit, spawnError: string | undefined): void {
@@ -308,12 +320,15 @@ export class Supervisor {
   }
 
   private emit(event: SupervisorEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's bug must not break supervision.
-      }
-    }
+    // A listener's bug must not break supervision.
+    for (const listener of this.listeners) swallow(() => listener(event));
+  }
+}
+
+function swallow(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // see the callers
   }
 }

@@ -39,3 +39,23 @@ test('systemd-analyze verify rejects a unit with an unknown key and a missing pr
   t.regex(r.output, /Unknown key 'NoSuchKey'/);
   t.regex(r.output, /\/nonexistent\/resilnet is not executable/);
 });
+
+// The exposure systemd computes for each unit as shipped; docs/operations.md shows the figures.
+for (const [unit, most] of [['resilnet.service', 2.3], ['resilnet-registry.service', 1.3]] as const) {
+  test(`systemd-analyze security rates ${unit} at most ${most}`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'rn-unit-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, unit);
+    writeFileSync(path, readFileSync(join(repo, 'systemd', unit), 'utf8').replaceAll('/usr/local/bin/resilnet', join(repo, 'bin/resilnet')));
+    const r = await runFile('systemd-analyze', ['security', '--offline=true', '--no-pager', path], { timeoutMs: 60_000 });
+    if (r.exitCode === -1 && /ENOENT/.test(r.stderr)) throw new Error('systemd-analyze is not installed: run scripts/setup.sh, or apt-get install systemd');
+    const level = new RegExp(`Overall exposure level for ${unit.replace('.', '\\.')}: (\\d+\\.\\d)`).exec(r.stdout);
+    t.truthy(level, `no exposure level in: ${r.stdout.slice(-400)}${r.stderr}`);
+    t.true(Number(level![1]) <= most, `${unit}: ${level![1]}`);
+  });
+}
+
+test('the node unit reports readiness and is watched', (t) => {
+  const text = readFileSync(join(repo, 'systemd', 'resilnet.service'), 'utf8');
+  for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=120', 'SyslogLevelPrefix=yes']) t.regex(text, new RegExp(`^${line}$`, 'm'));
+});

@@ -27,6 +27,8 @@ function status(o: Overrides = {}): StatusResponse {
       { peer: 'a', interface: 'rn-a', state: 'alive', lastHelloMs: 1, lostSinceMs: null, flaps: 0 },
       { peer: 'b', interface: 'rn-b', state: 'lost', lastHelloMs: 1, lostSinceMs: 1, flaps: 1 },
     ],
+    lan: null,
+    nat: null,
     health: [],
   };
 }

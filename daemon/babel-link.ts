@@ -123,7 +123,7 @@ export class BabelLink implements TunnelBabel {
       this.onBabeldEvent(ev);
     });
     this.ownLateness?.start();
-    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }) }, { onLine: (line) => this.deps.log.debug({ child: BABELD_CHILD, line }, 'babeld') });
+    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }) });
     if (spawnFailure !== undefined) {
       throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${spawnFailure}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
     }

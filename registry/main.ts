@@ -7,6 +7,7 @@ import type { Server } from 'node:net';
 import { connect } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
+import { chooseLogFormat, logDestination } from '../daemon/log/destination.js';
 import { pino, type Logger } from 'pino';
 import { ResilnetError } from '../config/errors.js';
 import { metricsAddress } from '../config/metrics-listen.js';
@@ -149,7 +150,8 @@ async function claimSocket(path: string): Promise<void> {
 
 export async function startRegistry(opts: StartOptions): Promise<RunningRegistry> {
   const dir = resolve(opts.dir);
-  const root = opts.log ?? pino();
+  // Under journald, lines carry their syslog priority (daemon/log/destination.ts), as the node's do.
+  const root = opts.log ?? pino({}, logDestination(chooseLogFormat(process.env, process.stdout), process.stdout, process.env));
   const log = root.child({ component: 'registry' });
   const nowMs = opts.nowMs ?? Date.now;
   const config = loadRegistryConfig(dir);

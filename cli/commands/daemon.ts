@@ -7,7 +7,7 @@ import type { CliIo } from '../io.js';
 export function registerDaemonCommand(program: Command, io: CliIo): void {
   program
     .command('daemon')
-    .description('run the node daemon in the foreground: tunnels, babeld, peer protocol, control socket (logs JSON to stdout)')
+    .description('run the node daemon in the foreground: tunnels, babeld, peer protocol, control socket (logs to stdout: JSON, human lines on a terminal, syslog-prefixed lines under journald; RESILNET_LOG_FORMAT=json|pretty|journal overrides)')
     .option('--config <path>', 'node config written by `resilnet register`', DEFAULT_CONFIG_PATH)
     .addOption(
       new Option('--log-level <level>', 'override node.log_level (trace also logs every peer-protocol message)').choices([

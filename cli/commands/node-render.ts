@@ -57,6 +57,7 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
     `babeld       ${s.babeld.running ? `running (pid ${s.babeld.pid ?? '?'})` : 'not running'}, ${s.babeld.routes} routes, ${s.babeld.neighbours} neighbours${babeldState(s.babeld)}`,
     `registry     ${s.registry.url}, last contact ${formatAgo(s.registry.lastContactMs, nowMs)}${s.registry.lastError ? ` (last error: ${s.registry.lastError})` : ''}`,
     `peer proto   udp ${s.peerProtocol.port}: ${s.peerProtocol.received} in, ${s.peerProtocol.sent} out, ${s.peerProtocol.dropped} dropped; ${s.peerProtocol.sentMac} out and ${s.peerProtocol.acceptedMac} in by link MAC (${s.peerProtocol.linkKeys} link keys)`,
+    ...refusalLines(s.peerProtocol.refusals),
     `underlay     ${s.underlay.addresses.map((a) => `${a.address} (${a.kind})`).join(', ') || 'no address known'}${s.underlay.upnp ? `; UPnP external ${s.underlay.upnp.externalIp}` : ''}`,
   ];
   if (s.lan) lines.push(renderLanStatus(s.lan));
@@ -195,4 +196,10 @@ function babeldState(b: StatusResponse['babeld']): string {
   if (!b.answering) return `; not answering (the daemon keeps trying: ${b.pending.length} statement(s) pending)`;
   if (b.pending.length || b.helloIntervalSec !== b.desiredHelloIntervalSec) return `; applying hello ${b.desiredHelloIntervalSec} s (${b.pending.length} statement(s) pending)`;
   return '';
+}
+
+/** Refused frames by reason, most first; nothing when none was refused. */
+function refusalLines(refusals: Record<string, number> | undefined): string[] {
+  const seen = Object.entries(refusals ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  return seen.length === 0 ? [] : [`               refused: ${seen.map(([why, n]) => `${why} ${n}`).join(', ')}`];
 }

@@ -87,7 +87,14 @@ export interface StatusResponse {
   };
   registry: { url: string; lastContactMs: number | null; lastError: string | null };
   /** sentMac/acceptedMac: frames authenticated by a link MAC instead of a signature; linkKeys: link keys held. */
-  peerProtocol: { port: number; received: number; sent: number; dropped: number; sentMac: number; acceptedMac: number; linkKeys: number };
+  peerProtocol: {
+    port: number; received: number; sent: number; dropped: number; sentMac: number; acceptedMac: number; linkKeys: number;
+    /** Frames refused, by reason (daemon/peerproto/protocol.ts Refusal); only reasons seen. */
+    refusals: Record<string, number>;
+    /** Challenges sent to first-contact hellos from addresses not yet proved, and addresses proved. */
+    challengesSent: number;
+    endpointsConfirmed: number;
+  };
   /** What this node announces to peers (best first), the UPnP mapping, and the address the registry saw. */
   underlay: {
     addresses: { address: string; kind: string }[];

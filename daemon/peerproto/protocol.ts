@@ -40,6 +40,8 @@ export interface PeerProtoClock {
 export interface PeerProtoLog {
   trace(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
+  /** pino's: lets the hot path skip building trace objects nobody logs. */
+  isLevelEnabled?(level: string): boolean;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
@@ -434,7 +436,7 @@ export class PeerProtocol {
     if (options.maxBytes !== undefined && bytes.length > options.maxBytes) {
       return this.drop('reply-larger-than-request', to, { peer: to.prefix, kind: msg.kind, bytes: bytes.length, requestBytes: options.maxBytes });
     }
-    this.deps.log.trace(
+    if (this.deps.log.isLevelEnabled?.('trace') !== false) this.deps.log.trace(
       { dir: 'out', kind: msg.kind, peer: to.prefix, remote: endpointText(to), bytes: bytes.length, auth: key !== undefined ? 'mac' : 'signature', requestId: options.requestId, inReplyTo: options.inReplyTo, message: traceView(msg) },
       'peer message',
     );
@@ -658,7 +660,7 @@ export class PeerProtocol {
     // A request that introduced its sender gets our certificate back, unless it said it holds it.
     if (packet.certDer !== undefined && ((packet.linkFlags ?? 0) & LINK_FLAGS.holdsYourCert) === 0) this.certBearing.add(ev);
     if (unconfirmed) this.held.add(ev);
-    this.deps.log.trace(
+    if (this.deps.log.isLevelEnabled?.('trace') !== false) this.deps.log.trace(
       { dir: 'in', kind: packet.message.kind, peer, remote: endpointText(remote), bytes: data.length, requestId: packet.requestId, inReplyTo: packet.inReplyTo, message: traceView(packet.message) },
       'peer message',
     );

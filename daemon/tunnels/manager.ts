@@ -373,7 +373,6 @@ export class TunnelManager {
 
   private onOpenvpnLine(t: Tunnel, line: string): void {
     if (this.tunnels.get(t.peer) !== t) return;
-    this.deps.log.debug({ child: t.childName, iface: t.ifName, line }, 'openvpn');
     const ev = parseOpenvpnLine(line);
     if (ev?.kind === 'peer' && t.direction === 'incoming') t.remote = ev.remote;
     else if (ev?.kind === 'up') this.markUp(t);

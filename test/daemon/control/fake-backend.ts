@@ -25,7 +25,7 @@ export const sampleStatus: StatusResponse = {
   tunnels: { outgoing: 1, incoming: 1, connecting: 0 },
   babeld: { running: true, pid: 4300, routes: 2, neighbours: 2, helloIntervalSec: 1, desiredHelloIntervalSec: 1, answering: true, pending: [] },
   registry: { url: 'https://10.0.0.1:8443', lastContactMs: NOW_MS - 30_000, lastError: null },
-  peerProtocol: { port: 1194, received: 10, sent: 12, dropped: 0, sentMac: 8, acceptedMac: 7, linkKeys: 1 },
+  peerProtocol: { port: 1194, received: 10, sent: 12, dropped: 0, sentMac: 8, acceptedMac: 7, linkKeys: 1, refusals: {}, challengesSent: 0, endpointsConfirmed: 1 },
   underlay: { addresses: [{ address: '198.51.100.7:1194', kind: 'public' }], upnp: null, seenAddress: null },
   nat: null,
   links: [],

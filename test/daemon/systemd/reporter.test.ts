@@ -21,7 +21,7 @@ function status(o: Overrides = {}): StatusResponse {
     tunnels: { outgoing: 2, incoming: 1, connecting: 0, ...o.tunnels },
     babeld: { running: true, pid: 9, routes: 3, neighbours: 2, helloIntervalSec: 1, desiredHelloIntervalSec: 1, answering: true, pending: [], ...o.babeld },
     registry: { url: 'https://reg:8443', lastContactMs: 5, lastError: null, ...o.registry },
-    peerProtocol: { port: 1194, received: 0, sent: 0, dropped: 0, sentMac: 0, acceptedMac: 0, linkKeys: 0, ...o.peerProtocol },
+    peerProtocol: { port: 1194, received: 0, sent: 0, dropped: 0, sentMac: 0, acceptedMac: 0, linkKeys: 0, refusals: {}, challengesSent: 0, endpointsConfirmed: 0, ...o.peerProtocol },
     underlay: { addresses: [], upnp: null, seenAddress: null },
     links: [
       { peer: 'a', interface: 'rn-a', state: 'alive', lastHelloMs: 1, lostSinceMs: null, flaps: 0 },

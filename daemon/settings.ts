@@ -42,6 +42,8 @@ export interface StartSettings {
   networkPrefix: string;
   /** Peer retry timers (`[peers]`): the peer DB and its health keeper are built with them. */
   peers: NodeConfig['peers'];
+  /** Sections the parts read once at start (metrics endpoint, LAN discovery, NAT probes): a change needs a restart. */
+  readAtStart: { metrics: NodeConfig['metrics']; lan: NodeConfig['lan']; nat: NodeConfig['nat'] };
 }
 
 export interface TunnelSettings {
@@ -122,6 +124,7 @@ export function effectiveSettings(node: NodeConfig, network: NetworkConfig, over
       identity: { ...node.identity },
       networkPrefix: network.network_prefix,
       peers: { ...node.peers },
+      readAtStart: { metrics: node.metrics, lan: node.lan, nat: node.nat },
     },
     log: { level: overrides.logLevel ?? node.node.log_level },
     babel: { helloIntervalSec: helloSec },

@@ -87,6 +87,13 @@ test('a reload pushes each changed slice once, in order, and reports by file key
   t.is(r.live.current.start.port, 1194);
 });
 
+test('[metrics], [lan] and [nat] are read at start: a change is reported as needing a restart, not as applied', async (t) => {
+  const r = await reload(effectiveSettings(cfg(), network), '', '[metrics]\nlisten = "127.0.0.1:9400"\n[lan]\ninterfaces = ["eth1"]\n[nat]\ncheck_interval = 120');
+  t.deepEqual(r.report.skipped.map((i) => [i.key, i.action]), [['lan.interfaces', 'restart-required'], ['metrics.listen', 'restart-required'], ['nat.check_interval', 'restart-required']]);
+  t.deepEqual(r.report.applied, []);
+  t.deepEqual(r.calls, []);
+});
+
 // Bug 1: the settings were swapped before the parts ran, so status showed a hello interval babeld never ran.
 test('a part that fails keeps its old slice in the live settings; the others are applied', async (t) => {
   const before = effectiveSettings(cfg(), network);

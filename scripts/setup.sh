@@ -4,8 +4,9 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# systemd provides systemd-analyze, which the unit-file tests run (a container may lack it).
-APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd)
+# systemd provides systemd-analyze, which the unit-file tests run (a container may lack it);
+# chromium is the headless browser the registry status-page test drives.
+APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd chromium)
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=19
 

@@ -26,7 +26,7 @@ ul.tunnels { margin: 0; padding: 0; list-style: none; color: #57606a; font-size:
 .state-online { color: #1a7f37; } .state-offline { color: #9a6700; } .state-never-seen { color: #6e7781; } .state-revoked { color: #b42318; }
 svg { background: #fff; border: 1px solid #e4e7eb; max-width: 100%; height: auto; }
 svg .edge path { fill: none; stroke: #6e7781; stroke-width: 1.5; } svg .edge.one-sided path { stroke-dasharray: 4 3; }
-svg .edge text { font-size: 10px; fill: #444c56; } svg .node text { font-size: 11px; fill: #1d2329; }
+svg .edge text { font-size: 10px; fill: #444c56; paint-order: stroke; stroke: #fff; stroke-width: 3px; } svg .node text { font-size: 11px; fill: #1d2329; }
 svg .node circle { stroke: #fff; stroke-width: 2; }
 svg .node.state-online circle { fill: #2da44e; } svg .node.state-offline circle { fill: #d4a72c; }
 svg .node.state-never-seen circle { fill: #8c959f; } svg .node.state-revoked circle { fill: #cf222e; }

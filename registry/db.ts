@@ -23,6 +23,8 @@ export interface NodeRow {
   readonly tunnels: unknown[];
   readonly heartbeats: number;
   readonly configVersion: number | null;
+  /** From the last heartbeat; null when the node did not say (older versions). */
+  readonly natClass: string | null;
 }
 
 export interface RecentNode {
@@ -53,6 +55,7 @@ export interface HeartbeatRecord {
   addresses: { address: string; kind: string }[];
   tunnels: unknown[];
   configVersion: number;
+  natClass: string | null;
 }
 
 type Row = Record<string, unknown>;
@@ -74,6 +77,7 @@ function toNode(r: Row): NodeRow {
     tunnels: JSON.parse(r.tunnels as string) as unknown[],
     heartbeats: r.heartbeats as number,
     configVersion: (r.config_version as number | null) ?? null,
+    natClass: (r.nat_class as string | null) ?? null,
   };
 }
 
@@ -170,8 +174,12 @@ export class RegistryDb {
       revokeNode: p('UPDATE nodes SET revoked_at_ms = ? WHERE prefix = ? AND revoked_at_ms IS NULL'),
       deleteNode: p('DELETE FROM nodes WHERE prefix = ?'),
       heartbeat: p(`UPDATE nodes SET last_seen_ms = @nowMs, seen_address = @seenAddress, port = @port, addresses = @addresses,
-        tunnels = @tunnels, heartbeats = heartbeats + 1, config_version = @configVersion WHERE prefix = @prefix`),
+        tunnels = @tunnels, heartbeats = heartbeats + 1, config_version = @configVersion, nat_class = @natClass WHERE prefix = @prefix`),
       listNodes: p('SELECT * FROM nodes ORDER BY prefix_index'),
+      // Unrevoked nodes first, then the most recently heard from; shown in prefix order.
+      statusNodes: p(`SELECT * FROM (SELECT * FROM nodes ORDER BY revoked_at_ms IS NOT NULL, last_seen_ms IS NULL, last_seen_ms DESC, prefix_index LIMIT ?)
+        ORDER BY prefix_index`),
+      nodeCount: p('SELECT count(*) FROM nodes').pluck(),
       recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
         ORDER BY last_seen_ms DESC LIMIT ?`),
       expiredPrefixes: p('SELECT prefix FROM nodes WHERE expires_at_ms < ?').pluck(),
@@ -298,12 +306,22 @@ export class RegistryDb {
         addresses: JSON.stringify(h.addresses),
         tunnels: JSON.stringify(h.tunnels),
         configVersion: h.configVersion,
+        natClass: h.natClass,
       }).changes === 1
     );
   }
 
   listNodes(): NodeRow[] {
     return (this.s.listNodes.all() as Row[]).map(toNode);
+  }
+
+  /** At most `limit` nodes for the status page: unrevoked and recently seen ones first, returned in prefix order. */
+  statusNodes(limit: number): NodeRow[] {
+    return (this.s.statusNodes.all(limit) as Row[]).map(toNode);
+  }
+
+  nodeCount(): number {
+    return this.s.nodeCount.get() as number;
   }
 
   /** Unrevoked nodes seen since `sinceMs`, most recent first, excluding one prefix. */

@@ -18,6 +18,7 @@ import { limitConnectionsPerAddress } from './connection-cap.js';
 import type { RequestObserver } from './metrics.js';
 import { readJson, readQuery, serveRequest, type Route } from './http-common.js';
 import type { RegistryService } from './service.js';
+import { createStatusPage } from './status-page/server.js';
 
 const DAY_MS = 86_400_000;
 
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   requestTimeoutMs: number;
   /** Open connections allowed from one client address; more are closed before TLS. */
   maxConnectionsPerAddress: number;
+  /** Client certificates (`sha256:hex`) that may see the status page (GET /) from elsewhere than the registry host. */
+  statusAdminFingerprints?: readonly string[] | undefined;
   log: Logger;
   /** Times each request (the metrics). */
   requests?: RequestObserver | undefined;
@@ -111,6 +114,7 @@ function apiRoutes(opts: ApiServerOptions): Route<null>[] {
 /** Creates (does not start) the HTTPS server. */
 export function createApiServer(opts: ApiServerOptions): Server {
   const routes = apiRoutes(opts);
+  const statusPage = createStatusPage({ service: opts.service, adminFingerprints: opts.statusAdminFingerprints, log: opts.log });
   const server = createServer(
     {
       cert: opts.certPem,
@@ -124,7 +128,8 @@ export function createApiServer(opts: ApiServerOptions): Server {
     },
     (req: IncomingMessage, res: ServerResponse) => {
       opts.requests?.track(req, res, routes);
-      void serveRequest(req, res, routes, null, opts.log);
+      if (statusPage.serves(req)) statusPage.handle(req, res);
+      else void serveRequest(req, res, routes, null, opts.log);
     },
   );
   // Slow or stuck clients: cap header time, whole-request time and idle sockets.

@@ -52,4 +52,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE certs ADD COLUMN token_id TEXT;
   CREATE INDEX certs_unfinished ON certs (serial) WHERE pem IS NULL;
   `,
+  // 3: the NAT class the node reported in its last heartbeat (null: not reported).
+  `
+  ALTER TABLE nodes ADD COLUMN nat_class TEXT;
+  `,
 ];

@@ -13,7 +13,7 @@ import { readCsr } from '../pki/csr.js';
 import { derToPem } from '../pki/der.js';
 import { caFingerprint, normalizeSerial, verifyCertificate, type CertInfo } from '../pki/identity.js';
 import { verifyNetworkConfig, signNetworkConfig } from '../pki/network-config.js';
-import { parseEndpoint, type BootstrapResponse, type EnrolResponse, type HeartbeatReply, type ParsedHeartbeat } from '../wire/registry-api.js';
+import { parseEndpoint, type BootstrapResponse, type EnrolResponse, type HeartbeatReply, type NatClass, type ParsedHeartbeat } from '../wire/registry-api.js';
 import { pickBootstrapPeers, toCandidates, type BootstrapCandidate } from './bootstrap.js';
 import type { HeartbeatRecord, NodeRow, RegistryDb } from './db.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent, type Overrides } from './network-config-build.js';
@@ -21,6 +21,7 @@ import { allocatePrefix, checkLengths } from './prefix-alloc.js';
 import type { RegistryActivity } from './metrics.js';
 import type { RegistryConfig } from './registry-config.js';
 import { checkToken, hashSecret, newToken, splitToken, tokenState, type TokenRow } from './tokens.js';
+import { storedNatClass, tunnelReports, type TunnelReport } from './tunnel-reports.js';
 
 const DAY_MS = 86_400_000;
 /** Certificates start a little in the past so small clock skew does not reject them. */
@@ -67,9 +68,25 @@ export interface NodeView {
   seen_address: string | null;
   port: number | null;
   addresses: { address: string; kind: string }[];
+  /** How many tunnels the last heartbeat listed (tunnel_list has them). */
   tunnels: number;
+  tunnel_list: TunnelReport[];
+  /** As the node classified itself in its last heartbeat; null: it did not say. */
+  nat_class: NatClass | null;
   network_config_version: number | null;
   serials: string[];
+}
+
+/** A node as the status page shows it: no e-mail, no serials (one query less per node). */
+export type StatusNodeView = Omit<NodeView, 'email' | 'serials'>;
+
+export interface StatusSnapshot {
+  generated_at: string;
+  network_prefix: string;
+  /** All nodes in the store; `nodes` holds at most the limit asked for. */
+  total_nodes: number;
+  offline_after_sec: number;
+  nodes: StatusNodeView[];
 }
 
 export interface RevokeResult {
@@ -355,6 +372,7 @@ export class RegistryService {
       addresses: body.addresses,
       tunnels: body.tunnels,
       configVersion: body.network_config_version,
+      natClass: body.natClass ?? null,
     });
     if (this.pendingHeartbeats.size >= HEARTBEAT_BATCH) this.flushHeartbeats();
     // A node that was not a bootstrap candidate yet should be one at once.
@@ -436,13 +454,39 @@ export class RegistryService {
     return this.d.db.listNodes().map((n) => this.nodeView(n, nowMs, offlineAfterMs));
   }
 
-  private nodeView(n: NodeRow, nowMs: number, offlineAfterMs: number): NodeView {
+  /**
+   * The status page's view: at most `limit` nodes (unrevoked and recently seen
+   * first), so one request reads a bounded number of rows whatever the store holds.
+   */
+  statusSnapshot(limit: number): StatusSnapshot {
+    this.flushHeartbeats();
+    const nowMs = this.d.nowMs();
+    const offlineAfterMs = this.d.config.liveness.offline_after_sec * 1000;
+    return {
+      generated_at: iso(nowMs)!,
+      network_prefix: this.networkPrefix,
+      total_nodes: this.d.db.nodeCount(),
+      offline_after_sec: this.d.config.liveness.offline_after_sec,
+      nodes: this.d.db.statusNodes(limit).map((n) => this.nodeSummary(n, nowMs, offlineAfterMs)),
+    };
+  }
+
+  private nodeSummary(n: NodeRow, nowMs: number, offlineAfterMs: number): StatusNodeView {
     const state: NodeView['state'] =
       n.revokedAtMs !== null ? 'revoked' : n.lastSeenMs === null ? 'never-seen' : nowMs - n.lastSeenMs <= offlineAfterMs ? 'online' : 'offline';
+    const tunnels = tunnelReports(n.tunnels);
     return {
-      prefix: n.prefix, state, email: n.email, enrolled_at: iso(n.enrolledAtMs)!, expires_at: iso(n.expiresAtMs)!,
+      prefix: n.prefix, state, enrolled_at: iso(n.enrolledAtMs)!, expires_at: iso(n.expiresAtMs)!,
       revoked_at: iso(n.revokedAtMs), last_seen: iso(n.lastSeenMs), seen_address: n.seenAddress, port: n.port,
-      addresses: n.addresses, tunnels: n.tunnels.length, network_config_version: n.configVersion,
+      addresses: n.addresses, tunnels: tunnels.length, tunnel_list: tunnels, nat_class: storedNatClass(n.natClass),
+      network_config_version: n.configVersion,
+    };
+  }
+
+  private nodeView(n: NodeRow, nowMs: number, offlineAfterMs: number): NodeView {
+    return {
+      ...this.nodeSummary(n, nowMs, offlineAfterMs),
+      email: n.email,
       serials: this.d.db.certsOfPrefix(n.prefix).filter((c) => c.pem !== null).map((c) => c.serial),
     };
   }

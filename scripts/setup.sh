@@ -6,8 +6,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # systemd provides systemd-analyze and systemd-notify (the unit-file tests run the first, the
 # daemon sends its readiness through the second); python3 listens as a stand-in for systemd's
-# notify socket in the readiness tests (Node has no unix datagram sockets).
-APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd python3)
+# notify socket in the readiness tests (Node has no unix datagram sockets); chromium is the
+# headless browser the registry status-page test drives.
+APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd python3 chromium)
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=19
 

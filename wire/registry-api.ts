@@ -108,6 +108,14 @@ export type BootstrapResponse = z.infer<typeof bootstrapResponseSchema>;
 
 export const ADDRESS_KINDS = ['public', 'internal', 'upnp', 'configured'] as const;
 
+/**
+ * How a node is reachable from outside, as the node classifies itself: a public
+ * address, a UPnP mapping, a NAT with endpoint-independent mapping, one with
+ * address-and-port-dependent mapping, or not known.
+ */
+export const NAT_CLASSES = ['public', 'upnp', 'eim', 'apdm', 'unknown'] as const;
+export type NatClass = (typeof NAT_CLASSES)[number];
+
 export const heartbeatSchema = z.strictObject({
   /** The node's peer-protocol UDP port (its underlay.port). */
   port: z.number().int().min(1).max(65535),
@@ -130,8 +138,8 @@ export const heartbeatSchema = z.strictObject({
     .default([]),
   network_config_version: z.number().int().min(0).default(0),
   protocol_version: z.number().int().min(1).default(1),
-  /** The node's NAT class (daemon/nat/classify.ts); absent from older nodes. */
-  natClass: z.enum(['public', 'upnp', 'eim', 'apdm', 'unknown']).optional(),
+  /** The node's NAT class (daemon/nat/classify.ts); absent from older nodes: stored as null. */
+  natClass: z.enum(NAT_CLASSES).optional(),
   counters: z.record(z.string().max(64), z.number()).default({})
     .refine((r) => Object.keys(r).length <= 64, 'at most 64 counters'),
 });

@@ -7,6 +7,7 @@ import type { ConfigView, NodeView, RevokeResult, TokenAddResponse, TokenView } 
 import { initRegistry, type InitResult } from '../../registry/init.js';
 import { serveUntilSignal } from '../../registry/main.js';
 import { registryPath } from '../../registry/registry-config.js';
+import { formatBytes, formatRtt } from '../../registry/status-page/format.js';
 import { parseDuration } from '../../registry/tokens.js';
 import { writeJson, type CliIo } from '../io.js';
 
@@ -58,12 +59,21 @@ export function renderTokens(tokens: TokenView[]): string {
   );
 }
 
-export function renderNodes(nodes: NodeView[]): string {
+/** One line per reported tunnel: direction (→ this node opened it), peer, RTT, bytes received and sent. */
+function tunnelLines(n: NodeView): string[] {
+  return n.tunnel_list.map((t) =>
+    `    ${t.role === 'client' ? '→' : '←'} ${t.peer}  ${t.role}  rtt ${formatRtt(t.rtt_ms)}  rx ${formatBytes(t.rx_bytes)}  tx ${formatBytes(t.tx_bytes)}`);
+}
+
+export function renderNodes(nodes: NodeView[], opts: { verbose?: boolean } = {}): string {
   if (nodes.length === 0) return 'no nodes registered yet\n';
-  return table(
-    ['PREFIX', 'STATE', 'LAST SEEN', 'SEEN FROM', 'TUNNELS', 'CERT EXPIRES', 'EMAIL'],
-    nodes.map((n) => [n.prefix, n.state, n.last_seen ?? '-', n.seen_address ?? '-', String(n.tunnels), n.expires_at, n.email ?? '-']),
+  const text = table(
+    ['PREFIX', 'STATE', 'LAST SEEN', 'SEEN FROM', 'NAT', 'TUNNELS', 'CERT EXPIRES', 'EMAIL'],
+    nodes.map((n) => [n.prefix, n.state, n.last_seen ?? '-', n.seen_address ?? '-', n.nat_class ?? '-', String(n.tunnels), n.expires_at, n.email ?? '-']),
   );
+  if (!opts.verbose) return text;
+  const [header, ...rows] = text.trimEnd().split('\n');
+  return `${[header, ...rows.flatMap((row, i) => [row, ...tunnelLines(nodes[i]!)])].join('\n')}\n`;
 }
 
 export function renderConfig(view: ConfigView): string {
@@ -196,14 +206,15 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
 
   registry
     .command('nodes')
-    .description('list registered nodes: state, last heartbeat, address seen, tunnels, certificate expiry')
+    .description('list registered nodes: state, last heartbeat, address seen, NAT class, tunnels, certificate expiry (as of their last heartbeat)')
     .option('--dir <dir>', 'registry folder', DEFAULT_REGISTRY_DIR)
-    .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ resilnet registry nodes --dir /var/lib/resilnet-registry\n')
-    .action(async (o: { dir: string; json?: boolean }) => {
+    .option('-v, --verbose', 'also list each node\'s tunnels: peer, role, RTT, bytes received and sent')
+    .option('--json', 'print JSON (per node also nat_class and tunnel_list)')
+    .addHelpText('after', '\nExamples:\n  $ resilnet registry nodes --dir /var/lib/resilnet-registry\n  $ resilnet registry nodes --verbose\n\nThe same, with a picture of the tunnels, on the registry host: https://localhost:PORT/\n')
+    .action(async (o: { dir: string; json?: boolean; verbose?: boolean }) => {
       const r = await admin(o.dir).nodes();
       if (o.json) writeJson(io, r);
-      else io.stdout.write(renderNodes(r.nodes));
+      else io.stdout.write(renderNodes(r.nodes, { verbose: o.verbose ?? false }));
     });
 
   registry

@@ -119,6 +119,18 @@ test('registry init rejects bad prefixes and lengths with the reason', async (t)
 test('renderers: tables and empty states', (t) => {
   t.regex(renderTokens([]), /no tokens/);
   t.regex(renderNodes([]), /no nodes/);
+  const node = {
+    prefix: 'fd42:1:0:1::/64', state: 'online' as const, email: null, enrolled_at: 'e', expires_at: '2027-01-01T00:00:00.000Z', revoked_at: null,
+    last_seen: '2026-12-05T12:00:00.000Z', seen_address: '198.51.100.1', port: 1194, addresses: [], network_config_version: 1, serials: ['10'],
+    nat_class: 'eim' as const, tunnels: 1, tunnel_list: [{ peer: 'fd42:1:0:2::/64', role: 'client' as const, rx_bytes: 1500, tx_bytes: 20, rtt_ms: 3.25 }],
+  };
+  const nodes = renderNodes([node, { ...node, prefix: 'fd42:1:0:2::/64', nat_class: null, last_seen: null, seen_address: null, tunnels: 0, tunnel_list: [] }]);
+  t.regex(nodes, /^PREFIX\s+STATE\s+LAST SEEN\s+SEEN FROM\s+NAT\s+TUNNELS\s+CERT EXPIRES/);
+  t.regex(nodes, /fd42:1:0:1::\/64\s+online\s+\S+\s+198\.51\.100\.1\s+eim\s+1\s/);
+  t.regex(nodes, /fd42:1:0:2::\/64\s+online\s+-\s+-\s+-\s+0\s/);
+  t.false(nodes.includes('→'));
+  const verbose = renderNodes([node], { verbose: true }).split('\n');
+  t.is(verbose[2], '    → fd42:1:0:2::/64  client  rtt 3.3 ms  rx 1.5 kB  tx 20 B');
   const table = renderTokens([{ id: 'abcd1234', state: 'usable', uses_total: 3, uses_left: 2, email: null, created_at: 'x', expires_at: null, revoked_at: null }]);
   t.regex(table, /^ID\s+STATE\s+USES LEFT/);
   t.regex(table, /abcd1234\s+usable\s+2\/3\s+never\s+-/);

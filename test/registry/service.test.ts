@@ -222,7 +222,7 @@ test('bootstrap never serves unusable addresses a store from an older version ho
   const token = service.addToken({ uses: 3 }).token;
   const [a, b, c] = await Promise.all([0, 1, 2].map(async () => service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE'))));
   const stored = (prefix: string, seenAddress: string, addresses: string[]) =>
-    db.recordHeartbeat({ prefix, nowMs: clock.now, seenAddress, port: 1194, addresses: addresses.map((address) => ({ address, kind: 'internal' })), tunnels: [], configVersion: 1 });
+    db.recordHeartbeat({ prefix, nowMs: clock.now, seenAddress, port: 1194, addresses: addresses.map((address) => ({ address, kind: 'internal' })), tunnels: [], configVersion: 1, natClass: null });
   stored(b!.prefix, '127.0.0.1', ['[fe80::1%eth0]:1194', '[::1]:1194', '169.254.0.9', '10.2.0.1']);
   stored(c!.prefix, '::1', ['[fe80::1%eth0]:1194', '0.0.0.0']);
   const peers = service.bootstrap(a!, 10).peers;
@@ -257,4 +257,40 @@ test('state survives a restart of the service on the same store', async (t) => {
   t.is(again.configVersion(), v);
   t.is(await rejectionCode(() => again.authenticate(pemToDer(a.certificate, 'CERTIFICATE'))), 'RN_PKI_CERT_REVOKED');
   t.is(again.listTokens()[0]!.uses_left, 1);
+});
+
+test('the NAT class of the last heartbeat is stored and shown; a heartbeat without it clears it', async (t) => {
+  const { service } = await setup();
+  const token = service.addToken({ uses: 2 }).token;
+  const [a, b] = await Promise.all([0, 1].map(async () => service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE'))));
+  const hb = { port: 1194, addresses: [], network_config_version: 1, protocol_version: 1, counters: {} };
+  service.heartbeat(a!, { ...hb, natClass: 'eim', tunnels: [{ peer: b!.prefix, role: 'client', rx_bytes: 5, tx_bytes: 7, rtt_ms: 1.5 }] }, '10.1.0.1');
+  service.heartbeat(b!, { ...hb, tunnels: [{ peer: a!.prefix, role: 'server', rx_bytes: 7, tx_bytes: 5, rtt_ms: null }] }, '10.1.0.2');
+  const view = (p: string) => service.listNodes().find((n) => n.prefix === p)!;
+  t.is(view(a!.prefix).nat_class, 'eim');
+  t.is(view(b!.prefix).nat_class, null);
+  t.deepEqual(view(a!.prefix).tunnel_list, [{ peer: b!.prefix, role: 'client', rx_bytes: 5, tx_bytes: 7, rtt_ms: 1.5 }]);
+  t.is(view(a!.prefix).tunnels, 1);
+  service.heartbeat(a!, { ...hb, tunnels: [] }, '10.1.0.1');
+  t.is(view(a!.prefix).nat_class, null, 'the column says what the last heartbeat said');
+  t.is(view(a!.prefix).tunnels, 0);
+});
+
+test('the status snapshot reads at most the limit: unrevoked, recently seen nodes first, in prefix order', async (t) => {
+  const { service, clock } = await setup();
+  const token = service.addToken({ uses: 5 }).token;
+  const infos = [];
+  for (let i = 0; i < 5; i++) infos.push(service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE')));
+  const [n0, n1, n2, n3, n4] = infos as [typeof infos[0], typeof infos[0], typeof infos[0], typeof infos[0], typeof infos[0]];
+  const hb = { port: 1194, addresses: [], tunnels: [], network_config_version: 1, protocol_version: 1, counters: {} };
+  service.heartbeat(n3, hb, '10.1.0.3');
+  clock.now += 1000;
+  service.heartbeat(n1, hb, '10.1.0.1');
+  service.heartbeat(n4, hb, '10.1.0.4');
+  await service.revoke(n4.prefix);
+  const snap = service.statusSnapshot(2);
+  t.is(snap.total_nodes, 5);
+  t.deepEqual(snap.nodes.map((n) => n.prefix), [n1.prefix, n3.prefix]);
+  t.false('email' in snap.nodes[0]! || 'serials' in snap.nodes[0]!);
+  t.deepEqual(service.statusSnapshot(10).nodes.map((n) => n.prefix), [n0, n1, n2, n3, n4].map((n) => n.prefix));
 });

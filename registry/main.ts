@@ -188,6 +188,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
       service, certPem: tls.certPem, keyPem: tls.keyPem, graceDays: config.certificates.grace_days,
       requestTimeoutMs: config.http.request_timeout_sec * 1000, maxConnectionsPerAddress: config.http.max_connections_per_address, log: root.child({ component: 'registry.http' }),
       requests: metrics,
+      statusAdminFingerprints: config.status.admin_fingerprints,
     });
     let boundHost = host;
     try {

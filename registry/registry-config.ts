@@ -45,6 +45,12 @@ export const registryConfigSchema = z.strictObject({
       listen: metricsListenField(DEFAULT_METRICS_LISTEN).describe('IP:PORT of the Prometheus endpoint, plain HTTP ([IPv6]:PORT; "" = off); keep it on loopback or a private address'),
     })
     .prefault({}),
+  status: z
+    .strictObject({
+      admin_fingerprints: z.array(z.string()).default([])
+        .describe('client-certificate fingerprints (sha256:HEX) that may open the status page (GET /) from other hosts; the registry host always may'),
+    })
+    .prefault({}),
 });
 
 export type RegistryConfig = z.output<typeof registryConfigSchema>;

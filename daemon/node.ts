@@ -452,7 +452,7 @@ export class Node implements ControlBackend {
   }
 
   peers(req: PeersRequest): PeersResponse {
-    return peersView(this.p, req);
+    return peersView(this.p, req, this.clock.nowMs());
   }
 
   tunnels(): TunnelsResponse {

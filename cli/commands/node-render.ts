@@ -94,8 +94,10 @@ export function renderPeers(res: { peers: readonly PeerRow[] }, options: { dead:
       ]),
     );
   }
+  // PATH and WHY only when the daemon answered (the offline peer-DB view cannot know them).
+  const withPath = res.peers.some((p) => p.path !== undefined);
   return renderTable(
-    ['PEER', 'STATE', 'ADDRESSES', 'SOURCE', 'LAST SEEN', 'FAILURES', 'RTT'],
+    ['PEER', 'STATE', 'ADDRESSES', 'SOURCE', 'LAST SEEN', 'FAILURES', 'RTT', ...(withPath ? ['PATH', 'WHY NOT DIRECT'] : [])],
     res.peers.map((p) => [
       p.prefix,
       peerState(p),
@@ -104,8 +106,14 @@ export function renderPeers(res: { peers: readonly PeerRow[] }, options: { dead:
       formatAgo(p.lastSeenMs, nowMs),
       String(p.failures),
       p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`,
+      ...(withPath ? [pathText(p.path), p.path && p.path.kind !== 'direct' ? p.path.why : '-'] : []),
     ]),
   );
+}
+
+function pathText(path: PeerView['path']): string {
+  if (path === undefined) return '-';
+  return path.kind === 'direct' ? 'direct' : path.kind === 'via' ? `via ${path.via}` : 'no route';
 }
 
 /** "in 8 min"; "due now" once the time has come (the next retry round takes it); "never" for a revoked peer. */

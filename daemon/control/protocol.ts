@@ -137,6 +137,15 @@ export interface PeerView {
   rttMs: number | null;
   /** A tunnel to this peer is open now. */
   adjacent: boolean;
+  /** How our traffic to it goes now, and why not by a direct tunnel (absent when read from the peer DB offline). */
+  path?: PeerPath;
+}
+
+export interface PeerPath {
+  /** direct: our tunnel with it is up; via: through the tunnel to `via`; none: babel has no route. */
+  kind: 'direct' | 'via' | 'none';
+  via: string | null;
+  why: string;
 }
 
 export interface PeersResponse {

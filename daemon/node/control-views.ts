@@ -7,6 +7,7 @@ import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, Status
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import { destinationViews, routeCarriers } from '../tunnels/dest-rates.js';
+import { peerPath } from '../control/path-view.js';
 import { peerView } from '../control/peer-view.js';
 import type { RunningParts } from './parts.js';
 
@@ -72,10 +73,18 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
   };
 }
 
-export function peersView(p: RunningParts, req: PeersRequest): PeersResponse {
+export function peersView(p: RunningParts, req: PeersRequest, nowMs: number): PeersResponse {
   if (!p.peerDb) throw notReady();
+  const via = destinationVia(p);
+  const outgoing = p.manager?.list().filter((t) => t.direction === 'outgoing' && t.state !== 'draining').length ?? 0;
+  const clientCount = p.settings?.current.tunnels.clientCount ?? 0;
+  const natClass = p.nat?.report().natClass ?? null;
   return {
-    peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => peerView(x, p.manager?.get(x.prefix) !== undefined)),
+    peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => {
+      const t = p.manager?.get(x.prefix);
+      const tunnel = t ? { direction: t.direction, state: t.state } : undefined;
+      return { ...peerView(x, t !== undefined), path: peerPath(x, { tunnel, via: via.get(x.prefix), outgoing, clientCount, natClass }, nowMs) };
+    }),
   };
 }
 

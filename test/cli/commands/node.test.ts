@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildProgram, main } from '../../../cli/main.js';
 import { checkNodeConfigText, resolveControlSocket, toEventsLimit, toPeersRequest } from '../../../cli/commands/node.js';
 import { MAX_DESTINATION_ROWS, formatDurationMs, renderEvents, renderPeers, renderReload, renderTunnels } from '../../../cli/commands/node-render.js';
+import type { PeerView } from '../../../daemon/control/protocol.js';
 import { NOW_MS, samplePeers, sampleTunnels, sampleEvents, serveFakeBackend } from '../../daemon/control/fake-backend.js';
 
 function captureIo() {
@@ -32,6 +33,18 @@ test('renderPeers: live table and dead table', (t) => {
     ].join('\n'),
   );
   t.is(renderPeers({ peers: [] }, { dead: true }, NOW_MS), 'no dead peers\n');
+});
+
+test('renderPeers: with the paths the daemon knows, PATH and WHY NOT DIRECT columns', (t) => {
+  const [direct, dead] = samplePeers as [PeerView, PeerView];
+  const peers: PeerView[] = [
+    { ...direct, path: { kind: 'direct', via: null, why: 'outgoing tunnel up' } },
+    { ...dead, path: { kind: 'via', via: direct.prefix, why: 'dead: 3 failed attempts (no answer to tunnel-request); retried later' } },
+  ];
+  const lines = renderPeers({ peers }, { dead: false }, NOW_MS).split('\n');
+  t.regex(lines[0]!, /RTT +PATH +WHY NOT DIRECT$/);
+  t.regex(lines[1]!, /1\.3 ms +direct +-$/);
+  t.regex(lines[2]!, /- +via fd5e:1:2:8::\/64 +dead: 3 failed attempts \(no answer to tunnel-request\); retried later$/);
 });
 
 test('renderTunnels and renderEvents', (t) => {

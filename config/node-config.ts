@@ -7,6 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { metricsListenField } from './metrics-listen.js';
+import { announcedAddressProblem } from './peer-address.js';
 import { prefixText } from './prefix-schema.js';
 
 /** The fastest link hellos a node may send; the peer protocol sizes its hello replay budget by it. */
@@ -46,7 +47,10 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       port: z.number().int().min(1).max(65535 - 257).default(1194)
         .describe('UDP port of the peer protocol; incoming tunnels use the ports above it'),
-      addresses: z.array(z.string()).default([])
+      addresses: z.array(z.string().superRefine((text, ctx) => {
+        const problem = announcedAddressProblem(text);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${problem}: peers could not use it ("IP", "IPv4:PORT" or "[IPv6]:PORT")` });
+      })).default([])
         .describe('extra underlay addresses to announce ("IP" or "IP:PORT")'),
     })
     .prefault({}),

@@ -20,6 +20,17 @@ export function peerAddressProblem(ip: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why an announced address as written in resilnet.toml ("IP", "IPv4:PORT" or "[IPv6]:PORT")
+ * cannot be used by peers; undefined when it can.
+ */
+export function announcedAddressProblem(text: string): string | undefined {
+  const withPort = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
+  const ip = withPort ? withPort[1]! : text;
+  if (withPort && !(Number(withPort[2]) >= 1 && Number(withPort[2]) <= 65535)) return `${text}: the port must be 1-65535`;
+  return peerAddressProblem(ip);
+}
+
 export function isPeerAddress(ip: string): boolean {
   return peerAddressProblem(ip) === undefined;
 }

@@ -371,7 +371,9 @@ export class Node implements ControlBackend {
 
   private addBootstrapPeers(peers: Parameters<typeof addBootstrapPeers>[0]): void {
     const nowMs = this.clock.nowMs();
-    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs });
+    const skipped = { count: 0 };
+    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs, skipped });
+    if (skipped.count > 0) this.log.warn({ skipped: skipped.count }, 'the registry listed peer addresses no peer can use (zone IDs, loopback, link-local…); left out');
     this.p.peerHealth?.registrySaw(peers, nowMs);
     this.p.jobs?.replanSoon();
   }

@@ -1,20 +1,36 @@
 // Peers handed out by the registry's bootstrap call, into the peer DB.
 import type { Logger } from 'pino';
+import { isPeerAddress } from '../../config/peer-address.js';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
 import type { PeerDb } from '../peers/peer-db.js';
+import { parseHostPort } from '../sys/host-port.js';
 
-/** Stores every peer but ourselves; a new one is an event. Returns how many were new. */
-export function addBootstrapPeers(peers: readonly BootstrapPeer[], to: { self: string; peerDb: PeerDb; events: EventLog; nowMs: number }): number {
+/**
+ * Stores every peer but ourselves; a new one is an event. Returns how many were new.
+ * Addresses no peer could use (an older registry may still serve them: config/peer-address.ts)
+ * are left out and counted in `skipped`.
+ */
+export function addBootstrapPeers(
+  peers: readonly BootstrapPeer[],
+  to: { self: string; peerDb: Pick<PeerDb, 'upsertPeer'>; events: Pick<EventLog, 'add'>; nowMs: number; skipped?: { count: number } },
+): number {
   let created = 0;
   for (const p of peers) {
     if (p.prefix === to.self) continue;
-    const r = to.peerDb.upsertPeer({ prefix: p.prefix, addresses: p.addresses, source: 'registry' }, to.nowMs);
+    const addresses = p.addresses.filter(usableAddress);
+    if (to.skipped) to.skipped.count += p.addresses.length - addresses.length;
+    const r = to.peerDb.upsertPeer({ prefix: p.prefix, addresses, source: 'registry' }, to.nowMs);
     if (!r.created) continue;
     created++;
-    to.events.add('peer-learned', `peer ${p.prefix} learned from the registry (${p.addresses.join(', ')})`, p.prefix);
+    to.events.add('peer-learned', `peer ${p.prefix} learned from the registry (${addresses.join(', ') || 'no usable address'})`, p.prefix);
   }
   return created;
+}
+
+function usableAddress(text: string): boolean {
+  const hp = parseHostPort(text);
+  return hp !== undefined && isPeerAddress(hp.host);
 }
 
 /**

@@ -41,6 +41,10 @@ const bad: Array<{ name: string; text: string; want: RegExp }> = [
   { name: 'out of range', text: `${minimal}[babel]\nhello_interval = 0.01\n`, want: /babel\.hello_interval: / },
   { name: 'wrong type', text: `${minimal}[underlay]\nport = "1194"\n`, want: /underlay\.port: / },
   { name: 'minimum tunnel age below 1 s', text: `${minimal}[tunnels]\nmin_age = 0\n`, want: /tunnels\.min_age: / },
+  { name: 'announced address with a zone ID', text: `${minimal}[underlay]\naddresses = ["[fe80::1%eth0]:1194"]\n`, want: /underlay\.addresses\.0: .*zone ID.*peers could not use it/ },
+  { name: 'announced loopback address', text: `${minimal}[underlay]\naddresses = ["203.0.113.7", "127.0.0.1:1194"]\n`, want: /underlay\.addresses\.1: 127\.0\.0\.1 is a loopback address/ },
+  { name: 'announced host name', text: `${minimal}[underlay]\naddresses = ["vpn.example.org"]\n`, want: /underlay\.addresses\.0: vpn\.example\.org is not an IP address/ },
+  { name: 'announced port out of range', text: `${minimal}[underlay]\naddresses = ["203.0.113.7:70000"]\n`, want: /underlay\.addresses\.0: .*port must be 1-65535/ },
   { name: 'bad neighbour', text: `${minimal}[tunnels]\nneighbours = ["fd00::1/64"]\n`, want: /tunnels\.neighbours\.0: .*host bits/ },
 ];
 
@@ -51,6 +55,11 @@ for (const { name, text, want } of bad) {
     t.regex(err!.message, want);
   });
 }
+
+test('announced addresses: IP, IPv4:PORT and [IPv6]:PORT are accepted', (t) => {
+  const c = parseNodeConfig(`${minimal}[underlay]\naddresses = ["203.0.113.7", "203.0.113.7:1200", "2001:db8::7", "[2001:db8::7]:1200"]\n`, '/x.toml');
+  t.deepEqual(c.underlay.addresses, ['203.0.113.7', '203.0.113.7:1200', '2001:db8::7', '[2001:db8::7]:1200']);
+});
 
 test('a missing file says what to run', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rn-cfg-'));

@@ -104,7 +104,12 @@ test('status page in headless Chromium: every node listed, every reported tunnel
   for (const n of cli.nodes) t.is(n.tunnel_list.length, n.tunnels);
 
   // The inline script refreshes the page (allowed by the page's CSP).
-  await page.waitForFunction("document.getElementById('refresh')?.textContent?.startsWith('updated')", null, { timeout: 60_000 });
+  // Polled from here with a function (page.waitForFunction would eval a string in the page, which its CSP forbids).
+  await waitFor(async () => {
+    const text = await page.evaluate(() => document.getElementById('refresh')?.textContent ?? '');
+    if (!text.startsWith('updated')) throw new Error(`refresh line: ${JSON.stringify(text)}`);
+    return true;
+  }, { timeoutMs: 60_000, intervalMs: 500, what: 'the page to refresh itself' });
   t.deepEqual((await readPage(page)).rows, prefixes, 'still every node after a refresh');
   t.deepEqual(consoleErrors.filter((e) => /Content Security Policy|Refused/i.test(e)), [], 'no CSP violation');
 

@@ -41,6 +41,8 @@ export interface MonitoredTunnel {
   openedAtMs: number;
   /** Liveness starts once the tunnel came up the first time. */
   everUp: boolean;
+  /** Ours is the client end (outgoing) or the server end (incoming); absent: treated as a client end. */
+  direction?: 'outgoing' | 'incoming';
 }
 
 export interface LinkMonitorDeps {
@@ -295,6 +297,11 @@ export class LinkMonitor {
       this.resume(t);
       this.deps.detours?.release(t.ifName);
       this.deps.manager.setLinkUp(t.peer);
+    } else if (t.direction === 'incoming') {
+      // A server end has nothing to start again: the client's new handshake reaches it. Restarting
+      // it as well can cut that handshake half-way (both ends restart about 5 s after the loss),
+      // leaving the client waiting out its hand-window (60 s).
+      this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: our server end waits for the client to connect again');
     } else {
       this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: restarting our openvpn end');
       this.deps.supervisor.restart(t.childName).catch((err: unknown) => this.deps.log.warn({ err, child: t.childName }, 'openvpn restart failed'));

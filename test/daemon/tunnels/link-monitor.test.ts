@@ -168,7 +168,7 @@ test('a link this host bounces on purpose (babel cost change) is not lost for th
   t.deepEqual(calls, [`babel flush ${IF_B}`, `down ${B} nothing heard for 1.0 s`]);
 });
 
-test('a link lost for 5 s gets its openvpn end restarted, then every 30 s', async (t) => {
+test('a link lost for 5 s gets its openvpn end restarted, then after 30 s', async (t) => {
   const { clock, calls, monitor, helloFromB } = setup();
   helloFromB();
   await clock.advance(1_000);
@@ -179,6 +179,17 @@ test('a link lost for 5 s gets its openvpn end restarted, then every 30 s', asyn
   t.is(calls.filter((c) => c.startsWith('restart')).length, 1);
   await clock.advance(30_000);
   t.is(calls.filter((c) => c.startsWith('restart')).length, 2);
+  monitor.stop();
+});
+
+test('a lost link whose server end is ours: the server waits for the client to connect again, it is never restarted', async (t) => {
+  const { clock, calls, monitor, helloFromB, tunnels } = setup();
+  tunnels[0] = { ...tunnels[0]!, childName: `openvpn from ${B}`, direction: 'incoming' };
+  helloFromB();
+  await clock.advance(1_000);
+  t.true(calls.includes(`down ${B} nothing heard for 1.0 s`));
+  await clock.advance(120_000);
+  t.deepEqual(calls.filter((c) => c.startsWith('restart')), []);
   monitor.stop();
 });
 

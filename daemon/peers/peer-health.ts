@@ -3,7 +3,7 @@
 // failure of this host is logged and raised as a health item, never recorded
 // against the peer. Any proof of life revives a peer dead of failures: an
 // authenticated packet from it, its tunnel request, the registry having seen
-// it after our last failure, or an answer to the retry hello sent to each dead
+// it well after our last failure (30 s), or an answer to the retry hello sent to each dead
 // peer when its (long, jittered) retry is due. Revoked peers stay dead.
 import type { Logger } from 'pino';
 import type { EventLog } from '../events.js';
@@ -32,6 +32,12 @@ export interface PeerHealthOptions {
   maxProbesPerRound: number;
   /** A registry's last_seen older than this proves nothing. */
   registryRecentMs: number;
+  /**
+   * A registry sighting revives a peer only this long after our last failure with it: the registry
+   * sees a peer we cannot reach all along, and reviving it the moment it was marked dead would
+   * have us try it again at once, round after round.
+   */
+  registryReviveGapMs: number;
   /** Packets from one peer are checked against the DB at most this often. */
   proofCheckIntervalMs: number;
   /** Attempts remembered for the blame rule. */
@@ -45,6 +51,7 @@ export const DEFAULT_PEER_HEALTH_OPTIONS: PeerHealthOptions = {
   probeAttempts: 2,
   maxProbesPerRound: 4,
   registryRecentMs: 600_000,
+  registryReviveGapMs: 30_000,
   proofCheckIntervalMs: 5_000,
   historySize: 32,
 };
@@ -197,7 +204,7 @@ export class PeerHealth {
     for (const p of peers) {
       const seenMs = Date.parse(p.last_seen);
       const record = this.deps.peers.getPeer(p.prefix);
-      if (record === undefined || !registrySaysAlive(record, seenMs, nowMs, this.options.registryRecentMs)) continue;
+      if (record === undefined || !registrySaysAlive(record, seenMs, nowMs, this.options.registryRecentMs, this.options.registryReviveGapMs)) continue;
       this.recordProofOfLife(p.prefix, `the registry saw it ${Math.max(0, Math.round((nowMs - seenMs) / 1000))} s ago`, nowMs);
     }
   }
@@ -248,8 +255,8 @@ export class PeerHealth {
  * The registry heard from a peer dead of failures recently and after our last
  * failed attempt: it is alive, so it is worth trying again.
  */
-export function registrySaysAlive(p: Pick<PeerRecord, 'dead' | 'deadCause' | 'deadSinceMs' | 'lastFailureMs'>, seenMs: number, nowMs: number, recentMs: number): boolean {
+export function registrySaysAlive(p: Pick<PeerRecord, 'dead' | 'deadCause' | 'deadSinceMs' | 'lastFailureMs'>, seenMs: number, nowMs: number, recentMs: number, gapMs = 0): boolean {
   if (!p.dead || p.deadCause !== 'failures' || !Number.isFinite(seenMs)) return false;
   if (nowMs - seenMs > recentMs) return false;
-  return seenMs > (p.lastFailureMs ?? p.deadSinceMs ?? Infinity);
+  return seenMs > (p.lastFailureMs ?? p.deadSinceMs ?? Infinity) + gapMs;
 }

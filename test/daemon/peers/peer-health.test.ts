@@ -119,7 +119,7 @@ test('proof of life: a packet from a dead peer revives it (checked at most every
   t.like(db.getPeer(P(3)), { dead: true, deadCause: 'revoked' });
 });
 
-test('registry bootstrap: a dead peer the registry saw after our last failure, recently, is revived', (t) => {
+test('registry bootstrap: a dead peer the registry saw well after our last failure (30 s), recently, is revived', (t) => {
   const { clock, db, ph, teardown } = setup();
   t.teardown(teardown);
   const t0 = clock.nowMs();
@@ -127,14 +127,15 @@ test('registry bootstrap: a dead peer the registry saw after our last failure, r
   const iso = (ms: number) => new Date(ms).toISOString();
   ph.registrySaw(
     [
-      { prefix: P(1), last_seen: iso(t0 + 20 * S) }, // after our failure: alive
-      { prefix: P(2), last_seen: iso(t0 - 20 * S) }, // before it: proves nothing
+      { prefix: P(1), last_seen: iso(t0 + 31 * S) }, // well after our failure: alive
+      { prefix: P(2), last_seen: iso(t0 + 20 * S) }, // soon after it: the registry saw it all along while we could not reach it
       { prefix: P(3), last_seen: 'not a date' },
       { prefix: P(9), last_seen: iso(t0 + 20 * S) }, // unknown
     ],
-    t0 + 30 * S,
+    t0 + 32 * S,
   );
   t.deepEqual(db.listPeers({ dead: true }).map((p) => p.prefix), [P(2), P(3)]);
+  t.false(registrySaysAlive({ dead: true, deadCause: 'failures', deadSinceMs: t0, lastFailureMs: t0 }, t0 - 20 * S, t0 + S, 10 * MIN), 'seen before our failure: proves nothing');
   t.false(registrySaysAlive({ dead: true, deadCause: 'failures', deadSinceMs: t0, lastFailureMs: t0 }, t0 + S, t0 + 11 * MIN, 10 * MIN), 'too old to count');
   t.false(registrySaysAlive({ dead: true, deadCause: 'revoked', deadSinceMs: t0, lastFailureMs: null }, t0 + S, t0 + 2 * S, 10 * MIN), 'revoked');
 });

@@ -9,7 +9,7 @@ import type { Supervisor } from './supervisor.js';
 /** Lines kept per child for the crash report. */
 export const LAST_LINES = 10;
 
-export type ChildLineLevel = 'info' | 'warn' | 'error';
+export type ChildLineLevel = 'debug' | 'info' | 'warn' | 'error';
 
 // openvpn: "Options error: …", "ERROR: Cannot open TUN/TAP dev …", "Exiting due to fatal error";
 // babeld: fatal set-up failures. Matched at the start so that a peer's error relayed in a
@@ -18,8 +18,15 @@ const ERROR = /^(options error|error\b|fatal\b)|exiting due to fatal error|\bfat
 // "WARNING: …", "TLS Error: …", "VERIFY ERROR: …", "Couldn't …", "… failed", "DEPRECATED OPTION".
 const WARN = /warning|\berror\b|\bfail(ed|ure)?\b|deprecated|couldn'?t|cannot|can't|refused|denied|unable/i;
 
+// Lines a busy network repeats many times a minute and that say nothing an operator acts on:
+// babeld's late hellos on a loaded host (602 in 10 min on one node of a 64-node lab, each a
+// log write on a starved machine), openvpn's CRL reload and script-security note at every
+// session. At debug; still kept for a crash report.
+const ROUTINE = /^Late hello: bufferbloated neighbor|^CRL: loaded \d+ CRLs? from file|^NOTE: the current --script-security setting/;
+
 /** The level a child's output line is logged at. Pure. */
 export function childLineLevel(line: string): ChildLineLevel {
+  if (ROUTINE.test(line)) return 'debug';
   if (ERROR.test(line)) return 'error';
   if (WARN.test(line)) return 'warn';
   return 'info';
@@ -36,7 +43,7 @@ interface Run {
 }
 
 /** Logs every child's output through `log` from now on; returns the unsubscribe function. */
-export function logChildOutput(supervisor: Pick<Supervisor, 'on' | 'onOutput'>, log: Pick<Logger, 'info' | 'warn' | 'error'>): () => void {
+export function logChildOutput(supervisor: Pick<Supervisor, 'on' | 'onOutput'>, log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>): () => void {
   const runs = new Map<number, Run>();
   const run = (name: string, pid: number): Run => {
     let r = runs.get(pid);

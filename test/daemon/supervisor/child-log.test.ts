@@ -9,7 +9,7 @@ import { FakeSpawner } from '../../fakes/fake-spawner.js';
 const noProc: ProcAccess = { startTime: () => undefined, cmdline: () => undefined, kill: () => false, alive: () => false };
 
 interface Logged {
-  level: 'info' | 'warn' | 'error';
+  level: 'debug' | 'info' | 'warn' | 'error';
   fields: Record<string, unknown>;
   msg: string;
 }
@@ -19,12 +19,15 @@ function setup(spawner: Spawner = new FakeSpawner()) {
   const sup = new Supervisor({ spawner, clock, proc: noProc });
   const logged: Logged[] = [];
   const at = (level: Logged['level']) => (fields: object, msg: string) => void logged.push({ level, fields: fields as Record<string, unknown>, msg });
-  const off = logChildOutput(sup, { info: at('info'), warn: at('warn'), error: at('error') } as never);
+  const off = logChildOutput(sup, { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as never);
   return { sup, spawner: spawner as FakeSpawner, logged, off };
 }
 
 test('openvpn and babeld lines get the level of what they say', (t) => {
-  const cases: Array<[string, 'info' | 'warn' | 'error']> = [
+  const cases: Array<[string, 'debug' | 'info' | 'warn' | 'error']> = [
+    ['Late hello: bufferbloated neighbor fe80::b8c1:42ff:fe00:1 on rn1a2b3c4d5e6f', 'debug'],
+    ['CRL: loaded 1 CRLs from file /run/resilnet/crl.pem', 'debug'],
+    ['NOTE: the current --script-security setting may allow this configuration to call user-defined scripts', 'debug'],
     ['OpenVPN 2.6.3 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL]', 'info'],
     ['Initialization Sequence Completed', 'info'],
     ['TUN/TAP device rn-1a2b opened', 'info'],

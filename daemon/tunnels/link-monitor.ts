@@ -191,7 +191,7 @@ export class LinkMonitor {
       }
       for (const t of this.tracked.values()) {
         if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
-        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, policy, localLateMs));
+        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, endPolicy(policy, t.tunnel), localLateMs));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
@@ -199,7 +199,7 @@ export class LinkMonitor {
     // Wake for the next hello, or earlier when a link's deadline falls before it.
     let wakeMs = this.nextSendMs;
     for (const t of this.tracked.values()) {
-      const d = nextLivenessDeadlineMs(t.liveness, nowMs, policy, localLateMs);
+      const d = nextLivenessDeadlineMs(t.liveness, nowMs, endPolicy(policy, t.tunnel), localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
     }
     this.schedule(wakeMs - nowMs);
@@ -297,11 +297,6 @@ export class LinkMonitor {
       this.resume(t);
       this.deps.detours?.release(t.ifName);
       this.deps.manager.setLinkUp(t.peer);
-    } else if (t.direction === 'incoming') {
-      // A server end has nothing to start again: the client's new handshake reaches it. Restarting
-      // it as well can cut that handshake half-way (both ends restart about 5 s after the loss),
-      // leaving the client waiting out its hand-window (60 s).
-      this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: our server end waits for the client to connect again');
     } else {
       this.deps.log.info({ peer: t.peer, child: t.childName, lostForMs: a.lostForMs }, 'link still lost: restarting our openvpn end');
       this.deps.supervisor.restart(t.childName).catch((err: unknown) => this.deps.log.warn({ err, child: t.childName }, 'openvpn restart failed'));
@@ -312,6 +307,18 @@ export class LinkMonitor {
     this.deps.babel.resumeInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel re-add of a restored link failed'));
   }
 }
+
+/**
+ * A server end is restarted later than a client end (SERVER_RESTART_AFTER_MS): the client
+ * restarts first and its new handshake reaches a live server within seconds, while a server
+ * restarted at the same moment could cut that handshake half-way and leave the client waiting
+ * out openvpn's 60 s hand-window. A frozen server still gets restarted, a little later.
+ */
+function endPolicy(policy: LivenessPolicy, t: MonitoredTunnel): LivenessPolicy {
+  return t.direction === 'incoming' ? { ...policy, restartAfterMs: Math.max(policy.restartAfterMs, SERVER_RESTART_AFTER_MS) } : policy;
+}
+
+const SERVER_RESTART_AFTER_MS = 20_000;
 
 function linkHostFor(t: MonitoredTunnel): string {
   return `${linkLocalFor(t.peer)}%${t.ifName}`;

@@ -182,14 +182,18 @@ test('a link lost for 5 s gets its openvpn end restarted, then after 30 s', asyn
   monitor.stop();
 });
 
-test('a lost link whose server end is ours: the server waits for the client to connect again, it is never restarted', async (t) => {
+test('a lost link whose server end is ours: restarted only after 20 s (the client restarts at 5 s), then backing off', async (t) => {
   const { clock, calls, monitor, helloFromB, tunnels } = setup();
   tunnels[0] = { ...tunnels[0]!, childName: `openvpn from ${B}`, direction: 'incoming' };
   helloFromB();
   await clock.advance(1_000);
   t.true(calls.includes(`down ${B} nothing heard for 1.0 s`));
-  await clock.advance(120_000);
+  await clock.advance(19_999);
   t.deepEqual(calls.filter((c) => c.startsWith('restart')), []);
+  await clock.advance(1);
+  t.deepEqual(calls.filter((c) => c.startsWith('restart')), [`restart openvpn from ${B}`]);
+  await clock.advance(30_000);
+  t.is(calls.filter((c) => c.startsWith('restart')).length, 2);
   monitor.stop();
 });
 

@@ -4,9 +4,8 @@
 // knew from elsewhere stay behind them). The peers it passes on are stored
 // only when new to us: they are signed by a node of our network, the same
 // trust as a gossiped peer list, but never override what we know first-hand.
-import { isPeerAddress } from '../../config/peer-address.js';
 import type { PeerDb, PeerRecord } from '../peers/peer-db.js';
-import { parseHostPort } from '../sys/host-port.js';
+import { isPeerEndpoint } from '../sys/host-port.js';
 import type { AnnouncedPeer } from './announcement.js';
 
 export interface AdoptResult {
@@ -24,7 +23,7 @@ export function adoptNeighbour(
   n: { prefix: string; serial: string; endpoints: readonly string[]; peers: readonly AnnouncedPeer[] },
   to: { self: string; peerDb: Pick<PeerDb, 'getPeer' | 'upsertPeer'>; nowMs: number },
 ): AdoptResult {
-  const endpoints = n.endpoints.filter(usable);
+  const endpoints = n.endpoints.filter(isPeerEndpoint);
   const before = to.peerDb.getPeer(n.prefix);
   const addresses = [...new Set([...endpoints, ...(before?.addresses ?? [])])].slice(0, MAX_ADDRESSES);
   const changed = !before || endpoints.some((e, i) => before.addresses[i] !== e);
@@ -32,7 +31,7 @@ export function adoptNeighbour(
   const learnedPeers: string[] = [];
   for (const p of n.peers) {
     if (p.prefix === to.self || p.prefix === n.prefix || to.peerDb.getPeer(p.prefix)) continue;
-    const usableAddresses = p.addresses.filter(usable);
+    const usableAddresses = p.addresses.filter(isPeerEndpoint);
     if (usableAddresses.length === 0) continue;
     to.peerDb.upsertPeer({ prefix: p.prefix, addresses: usableAddresses, source: 'peer' }, to.nowMs);
     learnedPeers.push(p.prefix);
@@ -44,14 +43,9 @@ export function adoptNeighbour(
 export function peersToShare(peers: readonly PeerRecord[], count: number, exclude: ReadonlySet<string>): AnnouncedPeer[] {
   return peers
     .filter((p) => !p.dead && !exclude.has(p.prefix))
-    .map((p) => ({ prefix: p.prefix, addresses: p.addresses.filter(usable), at: p.lastSuccessMs ?? 0 }))
+    .map((p) => ({ prefix: p.prefix, addresses: p.addresses.filter(isPeerEndpoint), at: p.lastSuccessMs ?? 0 }))
     .filter((p) => p.addresses.length > 0)
     .sort((a, b) => b.at - a.at)
     .slice(0, count)
     .map(({ prefix, addresses }) => ({ prefix, addresses }));
-}
-
-function usable(address: string): boolean {
-  const hp = parseHostPort(address);
-  return hp !== undefined && isPeerAddress(hp.host);
 }

@@ -1,10 +1,9 @@
 // Peers handed out by the registry's bootstrap call, into the peer DB.
 import type { Logger } from 'pino';
-import { isPeerAddress } from '../../config/peer-address.js';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
 import type { PeerDb } from '../peers/peer-db.js';
-import { parseHostPort } from '../sys/host-port.js';
+import { isPeerEndpoint } from '../sys/host-port.js';
 
 /**
  * Stores every peer but ourselves; a new one is an event. Returns how many were new.
@@ -18,7 +17,7 @@ export function addBootstrapPeers(
   let created = 0;
   for (const p of peers) {
     if (p.prefix === to.self) continue;
-    const addresses = p.addresses.filter(usableAddress);
+    const addresses = p.addresses.filter(isPeerEndpoint);
     if (to.skipped) to.skipped.count += p.addresses.length - addresses.length;
     const r = to.peerDb.upsertPeer({ prefix: p.prefix, addresses, source: 'registry' }, to.nowMs);
     if (!r.created) continue;
@@ -26,11 +25,6 @@ export function addBootstrapPeers(
     to.events.add('peer-learned', `peer ${p.prefix} learned from the registry (${addresses.join(', ') || 'no usable address'})`, p.prefix);
   }
   return created;
-}
-
-function usableAddress(text: string): boolean {
-  const hp = parseHostPort(text);
-  return hp !== undefined && isPeerAddress(hp.host);
 }
 
 /**

@@ -78,7 +78,7 @@ export function peersView(p: RunningParts, req: PeersRequest, nowMs: number): Pe
   const via = destinationVia(p);
   const outgoing = p.manager?.list().filter((t) => t.direction === 'outgoing' && t.state !== 'draining').length ?? 0;
   const clientCount = p.settings?.current.tunnels.clientCount ?? 0;
-  const natClass = p.nat?.report().natClass ?? null;
+  const natClass = p.nat?.natClass() ?? null;
   return {
     peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => {
       const t = p.manager?.get(x.prefix);

@@ -1,5 +1,6 @@
 // "IP:PORT" text as peers, the peer DB and the registry write it: IPv6 in
 // brackets ("[2001:db8::7]:1194"), IPv4 bare ("10.1.0.7:1194").
+import { isPeerAddress } from '../../config/peer-address.js';
 
 /** Parses "[IPv6]:PORT" or "IPv4:PORT"; undefined for anything else (no host names, port 1…65535). */
 export function parseHostPort(text: string): { host: string; port: number } | undefined {
@@ -7,6 +8,12 @@ export function parseHostPort(text: string): { host: string; port: number } | un
   if (!m) return undefined;
   const port = Number(m[2]);
   return port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
+}
+
+/** "IP:PORT" text a peer elsewhere could use (config/peer-address.ts): parsed, and not a zone ID, loopback, link-local… */
+export function isPeerEndpoint(text: string): boolean {
+  const hp = parseHostPort(text);
+  return hp !== undefined && isPeerAddress(hp.host);
 }
 
 export function formatHostPort(host: string, port: number): string {

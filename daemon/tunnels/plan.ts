@@ -234,13 +234,9 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     ...shuffle(pool.filter((x) => reachable.has(x) && !neighbours.has(x)), rand).map((peer) => ({ peer, reason: 'random peer babel reaches, not adjacent' })),
     ...unreached.map((peer) => ({ peer, reason: 'random known peer babel does not reach' })),
   ];
-  const take = (): PlanAction | undefined => {
-    const next = queue.shift();
-    if (next !== undefined) adjacent.add(next.peer);
-    return next;
-  };
-  const takePeer = (peer: string): PlanAction | undefined => {
-    const at = queue.findIndex((q) => q.peer === peer);
+  /** Takes `peer` out of the queue (the first one when not given) and counts it as adjacent from now on. */
+  const take = (peer?: string): PlanAction | undefined => {
+    const at = peer === undefined ? 0 : queue.findIndex((q) => q.peer === peer);
     const next = at < 0 ? undefined : queue.splice(at, 1)[0];
     if (next !== undefined) adjacent.add(next.peer);
     return next;
@@ -266,7 +262,7 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     const settled = target > 0 && missing === 0 && active.every((t) => t.state === 'up');
     if (islander === undefined || !settled || sinceRefreshMs < p.islandRefreshMs) return plan;
     plan.refreshed = true;
-    const next = takePeer(islander)!;
+    const next = take(islander)!;
     act(plan.open, next.peer, `another island: ${next.reason}, listed ${Math.round((nowMs - peerBy.get(islander)!.lastSeenMs!) / 1000)} s ago (over capacity until it is up)`);
     return plan;
   }

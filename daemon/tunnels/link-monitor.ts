@@ -183,6 +183,7 @@ export class LinkMonitor {
     // Noted before any verdict: a late tick means the peers' packets may still wait in our socket.
     this.late = noteLateness(this.late, nowMs, nowMs - this.tickDueMs, policy);
     const localLateMs = recentLateMs(this.late, nowMs, policy);
+    const serverPolicy = serverEndPolicy(policy);
     try {
       this.sync();
       if (nowMs >= this.nextSendMs) {
@@ -191,7 +192,7 @@ export class LinkMonitor {
       }
       for (const t of this.tracked.values()) {
         if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
-        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, endPolicy(policy, t.tunnel), localLateMs));
+        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
@@ -199,7 +200,7 @@ export class LinkMonitor {
     // Wake for the next hello, or earlier when a link's deadline falls before it.
     let wakeMs = this.nextSendMs;
     for (const t of this.tracked.values()) {
-      const d = nextLivenessDeadlineMs(t.liveness, nowMs, endPolicy(policy, t.tunnel), localLateMs);
+      const d = nextLivenessDeadlineMs(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
     }
     this.schedule(wakeMs - nowMs);
@@ -314,8 +315,8 @@ export class LinkMonitor {
  * restarted at the same moment could cut that handshake half-way and leave the client waiting
  * out openvpn's 60 s hand-window. A frozen server still gets restarted, a little later.
  */
-function endPolicy(policy: LivenessPolicy, t: MonitoredTunnel): LivenessPolicy {
-  return t.direction === 'incoming' ? { ...policy, restartAfterMs: Math.max(policy.restartAfterMs, SERVER_RESTART_AFTER_MS) } : policy;
+function serverEndPolicy(policy: LivenessPolicy): LivenessPolicy {
+  return { ...policy, restartAfterMs: Math.max(policy.restartAfterMs, SERVER_RESTART_AFTER_MS) };
 }
 
 const SERVER_RESTART_AFTER_MS = 20_000;

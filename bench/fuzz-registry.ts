@@ -309,7 +309,7 @@ async function run(): Promise<number> {
 if (process.argv[2] === '--serve-child') {
   const [dir, ready] = process.argv.slice(3) as [string, string];
   const io = { stdout: { write: () => true }, stderr: process.stderr };
-  process.exitCode = await main(['registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--ready-file', ready], io);
+  process.exitCode = await main(['registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--metrics-listen', '', '--ready-file', ready], io);
 } else {
   process.exitCode = await run().catch((err: unknown) => {
     process.stderr.write(`fuzz-registry failed: ${err instanceof Error ? err.stack : String(err)}\n`);

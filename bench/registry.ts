@@ -64,7 +64,7 @@ async function measure(name: string, total: number, concurrency: number, serverP
 }
 
 async function serveChild(dir: string): Promise<void> {
-  process.exitCode = await main(['registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--ready-file', join(dir, 'ready.json')], {
+  process.exitCode = await main(['registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--metrics-listen', '', '--ready-file', join(dir, 'ready.json')], {
     stdout: { write: () => true }, // keep the registry's logs out of the figures
     stderr: process.stderr,
   });

@@ -137,13 +137,14 @@ export function registerRegistryCommands(program: Command, io: CliIo): void {
     .option('--dir <dir>', 'registry folder made by `registry init`', DEFAULT_REGISTRY_DIR)
     .option('--listen <host:port>', 'listen address (default from registry.toml, normally [::]:8443; port 0 = any free port)')
     .option('--url <url>', 'URL nodes reach the registry at (repeatable; default derived from the listen address)', collect)
-    .option('--ready-file <path>', 'write {"url","port","admin_socket"} JSON here once serving (for scripts and the lab)')
-    .addHelpText('after', '\nExamples:\n  $ resilnet registry serve --dir /var/lib/resilnet-registry\n  $ resilnet registry serve --dir ./reg --listen 127.0.0.1:0 --ready-file ./reg/ready.json\n')
-    .action(async (o: { dir: string; listen?: string; url?: string[]; readyFile?: string }) => {
+    .option('--metrics-listen <ip:port>', 'serve metrics here instead of registry.toml [metrics] listen ("" = off; port 0 = any free port)')
+    .option('--ready-file <path>', 'write {"url","port","admin_socket","metrics_listen"} JSON here once serving (for scripts and the lab)')
+    .addHelpText('after', '\nExamples:\n  $ resilnet registry serve --dir /var/lib/resilnet-registry\n  $ resilnet registry serve --dir ./reg --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --ready-file ./reg/ready.json\n')
+    .action(async (o: { dir: string; listen?: string; url?: string[]; metricsListen?: string; readyFile?: string }) => {
       const { writeFileSync } = await import('node:fs');
-      await serveUntilSignal({ dir: o.dir, listen: o.listen, urls: o.url }, (r) => {
+      await serveUntilSignal({ dir: o.dir, listen: o.listen, urls: o.url, metricsListen: o.metricsListen }, (r) => {
         if (o.readyFile) {
-          writeFileSync(o.readyFile, `${JSON.stringify({ url: r.urls[0], urls: r.urls, port: r.port, admin_socket: r.adminSocket })}\n`);
+          writeFileSync(o.readyFile, `${JSON.stringify({ url: r.urls[0], urls: r.urls, port: r.port, admin_socket: r.adminSocket, metrics_listen: r.metricsListen })}\n`);
         }
       });
     });

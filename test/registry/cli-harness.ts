@@ -45,7 +45,7 @@ export interface ServeHandle {
 export async function spawnServe(t: { teardown: (fn: () => Promise<void> | void) => void }, dir: string): Promise<ServeHandle> {
   const ready = join(dir, 'ready.json');
   rmSync(ready, { force: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--ready-file', ready], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'registry', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--ready-file', ready], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

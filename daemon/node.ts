@@ -1,14 +1,11 @@
-// The node daemon's hub: starts the parts in dependency order, wires them to
-// each other, and stops them in the order that leaves nothing behind. What the
-// parts run with comes from one Settings object (settings.ts), changed only
+// The node daemon's hub: starts the parts in dependency order and wires them to each
+// other; stop (node/stop.ts) takes them down in the order that leaves nothing behind.
+// What the parts run with comes from one Settings object (settings.ts), changed only
 // through reload.ts; everything else lives in daemon/node/ and the parts.
 import { mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { ResilnetError } from '../config/errors.js';
-import { nodeAddress, parsePrefix } from '../config/ipv6.js';
-import { metricsAddress } from '../config/metrics-listen.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
@@ -19,45 +16,47 @@ import { EventLog } from './events.js';
 import { persistentEventSink, type EventWriter } from './events-store.js';
 import { Gossip } from './gossip.js';
 import { HealthRegistry } from './health/health.js';
+import { linkLocalFor, tunnelIfName } from './identity.js';
 import { startNodeLan } from './lan/node-lan.js';
-import { babelRouterId, linkLocalFor, tunnelIfName } from './identity.js';
-import { addBootstrapPeers, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
+import { startNodeNat } from './nat/node-nat.js';
+import { nodeBabelSpec } from './node/babel-spec.js';
+import { bootstrapPeersArrived, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
+import { ComponentLogs } from './node/component-logs.js';
+import { networkConfigAdopted } from './node/config-adopted.js';
 import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
-import type { RunningParts } from './node/parts.js';
-import { planContext } from './node/plan-context.js';
 import { startDestinationTraffic } from './node/dest-traffic.js';
+import { startHostSetup } from './node/host-setup.js';
 import { loadIdentity, peerSelf } from './node/identity.js';
+import { loadNodeMetrics } from './node/metrics.js';
 import { NetworkConfigHolder } from './node/network-config.js';
 import { openvpnArgv } from './node/openvpn-spec.js';
+import type { RunningParts, StartProgress } from './node/parts.js';
 import { startPeriodicJobs } from './node/periodic.js';
+import { planContext } from './node/plan-context.js';
 import { nodeAppliers, NodeSettings } from './node/reconfigure.js';
 import { RegistryConnection } from './node/registry-connection.js';
 import { startRegistrySync } from './node/registry.js';
+import { reloadNode } from './node/reload.js';
+import { stopParts } from './node/stop.js';
 import { reportSupervisorEvent } from './node/supervisor-events.js';
 import { NodeUpnp } from './node/upnp.js';
-import { startNodeNat } from './nat/node-nat.js';
+import { startUpnpAfterBurst } from './node/upnp-start.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
 import { peerPolicyFromConfig } from './peers/retry-policy.js';
-import { outcomeSummary, reportSummary } from './reload.js';
 import { TIMING, type LogLevel, type Settings } from './settings.js';
 import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
 import { logChildOutput } from './supervisor/child-log.js';
+import { stopController } from './sys/abort.js';
 import type { Clock } from './sys/clock.js';
-import { applyCommands, planNodeSetup, planNodeTeardown, planTunnelTeardown } from './sys/interfaces.js';
+import { LatenessMeter } from './sys/lateness.js';
 import type { Spawner } from './sys/spawner.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
-import type { RunningNodeMetrics } from './metrics/node-endpoint.js';
-import { LatenessMeter } from './sys/lateness.js';
-import { RouteRequests } from './tunnels/route-request.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
-import { stopController } from './sys/abort.js';
-
-/** UPnP starts when the start-up burst is over, and no later than this after the start. */
-const UPNP_START_LATEST_MS = 15_000;
+import { RouteRequests } from './tunnels/route-request.js';
 
 export interface NodeComponents {
   clock: Clock;
@@ -67,41 +66,32 @@ export interface NodeComponents {
 }
 
 export class Node implements ControlBackend {
-  /** resilnet.toml as read at start (NodeSettings holds the one in force). */
-  private readonly config: NodeConfig;
-  private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly spawner: Spawner;
   private readonly rand: () => number;
+  private readonly logs: ComponentLogs;
+  private readonly log: Logger;
   private readonly eventLog: EventLog;
   private readonly eventStore: EventWriter;
   private readonly health: HealthRegistry;
-  private readonly stopController = stopController();
-  /** Component loggers: pino children keep their own level, so a log-level change sets each. */
-  private readonly logs = new Map<string, Logger>();
-  private readonly logLevel: LogLevel | undefined;
-  /** The parts, each set once built. */
-  private readonly p: RunningParts = {};
-  private destTrafficStarting: Promise<void> | undefined;
-  private setupDone = false;
-  private startedAtMs = 0;
-  private stopping: Promise<void> | undefined;
-  private routeRequests: RouteRequests | undefined;
   /** How late the daemon's timers fire: babeld's deadlines widen by it; metrics report it. */
   private readonly lateness: LatenessMeter;
-  private metrics: Promise<RunningNodeMetrics | undefined> | undefined;
+  private readonly stopController = stopController();
+  /** The parts, each set once built. */
+  private readonly p: RunningParts = {};
+  private readonly progress: StartProgress = { hostSetUp: false };
+  private startedAtMs = 0;
+  private stopping: Promise<void> | undefined;
 
-  constructor(config: NodeConfig, components: NodeComponents, options: { logLevelOverride?: LogLevel | undefined } = {}) {
-    this.config = config;
-    this.log = components.log;
+  /** `config`: resilnet.toml as read at start (NodeSettings holds the one in force). */
+  constructor(private readonly config: NodeConfig, private readonly components: NodeComponents, private readonly options: { logLevelOverride?: LogLevel | undefined } = {}) {
     this.clock = components.clock;
-    this.spawner = components.spawner;
     this.rand = components.rand ?? Math.random;
-    this.logLevel = options.logLevelOverride;
-    const eventLog = this.componentLog('events');
+    this.logs = new ComponentLogs(components.log);
+    this.log = components.log;
+    const eventLog = this.logs.for('events');
     this.eventStore = persistentEventSink(config.node.state_dir, { clock: this.clock, log: eventLog });
     this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text), sink: this.eventStore });
-    this.health = new HealthRegistry({ clock: this.clock, log: this.componentLog('health') });
+    this.health = new HealthRegistry({ clock: this.clock, log: this.logs.for('health') });
     this.lateness = new LatenessMeter(this.clock);
   }
 
@@ -113,338 +103,215 @@ export class Node implements ControlBackend {
     return this.p.settings!.current;
   }
 
-  // ---- start ---------------------------------------------------------------
-
   async start(): Promise<void> {
+    const { clock, eventLog: events, health, logs, config, p } = this;
     const signal = this.stopController.signal;
-    const { clock, eventLog: events, health } = this;
     this.startedAtMs = clock.nowMs();
-    const config = this.config;
-    const identity = (this.p.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
+    const identity = (p.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
     const prefix = identity.cert.prefix;
     this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     // First, so that a second daemon on the same run dir stops here (before it could
     // touch the first one's children) and `resilnet status` can say "still starting".
-    this.p.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: this.componentLog('control') });
-    await this.p.control.start();
+    p.control = new ControlServer({ socketPath: config.control.socket }, { backend: this, log: logs.for('control') });
+    await p.control.start();
 
     // [peers] in resilnet.toml: quicker first retries than the DB's default (a fresh node should find a working peer fast).
     const peerPolicy = peerPolicyFromConfig(config.peers); // a start setting (settings.start.peers): the peer DB exists before the settings do
-    const peerDb = (this.p.peerDb = new PeerDb(join(config.node.state_dir, PEER_DB_FILE), peerPolicy));
-    const registry = (this.p.registry = new RegistryConnection(() => this.p.identity!, config.registry.url));
-    this.p.network = new NetworkConfigHolder({
+    const peerDb = (p.peerDb = new PeerDb(join(config.node.state_dir, PEER_DB_FILE), peerPolicy));
+    const registry = (p.registry = new RegistryConnection(() => p.identity!, config.registry.url));
+    p.network = new NetworkConfigHolder({
       clock, log: this.log, events, peerDb, signal,
       caPem: identity.caPem,
       runDir: config.node.run_dir,
       configDir: dirname(config.path),
       registry: () => registry.api,
-      revoke: { revalidateCerts: () => this.p.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await this.p.manager?.closeRevoked(s)) },
-      onAdopted: async (held) => {
-        const outcomes = await this.p.settings!.adopt(held.config);
-        if (outcomes.length) events.add('network-config', `settings of version ${held.config.version}: ${outcomeSummary(outcomes)}`);
-        void this.p.gossip?.spreadConfig(held.origin.startsWith('peer ') ? held.origin.slice(5) : undefined);
-      },
+      revoke: { revalidateCerts: () => p.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await p.manager?.closeRevoked(s)) },
+      onAdopted: (held) => networkConfigAdopted(held, p, events),
     });
-    const held = await this.p.network.obtain();
-    this.p.settings = new NodeSettings(config, held.config, { logLevel: this.logLevel }, this.appliers(), signal);
+    const held = await p.network.obtain();
+    p.settings = new NodeSettings(config, held.config, { logLevel: this.options.logLevelOverride }, this.appliers(), signal);
     // The start slice never changes while the node runs; live slices are read from this.settings
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
     this.log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
     const { minLivePeers, bootstrapCount } = this.settings.registry;
     const livePeers = peerDb.listPeers({ dead: false }).length;
-    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log: this.log, onPeers: (peers) => this.addBootstrapPeers(peers) });
+    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log: this.log, onPeers: (peers) => this.bootstrapPeers(peers) });
 
     // Children an earlier run left behind (after kill -9) go before anything is spawned.
     const stale = await cleanStaleChildren(config.node.run_dir, { clock });
     if (stale.stopped.length) this.log.warn({ children: stale.stopped.map((c) => c.name) }, 'stopped children of an earlier run');
 
-    this.setupDone = true;
+    this.progress.hostSetUp = true;
     // Forwarding and our address on lo are not needed to open a tunnel: the commands run
     // while the peer protocol and the first tunnel requests start, and are waited for
     // before the start is complete (a failure still ends the start). babeld announces our
     // prefix as soon as the address is there.
-    const setup = applyCommands(planNodeSetup({ prefix, networkPrefix: start.networkPrefix }), {
-      retry: { signal, onRetry: (r, attempt, delayMs) => this.log.warn({ argv: r.argv, attempt, delayMs }, 'network setup command timed out; retrying') },
-    }).then(() => undefined, (err: unknown) => ({ err }));
+    const setup = startHostSetup({ prefix, networkPrefix: start.networkPrefix }, { signal, log: this.log });
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
-    this.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: this.componentLog('tunnels'), health }).then((m) => void (this.p.destTraffic = m));
+    this.progress.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: logs.for('tunnels'), health }).then((m) => void (p.destTraffic = m));
 
-    const supervisor = (this.p.supervisor = new Supervisor({ spawner: this.spawner, clock, runDir: config.node.run_dir }));
-    supervisor.on((ev) => reportSupervisorEvent(ev, { log: this.componentLog('supervisor'), events, health }));
-    logChildOutput(supervisor, this.componentLog('children'));
+    const supervisor = (p.supervisor = new Supervisor({ spawner: this.components.spawner, clock, runDir: config.node.run_dir }));
+    supervisor.on((ev) => reportSupervisorEvent(ev, { log: logs.for('supervisor'), events, health }));
+    logChildOutput(supervisor, logs.for('children'));
 
-    const address = nodeAddress(parsePrefix(prefix));
     this.lateness.start();
-    const babel = (this.p.babel = new BabelLink(
-      {
-        socketPath: join(config.node.run_dir, 'babeld.sock'),
-        stateFile: join(config.node.state_dir, 'babeld.state'),
-        helloIntervalSec: this.settings.babel.helloIntervalSec,
-        routerId: babelRouterId(prefix),
-        ownPrefix: prefix,
-        nodeAddress: address,
-      },
-      // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
-      { clock, health, lateness: this.lateness, log: this.componentLog('babel'), supervisor, onLinkBounce: (ifName, phase) => this.p.links?.plannedSilence(ifName, phase === 'start') },
-    ));
+    const babelSpec = nodeBabelSpec(config.node, prefix, this.settings.babel.helloIntervalSec);
+    // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
+    const babel = (p.babel = new BabelLink(babelSpec, { clock, health, lateness: this.lateness, log: logs.for('babel'), supervisor, onLinkBounce: (ifName, phase) => p.links?.plannedSilence(ifName, phase === 'start') }));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.
     const babelStarted = babel.start();
-    const detours = (this.p.detours = new DetourRoutes({
+    const detours = (p.detours = new DetourRoutes({
       clock,
-      log: this.componentLog('tunnels'),
+      log: logs.for('tunnels'),
       babel: { routes: () => babel.routes(), recentlyDropped: () => babel.recentlyDropped() },
       ownPrefix: prefix,
-      nodeAddress: address,
+      nodeAddress: babelSpec.nodeAddress,
     }));
     // Detours a killed daemon left behind; queued before any new one, not waited for.
     detours.start().catch((err: unknown) => this.log.warn({ err }, 'cannot remove old detour routes'));
 
     const upScript = writeUpScript(config.node.run_dir);
-    const peerLog = this.componentLog('peerproto');
-    const verifyPeerCert = makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => this.p.network!.revoked });
-    const peerproto = (this.p.peerproto = new PeerProtocol({
-      clock,
-      self: peerSelf(identity),
-      verifyPeerCert,
-      log: peerLog,
-      configVersion: () => this.p.network!.held?.config.version,
-    }));
+    const peerLog = logs.for('peerproto');
+    const verifyPeerCert = makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => p.network!.revoked });
+    const peerproto = (p.peerproto = new PeerProtocol({ clock, self: peerSelf(identity), verifyPeerCert, log: peerLog, configVersion: () => p.network!.held?.config.version }));
     await peerproto.start({ port: start.port });
     // Failures and proofs of life pass through here: a cut-off host blames itself, not its peers.
-    const peerHealth = (this.p.peerHealth = new PeerHealth(
+    const peerHealth = (p.peerHealth = new PeerHealth(
       {
         clock, events, health,
-        log: this.componentLog('peers'),
+        log: logs.for('peers'),
         peers: peerDb,
         hello: (to, o) => peerproto.hello(to, o),
-        orderAddresses: (a) => this.p.addresses?.dialOrder(a) ?? [...a],
-        isAdjacent: (p) => this.p.manager?.isAdjacent(p) ?? false,
-        lastRegistryContactMs: () => this.p.registrySync?.status().lastContactMs ?? null,
+        orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
+        isAdjacent: (peer) => p.manager?.isAdjacent(peer) ?? false,
+        lastRegistryContactMs: () => p.registrySync?.status().lastContactMs ?? null,
       },
       { probeIntervalMs: PeerHealth.probeIntervalFor(peerPolicy) },
     ));
     peerHealth.listenTo(peerproto);
     peerHealth.start();
 
-    const routeRequests = (this.routeRequests = new RouteRequests({ clock, log: this.componentLog('babel') }));
-    const manager = (this.p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
+    const routeRequests = (p.routeRequests = new RouteRequests({ clock, log: logs.for('babel') }));
+    const manager = (p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours,
-      log: this.componentLog('tunnels'),
+      log: logs.for('tunnels'),
       peers: peerHealth,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       ifNameFor: tunnelIfName,
-      planContext: () => planContext(this.p),
-      orderAddresses: (a) => this.p.addresses?.dialOrder(a) ?? [...a],
+      planContext: () => planContext(p),
+      orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
-      onPeerDown: (peer, reason) => this.p.links?.peerSaysDown(peer, reason),
-      replanSoon: () => this.p.jobs?.replanSoon(),
+      onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
+      replanSoon: () => p.jobs?.replanSoon(),
       requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
     }));
     manager.start();
 
     const upPeers = () => manager.list().filter((t) => t.state === 'up');
-    this.p.gossip = new Gossip(
+    p.gossip = new Gossip(
       { ownPrefix: prefix, networkPrefix: start.networkPrefix, defaultPort: start.port, intervalMs: TIMING.gossipMs, requestTimeoutMs: TIMING.peerRequestTimeoutMs, peerListCount: 32 },
       {
         clock, peerproto,
         log: peerLog,
         peers: peerDb,
         adjacentPeers: () => upPeers().map((t) => t.peer),
-        config: () => ({ version: this.p.network!.held!.config.version, signed: this.p.network!.held!.signed }),
-        onNetworkConfig: (signed, from) => this.p.network!.offer(signed, `peer ${from}`),
+        config: () => ({ version: p.network!.held!.config.version, signed: p.network!.held!.signed }),
+        onNetworkConfig: (signed, from) => p.network!.offer(signed, `peer ${from}`),
         rand: this.rand,
       },
     );
-    this.p.gossip.start();
+    p.gossip.start();
 
-    const links = (this.p.links = new LinkMonitor({
+    const links = (p.links = new LinkMonitor({
       clock, events, peerproto, babel, manager, detours, supervisor,
-      log: this.componentLog('links'),
+      log: logs.for('links'),
       tunnels: () => manager.list(),
       settings: () => this.settings.links,
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,
     }));
     links.start();
-    this.p.addresses = new AddressAnnouncer(
+    p.addresses = new AddressAnnouncer(
       { ownPrefix: prefix, networkPrefix: start.networkPrefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
       {
         clock, peerproto,
-        log: this.componentLog('addresses'),
+        log: logs.for('addresses'),
         peers: peerDb,
         readInterfaces: () => networkInterfaces(),
         settings: () => ({ port: this.settings.start.port, configured: this.settings.underlay.addresses }),
         adjacent: () => upPeers().map((t) => ({ peer: t.peer, ifName: t.ifName })),
         peerPort: (peer) => links.peerPort(peer),
-        onChange: () => this.p.registrySync?.trigger(),
+        onChange: () => p.registrySync?.trigger(),
       },
     );
-    this.p.addresses.start();
-    this.p.nat = startNodeNat({
-      clock,
-      log: this.componentLog('nat'),
-      config: this.config.nat,
-      addresses: () => this.p.addresses,
-      onChange: () => this.p.registrySync?.trigger(),
-    });
+    p.addresses.start();
+    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger() });
 
-    this.p.jobs = startPeriodicJobs({
+    p.jobs = startPeriodicJobs({
       clock, manager, signal,
       log: this.log,
-      destTraffic: () => this.p.destTraffic,
-      peerPrefixes: () => peerDb.listPeers().map((p) => p.prefix),
+      destTraffic: () => p.destTraffic,
+      peerPrefixes: () => peerDb.listPeers().map((x) => x.prefix),
       clientCount: () => this.settings.tunnels.clientCount,
     });
-    this.p.registrySync = startRegistrySync({
+    p.registrySync = startRegistrySync({
       clock, health, events, registry, peerDb, manager,
-      log: this.componentLog('registry'),
+      log: logs.for('registry'),
       settings: () => this.settings,
-      identity: { get: () => this.p.identity!, set: (id) => void (this.p.identity = id) },
-      network: this.p.network,
-      addresses: () => this.p.addresses,
-      nat: () => this.p.nat,
-      onBootstrapPeers: (peers) => this.addBootstrapPeers(peers),
+      identity: { get: () => p.identity!, set: (id) => void (p.identity = id) },
+      network: p.network,
+      addresses: () => p.addresses,
+      nat: () => p.nat,
+      onBootstrapPeers: (peers) => this.bootstrapPeers(peers),
     });
     // LAN neighbours (lan.interfaces): found and verified without the registry.
-    this.p.lan = await startNodeLan(config.lan, {
+    p.lan = await startNodeLan(config.lan, {
       clock, health, events, peerDb, verifyCert: verifyPeerCert,
-      log: this.componentLog('lan'),
+      log: logs.for('lan'),
       identity: { ...peerSelf(identity), caPem: identity.caPem },
       peerPort: () => this.settings.start.port,
       registryUrl: () => this.settings.registry.url,
-      replanSoon: () => this.p.jobs?.replanSoon(),
+      replanSoon: () => p.jobs?.replanSoon(),
     });
-    const upnpLog = this.componentLog('upnp');
-    this.p.upnp = new NodeUpnp({ clock, health, signal, log: upnpLog, onExternalAddress: (a) => this.p.addresses?.setUpnp(a) });
-    this.startUpnpAfterBurst(clock, signal);
+    p.upnp = new NodeUpnp({ clock, health, signal, log: logs.for('upnp'), onExternalAddress: (a) => p.addresses?.setUpnp(a) });
+    startUpnpAfterBurst({ clock, signal, tunnels: () => p.manager?.list() ?? [], start: () => p.upnp?.startLater(this.settings.upnp, 0) });
 
     const failed = await setup;
     if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
-    // Loaded after the start (its own bundle chunk), only when [metrics] is on.
-    const metricsDeps = { parts: this.p, clock, health, log: this.componentLog('metrics'), lateness: this.lateness, startedAtMs: this.startedAtMs };
-    this.metrics = metricsAddress(config.metrics)
-      ? import('./metrics/node-endpoint.js').then((m) => m.startNodeMetrics(config.metrics, metricsDeps)).catch((err: unknown) => void this.log.warn({ err }, 'metrics not started'))
-      : undefined;
-  }
-
-  /**
-   * Loading the UPnP client takes seconds of CPU on a busy machine, and blocks the event
-   * loop meanwhile: it starts once the first tunnels are up and none is still connecting
-   * (the start-up burst is over), and at the latest UPNP_START_LATEST_MS after the start.
-   */
-  private startUpnpAfterBurst(clock: Clock, signal: AbortSignal): void {
-    const startedAtMs = clock.nowMs();
-    const check = (): void => {
-      if (signal.aborted) return;
-      const tunnels = this.p.manager?.list() ?? [];
-      const settled = tunnels.some((t) => t.state === 'up') && tunnels.every((t) => t.state !== 'connecting');
-      const waitedMs = clock.nowMs() - startedAtMs;
-      if ((settled && waitedMs >= TIMING.upnpStartDelayMs) || waitedMs >= UPNP_START_LATEST_MS) this.p.upnp?.startLater(this.settings.upnp, 0);
-      else clock.setTimeout(check, 500);
-    };
-    clock.setTimeout(check, TIMING.upnpStartDelayMs);
-  }
-
-  private componentLog(component: string): Logger {
-    let child = this.logs.get(component);
-    if (!child) this.logs.set(component, (child = this.log.child({ component })));
-    return child;
+    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness: this.lateness, startedAtMs: this.startedAtMs };
+    this.progress.metrics = loadNodeMetrics(config.metrics, metricsDeps, this.log);
   }
 
   private appliers() {
+    const { p } = this;
     return nodeAppliers({
-      setLogLevel: (level) => {
-        this.log.level = level;
-        for (const child of this.logs.values()) child.level = level;
-      },
-      babel: () => this.p.babel,
-      tunnels: () => this.p.manager,
-      registry: () => this.p.registrySync,
-      upnp: () => this.p.upnp,
-      replanSoon: () => this.p.jobs?.replanSoon(),
+      setLogLevel: (level) => this.logs.setLevel(level),
+      babel: () => p.babel,
+      tunnels: () => p.manager,
+      registry: () => p.registrySync,
+      upnp: () => p.upnp,
+      replanSoon: () => p.jobs?.replanSoon(),
     });
   }
 
-  private addBootstrapPeers(peers: Parameters<typeof addBootstrapPeers>[0]): void {
-    const nowMs = this.clock.nowMs();
-    const skipped = { count: 0 };
-    addBootstrapPeers(peers, { self: this.p.identity!.cert.prefix, peerDb: this.p.peerDb!, events: this.eventLog, nowMs, skipped });
-    if (skipped.count > 0) this.log.warn({ skipped: skipped.count }, 'the registry listed peer addresses no peer can use (zone IDs, loopback, link-local…); left out');
-    this.p.peerHealth?.registrySaw(peers, nowMs);
-    this.p.jobs?.replanSoon();
+  private bootstrapPeers(peers: Parameters<typeof bootstrapPeersArrived>[0]): void {
+    bootstrapPeersArrived(peers, this.p, { nowMs: this.clock.nowMs(), events: this.eventLog, log: this.log });
   }
 
-  // ---- reload ---------------------------------------------------------------
-
-  async reload(): Promise<ReloadReport> {
-    if (!this.p.settings) throw new ResilnetError('RN_DAEMON_NOT_READY', 'the daemon is still starting. Try again in a moment.');
-    const report = await this.p.settings.reload(() => this.p.network!.held!.config).catch(async (err: unknown) => {
-      (await this.metrics)?.reloaded('refused');
-      throw err;
-    });
-    (await this.metrics)?.reloaded(report.failed.length ? 'failed' : 'applied');
-    this.eventLog.add('reload', `reload: ${reportSummary(report)}`);
-    this.log.info({ applied: report.applied.map((i) => i.key), pending: report.pending, skipped: report.skipped.map((i) => i.key), failed: report.failed }, 'reloaded');
-    return report;
+  reload(): Promise<ReloadReport> {
+    return reloadNode(this.p, this.progress, { events: this.eventLog, log: this.log });
   }
 
-  // ---- stop -------------------------------------------------------------------
-
-  /** babeld first (its retractions go out), then tunnels, then addresses/routes, then the control socket. */
   stop(): Promise<void> {
-    this.stopping ??= this.doStop();
-    return this.stopping;
-  }
-
-  private async doStop(): Promise<void> {
-    this.stopController.abort(new Error('daemon stopping'));
-    const step = async (what: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        this.log.warn({ err, step: what }, 'stop step failed');
-      }
-    };
-    await step('metrics', async () => (await this.metrics)?.stop());
-    await step('registry', () => this.p.registrySync?.stop());
-    await step('gossip', () => this.p.gossip?.stop());
-    await step('links', () => this.p.links?.stop());
-    await step('peer health', () => this.p.peerHealth?.stop());
-    await step('addresses', () => this.p.addresses?.stop());
-    await step('lan', () => this.p.lan?.stop());
-    this.p.nat?.stop();
-    await step('periodic', () => this.p.jobs?.idle());
-    this.routeRequests?.stop();
-    await step('babeld', () => this.p.babel?.stop());
-    this.lateness.stop();
-    await step('tunnels', () => this.p.manager?.stop());
-    await step('detour routes', () => this.p.detours?.stop());
-    await step('children', () => this.p.supervisor?.stopAll());
-    await step('peer protocol', () => this.p.peerproto?.stop());
-    await step('upnp', () => this.p.upnp?.stop());
-    await step('traffic counters', async () => {
-      await this.destTrafficStarting;
-      await this.p.destTraffic?.stop();
-    });
-    const held = this.p.network?.held;
-    if (this.setupDone && this.p.identity && held) {
-      const spec = { prefix: this.p.identity.cert.prefix, networkPrefix: held.config.network_prefix };
-      const ifaces = (this.p.manager?.list() ?? []).map((t) => t.ifName);
-      await step('network teardown', async () => {
-        const failures = await applyCommands([...ifaces.flatMap(planTunnelTeardown), ...planNodeTeardown(spec)], { bestEffort: true });
-        for (const f of failures) this.log.warn({ argv: f.argv, stderr: f.stderr.trim() }, 'teardown command failed');
-      });
+    if (!this.stopping) {
+      this.stopController.abort(new Error('daemon stopping'));
+      this.stopping = stopParts(this.p, this.progress, { log: this.log, health: this.health, lateness: this.lateness, eventStore: this.eventStore });
     }
-    this.p.registry?.close();
-    this.health.stop();
-    await step('peer db', () => this.p.peerDb?.close());
-    await step('events store', () => this.eventStore.close());
-    await step('control', () => this.p.control?.stop());
-    this.log.info('stopped');
+    return this.stopping;
   }
 
   // ---- control API --------------------------------------------------------------

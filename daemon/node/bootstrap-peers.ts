@@ -1,9 +1,10 @@
-// Peers handed out by the registry's bootstrap call, into the peer DB.
+// Peers handed out by the registry's bootstrap call, into the peer DB and the node's plan.
 import type { Logger } from 'pino';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import { isPeerEndpoint } from '../sys/host-port.js';
+import type { RunningParts } from './parts.js';
 
 /**
  * Stores every peer but ourselves; a new one is an event. Returns how many were new.
@@ -39,4 +40,20 @@ export function prefetchBootstrapPeers(
   api.bootstrap(d.count, { signal: d.signal })
     .then(({ peers }) => !d.signal.aborted && d.onPeers(peers))
     .catch((err: unknown) => d.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
+}
+
+/**
+ * Bootstrap peers from the registry (at start or from the registry sync): into the peer DB,
+ * seen by peer health (the registry heard from them lately), and a plan round soon.
+ */
+export function bootstrapPeersArrived(
+  peers: readonly BootstrapPeer[],
+  p: Pick<RunningParts, 'identity' | 'peerDb' | 'peerHealth' | 'jobs'>,
+  d: { nowMs: number; events: Pick<EventLog, 'add'>; log: Pick<Logger, 'warn'> },
+): void {
+  const skipped = { count: 0 };
+  addBootstrapPeers(peers, { self: p.identity!.cert.prefix, peerDb: p.peerDb!, events: d.events, nowMs: d.nowMs, skipped });
+  if (skipped.count > 0) d.log.warn({ skipped: skipped.count }, 'the registry listed peer addresses no peer can use (zone IDs, loopback, link-local…); left out');
+  p.peerHealth?.registrySaw(peers, d.nowMs);
+  p.jobs?.replanSoon();
 }

@@ -16,6 +16,8 @@ import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
 import type { DetourRoutes } from '../tunnels/detour-routes.js';
 import type { LinkMonitor } from '../tunnels/link-monitor.js';
 import type { TunnelManager } from '../tunnels/manager.js';
+import type { RouteRequests } from '../tunnels/route-request.js';
+import type { RunningNodeMetrics } from '../metrics/node-endpoint.js';
 import type { Identity } from './identity.js';
 import type { NetworkConfigHolder } from './network-config.js';
 import type { PeriodicJobs } from './periodic.js';
@@ -36,6 +38,7 @@ export interface Parts {
   detours: DetourRoutes;
   peerproto: PeerProtocol;
   manager: TunnelManager;
+  routeRequests: RouteRequests;
   gossip: Gossip;
   links: LinkMonitor;
   addresses: AddressAnnouncer;
@@ -50,3 +53,13 @@ export interface Parts {
 }
 
 export type RunningParts = Partial<Parts>;
+
+/** What the start did besides building parts, read when stop and reload reach it. */
+export interface StartProgress {
+  /** The host setup ran (its teardown is due at stop). */
+  hostSetUp: boolean;
+  /** Per-destination traffic counters being set up (nft). */
+  destTrafficStarting?: Promise<void>;
+  /** The metrics endpoint, loaded after the start; absent when [metrics] is off. */
+  metrics?: Promise<RunningNodeMetrics | undefined>;
+}

@@ -3,28 +3,22 @@
 // What the parts run with comes from one Settings object (settings.ts), changed only
 // through reload.ts; everything else lives in daemon/node/ and the parts.
 import { mkdirSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/node-config.js';
-import { AddressAnnouncer } from './addresses/announcer.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
 import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, ReloadReport, StatusResponse, TunnelsResponse } from './control/protocol.js';
 import { ControlServer } from './control/server.js';
-import { EventLog } from './events.js';
-import { persistentEventSink, type EventWriter } from './events-store.js';
-import { Gossip } from './gossip.js';
-import { HealthRegistry } from './health/health.js';
 import { linkLocalFor, tunnelIfName } from './identity.js';
 import { startNodeLan } from './lan/node-lan.js';
 import { startNodeNat } from './nat/node-nat.js';
+import { startNodeAddresses } from './node/addresses.js';
 import { nodeBabelSpec } from './node/babel-spec.js';
 import { bootstrapPeersArrived, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
-import { ComponentLogs } from './node/component-logs.js';
 import { networkConfigAdopted } from './node/config-adopted.js';
 import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
 import { startDestinationTraffic } from './node/dest-traffic.js';
+import { startNodeGossip } from './node/gossip.js';
 import { startHostSetup } from './node/host-setup.js';
 import { loadIdentity, peerSelf } from './node/identity.js';
 import { loadNodeMetrics } from './node/metrics.js';
@@ -37,8 +31,9 @@ import { nodeAppliers, NodeSettings } from './node/reconfigure.js';
 import { RegistryConnection } from './node/registry-connection.js';
 import { startRegistrySync } from './node/registry.js';
 import { reloadNode } from './node/reload.js';
+import { nodeServices, type NodeComponents, type NodeServices } from './node/services.js';
 import { stopParts } from './node/stop.js';
-import { reportSupervisorEvent } from './node/supervisor-events.js';
+import { startNodeSupervisor } from './node/supervisor.js';
 import { NodeUpnp } from './node/upnp.js';
 import { startUpnpAfterBurst } from './node/upnp-start.js';
 import { writeUpScript } from './openvpn/up-script.js';
@@ -46,35 +41,17 @@ import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
 import { peerPolicyFromConfig } from './peers/retry-policy.js';
-import { TIMING, type LogLevel, type Settings } from './settings.js';
-import { cleanStaleChildren, Supervisor } from './supervisor/index.js';
-import { logChildOutput } from './supervisor/child-log.js';
+import type { LogLevel, Settings } from './settings.js';
 import { stopController } from './sys/abort.js';
-import type { Clock } from './sys/clock.js';
-import { LatenessMeter } from './sys/lateness.js';
-import type { Spawner } from './sys/spawner.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
 import { RouteRequests } from './tunnels/route-request.js';
 
-export interface NodeComponents {
-  clock: Clock;
-  spawner: Spawner;
-  log: Logger;
-  rand?: () => number;
-}
+export type { NodeComponents };
 
 export class Node implements ControlBackend {
-  private readonly clock: Clock;
-  private readonly rand: () => number;
-  private readonly logs: ComponentLogs;
-  private readonly log: Logger;
-  private readonly eventLog: EventLog;
-  private readonly eventStore: EventWriter;
-  private readonly health: HealthRegistry;
-  /** How late the daemon's timers fire: babeld's deadlines widen by it; metrics report it. */
-  private readonly lateness: LatenessMeter;
+  private readonly s: NodeServices;
   private readonly stopController = stopController();
   /** The parts, each set once built. */
   private readonly p: RunningParts = {};
@@ -83,16 +60,8 @@ export class Node implements ControlBackend {
   private stopping: Promise<void> | undefined;
 
   /** `config`: resilnet.toml as read at start (NodeSettings holds the one in force). */
-  constructor(private readonly config: NodeConfig, private readonly components: NodeComponents, private readonly options: { logLevelOverride?: LogLevel | undefined } = {}) {
-    this.clock = components.clock;
-    this.rand = components.rand ?? Math.random;
-    this.logs = new ComponentLogs(components.log);
-    this.log = components.log;
-    const eventLog = this.logs.for('events');
-    this.eventStore = persistentEventSink(config.node.state_dir, { clock: this.clock, log: eventLog });
-    this.eventLog = new EventLog({ clock: this.clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text), sink: this.eventStore });
-    this.health = new HealthRegistry({ clock: this.clock, log: this.logs.for('health') });
-    this.lateness = new LatenessMeter(this.clock);
+  constructor(private readonly config: NodeConfig, components: NodeComponents, private readonly options: { logLevelOverride?: LogLevel | undefined } = {}) {
+    this.s = nodeServices(config.node.state_dir, components);
   }
 
   get prefix(): string | undefined {
@@ -104,12 +73,13 @@ export class Node implements ControlBackend {
   }
 
   async start(): Promise<void> {
-    const { clock, eventLog: events, health, logs, config, p } = this;
+    const { config, p } = this;
+    const { clock, events, health, logs, log, lateness, rand } = this.s;
     const signal = this.stopController.signal;
     this.startedAtMs = clock.nowMs();
     const identity = (p.identity = loadIdentity(config.identity, config.path, clock.nowMs()));
     const prefix = identity.cert.prefix;
-    this.log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
+    log.info({ peer: prefix, serial: identity.cert.serial }, 'starting');
     for (const dir of [config.node.state_dir, config.node.run_dir, dirname(config.control.socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     // First, so that a second daemon on the same run dir stops here (before it could
     // touch the first one's children) and `resilnet status` can say "still starting".
@@ -121,10 +91,7 @@ export class Node implements ControlBackend {
     const peerDb = (p.peerDb = new PeerDb(join(config.node.state_dir, PEER_DB_FILE), peerPolicy));
     const registry = (p.registry = new RegistryConnection(() => p.identity!, config.registry.url));
     p.network = new NetworkConfigHolder({
-      clock, log: this.log, events, peerDb, signal,
-      caPem: identity.caPem,
-      runDir: config.node.run_dir,
-      configDir: dirname(config.path),
+      clock, log, events, peerDb, signal, caPem: identity.caPem, runDir: config.node.run_dir, configDir: dirname(config.path),
       registry: () => registry.api,
       revoke: { revalidateCerts: () => p.peerproto?.revalidateCerts() ?? [], closeRevoked: async (s) => void (await p.manager?.closeRevoked(s)) },
       onAdopted: (held) => networkConfigAdopted(held, p, events),
@@ -134,44 +101,37 @@ export class Node implements ControlBackend {
     // The start slice never changes while the node runs; live slices are read from this.settings
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
-    this.log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
+    log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
     const { minLivePeers, bootstrapCount } = this.settings.registry;
     const livePeers = peerDb.listPeers({ dead: false }).length;
-    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log: this.log, onPeers: (peers) => this.bootstrapPeers(peers) });
-
-    // Children an earlier run left behind (after kill -9) go before anything is spawned.
-    const stale = await cleanStaleChildren(config.node.run_dir, { clock });
-    if (stale.stopped.length) this.log.warn({ children: stale.stopped.map((c) => c.name) }, 'stopped children of an earlier run');
+    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log, onPeers: (peers) => this.bootstrapPeers(peers) });
+    const supervisor = (p.supervisor = await startNodeSupervisor(config.node.run_dir, { clock, spawner: this.s.spawner, logs, events, health }));
 
     this.progress.hostSetUp = true;
     // Forwarding and our address on lo are not needed to open a tunnel: the commands run
     // while the peer protocol and the first tunnel requests start, and are waited for
     // before the start is complete (a failure still ends the start). babeld announces our
     // prefix as soon as the address is there.
-    const setup = startHostSetup({ prefix, networkPrefix: start.networkPrefix }, { signal, log: this.log });
+    const setup = startHostSetup({ prefix, networkPrefix: start.networkPrefix }, { signal, log });
     // Per-destination traffic is first read seconds from now: its nft set-up does not hold up the start.
     this.progress.destTrafficStarting = startDestinationTraffic(start.networkPrefix, { clock, log: logs.for('tunnels'), health }).then((m) => void (p.destTraffic = m));
 
-    const supervisor = (p.supervisor = new Supervisor({ spawner: this.components.spawner, clock, runDir: config.node.run_dir }));
-    supervisor.on((ev) => reportSupervisorEvent(ev, { log: logs.for('supervisor'), events, health }));
-    logChildOutput(supervisor, logs.for('children'));
-
-    this.lateness.start();
+    lateness.start();
     const babelSpec = nodeBabelSpec(config.node, prefix, this.settings.babel.helloIntervalSec);
-    // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
-    const babel = (p.babel = new BabelLink(babelSpec, { clock, health, lateness: this.lateness, log: logs.for('babel'), supervisor, onLinkBounce: (ifName, phase) => p.links?.plannedSilence(ifName, phase === 'start') }));
+    const babel = (p.babel = new BabelLink(babelSpec, {
+      clock, health, supervisor, lateness: lateness, log: logs.for('babel'),
+      // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
+      onLinkBounce: (ifName, phase) => p.links?.plannedSilence(ifName, phase === 'start'),
+    }));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.
     const babelStarted = babel.start();
     const detours = (p.detours = new DetourRoutes({
-      clock,
-      log: logs.for('tunnels'),
+      clock, log: logs.for('tunnels'), ownPrefix: prefix, nodeAddress: babelSpec.nodeAddress,
       babel: { routes: () => babel.routes(), recentlyDropped: () => babel.recentlyDropped() },
-      ownPrefix: prefix,
-      nodeAddress: babelSpec.nodeAddress,
     }));
     // Detours a killed daemon left behind; queued before any new one, not waited for.
-    detours.start().catch((err: unknown) => this.log.warn({ err }, 'cannot remove old detour routes'));
+    detours.start().catch((err: unknown) => log.warn({ err }, 'cannot remove old detour routes'));
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = logs.for('peerproto');
@@ -179,31 +139,22 @@ export class Node implements ControlBackend {
     const peerproto = (p.peerproto = new PeerProtocol({ clock, self: peerSelf(identity), verifyPeerCert, log: peerLog, configVersion: () => p.network!.held?.config.version }));
     await peerproto.start({ port: start.port });
     // Failures and proofs of life pass through here: a cut-off host blames itself, not its peers.
-    const peerHealth = (p.peerHealth = new PeerHealth(
-      {
-        clock, events, health,
-        log: logs.for('peers'),
-        peers: peerDb,
-        hello: (to, o) => peerproto.hello(to, o),
-        orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
-        isAdjacent: (peer) => p.manager?.isAdjacent(peer) ?? false,
-        lastRegistryContactMs: () => p.registrySync?.status().lastContactMs ?? null,
-      },
-      { probeIntervalMs: PeerHealth.probeIntervalFor(peerPolicy) },
-    ));
+    const peerHealth = (p.peerHealth = new PeerHealth({
+      clock, events, health, log: logs.for('peers'), peers: peerDb,
+      hello: (to, o) => peerproto.hello(to, o),
+      orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
+      isAdjacent: (peer) => p.manager?.isAdjacent(peer) ?? false,
+      lastRegistryContactMs: () => p.registrySync?.status().lastContactMs ?? null,
+    }, { probeIntervalMs: PeerHealth.probeIntervalFor(peerPolicy) }));
     peerHealth.listenTo(peerproto);
     peerHealth.start();
 
     const routeRequests = (p.routeRequests = new RouteRequests({ clock, log: logs.for('babel') }));
     const manager = (p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
-      clock, events, supervisor, peerproto, babel, detours,
-      log: logs.for('tunnels'),
-      peers: peerHealth,
+      clock, events, supervisor, peerproto, babel, detours, log: logs.for('tunnels'), peers: peerHealth, rand, ifNameFor: tunnelIfName,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
-      ifNameFor: tunnelIfName,
       planContext: () => planContext(p),
       orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
-      rand: this.rand,
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),
       requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
@@ -211,65 +162,43 @@ export class Node implements ControlBackend {
     manager.start();
 
     const upPeers = () => manager.list().filter((t) => t.state === 'up');
-    p.gossip = new Gossip(
-      { ownPrefix: prefix, networkPrefix: start.networkPrefix, defaultPort: start.port, intervalMs: TIMING.gossipMs, requestTimeoutMs: TIMING.peerRequestTimeoutMs, peerListCount: 32 },
-      {
-        clock, peerproto,
-        log: peerLog,
-        peers: peerDb,
-        adjacentPeers: () => upPeers().map((t) => t.peer),
-        config: () => ({ version: p.network!.held!.config.version, signed: p.network!.held!.signed }),
-        onNetworkConfig: (signed, from) => p.network!.offer(signed, `peer ${from}`),
-        rand: this.rand,
-      },
-    );
-    p.gossip.start();
+    p.gossip = startNodeGossip({ ownPrefix: prefix, networkPrefix: start.networkPrefix, port: start.port }, {
+      clock, peerproto, log: peerLog, peers: peerDb, rand, network: p.network,
+      adjacentPeers: () => upPeers().map((t) => t.peer),
+    });
 
     const links = (p.links = new LinkMonitor({
-      clock, events, peerproto, babel, manager, detours, supervisor,
-      log: logs.for('links'),
+      clock, events, peerproto, babel, manager, detours, supervisor, log: logs.for('links'),
       tunnels: () => manager.list(),
       settings: () => this.settings.links,
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,
     }));
     links.start();
-    p.addresses = new AddressAnnouncer(
-      { ownPrefix: prefix, networkPrefix: start.networkPrefix, checkIntervalMs: 5_000, reannounceIntervalMs: 300_000 },
-      {
-        clock, peerproto,
-        log: logs.for('addresses'),
-        peers: peerDb,
-        readInterfaces: () => networkInterfaces(),
-        settings: () => ({ port: this.settings.start.port, configured: this.settings.underlay.addresses }),
-        adjacent: () => upPeers().map((t) => ({ peer: t.peer, ifName: t.ifName })),
-        peerPort: (peer) => links.peerPort(peer),
-        onChange: () => p.registrySync?.trigger(),
-      },
-    );
-    p.addresses.start();
+    p.addresses = startNodeAddresses({ ownPrefix: prefix, networkPrefix: start.networkPrefix }, {
+      clock, peerproto, log: logs.for('addresses'), peers: peerDb, settings: () => this.settings,
+      adjacent: () => upPeers().map((t) => ({ peer: t.peer, ifName: t.ifName })),
+      peerPort: (peer) => links.peerPort(peer),
+      onChange: () => p.registrySync?.trigger(),
+    });
     p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger() });
 
     p.jobs = startPeriodicJobs({
-      clock, manager, signal,
-      log: this.log,
+      clock, manager, signal, log,
       destTraffic: () => p.destTraffic,
       peerPrefixes: () => peerDb.listPeers().map((x) => x.prefix),
       clientCount: () => this.settings.tunnels.clientCount,
     });
     p.registrySync = startRegistrySync({
-      clock, health, events, registry, peerDb, manager,
-      log: logs.for('registry'),
+      clock, health, events, registry, peerDb, manager, log: logs.for('registry'), network: p.network,
       settings: () => this.settings,
       identity: { get: () => p.identity!, set: (id) => void (p.identity = id) },
-      network: p.network,
       addresses: () => p.addresses,
       nat: () => p.nat,
       onBootstrapPeers: (peers) => this.bootstrapPeers(peers),
     });
     // LAN neighbours (lan.interfaces): found and verified without the registry.
     p.lan = await startNodeLan(config.lan, {
-      clock, health, events, peerDb, verifyCert: verifyPeerCert,
-      log: logs.for('lan'),
+      clock, health, events, peerDb, verifyCert: verifyPeerCert, log: logs.for('lan'),
       identity: { ...peerSelf(identity), caPem: identity.caPem },
       peerPort: () => this.settings.start.port,
       registryUrl: () => this.settings.registry.url,
@@ -282,14 +211,14 @@ export class Node implements ControlBackend {
     if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
-    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness: this.lateness, startedAtMs: this.startedAtMs };
-    this.progress.metrics = loadNodeMetrics(config.metrics, metricsDeps, this.log);
+    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness: lateness, startedAtMs: this.startedAtMs };
+    this.progress.metrics = loadNodeMetrics(config.metrics, metricsDeps, log);
   }
 
   private appliers() {
     const { p } = this;
     return nodeAppliers({
-      setLogLevel: (level) => this.logs.setLevel(level),
+      setLogLevel: (level) => this.s.logs.setLevel(level),
       babel: () => p.babel,
       tunnels: () => p.manager,
       registry: () => p.registrySync,
@@ -299,17 +228,17 @@ export class Node implements ControlBackend {
   }
 
   private bootstrapPeers(peers: Parameters<typeof bootstrapPeersArrived>[0]): void {
-    bootstrapPeersArrived(peers, this.p, { nowMs: this.clock.nowMs(), events: this.eventLog, log: this.log });
+    bootstrapPeersArrived(peers, this.p, { nowMs: this.s.clock.nowMs(), events: this.s.events, log: this.s.log });
   }
 
   reload(): Promise<ReloadReport> {
-    return reloadNode(this.p, this.progress, { events: this.eventLog, log: this.log });
+    return reloadNode(this.p, this.progress, this.s);
   }
 
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopController.abort(new Error('daemon stopping'));
-      this.stopping = stopParts(this.p, this.progress, { log: this.log, health: this.health, lateness: this.lateness, eventStore: this.eventStore });
+      this.stopping = stopParts(this.p, this.progress, this.s);
     }
     return this.stopping;
   }
@@ -317,18 +246,18 @@ export class Node implements ControlBackend {
   // ---- control API --------------------------------------------------------------
 
   status(): StatusResponse {
-    return statusView(this.p, { startedAtMs: this.startedAtMs, nowMs: this.clock.nowMs(), health: this.health });
+    return statusView(this.p, { startedAtMs: this.startedAtMs, nowMs: this.s.clock.nowMs(), health: this.s.health });
   }
 
   peers(req: PeersRequest): PeersResponse {
-    return peersView(this.p, req, this.clock.nowMs());
+    return peersView(this.p, req, this.s.clock.nowMs());
   }
 
   tunnels(): TunnelsResponse {
-    return tunnelsView(this.p, this.clock.nowMs());
+    return tunnelsView(this.p, this.s.clock.nowMs());
   }
 
   events(req: EventsRequest): EventsResponse {
-    return eventsView(this.eventLog, req);
+    return eventsView(this.s.events, req);
   }
 }

@@ -27,6 +27,10 @@ export interface NodeRow {
   readonly natClass: string | null;
 }
 
+/** How the registry sees an enrolled node (offline: not heard within liveness.offline_after_sec). */
+export const NODE_STATES = ['online', 'offline', 'never-seen', 'revoked'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
 export interface RecentNode {
   readonly prefix: string;
   readonly lastSeenMs: number;
@@ -180,6 +184,9 @@ export class RegistryDb {
       statusNodes: p(`SELECT * FROM (SELECT * FROM nodes ORDER BY revoked_at_ms IS NOT NULL, last_seen_ms IS NULL, last_seen_ms DESC, prefix_index LIMIT ?)
         ORDER BY prefix_index`),
       nodeCount: p('SELECT count(*) FROM nodes').pluck(),
+      // The states of service.ts's nodeSummary, decided in SQL, so a count reads no rows out.
+      nodeStateCounts: p(`SELECT CASE WHEN revoked_at_ms IS NOT NULL THEN 'revoked' WHEN last_seen_ms IS NULL THEN 'never-seen'
+        WHEN last_seen_ms >= ? THEN 'online' ELSE 'offline' END AS state, count(*) AS n FROM nodes GROUP BY state`),
       recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
         ORDER BY last_seen_ms DESC LIMIT ?`),
       expiredPrefixes: p('SELECT prefix FROM nodes WHERE expires_at_ms < ?').pluck(),
@@ -322,6 +329,13 @@ export class RegistryDb {
 
   nodeCount(): number {
     return this.s.nodeCount.get() as number;
+  }
+
+  /** Nodes per state (every state present, 0 when none): online when last heard at or after `onlineSinceMs`. */
+  nodeStateCounts(onlineSinceMs: number): Record<NodeState, number> {
+    const counts = Object.fromEntries(NODE_STATES.map((state) => [state, 0])) as Record<NodeState, number>;
+    for (const r of this.s.nodeStateCounts.all(onlineSinceMs) as Array<{ state: NodeState; n: number }>) counts[r.state] = r.n;
+    return counts;
   }
 
   /** Unrevoked nodes seen since `sinceMs`, most recent first, excluding one prefix. */

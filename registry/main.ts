@@ -179,7 +179,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
 
     const registryUrls: string[] = [];
     // prom-client is loaded only by a registry that serves metrics.
-    const metrics: RegistryMetrics | undefined = metricsAt ? new (await import('./metrics.js')).RegistryMetrics({ nodes: () => service.listNodes(), configVersion: () => service.configVersion() }) : undefined;
+    const metrics: RegistryMetrics | undefined = metricsAt ? new (await import('./metrics.js')).RegistryMetrics({ nodeCounts: () => service.nodeCounts(), configVersion: () => service.configVersion() }) : undefined;
     const service: RegistryService = new RegistryService({
       db, ca, config, registryUrls, nowMs, activity: metrics, rand: () => randomInt(0, 2 ** 32) / 2 ** 32, log: root.child({ component: 'registry.service' }),
     });

@@ -1,6 +1,6 @@
 // The registry's metrics (listed in docs/metrics.md), on their own plain-HTTP
 // listener ([metrics] listen in registry.toml, loopback by default). Node counts
-// are read on each scrape; enrolments, renewals and revocations are counted as
+// are read on each scrape (one counting query); enrolments, renewals and revocations are counted as
 // the service does them; each API request's time is observed per route pattern
 // (never the raw URL, so the label set stays bounded).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,7 +10,7 @@ import { formatListen, type ListenAddress } from '../config/metrics-listen.js';
 import { ResilnetError } from '../config/errors.js';
 import { MetricsEndpoint } from '../daemon/metrics/endpoint.js';
 import { Counter, Gauge, Histogram, Registry } from '../daemon/metrics/prom.js';
-import type { NodeView } from './admin-protocol.js';
+import { NODE_STATES, type NodeState } from './db.js';
 
 /** What the service reports as it works (RegistryServiceDeps.activity). */
 export interface RegistryActivity {
@@ -27,11 +27,11 @@ export interface RequestObserver {
 }
 
 export interface RegistryMetricsSource {
-  nodes(): readonly Pick<NodeView, 'state'>[];
+  /** Enrolled nodes per state. */
+  nodeCounts(): Readonly<Record<NodeState, number>>;
   configVersion(): number;
 }
 
-const NODE_STATES: readonly NodeView['state'][] = ['online', 'offline', 'never-seen', 'revoked'];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class RegistryMetrics implements RegistryActivity, RequestObserver {
@@ -50,9 +50,8 @@ export class RegistryMetrics implements RegistryActivity, RequestObserver {
       labelNames: ['state'],
       registers,
       collect() {
-        const counts = new Map<string, number>(NODE_STATES.map((s) => [s, 0]));
-        for (const n of source.nodes()) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
-        for (const [state, n] of counts) this.set({ state }, n);
+        const counts = source.nodeCounts();
+        for (const state of NODE_STATES) this.set({ state }, counts[state]);
       },
     });
     new Gauge({

@@ -15,7 +15,7 @@ import { caFingerprint, normalizeSerial, verifyCertificate, type CertInfo } from
 import { verifyNetworkConfig, signNetworkConfig } from '../pki/network-config.js';
 import { parseEndpoint, type BootstrapResponse, type EnrolResponse, type HeartbeatReply, type NatClass, type ParsedHeartbeat } from '../wire/registry-api.js';
 import { pickBootstrapPeers, toCandidates, type BootstrapCandidate } from './bootstrap.js';
-import type { HeartbeatRecord, NodeRow, RegistryDb } from './db.js';
+import type { HeartbeatRecord, NodeRow, NodeState, RegistryDb } from './db.js';
 import { buildNetworkConfig, parseSetting, sameConfigContent, type Overrides } from './network-config-build.js';
 import { allocatePrefix, checkLengths } from './prefix-alloc.js';
 import type { RegistryActivity } from './metrics.js';
@@ -452,6 +452,12 @@ export class RegistryService {
     const nowMs = this.d.nowMs();
     const offlineAfterMs = this.d.config.liveness.offline_after_sec * 1000;
     return this.d.db.listNodes().map((n) => this.nodeView(n, nowMs, offlineAfterMs));
+  }
+
+  /** Enrolled nodes per state, counted by the store in one query (metrics scrapes). */
+  nodeCounts(): Record<NodeState, number> {
+    this.flushHeartbeats();
+    return this.d.db.nodeStateCounts(this.d.nowMs() - this.d.config.liveness.offline_after_sec * 1000);
   }
 
   /**

@@ -7,11 +7,23 @@ import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { metricsListenField } from '../config/metrics-listen.js';
 import { prefixText } from '../config/prefix-schema.js';
+import { normalizeFingerprint } from '../pki/identity.js';
 
 export const DEFAULT_LISTEN = '[::]:8443';
 /** Loopback only: its own plain-HTTP listener without authentication (docs/metrics.md). */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9328';
 
+/** One entry of [status] admin_fingerprints: refused at load, so a typo cannot lock the admin out unnoticed. */
+const adminFingerprint = z.string().superRefine((text, ctx) => {
+  try {
+    normalizeFingerprint(text);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a certificate fingerprint: write "sha256:" and the 64 hex digits of the admin's client-certificate SHA-256 (colons allowed, as \`openssl x509 -in node.crt -noout -fingerprint -sha256\` prints them)`,
+    });
+  }
+});
 
 export const registryConfigSchema = z.strictObject({
   network: z.strictObject({
@@ -47,7 +59,7 @@ export const registryConfigSchema = z.strictObject({
     .prefault({}),
   status: z
     .strictObject({
-      admin_fingerprints: z.array(z.string()).default([])
+      admin_fingerprints: z.array(adminFingerprint).default([])
         .describe('client-certificate fingerprints (sha256:HEX) that may open the status page (GET /) from other hosts; the registry host always may'),
     })
     .prefault({}),

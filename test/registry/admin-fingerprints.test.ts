@@ -1,6 +1,6 @@
 // [status] admin_fingerprints in registry.toml: a malformed entry stops the registry at
 // start with the file, the key, the entry and what to write.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { ConfigError } from '../../config/errors.js';
@@ -21,7 +21,7 @@ test('good fingerprints load as written (either form); a bad one names the key, 
   t.regex(err.message, EXPECTED);
 });
 
-async function registryWithBadFingerprint(t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function registryWithBadFingerprint(t: ExecutionContext): Promise<string> {
   const dir = tempDir(t, 'admin-fp');
   await initRegistry({ dir, prefix: 'fd42:78::/48', nodePrefixLength: 64, certDays: 20, nowMs: Date.now() });
   const path = registryPath(dir, 'config');

@@ -1,7 +1,7 @@
 // Small parts the node's hub uses: component loggers, the sender of an adopted config,
 // babeld's spec, and the host's setup and teardown commands (through a fake runner).
 import test from 'ava';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { nodeBabelSpec } from '../../../daemon/node/babel-spec.js';
 import { ComponentLogs } from '../../../daemon/node/component-logs.js';
 import { configSender } from '../../../daemon/node/config-adopted.js';
@@ -43,7 +43,8 @@ function fakeRun(fail: (argv: SysCommand) => string | undefined) {
 
 function warnings() {
   const lines: Array<{ obj: unknown; msg: string }> = [];
-  return { lines, log: { warn: (obj: unknown, msg: string) => void lines.push({ obj, msg }) } };
+  const warn = (obj: unknown, msg?: string) => void lines.push({ obj, msg: msg ?? '' });
+  return { lines, log: { warn } as unknown as Pick<Logger, 'warn'> };
 }
 
 test('host setup resolves with the error of a failed command instead of rejecting', async (t) => {

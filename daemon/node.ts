@@ -25,9 +25,10 @@ import { loadNodeMetrics } from './node/metrics.js';
 import { NetworkConfigHolder } from './node/network-config.js';
 import { openvpnArgv } from './node/openvpn-spec.js';
 import type { RunningParts, StartProgress } from './node/parts.js';
+import { nodePeerProtocol } from './node/peer-protocol.js';
 import { startPeriodicJobs } from './node/periodic.js';
 import { planContext } from './node/plan-context.js';
-import { nodeAppliers, NodeSettings } from './node/reconfigure.js';
+import { NodeSettings, runningPartAppliers } from './node/reconfigure.js';
 import { RegistryConnection } from './node/registry-connection.js';
 import { startRegistrySync } from './node/registry.js';
 import { reloadNode } from './node/reload.js';
@@ -37,7 +38,6 @@ import { startNodeSupervisor } from './node/supervisor.js';
 import { NodeUpnp } from './node/upnp.js';
 import { startUpnpAfterBurst } from './node/upnp-start.js';
 import { writeUpScript } from './openvpn/up-script.js';
-import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
 import { peerPolicyFromConfig } from './peers/retry-policy.js';
@@ -97,14 +97,12 @@ export class Node implements ControlBackend {
       onAdopted: (held) => networkConfigAdopted(held, p, events),
     });
     const held = await p.network.obtain();
-    p.settings = new NodeSettings(config, held.config, { logLevel: this.options.logLevelOverride }, this.appliers(), signal);
+    p.settings = new NodeSettings(config, held.config, { logLevel: this.options.logLevelOverride }, runningPartAppliers(p, (level) => this.s.logs.setLevel(level)), signal);
     // The start slice never changes while the node runs; live slices are read from this.settings
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
     log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
-    const { minLivePeers, bootstrapCount } = this.settings.registry;
-    const livePeers = peerDb.listPeers({ dead: false }).length;
-    prefetchBootstrapPeers(registry.api, { livePeers, minLivePeers, count: bootstrapCount, signal, log, onPeers: (peers) => this.bootstrapPeers(peers) });
+    prefetchBootstrapPeers(registry.api, { peerDb, settings: this.settings.registry, signal, log, onPeers: (peers) => this.bootstrapPeers(peers) });
     const supervisor = (p.supervisor = await startNodeSupervisor(config.node.run_dir, { clock, spawner: this.s.spawner, logs, events, health }));
 
     this.progress.hostSetUp = true;
@@ -119,7 +117,7 @@ export class Node implements ControlBackend {
     lateness.start();
     const babelSpec = nodeBabelSpec(config.node, prefix, this.settings.babel.helloIntervalSec);
     const babel = (p.babel = new BabelLink(babelSpec, {
-      clock, health, supervisor, lateness: lateness, log: logs.for('babel'),
+      clock, health, supervisor, lateness, log: logs.for('babel'),
       // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
       onLinkBounce: (ifName, phase) => p.links?.plannedSilence(ifName, phase === 'start'),
     }));
@@ -135,8 +133,8 @@ export class Node implements ControlBackend {
 
     const upScript = writeUpScript(config.node.run_dir);
     const peerLog = logs.for('peerproto');
-    const verifyPeerCert = makePeerCertVerifier({ caPem: identity.caPem, clock, revokedSerials: () => p.network!.revoked });
-    const peerproto = (p.peerproto = new PeerProtocol({ clock, self: peerSelf(identity), verifyPeerCert, log: peerLog, configVersion: () => p.network!.held?.config.version }));
+    const { peerproto, verifyPeerCert } = nodePeerProtocol(identity, { clock, log: peerLog, network: p.network });
+    p.peerproto = peerproto;
     await peerproto.start({ port: start.port });
     // Failures and proofs of life pass through here: a cut-off host blames itself, not its peers.
     const peerHealth = (p.peerHealth = new PeerHealth({
@@ -211,20 +209,8 @@ export class Node implements ControlBackend {
     if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
-    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness: lateness, startedAtMs: this.startedAtMs };
+    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness, startedAtMs: this.startedAtMs };
     this.progress.metrics = loadNodeMetrics(config.metrics, metricsDeps, log);
-  }
-
-  private appliers() {
-    const { p } = this;
-    return nodeAppliers({
-      setLogLevel: (level) => this.s.logs.setLevel(level),
-      babel: () => p.babel,
-      tunnels: () => p.manager,
-      registry: () => p.registrySync,
-      upnp: () => p.upnp,
-      replanSoon: () => p.jobs?.replanSoon(),
-    });
   }
 
   private bootstrapPeers(peers: Parameters<typeof bootstrapPeersArrived>[0]): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
 import type { PeerDb } from '../peers/peer-db.js';
+import type { RegistrySettings } from '../settings.js';
 import { isPeerEndpoint } from '../sys/host-port.js';
 import type { RunningParts } from './parts.js';
 
@@ -34,10 +35,10 @@ export function addBootstrapPeers(
  */
 export function prefetchBootstrapPeers(
   api: { bootstrap(count: number, o: { signal: AbortSignal }): Promise<{ peers: BootstrapPeer[] }> },
-  d: { livePeers: number; minLivePeers: number; count: number; signal: AbortSignal; log: Pick<Logger, 'debug'>; onPeers: (peers: BootstrapPeer[]) => void },
+  d: { peerDb: Pick<PeerDb, 'listPeers'>; settings: Pick<RegistrySettings, 'minLivePeers' | 'bootstrapCount'>; signal: AbortSignal; log: Pick<Logger, 'debug'>; onPeers: (peers: BootstrapPeer[]) => void },
 ): void {
-  if (d.livePeers >= d.minLivePeers) return;
-  api.bootstrap(d.count, { signal: d.signal })
+  if (d.peerDb.listPeers({ dead: false }).length >= d.settings.minLivePeers) return;
+  api.bootstrap(d.settings.bootstrapCount, { signal: d.signal })
     .then(({ peers }) => !d.signal.aborted && d.onPeers(peers))
     .catch((err: unknown) => d.log.debug({ err }, 'early bootstrap failed; the registry sync retries'));
 }

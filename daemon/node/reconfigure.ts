@@ -6,6 +6,7 @@ import type { NetworkConfig } from '../../config/network-config.js';
 import type { BabelSettings } from '../babel-link.js';
 import type { ReloadReport } from '../control/protocol.js';
 import { applySettings, LiveSettings, planReload, reloadReport, type SliceAppliers, type SliceOutcome } from '../reload.js';
+import type { RunningParts } from './parts.js';
 import { effectiveSettings, type LogLevel, type RegistrySettings, type Settings, type SettingsOverrides, type TunnelSettings, type UpnpSettings } from '../settings.js';
 
 type Signal = { signal: AbortSignal };
@@ -22,6 +23,18 @@ export interface ReconfigurableParts {
 }
 
 const applied = { applied: true } as const;
+
+/** The appliers over the node's running parts (node/parts.ts). */
+export function runningPartAppliers(p: RunningParts, setLogLevel: (level: LogLevel) => void): SliceAppliers {
+  return nodeAppliers({
+    setLogLevel,
+    babel: () => p.babel,
+    tunnels: () => p.manager,
+    registry: () => p.registrySync,
+    upnp: () => p.upnp,
+    replanSoon: () => p.jobs?.replanSoon(),
+  });
+}
 
 export function nodeAppliers(parts: ReconfigurableParts): SliceAppliers {
   return {

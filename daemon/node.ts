@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NodeConfig } from '../config/node-config.js';
+import type { BootstrapPeer } from '../wire/registry-api.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
 import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, ReloadReport, StatusResponse, TunnelsResponse } from './control/protocol.js';
@@ -102,7 +103,8 @@ export class Node implements ControlBackend {
     // when a part is built (a reload may already have swapped one).
     const start = this.settings.start;
     log.info({ version: held.config.version, origin: held.origin, networkPrefix: start.networkPrefix }, 'network config loaded');
-    prefetchBootstrapPeers(registry.api, { peerDb, settings: this.settings.registry, signal, log, onPeers: (peers) => this.bootstrapPeers(peers) });
+    const onBootstrapPeers = (peers: readonly BootstrapPeer[]) => bootstrapPeersArrived(peers, p, { nowMs: clock.nowMs(), events, log });
+    prefetchBootstrapPeers(registry.api, { peerDb, settings: this.settings.registry, signal, log, onPeers: onBootstrapPeers });
     const supervisor = (p.supervisor = await startNodeSupervisor(config.node.run_dir, { clock, spawner: this.s.spawner, logs, events, health }));
 
     this.progress.hostSetUp = true;
@@ -192,7 +194,7 @@ export class Node implements ControlBackend {
       identity: { get: () => p.identity!, set: (id) => void (p.identity = id) },
       addresses: () => p.addresses,
       nat: () => p.nat,
-      onBootstrapPeers: (peers) => this.bootstrapPeers(peers),
+      onBootstrapPeers,
     });
     // LAN neighbours (lan.interfaces): found and verified without the registry.
     p.lan = await startNodeLan(config.lan, {
@@ -209,12 +211,7 @@ export class Node implements ControlBackend {
     if (failed) throw failed.err;
     await babelStarted;
     events.add('daemon', `node ${prefix} started (network config version ${held.config.version}, hello ${babel.helloIntervalSec} s)`);
-    const metricsDeps = { parts: p, clock, health, log: logs.for('metrics'), lateness, startedAtMs: this.startedAtMs };
-    this.progress.metrics = loadNodeMetrics(config.metrics, metricsDeps, log);
-  }
-
-  private bootstrapPeers(peers: Parameters<typeof bootstrapPeersArrived>[0]): void {
-    bootstrapPeersArrived(peers, this.p, { nowMs: this.s.clock.nowMs(), events: this.s.events, log: this.s.log });
+    this.progress.metrics = loadNodeMetrics(config.metrics, { parts: p, clock, health, log: logs.for('metrics'), lateness, startedAtMs: this.startedAtMs }, log);
   }
 
   reload(): Promise<ReloadReport> {

@@ -153,9 +153,25 @@ export function excuseSilence(s: LinkLiveness, nowMs: number): LinkLiveness {
  * packets still queued behind it, and the next stall may be longer.
  */
 export function widenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  return Math.min(policy.maxWidenMs, Math.round(lateWidenMs(s, nowMs, policy, localLateMs) + fadedPeak(s.stall, nowMs, policy.stallMemoryMs)));
+}
+
+/** The part of the widening both ends compute alike: twice this host's and the peer's lateness beyond jitter. */
+function lateWidenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
   const beyondJitter = (ms: number): number => Math.max(0, ms - policy.lateToleranceMs);
-  const late = beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy));
-  return Math.min(policy.maxWidenMs, Math.round(2 * late + fadedPeak(s.stall, nowMs, policy.stallMemoryMs)));
+  return Math.min(policy.maxWidenMs, 2 * (beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy))));
+}
+
+/**
+ * How often to send our hellos on this link: the interval, stretched while this host or
+ * the peer runs late. The peer widens its deadline for us by the same lateness (ours,
+ * which our hellos carry, and its own), so `misses` stretched intervals still fit in its
+ * deadline: no verdict comes sooner, and a starved host sends a fraction of the hellos
+ * (each one work for two daemons and two openvpn ends) instead of adding to the load
+ * that starves it. On time, it is the interval.
+ */
+export function helloEveryMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  return policy.helloIntervalMs + Math.floor(lateWidenMs(s, nowMs, policy, localLateMs) / policy.misses);
 }
 
 /**

@@ -236,7 +236,7 @@ export class Node implements ControlBackend {
       peers: peerHealth,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       ifNameFor: tunnelIfName,
-      planContext: () => planContext(this.p),
+      planContext: () => planContext(this.p, this.lateness),
       orderAddresses: (a) => this.p.addresses?.dialOrder(a) ?? [...a],
       rand: this.rand,
       onPeerDown: (peer, reason) => this.p.links?.peerSaysDown(peer, reason),

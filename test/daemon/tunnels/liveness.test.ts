@@ -276,3 +276,12 @@ test('hello cadence: the interval on time; slowed by a quarter of the late widen
     t.true(policy.misses * helloEveryMs(ourView, 0, policy, oursMs) <= theirDeadlineMs, `late ${oursMs}/${theirsMs}`);
   }
 });
+
+test('a lost link whose peer runs late: restarts wait twice the late widening longer', (t) => {
+  // The peer said it ran 1,025 ms late: lost at 3 s instead of 1 s. On time the restart would come 5 s
+  // after the loss (8 s); here 2 × the late widening later, which fades with the lateness: at 10.75 s
+  // it is 2 × 2 × (1025 × (1 − 10.75 / 30) − 25) ≈ 2.5 s. The next restart backs off as on time.
+  const { log } = run([{ atMs: 0, heard: true, peerLateMs: 1_025 }, ...checks(0, 45_000)]);
+  t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['3000 lost', '10750 restart', '40750 restart']);
+  // On time, the same silence: restarts at 6 s and 36 s (test above).
+});

@@ -207,6 +207,8 @@ interface CachedCert extends VerifiedPeerCert {
   checkedAtMs: number;
   /** LINK_FLAGS the peer's latest frame told us (a MAC'd frame: both). */
   link: number;
+  /** The link key made with this certificate, once derived (saves the LinkKeys lookup per frame). */
+  linkKey?: LinkKey;
 }
 
 /** Why a frame was refused, and the `dropped` category it counts in. */
@@ -736,7 +738,11 @@ export class PeerProtocol {
   }
 
   private linkKeyFor(cert: CachedCert): LinkKey | undefined {
-    return this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
+    if (cert.linkKey !== undefined) return cert.linkKey;
+    const key = this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
+    // Kept on the cached certificate only: dropping or replacing it (dropCert, remember) forgets the key with it.
+    if (key !== undefined && this.certs.get(cert.prefix) === cert) cert.linkKey = key;
+    return key;
   }
 
   private dispatch(ev: Incoming, nowMs: number, requestBytes: number, answered: AnsweredRequest | undefined): void {

@@ -67,6 +67,8 @@ export interface LinkMonitorDeps {
   settings: () => { helloIntervalSec: number; misses: number };
   /** The peer's peer-protocol port when no hello told us yet. */
   defaultPeerPort: (peer: string) => number;
+  /** The host's lateness meter (sys/lateness.ts) hears how late each tick fired: its own timer can then tick slowly. */
+  lateness?: { noteTick(lateMs: number, atMs?: number): void };
 }
 
 interface Tracked {
@@ -191,7 +193,9 @@ export class LinkMonitor {
       return;
     }
     // Noted before any verdict: a late tick means the peers' packets may still wait in our socket.
-    this.late = noteLateness(this.late, nowMs, nowMs - this.tickDueMs, policy);
+    const tickLateMs = nowMs - this.tickDueMs;
+    this.late = noteLateness(this.late, nowMs, tickLateMs, policy);
+    this.deps.lateness?.noteTick(tickLateMs, nowMs);
     const localLateMs = recentLateMs(this.late, nowMs, policy);
     const serverPolicy = serverEndPolicy(policy);
     // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.

@@ -41,7 +41,7 @@ class StallingClock implements Clock {
   }
 }
 
-function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean } = {}) {
+function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean; lateness?: { noteTick(lateMs: number, atMs?: number): void } } = {}) {
   const clock = new StallingClock(new FakeClock(1_000_000));
   const events = new EventLog({ clock });
   const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number; withCert: boolean }> = [];
@@ -83,6 +83,7 @@ function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean 
     },
     settings: () => settings,
     defaultPeerPort: () => 1194,
+    ...(options.lateness ? { lateness: options.lateness } : {}),
   });
   const LINK = `${linkLocalFor(B)}%${IF_B}`;
   /** An authenticated frame from B, by default a link hello over the tunnel. */
@@ -337,4 +338,14 @@ test('scopeOf: only scoped link-local sources', (t) => {
   t.is(scopeOf('fd00::1'), undefined);
   t.is(scopeOf('fe80::1'), undefined);
   t.is(scopeOf('10.0.0.1'), undefined);
+});
+
+test('each tick tells the host\'s lateness meter how late it fired', async (t) => {
+  const noted: number[] = [];
+  const { clock, monitor } = setup({ lateness: { noteTick: (ms) => noted.push(ms) } });
+  await clock.advance(500);
+  clock.stall(1_500);
+  await clock.advance(250);
+  t.deepEqual(noted, [0, 0, 0, 1_500], 'on time, then 1.5 s late once');
+  monitor.stop();
 });

@@ -123,7 +123,9 @@ export class BabelLink implements TunnelBabel {
       this.onBabeldEvent(ev);
     });
     this.ownLateness?.start();
-    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }) });
+    // A babeld that crashed (SIGSEGV seen in a starved 64-node lab) leaves its control socket, and
+    // every restart then fails with "local_server_socket: Address already in use".
+    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }), staleFiles: [this.spec.socketPath] });
     if (spawnFailure !== undefined) {
       throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${spawnFailure}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
     }

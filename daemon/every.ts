@@ -1,6 +1,7 @@
 // The one helper for periodic work (heartbeat, tunnel re-planning, traffic
 // sampling, …): runs never overlap, each run gets a signal that fires on
 // shutdown or after its timeout, and every failure is logged with the task's name.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from './sys/clock.js';
 
@@ -58,6 +59,9 @@ export function every(
       timeoutMs,
     );
     const runSignal = AbortSignal.any([signal, timeout.signal]);
+    // A run may wait on many things at once (a plan round opens tunnels in parallel, each with its
+    // own waits), each removing its listener when done: Node's leak warning at 11 does not apply.
+    setMaxListeners(0, runSignal);
     running = (async () => {
       try {
         await task(runSignal);

@@ -153,7 +153,7 @@ export class Node implements ControlBackend {
     const manager = (p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours, log: logs.for('tunnels'), peers: peerHealth, rand, ifNameFor: tunnelIfName,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
-      planContext: () => planContext(p),
+      planContext: () => planContext(p, lateness),
       orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),

@@ -7,6 +7,7 @@ import type { CommandRunner } from './exec.js';
 import type { LabManifest } from './manifest.js';
 import { isRunning, lastLines } from './procs.js';
 import { allPairs, probeMatrix } from './reach.js';
+import { readRouteTables, splitByRoutes } from './route-check.js';
 import { nodeCliJson, reachNodes } from './status.js';
 
 export interface ConvergeOptions {
@@ -53,7 +54,10 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
         throw new LabError('RN_LAB_UNREACHABLE', `daemon of ${p.host} (pid ${p.pid}) is not running: ${tail(p.log)}`, { details: { node: p.host } });
       }
     }
-    const matrix = await probeMatrix(runner, nodes, { pairs: pending });
+    // Pairs without routes both ways cannot answer: not pinged (route-check.ts).
+    const { ping, unrouted } = splitByRoutes(pending, nodes, await readRouteTables(runner, nodes));
+    const matrix = ping.length > 0 ? await probeMatrix(runner, nodes, { pairs: ping }) : {};
+    for (const [a, b] of unrouted) (matrix[a] ??= {})[b] = false;
     const failed = pending.filter(([a, b]) => matrix[a]?.[b] === false);
     // Pairs whose probe did not finish (a loaded machine) are asked again, neither failed nor reached.
     const unmeasured = pending.filter(([a, b]) => matrix[a]?.[b] === undefined);
@@ -88,8 +92,8 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
         { details: { failed } },
       );
     }
-    // poll interval: a ping to a missing route fails at once
-    await delay(250);
+    // poll interval: a ping to a missing route fails at once; with no route yet, the tables are read less often
+    await delay(ping.length === 0 ? 1_000 : 250);
   }
 }
 

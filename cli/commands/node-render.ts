@@ -66,9 +66,23 @@ export function renderStatus(s: StatusResponse, nowMs: number): string {
   if (lost.length) lines.push(`links        lost: ${lost.map((l) => `${l.peer} (${formatAgo(l.lostSinceMs, nowMs)}${l.flaps ? `, flaps: ${l.flaps}` : ''})`).join(', ')}`);
   const flapping = s.links.filter((l) => l.state !== 'lost' && l.flaps > 0);
   if (flapping.length) lines.push(`links        flapped: ${flapping.map((l) => `${l.peer} (${l.flaps})`).join(', ')}`);
+  const slowed = slowedHellos(s.links);
+  if (slowed) lines.push(`links        ${slowed}`);
   if (s.health.length === 0) lines.push('health       ok');
   for (const h of s.health) lines.push(`health       [${h.severity}] ${h.title}: ${h.text} (${h.code}, since ${formatAgo(h.sinceMs, nowMs)})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * "hellos slowed on 3 of 5 links, to 0.80-1.30 s (…)" while link hellos go out less often because this host or
+ * the peer runs late; undefined when none is slowed (or the daemon does not say).
+ */
+export function slowedHellos(links: StatusResponse['links']): string | undefined {
+  const slowed = links.filter((l) => l.helloSlowed === true && typeof l.helloEveryMs === 'number').map((l) => l.helloEveryMs!);
+  if (slowed.length === 0) return undefined;
+  const [least, most] = [Math.min(...slowed), Math.max(...slowed)].map((ms) => (ms / 1000).toFixed(2));
+  const range = least === most ? `${least} s` : `${least}-${most} s`;
+  return `hellos slowed on ${slowed.length} of ${links.length} links, to one every ${range} (this host or those peers run late)`;
 }
 
 /** Why a peer is dead: 'failures' (retried at NEXT RETRY, revived by any sign of life) or 'revoked' (final). */

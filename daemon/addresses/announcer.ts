@@ -31,8 +31,14 @@ export interface UpnpExternal {
 export interface AddressAnnouncerOptions {
   ownPrefix: string;
   networkPrefix: string;
-  /** How often interfaces are re-read and new neighbours get our addresses. */
+  /** How often new neighbours get our addresses. */
   checkIntervalMs: number;
+  /**
+   * How often the interfaces are re-read (default 30 s). os.networkInterfaces() is a
+   * synchronous netlink dump under the kernel's RTNL lock: with many namespaces busy it
+   * blocks the event loop for tens of ms, so it is not done at every check.
+   */
+  interfaceReadMs?: number;
   /** Every adjacent peer hears our addresses again this often. */
   reannounceIntervalMs: number;
 }
@@ -77,6 +83,7 @@ export class AddressAnnouncer {
   private cancelTimer: (() => void) | undefined;
   private unsubscribe: (() => unknown) | undefined;
   private running = false;
+  private readAtMs = -Infinity;
 
   constructor(
     private readonly options: AddressAnnouncerOptions,
@@ -144,7 +151,8 @@ export class AddressAnnouncer {
     if (!this.running) return;
     this.cancelTimer = this.deps.clock.setTimeout(() => {
       try {
-        this.refresh();
+        if (this.deps.clock.nowMs() - this.readAtMs >= (this.options.interfaceReadMs ?? 30_000)) this.refresh();
+        else this.announceDue();
       } catch (err) {
         this.deps.log.warn({ err }, 'address check failed');
       }
@@ -154,6 +162,7 @@ export class AddressAnnouncer {
 
   private refresh(): void {
     let ifaces: InterfaceSnapshot = {};
+    this.readAtMs = this.deps.clock.nowMs();
     try {
       ifaces = this.deps.readInterfaces();
     } catch (err) {

@@ -105,9 +105,11 @@ export interface StatusResponse {
   nat: NatStatus | null;
   /**
    * Link liveness per tunnel: waiting (nothing heard yet), alive, lost. lastHelloMs: last time anything
-   * came from the peer over the tunnel; flaps: how often the link was lost and restored.
+   * came from the peer over the tunnel; flaps: how often the link was lost and restored; helloEveryMs: how
+   * often we send hellos on it now (null before the first); helloSlowed: that is longer than the interval
+   * because this host or the peer runs late (both absent from older daemons).
    */
-  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number }[];
+  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number; helloEveryMs?: number | null; helloSlowed?: boolean }[];
   /** LAN discovery (lan.interfaces): what is announced where, neighbours heard, announcements ignored by reason; null when off. */
   lan: LanStatus | null;
   health: HealthView[];

@@ -1,11 +1,13 @@
 // What the tunnel planner reads at each round besides the tunnels: the peers,
-// what babel reaches, the live tunnels slice, and our traffic per destination.
+// what babel reaches, the live tunnels slice, our traffic per destination, and
+// how late this host's timers ran lately.
 import { destinationTrafficMap } from '../tunnels/dest-rates.js';
+import type { LatenessSource } from '../sys/lateness.js';
 import type { PlanContext } from '../tunnels/manager.js';
 import { destinationVia } from './control-views.js';
 import type { RunningParts } from './parts.js';
 
-export function planContext(p: RunningParts): PlanContext {
+export function planContext(p: RunningParts, lateness: LatenessSource): PlanContext {
   const t = p.settings!.current.tunnels;
   const dest = p.destTraffic;
   return {
@@ -14,6 +16,7 @@ export function planContext(p: RunningParts): PlanContext {
     neighbours: [...t.neighbours],
     clientCount: t.clientCount,
     policy: t.policy,
+    lateMs: lateness.recentMaxMs(),
     ...(dest ? { destinationTraffic: destinationTrafficMap(dest.rates()), destinationVia: destinationVia(p) } : {}),
   };
 }

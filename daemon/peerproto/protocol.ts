@@ -18,14 +18,13 @@ import {
   type PeerMessage,
 } from '../../wire/messages.js';
 import { MAX_MESSAGE_BYTES } from '../../wire/tlv.js';
-import { MIN_LINK_HELLO_INTERVAL_SEC } from '../../config/node-config.js';
 import { verifyBytes } from '../../pki/identity.js';
 import { PeerProtoError } from './errors.js';
 import { ConfirmedEndpoints, endpointKey } from './confirmed-endpoints.js';
 import { certFingerprint, LinkKeys, linkTag, linkTagValid, type LinkKey } from './link-keys.js';
 import { ConfigAssembler } from './reassembly.js';
 import { derSignature } from './signature.js';
-import { ReplayGuard } from './replay.js';
+import { ReplayGuard, type ReplayVerdict } from './replay.js';
 import { StartFloor } from './start-floor.js';
 import { SourceRation, type RationOptions } from './token-buckets.js';
 import { dgramSocketFactory, type UdpEndpoint, type UdpSocket, type UdpSocketFactory } from './socket.js';
@@ -89,14 +88,11 @@ export interface PeerCertCheck {
 export interface PeerProtocolOptions {
   /** Accepted clock difference between sender and receiver (default 5 min). */
   replayWindowMs?: number;
-  /** Frames other than hellos remembered per sender within the window (default 4096). */
-  maxFramesPerSenderWindow?: number;
   /**
-   * The fastest a peer may send link hellos (default: the lowest
-   * tunnels.link_hello_interval a node config accepts, MIN_LINK_HELLO_INTERVAL_SEC): hellos have their own
-   * per-sender budget, a window's worth at that rate plus room for probes.
+   * Sequence numbers remembered per sender below its highest (default 8192, a multiple of 32): how far
+   * behind a reordered frame may arrive. A sender counts seq for every frame to any peer.
    */
-  fastestHelloIntervalMs?: number;
+  replaySeqWindow?: number;
   /** Link keys remembered (default 1024; each is one ECDH to derive again). */
   maxLinkKeys?: number;
   /** Certificates (peers) remembered (default 10000). */
@@ -183,7 +179,7 @@ export interface PeerProtoStats {
     malformed: number;
     /** Unknown sender, bad or revoked certificate, prefix mismatch, bad signature or link MAC, no link key. */
     unauthenticated: number;
-    /** Seen before, timestamp outside the window, or a sender over its per-window budget. */
+    /** Seen before, timestamp outside the window, too far behind the sender's newest, or from a run of the sender before its restart. */
     replayed: number;
     /** Addressed to another prefix, or from ourselves. */
     misaddressed: number;
@@ -211,6 +207,8 @@ interface CachedCert extends VerifiedPeerCert {
   checkedAtMs: number;
   /** LINK_FLAGS the peer's latest frame told us (a MAC'd frame: both). */
   link: number;
+  /** The link key made with this certificate, once derived (saves the LinkKeys lookup per frame). */
+  linkKey?: LinkKey;
 }
 
 /** Why a frame was refused, and the `dropped` category it counts in. */
@@ -222,7 +220,8 @@ export const REFUSALS = {
   'outside-window': 'replayed',
   'before-start': 'replayed',
   'seen-before': 'replayed',
-  'over-budget': 'replayed',
+  'behind-window': 'replayed',
+  'earlier-run': 'replayed',
   'mac-on-first-contact': 'unauthenticated',
   'unknown-sender': 'unauthenticated',
   'cert-refused': 'unauthenticated',
@@ -239,6 +238,8 @@ export const REFUSALS = {
 
 export type Refusal = keyof typeof REFUSALS;
 
+const REPLAY_REFUSALS = { stale: 'outside-window', replayed: 'seen-before', behind: 'behind-window', 'earlier-run': 'earlier-run' } as const satisfies Record<Exclude<ReplayVerdict, 'fresh'>, Refusal>;
+
 interface Pending {
   expectPrefix: string | undefined;
   /** endpointKey of where the request went: a reply from there confirms it. */
@@ -253,8 +254,6 @@ const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-requ
 /** A tunnel request opens resources on the peer's side: it stays signed, whatever the link. */
 const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request']);
 const LINK_BOTH = LINK_FLAGS.macCapable | LINK_FLAGS.holdsYourCert;
-/** Hello budget headroom beyond link hellos: probes, their replies. */
-const HELLO_BUDGET_EXTRA = 1024;
 const MAX_REPLY_CACHE = 1024;
 /** Challenges outstanding (hellos from unconfirmed addresses); the oldest is forgotten first. */
 const MAX_CHALLENGES = 1024;
@@ -281,9 +280,7 @@ interface Challenge {
 
 export class PeerProtocol {
   private readonly opts: Required<PeerProtocolOptions>;
-  /** Nonces of hellos and of every other kind apart: each has its own budget. */
   private readonly replay: ReplayGuard;
-  private readonly helloReplay: ReplayGuard;
   private readonly linkKeys: LinkKeys | undefined;
   private readonly assembler: ConfigAssembler;
   private readonly certs = new Map<string, CachedCert>();
@@ -311,8 +308,7 @@ export class PeerProtocol {
   ) {
     this.opts = {
       replayWindowMs: options.replayWindowMs ?? 300_000,
-      maxFramesPerSenderWindow: options.maxFramesPerSenderWindow ?? 4096,
-      fastestHelloIntervalMs: options.fastestHelloIntervalMs ?? MIN_LINK_HELLO_INTERVAL_SEC * 1000,
+      replaySeqWindow: options.replaySeqWindow ?? 8192,
       maxLinkKeys: options.maxLinkKeys ?? 1024,
       maxCachedPeers: options.maxCachedPeers ?? 10_000,
       certRecheckMs: options.certRecheckMs ?? 3_600_000,
@@ -327,16 +323,7 @@ export class PeerProtocol {
     this.floor = new StartFloor({ startedAtMs: this.opts.startedAtMs, skewMs: this.opts.startSkewMs, marginMs: START_MARGIN_MS, maxSenders: this.opts.maxCachedPeers });
     this.certChecks = new SourceRation(this.opts.certCheckRation);
     this.badSignatures = new SourceRation(this.opts.badSignatureRation);
-    this.replay = new ReplayGuard({
-      windowMs: this.opts.replayWindowMs,
-      maxPerSender: this.opts.maxFramesPerSenderWindow,
-      maxSenders: this.opts.maxCachedPeers,
-    });
-    this.helloReplay = new ReplayGuard({
-      windowMs: this.opts.replayWindowMs,
-      maxPerSender: helloBudget(this.opts.replayWindowMs, this.opts.fastestHelloIntervalMs),
-      maxSenders: this.opts.maxCachedPeers,
-    });
+    this.replay = new ReplayGuard({ windowMs: this.opts.replayWindowMs, seqWindow: this.opts.replaySeqWindow, maxSenders: this.opts.maxCachedPeers });
     const privateKey = deps.self.privateKey;
     this.linkKeys = privateKey && new LinkKeys({ privateKey, certDer: deps.self.certDer }, { maxKeys: this.opts.maxLinkKeys });
     this.assembler = new ConfigAssembler({ timeoutMs: this.opts.configReassemblyMs, maxAssemblies: 16 });
@@ -548,7 +535,6 @@ export class PeerProtocol {
     this.dropCert(prefix);
     this.confirmed.forget(prefix);
     this.replay.forget(prefix);
-    this.helloReplay.forget(prefix);
   }
 
   /**
@@ -622,9 +608,8 @@ export class PeerProtocol {
       // A frame that introduces its sender, or goes to anyone, must be signed.
       return this.drop('mac-on-first-contact', remote, { peer });
     }
-    const guard = packet.message.kind === 'hello' ? this.helloReplay : this.replay;
-    // Only authenticated frames enter the nonce cache, so a hit is a copy of one: no need to check it.
-    if (guard.seen(peer, packet.timestampMs, packet.seq)) return this.drop('seen-before', remote, { peer });
+    // Only authenticated frames enter the replay window, so a hit is a copy of one: no need to check it.
+    if (this.replay.seen(peer, packet.timestampMs, packet.seq)) return this.drop('seen-before', remote, { peer });
     // A source that sent bad signatures lately gets no more checked (and no certificate looked up) until its budget refills.
     if (packet.auth === 'signature' && !this.maySpendOnSignatures(peer, remote, nowMs)) return this.drop('bad-signatures-rate-limited', remote, { peer });
     const cert = this.certFor(packet, nowMs, remote);
@@ -640,8 +625,8 @@ export class PeerProtocol {
       }
       if (packet.certDer !== undefined) this.remember(cert);
     }
-    const verdict = guard.check(peer, packet.timestampMs, packet.seq, nowMs);
-    if (verdict !== 'fresh') return this.drop(verdict === 'flood' ? 'over-budget' : verdict === 'stale' ? 'outside-window' : 'seen-before', remote, { peer });
+    const verdict = this.replay.check(peer, packet.timestampMs, packet.seq, nowMs);
+    if (verdict !== 'fresh') return this.drop(REPLAY_REFUSALS[verdict], remote, { peer, seq: packet.seq });
     // Only a fresh frame tells what the peer holds now (a replayed old one would mislead).
     cert.link = packet.auth === 'mac' ? LINK_BOTH : (packet.linkFlags ?? 0) & LINK_BOTH;
     if (answered !== undefined) this.roundTrip(peer, answered.endpoint, remote, packet.timestampMs, nowMs);
@@ -753,7 +738,11 @@ export class PeerProtocol {
   }
 
   private linkKeyFor(cert: CachedCert): LinkKey | undefined {
-    return this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
+    if (cert.linkKey !== undefined) return cert.linkKey;
+    const key = this.linkKeys?.keyFor(cert.fingerprint, cert.publicKey);
+    // Kept on the cached certificate only: dropping or replacing it (dropCert, remember) forgets the key with it.
+    if (key !== undefined && this.certs.get(cert.prefix) === cert) cert.linkKey = key;
+    return key;
   }
 
   private dispatch(ev: Incoming, nowMs: number, requestBytes: number, answered: AnsweredRequest | undefined): void {
@@ -868,11 +857,6 @@ export class PeerProtocol {
       }
     }
   }
-}
-
-/** Hellos a sender may send in one replay window: link hellos at the fastest allowed rate, and probes. */
-export function helloBudget(windowMs: number, fastestHelloIntervalMs: number): number {
-  return Math.ceil(windowMs / fastestHelloIntervalMs) + HELLO_BUDGET_EXTRA;
 }
 
 function endpointText(e: { host: string; port: number }): string {

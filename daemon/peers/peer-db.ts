@@ -91,6 +91,27 @@ export function mergeReport(existing: PeerRecord, report: UpsertPeer, nowMs: num
   return { record, revived: revive };
 }
 
+/**
+ * lastSeenMs is kept to this grain: a report that only moves it by less is not
+ * written (a peer's hellos come several times a minute; readers ask "seen in the
+ * last minutes": the planner's island test, eviction, the peers view).
+ */
+export const LAST_SEEN_GRAIN_MS = 15_000;
+
+/** False when the merged record differs from the stored one only by a lastSeenMs less than a grain later. */
+export function worthWriting(existing: PeerRecord, merged: PeerRecord): boolean {
+  if (merged.lastSeenMs - existing.lastSeenMs >= LAST_SEEN_GRAIN_MS) return true;
+  for (const k of Object.keys(merged) as (keyof PeerRecord)[]) {
+    if (k === 'lastSeenMs') continue;
+    const a = existing[k];
+    const b = merged[k];
+    if (a === b) continue;
+    if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i])) continue;
+    return true;
+  }
+  return false;
+}
+
 function normaliseAddresses(addresses: string[]): string[] {
   return [...new Set(addresses)].slice(0, MAX_ADDRESSES_PER_PEER);
 }
@@ -260,6 +281,7 @@ export class PeerDb {
       const existing = this.getPeer(prefix);
       if (existing !== undefined) {
         const { record, revived } = mergeReport(existing, { ...report, prefix }, nowMs);
+        if (!worthWriting(existing, record)) return { created: false, revived, evicted: [] };
         this.stmt.put.run(toParams(record));
         return { created: false, revived, evicted: [] };
       }

@@ -1,6 +1,7 @@
 // Keeps named children running: restart with backoff after any exit it did not ask
 // for, a crash-loop event when a child keeps failing, SIGTERM→SIGKILL on stop, and
 // RUN_DIR/children.json kept in step with the live children.
+import { rmSync } from 'node:fs';
 import type { Clock, Cancel } from '../sys/clock.js';
 import type { Child, ChildExit, ChildSpec, Spawner } from '../sys/spawner.js';
 import { ResilnetError } from '../../config/errors.js';
@@ -221,6 +222,7 @@ export class Supervisor {
     const startedAtMs = this.deps.clock.nowMs();
     let child: Child;
     try {
+      for (const path of entry.spec.staleFiles ?? []) rmSync(path, { force: true });
       child = this.deps.spawner.spawn(entry.spec);
     } catch (err) {
       entry.child = undefined;

@@ -39,6 +39,11 @@ export class LatenessMeter implements LatenessSource {
     this.cancel = undefined;
   }
 
+  /** A timer of the caller's fired `lateMs` after it was due (below 10 ms: ordinary jitter, on time). */
+  noteTick(lateMs: number, atMs = this.clock.nowMs()): void {
+    this.note(lateMs >= 10 ? lateMs : 0, atMs);
+  }
+
   /** Records one observation (the tick does this; exposed for callers with their own timers). */
   note(lateMs: number, atMs = this.clock.nowMs()): void {
     this.forget(atMs);
@@ -60,9 +65,7 @@ export class LatenessMeter implements LatenessSource {
     const dueMs = this.clock.nowMs() + this.tickMs;
     this.cancel = this.clock.setTimeout(() => {
       const nowMs = this.clock.nowMs();
-      // Lateness below 10 ms is ordinary timer jitter.
-      const lateMs = nowMs - dueMs;
-      this.note(lateMs >= 10 ? lateMs : 0, nowMs);
+      this.noteTick(nowMs - dueMs, nowMs);
       this.arm();
     }, this.tickMs);
   }

@@ -15,6 +15,11 @@ export interface ChildSpec {
   /** Extra environment variables, added to the daemon's own environment. */
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Files the supervisor removes before every launch: what a crashed run leaves behind and the
+   * next one cannot start with (babeld does not replace a stale control socket: "Address already in use").
+   */
+  staleFiles?: readonly string[];
 }
 
 export interface ChildExit {

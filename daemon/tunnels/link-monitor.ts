@@ -5,8 +5,9 @@
 // once (its routes go now, traffic moves to another path) and the manager
 // counts the tunnel as down; restored → babel runs on it again; lost for long →
 // our openvpn end is restarted. Its own timer is also its measure of this
-// host's starvation: how late each tick fires widens every deadline, and the
-// hellos tell the peers.
+// host's starvation: how late each tick fires widens every deadline, the
+// hellos tell the peers, and hellos go out less often while a link's ends
+// run late (helloEveryMs).
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -18,6 +19,7 @@ import {
   checkLinkLiveness,
   declareLost,
   excuseSilence,
+  helloEveryMs,
   livenessPolicy,
   lostReason,
   newLinkLiveness,
@@ -65,12 +67,17 @@ export interface LinkMonitorDeps {
   settings: () => { helloIntervalSec: number; misses: number };
   /** The peer's peer-protocol port when no hello told us yet. */
   defaultPeerPort: (peer: string) => number;
+  /** The host's lateness meter (sys/lateness.ts) hears how late each tick fired: its own timer can then tick slowly. */
+  lateness?: { noteTick(lateMs: number, atMs?: number): void };
 }
 
 interface Tracked {
   tunnel: MonitoredTunnel;
   liveness: LinkLiveness;
   sent: number;
+  /** When our next hello on this link is due, and the interval it was set with. */
+  nextSendMs: number;
+  everyMs: number;
   /** The peer's link-local address on the tunnel ("fe80::…%rn…"), worked out once. */
   linkHost: string;
 }
@@ -91,6 +98,10 @@ export interface LinkView {
   lostSinceMs: number | null;
   /** lost → restored transitions of this tunnel. */
   flaps: number;
+  /** How often we send hellos on it now; null before the first. */
+  helloEveryMs: number | null;
+  /** True while that is longer than the interval: this host or the peer runs late. */
+  helloSlowed: boolean;
 }
 
 /** The largest lateness a hello can carry (u32 on the wire). */
@@ -109,7 +120,6 @@ export class LinkMonitor {
   private late: Lateness = NO_LATENESS;
   private unsubscribe: (() => unknown) | undefined;
   private running = false;
-  private nextSendMs = 0;
 
   constructor(private readonly deps: LinkMonitorDeps) {}
 
@@ -138,6 +148,8 @@ export class LinkMonitor {
       lastHeardMs: t.liveness.lastHeardMs,
       lostSinceMs: t.liveness.lostSinceMs,
       flaps: t.liveness.flaps,
+      helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
+      helloSlowed: t.everyMs > (this.policy()?.helloIntervalMs ?? Infinity),
     }));
   }
 
@@ -181,14 +193,22 @@ export class LinkMonitor {
       return;
     }
     // Noted before any verdict: a late tick means the peers' packets may still wait in our socket.
-    this.late = noteLateness(this.late, nowMs, nowMs - this.tickDueMs, policy);
+    const tickLateMs = nowMs - this.tickDueMs;
+    this.late = noteLateness(this.late, nowMs, tickLateMs, policy);
+    this.deps.lateness?.noteTick(tickLateMs, nowMs);
     const localLateMs = recentLateMs(this.late, nowMs, policy);
     const serverPolicy = serverEndPolicy(policy);
+    // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.
+    let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs);
     try {
       this.sync();
-      if (nowMs >= this.nextSendMs) {
-        this.nextSendMs = nowMs + policy.helloIntervalMs;
-        for (const t of this.tracked.values()) this.sendHello(t, localLateMs);
+      // Hellos due within a quarter interval go out now too: one wake-up sends a batch.
+      const batchMs = nowMs + policy.helloIntervalMs / 4;
+      for (const t of this.tracked.values()) {
+        if (t.nextSendMs > batchMs) continue;
+        this.sendHello(t, localLateMs);
+        t.everyMs = helloEveryMs(t.liveness, nowMs, policy, localLateMs);
+        t.nextSendMs = nowMs + t.everyMs;
       }
       for (const t of this.tracked.values()) {
         if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
@@ -198,8 +218,8 @@ export class LinkMonitor {
       this.deps.log.warn({ err }, 'link liveness round failed');
     }
     // Wake for the next hello, or earlier when a link's deadline falls before it.
-    let wakeMs = this.nextSendMs;
     for (const t of this.tracked.values()) {
+      if (t.nextSendMs < wakeMs) wakeMs = t.nextSendMs;
       const d = nextLivenessDeadlineMs(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
     }
@@ -220,7 +240,7 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, linkHost: linkHostFor(t) });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t) });
       }
     }
   }
@@ -320,6 +340,9 @@ function serverEndPolicy(policy: LivenessPolicy): LivenessPolicy {
 }
 
 const SERVER_RESTART_AFTER_MS = 20_000;
+
+/** A link with no lateness of its peer: the tick's own cadence when no hello is due. */
+const NOTHING_HEARD = newLinkLiveness();
 
 function linkHostFor(t: MonitoredTunnel): string {
   return `${linkLocalFor(t.peer)}%${t.ifName}`;

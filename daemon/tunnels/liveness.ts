@@ -153,9 +153,25 @@ export function excuseSilence(s: LinkLiveness, nowMs: number): LinkLiveness {
  * packets still queued behind it, and the next stall may be longer.
  */
 export function widenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  return Math.min(policy.maxWidenMs, Math.round(lateWidenMs(s, nowMs, policy, localLateMs) + fadedPeak(s.stall, nowMs, policy.stallMemoryMs)));
+}
+
+/** The part of the widening both ends compute alike: twice this host's and the peer's lateness beyond jitter. */
+function lateWidenMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
   const beyondJitter = (ms: number): number => Math.max(0, ms - policy.lateToleranceMs);
-  const late = beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy));
-  return Math.min(policy.maxWidenMs, Math.round(2 * late + fadedPeak(s.stall, nowMs, policy.stallMemoryMs)));
+  return Math.min(policy.maxWidenMs, 2 * (beyondJitter(localLateMs) + beyondJitter(recentLateMs(s.peerLate, nowMs, policy))));
+}
+
+/**
+ * How often to send our hellos on this link: the interval, stretched while this host or
+ * the peer runs late. The peer widens its deadline for us by the same lateness (ours,
+ * which our hellos carry, and its own), so `misses` stretched intervals still fit in its
+ * deadline: no verdict comes sooner, and a starved host sends a fraction of the hellos
+ * (each one work for two daemons and two openvpn ends) instead of adding to the load
+ * that starves it. On time, it is the interval.
+ */
+export function helloEveryMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  return policy.helloIntervalMs + Math.floor(lateWidenMs(s, nowMs, policy, localLateMs) / policy.misses);
 }
 
 /**
@@ -172,7 +188,7 @@ export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: Livene
   }
   if (s.phase === 'lost' && s.lostSinceMs !== null) {
     const lostForMs = nowMs - s.lostSinceMs;
-    if (nowMs >= nextRestartMs(s, policy)) return { state: { ...s, lastRestartMs: nowMs, restarts: s.restarts + 1 }, actions: [{ kind: 'restart', lostForMs }] };
+    if (nowMs >= nextRestartMs(s, policy, restartDelayMs(s, nowMs, policy, localLateMs))) return { state: { ...s, lastRestartMs: nowMs, restarts: s.restarts + 1 }, actions: [{ kind: 'restart', lostForMs }] };
   }
   return { state: s, actions: [] };
 }
@@ -193,15 +209,27 @@ export function declareLost(s: LinkLiveness, nowMs: number): LivenessStep {
  */
 export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
   if (s.phase === 'alive' && s.lastHeardMs !== null) return s.lastHeardMs + lostAfterMs(policy) + widenMs(s, nowMs, policy, localLateMs);
-  if (s.phase === 'lost' && s.lostSinceMs !== null) return nextRestartMs(s, policy);
+  if (s.phase === 'lost' && s.lostSinceMs !== null) return nextRestartMs(s, policy, restartDelayMs(s, nowMs, policy, localLateMs));
   return undefined;
 }
 
-/** When a lost link's openvpn end is restarted next: restartAfterMs after the loss, then backing off. */
-export function nextRestartMs(s: LinkLiveness, policy: LivenessPolicy): number {
-  if (s.lastRestartMs === null) return (s.lostSinceMs ?? 0) + policy.restartAfterMs;
+/**
+ * When a lost link's openvpn end is restarted next: restartAfterMs after the loss, then backing off;
+ * `delayMs` later still (restartDelayMs: the ends run late).
+ */
+export function nextRestartMs(s: LinkLiveness, policy: LivenessPolicy, delayMs = 0): number {
+  if (s.lastRestartMs === null) return (s.lostSinceMs ?? 0) + policy.restartAfterMs + delayMs;
   const waitMs = Math.min(policy.restartMaxMs, policy.restartEveryMs * 2 ** Math.max(0, s.restarts - 1));
-  return s.lastRestartMs + waitMs;
+  return s.lastRestartMs + waitMs + delayMs;
+}
+
+/**
+ * While this host or the peer runs late, a lost link is more likely a stall than a cut, and a
+ * restart is a TLS handshake that starves the host further: restarts wait twice the late
+ * widening longer (up to 16 s at the defaults).
+ */
+export function restartDelayMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs: number): number {
+  return Math.round(2 * lateWidenMs(s, nowMs, policy, localLateMs));
 }
 
 /** "nothing heard for 1.0 s", the reason in the link-lost event line (and the widening, when it shows in tenths). */

@@ -135,6 +135,8 @@ export interface PlanContext {
   neighbours: string[];
   clientCount: number;
   policy: TunnelPolicy;
+  /** This host's worst timer lateness lately (ms, sys/lateness.ts): a starved host holds its tunnels still. */
+  lateMs?: number;
   /** Bytes/s we exchange with each destination prefix (sys/dest-traffic.ts), when measured. */
   destinationTraffic?: ReadonlyMap<string, number>;
   /** Destination prefix → the peer whose tunnel carries our route to it now. */

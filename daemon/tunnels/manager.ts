@@ -184,6 +184,7 @@ export class TunnelManager {
       reachable: ctx.reachable,
       neighbours: ctx.neighbours,
       lastRefreshAtMs: this.lastRefreshAtMs,
+      ...(ctx.lateMs !== undefined ? { lateMs: ctx.lateMs } : {}),
       ...(ctx.destinationTraffic ? { destinationTraffic: ctx.destinationTraffic } : {}),
       ...(ctx.destinationVia ? { destinationVia: ctx.destinationVia } : {}),
       policy: ctx.policy,
@@ -484,7 +485,7 @@ export class TunnelManager {
     // One drain at a time at a node (ours or one we follow): babel repairs one change at a
     // time best, and a peer never loses several links at once. The planner asks again later.
     if (this.inAnotherDrain(t)) {
-      this.deps.log.info({ peer, iface: t.ifName, reason }, 'drain postponed: another tunnel is draining');
+      this.deps.log.debug({ peer, iface: t.ifName, reason }, 'drain postponed: another tunnel is draining');
       return;
     }
     this.deps.log.info({ peer, iface: t.ifName, reason }, 'tunnel draining');

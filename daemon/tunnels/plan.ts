@@ -34,6 +34,9 @@
 //   start together fill their slots from the few peers the first lists name and
 //   form islands that the periodic refresh would join only minutes later
 //   (32-node lab: ~290 s); during a partition the attempts fail and back off.
+// - A starved host (its timers ran starvedLateMs late lately) holds still: lost
+//   links keep their slot, no island probe, no refresh (postponed, not skipped);
+//   it still fills empty slots and drains an excess.
 // - Busiest share: ceil(busiestShare × active) tunnels with the most traffic,
 //   counting only tunnels with steady traffic (≥ steadyTrafficBytesPerSec), so
 //   babel's hellos alone never protect a tunnel (with client_count 1 they would
@@ -101,6 +104,8 @@ export interface TunnelPolicy {
   islandMinAgeMs: number;
   /** A peer listed this recently counts as live for island refreshes. */
   islandSeenMs: number;
+  /** This host's timers running this late (or later) lately: it holds its tunnels still (see planTunnels). */
+  starvedLateMs: number;
 }
 
 export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
@@ -114,6 +119,7 @@ export const DEFAULT_TUNNEL_POLICY: TunnelPolicy = {
   islandRefreshMs: 60_000,
   islandMinAgeMs: 30_000,
   islandSeenMs: 600_000,
+  starvedLateMs: 1_000,
 };
 
 export interface TunnelSnapshot {
@@ -136,6 +142,8 @@ export interface TunnelSnapshot {
   /** Destination prefix → the peer whose tunnel carries our route to it now. */
   destinationVia?: ReadonlyMap<string, string>;
   lastRefreshAtMs: number | undefined;
+  /** This host's worst timer lateness lately, in ms (absent: on time). */
+  lateMs?: number;
   policy: TunnelPolicy;
 }
 
@@ -195,11 +203,17 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
     }
   }
 
+  // A starved host holds still: its lost links are most likely stalls, not cuts, and every
+  // replacement, probe or refresh is a handshake and a drain that starve it further (a 64-node
+  // lab on 2 cores went up to 9 outgoing tunnels of 4 per node this way and never formed).
+  const starved = (s.lateMs ?? 0) >= p.starvedLateMs;
+  if (starved) plan.reasons.push(`holding still: this host's timers ran ${((s.lateMs ?? 0) / 1000).toFixed(1)} s late lately (lost links keep their slot; no island probe, no refresh)`);
+
   // 2. Capacity, and over-capacity drains (e.g. we just learned we serve nobody,
   // or a lost link came back after its replacement opened). Lost links do not count.
   const target = s.servesNobody ? Math.min(p.maxWhenServingNobody, s.clientCount) : s.clientCount;
   const why = s.servesNobody ? ` (serves nobody: at most ${p.maxWhenServingNobody})` : '';
-  const isLost = (t: OutgoingTunnel): boolean => (t.lostForMs ?? 0) >= p.lostFillMs;
+  const isLost = (t: OutgoingTunnel): boolean => !starved && (t.lostForMs ?? 0) >= p.lostFillMs;
   const lost = active.filter(isLost);
   const filling = active.filter((t) => !isLost(t));
   // Only tunnels that are up are drained: one still opening may fail (an island probe, below).
@@ -255,6 +269,7 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
   }
 
   // 5. Between refreshes, a probe towards another island; one replacement per refresh, when at capacity.
+  if (starved) return plan;
   const sinceRefreshMs = s.lastRefreshAtMs === undefined ? Infinity : nowMs - s.lastRefreshAtMs;
   if (sinceRefreshMs < p.refreshIntervalMs) {
     const islander = unreached.find((x) => nowMs - (peerBy.get(x)!.lastSeenMs ?? -Infinity) < p.islandSeenMs && queue.some((q) => q.peer === x));

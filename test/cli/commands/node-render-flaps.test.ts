@@ -28,3 +28,14 @@ test('renderStatus: lost links with their flaps, and links that flapped', (t) =>
   t.deepEqual(lines, ['links        lost: fd5e:1:2:8::/64 (3.0 s ago, flaps: 2)', 'links        flapped: fd5e:1:2:9::/64 (5)']);
   t.deepEqual(renderStatus(sampleStatus, NOW_MS).split('\n').filter((l) => l.startsWith('links')), []);
 });
+
+test('renderStatus: links whose hellos are slowed because an end runs late, with the range', (t) => {
+  const link = (peer: string, helloEveryMs: number | null, helloSlowed: boolean) =>
+    ({ peer, interface: 'rn', state: 'alive' as const, lastHelloMs: NOW_MS, lostSinceMs: null, flaps: 0, helloEveryMs, helloSlowed });
+  const linkLines = (links: ReturnType<typeof link>[]) => renderStatus({ ...sampleStatus, links }, NOW_MS).split('\n').filter((l) => l.startsWith('links'));
+  t.deepEqual(linkLines([link('a', 1_237, true), link('b', 250, false), link('c', 800, true)]), [
+    'links        hellos slowed on 2 of 3 links, to one every 0.80-1.24 s (this host or those peers run late)',
+  ]);
+  t.deepEqual(linkLines([link('a', 500, true), link('b', 250, false)]), ['links        hellos slowed on 1 of 2 links, to one every 0.50 s (this host or those peers run late)']);
+  t.deepEqual(linkLines([link('a', 250, false), link('b', null, false)]), []);
+});

@@ -18,6 +18,7 @@ function setup() {
   const sent: Array<{ to: PeerAddress; msg: AddressesMessage }> = [];
   let listener: ((ev: Incoming<AddressesMessage>) => unknown) | undefined;
   let changes = 0;
+  let reads = 0;
   const ifaces: InterfaceSnapshot = { eth0: [{ address: '10.9.0.2', family: 'IPv4', internal: false, cidr: '10.9.0.2/24' }] };
   const adjacent: Array<{ peer: string; ifName: string }> = [];
   const announcer = new AddressAnnouncer(
@@ -35,7 +36,10 @@ function setup() {
         },
       },
       peers,
-      readInterfaces: () => ifaces,
+      readInterfaces: () => {
+        reads++;
+        return ifaces;
+      },
       settings: () => ({ port: 1194, configured: [] }),
       adjacent: () => adjacent,
       peerPort: () => 1194,
@@ -45,7 +49,7 @@ function setup() {
   announcer.start();
   const receive = (msg: AddressesMessage, host = `${linkLocalFor(B)}%rnb`, port = 1194) =>
     listener?.({ from: { prefix: B, serial: '2b', host, port }, msg });
-  return { clock, peers, sent, ifaces, adjacent, announcer, receive, changes: () => changes };
+  return { clock, peers, sent, ifaces, adjacent, announcer, receive, changes: () => changes, reads: () => reads };
 }
 
 test('a new neighbour gets our addresses over the tunnel\'s link-local address, asking for theirs', async (t) => {
@@ -95,11 +99,23 @@ test('a UPnP mapping and the registry\'s view are announced at once and reported
   announcer.stop();
 });
 
-test('an interface address change is noticed at the next check', async (t) => {
-  const { clock, ifaces, announcer, changes } = setup();
+test('interfaces are re-read every 30 s, not at every 5 s check: an address change is noticed then (or on check())', async (t) => {
+  const { clock, ifaces, announcer, changes, reads } = setup();
+  t.is(reads(), 1, 'read at start');
   ifaces.eth0 = [{ address: '198.51.100.9', family: 'IPv4', internal: false, cidr: '198.51.100.9/24' }];
+  await clock.advance(25_000);
+  t.is(reads(), 1, 'five checks, no read');
+  t.is(changes(), 0);
   await clock.advance(5_000);
+  t.is(reads(), 2);
   t.is(changes(), 1);
+  ifaces.eth0 = [{ address: '198.51.100.10', family: 'IPv4', internal: false, cidr: '198.51.100.10/24' }];
+  announcer.check();
+  t.is(reads(), 3, 'check() reads at once');
+  t.is(changes(), 2);
+  ifaces.eth0 = [{ address: '198.51.100.9', family: 'IPv4', internal: false, cidr: '198.51.100.9/24' }];
+  await clock.advance(30_000);
+  t.is(changes(), 3);
   t.deepEqual(announcer.current(), [{ address: '198.51.100.9:1194', kind: 'public' }]);
   announcer.stop();
 });

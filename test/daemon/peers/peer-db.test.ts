@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PeerDb } from '../../../daemon/peers/peer-db.js';
+import { LAST_SEEN_GRAIN_MS, PeerDb, worthWriting } from '../../../daemon/peers/peer-db.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../daemon/peers/schema.js';
 
 const T0 = 1_700_000_000_000;
@@ -176,4 +176,31 @@ test('a DB from a newer resilnet is refused with a clear code', (t) => {
 test('an unopenable path fails with RN_PEERDB_OPEN', (t) => {
   const err = t.throws(() => new PeerDb('/nonexistent-dir-rn/peers.db'));
   t.is((err as { code?: string }).code, 'RN_PEERDB_OPEN');
+});
+
+test('a report that only moves lastSeenMs by less than its grain is not written; any other change is', (t) => {
+  const db = new PeerDb(':memory:');
+  t.teardown(() => db.close());
+  const report = { prefix: P1, addresses: ['10.0.0.1:1194'], source: 'peer' as const, certSerial: '01' };
+  db.upsertPeer(report, T0);
+  db.upsertPeer(report, T0 + LAST_SEEN_GRAIN_MS - 1);
+  t.is(db.getPeer(P1)?.lastSeenMs, T0, 'same report inside the grain: nothing written');
+  db.upsertPeer(report, T0 + LAST_SEEN_GRAIN_MS);
+  t.is(db.getPeer(P1)?.lastSeenMs, T0 + LAST_SEEN_GRAIN_MS, 'a grain later: written');
+  db.upsertPeer({ ...report, certSerial: '02' }, T0 + LAST_SEEN_GRAIN_MS + 1);
+  t.like(db.getPeer(P1), { certSerial: '02', lastSeenMs: T0 + LAST_SEEN_GRAIN_MS + 1 }, 'a new serial: written at once');
+  db.upsertPeer({ ...report, certSerial: '02', addresses: ['10.0.0.9:1194', '10.0.0.1:1194'] }, T0 + LAST_SEEN_GRAIN_MS + 2);
+  t.deepEqual(db.getPeer(P1)?.addresses, ['10.0.0.9:1194', '10.0.0.1:1194'], 'new addresses: written at once');
+  db.upsertPeer({ ...report, certSerial: '02', addresses: ['10.0.0.9:1194', '10.0.0.1:1194'], source: 'registry' }, T0 + LAST_SEEN_GRAIN_MS + 3);
+  t.is(db.getPeer(P1)?.source, 'registry', 'a stronger source: written at once');
+});
+
+test('worthWriting compares every field but lastSeenMs', (t) => {
+  const base = { prefix: P1, addresses: ['a'], source: 'peer' as const, firstSeenMs: T0, lastSeenMs: T0, lastSuccessMs: null, failures: 0, lastFailure: null, lastFailureMs: null, dead: false, deadSinceMs: null, deadReason: null, deadCause: null, retryAtMs: 0, rttMs: 3, certSerial: null };
+  t.false(worthWriting(base, { ...base, addresses: ['a'], lastSeenMs: T0 + 1 }));
+  t.true(worthWriting(base, { ...base, lastSeenMs: T0 + LAST_SEEN_GRAIN_MS }));
+  t.true(worthWriting(base, { ...base, rttMs: 4 }));
+  t.true(worthWriting(base, { ...base, addresses: ['b'] }));
+  t.true(worthWriting(base, { ...base, addresses: ['a', 'b'] }));
+  t.true(worthWriting(base, { ...base, dead: true }));
 });

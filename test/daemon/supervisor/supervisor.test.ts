@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Supervisor, type SupervisorEvent } from '../../../daemon/supervisor/supervisor.js';
@@ -180,4 +180,24 @@ test('children.json holds the live children with their start time', async (t) =>
   t.deepEqual(read().children.map((c) => c.name), ['b']);
   await sup.stopAll();
   t.deepEqual(read().children, []);
+});
+
+test('files a crashed run leaves behind (a stale control socket) are removed before every launch', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rn-stale-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'babeld.sock');
+  const { clock, spawner, sup } = setup();
+  const seenAtSpawn: boolean[] = [];
+  const spawn = spawner.spawn.bind(spawner);
+  spawner.spawn = (spec) => {
+    seenAtSpawn.push(existsSync(socket));
+    writeFileSync(socket, ''); // the run creates its socket
+    return spawn(spec);
+  };
+  writeFileSync(socket, ''); // left by a run before the daemon started
+  sup.start({ name: 'babeld', argv: ['babeld'], staleFiles: [socket] });
+  spawner.last('babeld').exit({ code: null, signal: 'SIGSEGV' }); // no clean exit: the socket stays
+  await clock.runUntilIdle();
+  t.deepEqual(seenAtSpawn, [false, false], 'no launch saw the old socket');
+  t.is(spawner.byName('babeld').length, 2);
 });

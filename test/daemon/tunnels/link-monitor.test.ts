@@ -41,7 +41,7 @@ class StallingClock implements Clock {
   }
 }
 
-function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean } = {}) {
+function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean; lateness?: { noteTick(lateMs: number, atMs?: number): void } } = {}) {
   const clock = new StallingClock(new FakeClock(1_000_000));
   const events = new EventLog({ clock });
   const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number; withCert: boolean }> = [];
@@ -83,6 +83,7 @@ function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean 
     },
     settings: () => settings,
     defaultPeerPort: () => 1194,
+    ...(options.lateness ? { lateness: options.lateness } : {}),
   });
   const LINK = `${linkLocalFor(B)}%${IF_B}`;
   /** An authenticated frame from B, by default a link hello over the tunnel. */
@@ -243,7 +244,33 @@ test('starvation: this host\'s timers run 2 s late, then it reads a burst of the
   const first = late.findIndex((l) => l > 0);
   t.is(first, 7, `on time at first (0 … 1500 ms): ${late.join(',')}`);
   t.is(late[first], 2_000);
-  t.is(late.at(-1), 1_800, 'fading: 3 s later, 2 s × (1 − 3 s / 30 s)');
+  const lastAtS = (sent.at(-1)!.atMs - sent[first]!.atMs) / 1000;
+  t.is(late.at(-1), Math.round(2_000 * (1 - lastAtS / 30)), `fading: ${lastAtS} s later`);
+  monitor.stop();
+});
+
+test('a starved host sends its hellos less often while its lateness lasts, and every 250 ms again once it faded', async (t) => {
+  const { clock, sent, monitor, helloFromB } = setup();
+  for (let i = 0; i < 4; i++) {
+    helloFromB();
+    await clock.advance(250);
+  }
+  clock.stall(2_000);
+  const stallEndMs = clock.nowMs();
+  for (let i = 0; i < 160; i++) {
+    helloFromB();
+    await clock.advance(250);
+  }
+  const gaps = (fromMs: number, toMs: number) => {
+    const at = sent.map((s) => s.atMs).filter((ms) => ms >= fromMs && ms <= toMs);
+    return at.slice(1).map((ms, i) => ms - at[i]!);
+  };
+  // 2 s late: 250 + 2 × 1975 / 4 ms; the gaps shrink as the lateness fades over 30 s.
+  const during = gaps(stallEndMs, stallEndMs + 10_000);
+  t.true(during[0]! >= 1_000 && during[0]! <= 1_250, `first gap after the stall: ${during.join(',')}`);
+  t.true(during.every((g, i) => i === 0 || g <= during[i - 1]!), `shrinking: ${during.join(',')}`);
+  t.deepEqual([...new Set(gaps(stallEndMs + 31_000, clock.nowMs()))], [250]);
+  t.like(monitor.views()[0], { phase: 'alive', flaps: 0, helloEveryMs: 250, helloSlowed: false });
   monitor.stop();
 });
 
@@ -311,4 +338,14 @@ test('scopeOf: only scoped link-local sources', (t) => {
   t.is(scopeOf('fd00::1'), undefined);
   t.is(scopeOf('fe80::1'), undefined);
   t.is(scopeOf('10.0.0.1'), undefined);
+});
+
+test('each tick tells the host\'s lateness meter how late it fired', async (t) => {
+  const noted: number[] = [];
+  const { clock, monitor } = setup({ lateness: { noteTick: (ms) => noted.push(ms) } });
+  await clock.advance(500);
+  clock.stall(1_500);
+  await clock.advance(250);
+  t.deepEqual(noted, [0, 0, 0, 1_500], 'on time, then 1.5 s late once');
+  monitor.stop();
 });

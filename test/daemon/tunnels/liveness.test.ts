@@ -5,6 +5,7 @@ import test from 'ava';
 import {
   checkLinkLiveness,
   declareLost,
+  helloEveryMs,
   livenessPolicy,
   lostAfterMs,
   lostReason,
@@ -253,4 +254,34 @@ test('a link back only after our restart showed a cut, not a stall: no allowance
   const { state, log } = run([...steady(0, 1_000), ...checks(1_000, 8_000), { atMs: 8_100, heard: true }]);
   t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['2000 lost', '7000 restart', '8100 restored']);
   t.deepEqual(state.stall, NO_LATENESS);
+});
+
+test('hello cadence: the interval on time; slowed by a quarter of the late widening (ours and the peer\'s), capped; the peer still gets `misses` hellos in its deadline', (t) => {
+  const fresh = newLinkLiveness();
+  t.is(helloEveryMs(fresh, 0, policy, 0), 250);
+  t.is(helloEveryMs(fresh, 0, policy, 25), 250, 'jitter does not slow anything');
+  // This host ran 2 s late: widening 2 × 1975 ms, a quarter of it added to the interval.
+  t.is(helloEveryMs(fresh, 0, policy, 2_000), 250 + 987);
+  const latePeer = run([{ atMs: 0, heard: true, peerLateMs: 525 }]).state;
+  t.is(helloEveryMs(latePeer, 0, policy, 0), 250 + 250, 'the peer ran 525 ms late: 2 × 500 / 4');
+  t.is(helloEveryMs(latePeer, 0, policy, 1_025), 250 + 750, 'both add up');
+  t.is(helloEveryMs(latePeer, 30_000, policy, 0), 250, 'the peer\'s lateness faded');
+  t.is(helloEveryMs(fresh, 0, policy, 60_000), 250 + policy.maxWidenMs / policy.misses, 'capped: 2.25 s at the defaults');
+  // The peer widens its deadline for us by our lateness (which our hellos carry) and its own: as many
+  // of our slowed hellos fit in it as on-time hellos fit in an on-time deadline.
+  for (const [oursMs, theirsMs] of [[0, 0], [400, 0], [0, 900], [2_000, 3_000], [9_000, 9_000]] as const) {
+    const ourView = run([{ atMs: 0, heard: true, peerLateMs: theirsMs }]).state;
+    const theirView = run([{ atMs: 0, heard: true, peerLateMs: oursMs }]).state;
+    const theirDeadlineMs = lostAfterMs(policy) + widenMs(theirView, 0, policy, theirsMs);
+    t.true(policy.misses * helloEveryMs(ourView, 0, policy, oursMs) <= theirDeadlineMs, `late ${oursMs}/${theirsMs}`);
+  }
+});
+
+test('a lost link whose peer runs late: restarts wait twice the late widening longer', (t) => {
+  // The peer said it ran 1,025 ms late: lost at 3 s instead of 1 s. On time the restart would come 5 s
+  // after the loss (8 s); here 2 × the late widening later, which fades with the lateness: at 10.75 s
+  // it is 2 × 2 × (1025 × (1 − 10.75 / 30) − 25) ≈ 2.5 s. The next restart backs off as on time.
+  const { log } = run([{ atMs: 0, heard: true, peerLateMs: 1_025 }, ...checks(0, 45_000)]);
+  t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['3000 lost', '10750 restart', '40750 restart']);
+  // On time, the same silence: restarts at 6 s and 36 s (test above).
 });

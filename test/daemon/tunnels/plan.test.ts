@@ -336,3 +336,25 @@ test('islands: peers not listed lately are never probed, and a probe that fails 
     { atS: 230 },
   ]);
 });
+
+test('a starved host holds still: lost links keep their slot, no island probe, the refresh waits; empty slots still fill, an excess still drains', (t) => {
+  const up = (n: number, routes: number, openedAtMs = 0): OutgoingTunnel => ({ peer: P(n), state: 'up', openedAtMs, routeCount: routes, bytesPerSec: 0 });
+  const starve = (s: TunnelSnapshot, lateMs: number): TunnelSnapshot => ({ ...s, lateMs });
+  const listed = (s: TunnelSnapshot): TunnelSnapshot => setPeer(s, P(6), { lastSeenMs: 0 });
+  run(t, listed(snapshot({ outgoing: [up(1, 3), up(2, 2), up(3, 1)], lastRefreshAtMs: 0, lateMs: 2_500 })), [
+    // Two links lost for long: on time this opens two replacements (test above); starved, nothing moves.
+    { atS: 20, change: (s) => tunnel(tunnel(s, P(1), { lostForMs: 15_000, routeCount: 0 }), P(2), { lostForMs: 15_000, routeCount: 0 }), reasons: [/^holding still: this host's timers ran 2\.5 s late lately/] },
+    // An island peer listed lately, 60 s since the refresh: no probe while starved.
+    { atS: 70 },
+    // The periodic refresh is due at 300 s: it waits (and is not marked done).
+    { atS: 310, change: (s) => tunnel(tunnel(s, P(1), { lostForMs: 0, routeCount: 3 }), P(2), { lostForMs: 0, routeCount: 2 }) },
+    // A slot emptied (the executor closed a tunnel): it is filled even while starved.
+    { atS: 320, change: (s) => setPeer({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(3)) }, P(3), { retryAtMs: 1_000 * S }), open: [P(4)], reasons: [/^open fd5e:1:0:4::\/64: fill 3\/3/] },
+    { atS: 330, change: (s) => tunnel(s, P(4), { state: 'up', routeCount: 1, openedAtMs: 320 * S }) },
+    // An excess is still drained (it lowers the load).
+    { atS: 340, change: (s) => ({ ...s, outgoing: [...s.outgoing, up(5, 0, 200 * S)] }), drain: [P(5)], reasons: [/over capacity 4\/3/] },
+    { atS: 345, change: (s) => ({ ...s, outgoing: s.outgoing.filter((x) => x.peer !== P(5)) }) },
+    // On time again: the postponed refresh runs at once and the island probe comes.
+    { atS: 350, change: (s) => starve(s, 40), open: [P(5)], drain: [P(2)], reasons: [/^open fd5e:1:0:5::\/64: refresh: replaces fd5e:1:0:2::\/64/] },
+  ]);
+});

@@ -168,7 +168,7 @@ export class Node implements ControlBackend {
     });
 
     const links = (p.links = new LinkMonitor({
-      clock, events, peerproto, babel, manager, detours, supervisor, log: logs.for('links'),
+      clock, events, peerproto, babel, manager, detours, supervisor, lateness, log: logs.for('links'),
       tunnels: () => manager.list(),
       settings: () => this.settings.links,
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,

@@ -42,6 +42,8 @@ export function nodeServices(stateDir: string, components: NodeComponents): Node
     rand: components.rand ?? Math.random,
     events: new EventLog({ clock, log: (l) => eventLog.info({ kind: l.kind, peer: l.peer }, l.text), sink: eventStore }),
     health: new HealthRegistry({ clock, log: logs.for('health') }),
-    lateness: new LatenessMeter(clock),
+    // The link monitor also reports how late each of its ticks fired (every link hello interval),
+    // so the meter's own timer, one more wake-up of an idle daemon, need not tick often.
+    lateness: new LatenessMeter(clock, { tickMs: 1_000 }),
   };
 }

@@ -33,14 +33,31 @@ function fakeIp(babeld: FakeBabeldState, ran: string[], refuse = false) {
   };
 }
 
+/**
+ * The fake babeld makes its control socket when "babeld" is launched, as babeld does: the
+ * supervisor removes a stale socket before every launch.
+ */
+function fakeBabeldOnLaunch(supervisor: Supervisor, socketPath: string, babeld: FakeBabeldState): { close(): Promise<void> } {
+  let server: ReturnType<typeof fakeBabeldSocket> | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  supervisor.on((ev) => {
+    if (ev.kind !== 'child-started' || ev.name !== BABELD_CHILD) return;
+    chain = chain.then(async () => {
+      await server?.close();
+      server = fakeBabeldSocket(socketPath, babeld);
+      await server.listen();
+    });
+  });
+  return { close: () => chain.then(() => server?.close()) };
+}
+
 async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner; refuseIp?: boolean } = {}) {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   if (options.stalled) babeld.stall();
-  const server = fakeBabeldSocket(socketPath, babeld);
-  await server.listen();
   const spawner = options.spawner ?? new FakeSpawner();
   const supervisor = new Supervisor({ spawner, clock: systemClock }, { stopGraceMs: 200 });
+  const server = fakeBabeldOnLaunch(supervisor, socketPath, babeld);
   // A new babeld process knows nothing of the old one's runtime statements.
   supervisor.on((ev) => {
     if (ev.kind === 'child-started' && ev.name === BABELD_CHILD && ev.restarts > 0) babeld.restart();
@@ -183,9 +200,8 @@ test('a bounce that cannot be done falls back to flush + add, and the drain cost
 test('with liveCost flush, a drain of a live tunnel is flush + add and no link is bounced', async (t) => {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
-  const server = fakeBabeldSocket(socketPath, babeld);
-  await server.listen();
   const supervisor = new Supervisor({ spawner: new FakeSpawner(), clock: systemClock }, { stopGraceMs: 200 });
+  const server = fakeBabeldOnLaunch(supervisor, socketPath, babeld);
   const ipRan: string[] = [];
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },

@@ -36,6 +36,7 @@ import { startRegistrySync } from './node/registry.js';
 import { reportSupervisorEvent } from './node/supervisor-events.js';
 import { NodeUpnp } from './node/upnp.js';
 import { startNodeNat } from './nat/node-nat.js';
+import { startPunching } from './nat/punch-node.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { makePeerCertVerifier, PeerProtocol } from './peerproto/index.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
@@ -289,6 +290,8 @@ export class Node implements ControlBackend {
       addresses: () => this.p.addresses,
       onChange: () => this.p.registrySync?.trigger(),
     });
+    // Hole punching (punch task wiring: daemon/nat/punch-node.ts).
+    startPunching({ clock, log: this.componentLog('nat'), peerproto, manager, natClass: () => this.p.nat?.natClass() ?? null, stun: this.config.nat.stun, peerPort: start.port });
 
     this.p.jobs = startPeriodicJobs({
       clock, manager, signal,

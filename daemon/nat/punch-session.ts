@@ -40,8 +40,12 @@ export type PunchResult =
 export interface TunnelPuncher {
   /** How to open a tunnel to the peer, from both classes as known now. */
   pairing(peer: string): Pairing;
-  /** Whether this node can punch at all (behind an endpoint-independent NAT): worth a try with a peer of unknown class. */
-  canPunch(): boolean;
+  /**
+   * Whether a punch request is worth sending to a peer of unknown class that took no
+   * tunnel-request: behind a NAT, it either punches (eim) or learns the peer's class
+   * from the refusal (so the planner stops trying a pair that cannot work).
+   */
+  behindNat(): boolean;
   selfClass(): NatClass | null;
   peerClass(peer: string): NatClass | undefined;
   /** Client side: the whole exchange for a tunnel whose openvpn will bind `localPort`. */
@@ -67,8 +71,9 @@ export class Puncher implements TunnelPuncher {
     private readonly timeoutMs: number = PUNCH_TIMEOUT_MS,
   ) {}
 
-  canPunch(): boolean {
-    return this.deps.selfClass() === 'eim';
+  behindNat(): boolean {
+    const self = this.deps.selfClass();
+    return self === 'eim' || self === 'apdm';
   }
 
   selfClass(): NatClass | null {
@@ -90,7 +95,8 @@ export class Puncher implements TunnelPuncher {
 
   async punch(peer: string, localPort: number, signal: AbortSignal): Promise<PunchResult> {
     const self = this.deps.selfClass();
-    if (self !== 'eim') return { ok: false, reason: `this node is ${self ?? 'of unknown NAT class'}: no hole punching` };
+    // From behind an apdm NAT the request cannot lead to a tunnel, but its refusal tells the peer's class.
+    if (self !== 'eim' && self !== 'apdm') return { ok: false, reason: `this node is ${self ?? 'of unknown NAT class'}: no hole punching` };
     const deadline = new AbortController();
     const cancel = this.deps.clock.setTimeout(() => deadline.abort(new Error('punch deadline')), this.timeoutMs);
     const both = AbortSignal.any([signal, deadline.signal]);
@@ -100,7 +106,7 @@ export class Puncher implements TunnelPuncher {
       const left = this.timeoutMs - (this.deps.clock.nowMs() - startedMs);
       const reply = await this.deps.request(
         this.deps.overlayAddress(peer),
-        { kind: 'punch-request', endpoint: local, natClass: 'eim' },
+        { kind: 'punch-request', endpoint: local, natClass: self },
         // Retries carry the same request id: the peer answers them from its reply cache, it does not punch twice.
         { timeoutMs: Math.max(1000, Math.floor(left / 3)), attempts: 3, signal: both },
       );

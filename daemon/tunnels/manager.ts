@@ -306,7 +306,7 @@ export class TunnelManager {
         return true;
       }
       // A peer of unknown class that took no request may be behind a NAT too: punching also learns its class.
-      if (pairing === 'unknown' && lastThrown !== undefined && this.puncher?.canPunch() && !signal.aborted) {
+      if (pairing === 'unknown' && lastThrown !== undefined && this.puncher?.behindNat() && !signal.aborted) {
         this.deps.log.info({ peer, reason: lastError }, 'no direct answer; trying hole punching');
         return await this.openPunched(peer, signal);
       }

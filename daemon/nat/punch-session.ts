@@ -101,6 +101,7 @@ export class Puncher implements TunnelPuncher {
     const cancel = this.deps.clock.setTimeout(() => deadline.abort(new Error('punch deadline')), this.timeoutMs);
     const both = AbortSignal.any([signal, deadline.signal]);
     const startedMs = this.deps.clock.nowMs();
+    this.deps.log.info({ peer, localPort }, 'hole punch requested');
     try {
       const local = await this.deps.mappedEndpoint(localPort, both);
       const left = this.timeoutMs - (this.deps.clock.nowMs() - startedMs);
@@ -110,7 +111,9 @@ export class Puncher implements TunnelPuncher {
         // Retries carry the same request id: the peer answers them from its reply cache, it does not punch twice.
         { timeoutMs: Math.max(1000, Math.floor(left / 3)), attempts: 3, signal: both },
       );
-      return this.outcome(peer, local, reply);
+      const result = this.outcome(peer, local, reply);
+      this.deps.log.info({ peer, localPort, tookMs: this.deps.clock.nowMs() - startedMs, ...(result.ok ? { local, remote: result.remoteText } : { reason: result.reason }) }, 'hole punch answered');
+      return result;
     } catch (err) {
       if (signal.aborted) return { ok: false, reason: 'stopped' };
       const code = (err as { code?: string }).code;

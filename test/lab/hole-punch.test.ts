@@ -5,6 +5,7 @@
 // from one to the other goes through that tunnel's interface. Behind
 // port-randomising routers they get none, learn why from the first refused
 // punch request, stop trying, and still reach each other through n1.
+import { readFileSync } from 'node:fs';
 import test from 'ava';
 import type { LabHandle } from '../../lab/handle.js';
 import { waitFor } from '../../lab/wait.js';
@@ -18,6 +19,14 @@ const patch = (): Record<string, Record<string, unknown>> => ({ tunnels: { clien
 async function tunnelTo(lab: LabHandle, from: string, to: string) {
   const prefix = lab.node(to).prefix;
   return (await lab.tunnels(from)).find((t) => t.peer === prefix);
+}
+
+/** The daemon's log lines (pino JSON) with this message. */
+function daemonLines(lab: LabHandle, node: string, msg: string): Array<{ time: number; peer?: string; reason?: string }> {
+  return readFileSync(lab.daemon(node)!.log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}"`))
+    .map((l) => JSON.parse(l) as { time: number; peer?: string; reason?: string });
 }
 
 async function peerWhy(lab: LabHandle, from: string, to: string): Promise<string> {
@@ -70,6 +79,16 @@ test.serial('behind port-randomising NATs two nodes get no direct tunnel, stop t
     return /port-randomising|the peer is apdm/.test(w) ? w : undefined;
   }, { ...WAIT, what: "n2's peers view to say why n3 is not direct" });
   t.log(`n2 about n3: ${why}`);
+  // No attempt after the class is known: not even once the retry n2 had scheduled for n3 is due.
+  const n3 = lab.node('n3').prefix!;
+  const lines = (msg: string) => daemonLines(lab, 'n2', msg).filter((l) => l.peer === n3);
+  const learned = lines('hole punch answered').find((l) => /apdm/.test(String(l.reason)));
+  t.truthy(learned, 'a punch request told n2 that n3 is apdm');
+  const view = (await lab.cliJson<{ peers: Array<{ prefix: string; nextRetryMs: number | null }> }>('n2', 'peers')).peers.find((p) => p.prefix === n3);
+  const dueMs = Math.max(view?.nextRetryMs ?? 0, Date.now()) + 20_000;
+  await waitFor(() => (Date.now() > dueMs ? true : undefined), { ...WAIT, what: "n3's retry at n2 to be due and a plan round to pass" });
+  const later = [...lines('hole punch requested'), ...lines('tunnel attempt failed')].filter((l) => l.time > learned!.time);
+  t.deepEqual(later, [], 'no attempt to n3 after its class was learned');
   t.is(await tunnelTo(lab, 'n2', 'n3'), undefined);
   t.is(await tunnelTo(lab, 'n3', 'n2'), undefined);
   t.not(await lab.routeDev('n2', 'n3'), null, 'a route through the overlay');

@@ -28,7 +28,9 @@ function logLines(path: string, msg: string): Array<{ time: number; peer?: strin
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l) as { time: number; peer?: string; tookMs?: number });
+    .map((l) => JSON.parse(l) as { time: number | string; peer?: string; tookMs?: number })
+    // pino writes time as epoch ms or ISO text, by configuration.
+    .map((l) => ({ ...l, time: typeof l.time === 'string' ? Date.parse(l.time) : l.time }));
 }
 
 for (let r = 0; r < runs; r++) {

@@ -26,7 +26,9 @@ function daemonLines(lab: LabHandle, node: string, msg: string): Array<{ time: n
   return readFileSync(lab.daemon(node)!.log, 'utf8')
     .split('\n')
     .filter((l) => l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l) as { time: number; peer?: string; reason?: string });
+    .map((l) => JSON.parse(l) as { time: number | string; peer?: string; reason?: string })
+    // pino writes time as epoch ms or ISO text, by configuration.
+    .map((l) => ({ ...l, time: typeof l.time === 'string' ? Date.parse(l.time) : l.time }));
 }
 
 async function peerWhy(lab: LabHandle, from: string, to: string): Promise<string> {

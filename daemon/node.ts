@@ -38,6 +38,7 @@ import { stopParts } from './node/stop.js';
 import { startNodeSupervisor } from './node/supervisor.js';
 import { NodeUpnp } from './node/upnp.js';
 import { startUpnpAfterBurst } from './node/upnp-start.js';
+import { startPunching } from './nat/punch-node.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
@@ -181,6 +182,7 @@ export class Node implements ControlBackend {
       onChange: () => p.registrySync?.trigger(),
     });
     p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger() });
+    startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port });
 
     p.jobs = startPeriodicJobs({
       clock, manager, signal, log,

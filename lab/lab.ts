@@ -8,6 +8,7 @@ import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import { executePlan, realRunner } from './exec.js';
 import { lanConfigPatch } from './lan.js';
+import { natConfigPatch } from './nat.js';
 import { labLayout, labNamespaces, validateLabId, type NatKind } from './layout.js';
 import type { LabManifest } from './manifest.js';
 import { claimLabDir, labDir, LAB_ROOT, listLabIds, readManifest, writeManifest } from './manifest.js';
@@ -74,8 +75,12 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
     ...(options.upnp === false ? { upnp: false } : {}),
   });
   // LAN members run LAN discovery on their segment interface, whatever else a caller patches.
+  // Nodes behind a NAT router probe the lab's stund, whatever else a caller patches.
   const patch = options.nodeConfigPatch;
-  const nodeConfigPatch = layout.lan ? (node: string) => ({ ...lanConfigPatch(layout.lan, node), ...patch?.(node) }) : patch;
+  const nodeConfigPatch =
+    layout.lan || layout.gateways.length > 0
+      ? (node: string) => ({ ...natConfigPatch(layout, node), ...(layout.lan ? lanConfigPatch(layout.lan, node) : {}), ...patch?.(node) })
+      : patch;
   const namespaces = labNamespaces(layout);
   const taken = await existingNamespaces(runner);
   const clash = namespaces.filter((n) => taken.has(n));

@@ -16,9 +16,28 @@ export const UPNP_HTTP_PORT = 5555;
 /** The masquerade flags of each kind of router. */
 export const MASQUERADE_FLAGS: Record<NatKind, string> = { eim: 'persistent', apdm: 'fully-random' };
 
-export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim'): string {
+/**
+ * The router's ruleset. Without UPnP it also drops unsolicited packets from the
+ * WAN to the router itself, as home routers do. That matters for hole punching:
+ * an accepted one (answered by an ICMP error) leaves a conntrack entry for the
+ * peer's early datagram, and the router's masquerade then finds the client's own
+ * flow to that peer taken and maps it to another port than STUN saw.
+ */
+export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim', options: { upnp?: boolean } = {}): string {
+  const input =
+    options.upnp === false
+      ? [
+          '  chain input {',
+          '    type filter hook input priority 0; policy accept;',
+          '    iifname "wan0" ct state established,related accept;',
+          '    iifname "wan0" meta l4proto icmp accept;',
+          '    iifname "wan0" drop;',
+          '  }',
+        ]
+      : [];
   return [
     'table inet filter {',
+    ...input,
     '  chain forward {',
     '    type filter hook forward priority 0; policy drop;',
     '    ct state established,related accept;',
@@ -37,6 +56,12 @@ export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim'): string
     '}',
     '',
   ].join('\n');
+}
+
+/** What a node behind a lab router gets in its resilnet.toml: the lab's stund, so it learns its NAT class and tunnel ports' mappings. */
+export function natConfigPatch(layout: LabLayout, node: string): Record<string, Record<string, unknown>> {
+  const n = layout.nodes.find((x) => x.name === node);
+  return n?.gateway === undefined ? {} : { nat: { stun: [`${layout.inet.bridgeAddress}:${STUN_PORT}`] } };
 }
 
 export function miniupnpdConfig(layout: LabLayout, gw: GatewayLayout, leaseFile: string): string {

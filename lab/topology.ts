@@ -60,7 +60,7 @@ export function planTopology(layout: LabLayout): LabStep[] {
       // SSDP multicast goes out on the LAN.
       ip('-n', node.netns, 'route', 'add', '239.0.0.0/8', 'dev', 'eth0'),
       inNs(gw.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'),
-      { argv: ['ip', 'netns', 'exec', gw.netns, 'nft', '-f', '-'], stdin: gatewayRuleset(gw, layout.spec.natKind) },
+      { argv: ['ip', 'netns', 'exec', gw.netns, 'nft', '-f', '-'], stdin: gatewayRuleset(gw, layout.spec.natKind, { upnp: layout.spec.upnp !== false }) },
     );
   }
   if (layout.lan) steps.push(...planLanSegment(layout.lan).map((argv) => ({ argv })));

@@ -35,6 +35,8 @@ export const MESSAGE_KINDS = {
   'tunnel-accept': 6,
   'tunnel-refuse': 7,
   drain: 8,
+  'punch-request': 9,
+  'punch-accept': 10,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_KINDS;
@@ -132,6 +134,8 @@ export interface TunnelRefuseMessage {
   kind: 'tunnel-refuse';
   /** Reasons this version does not know decode as 'other'. */
   reason: RefuseReason;
+  /** The refuser's NAT class, when it refuses a punch request (optional: older nodes ignore it). */
+  natClass?: WireNatClass;
 }
 
 /** 'down': "my end of this tunnel just stopped (its openvpn exited or the link is lost); route around it now". */
@@ -145,6 +149,29 @@ export interface DrainMessage {
   closeInMs: number;
 }
 
+/** NAT classes as the wire carries them (daemon/nat/classify.ts NAT_CLASSES); codes 1…5, others decode as 'unknown'. */
+export const WIRE_NAT_CLASSES = ['public', 'upnp', 'eim', 'apdm', 'unknown'] as const;
+export type WireNatClass = (typeof WIRE_NAT_CLASSES)[number];
+
+/**
+ * Client asks a server, over the overlay, for a tunnel by hole punching: "my
+ * tunnel end sends from `endpoint` (as a STUN server saw it); send to it from
+ * your server port, then tell me where that port is mapped".
+ */
+export interface PunchRequestMessage {
+  kind: 'punch-request';
+  /** The requester's public "IP:PORT" for its client end. */
+  endpoint: string;
+  natClass: WireNatClass;
+}
+
+/** The server sent towards the requester from its port and listens there: its public "IP:PORT". */
+export interface PunchAcceptMessage {
+  kind: 'punch-accept';
+  endpoint: string;
+  natClass: WireNatClass;
+}
+
 export type PeerMessage =
   | HelloMessage
   | AddressesMessage
@@ -153,7 +180,9 @@ export type PeerMessage =
   | TunnelRequestMessage
   | TunnelAcceptMessage
   | TunnelRefuseMessage
-  | DrainMessage;
+  | DrainMessage
+  | PunchRequestMessage
+  | PunchAcceptMessage;
 
 export type MessageOf<K extends MessageKind> = Extract<PeerMessage, { kind: K }>;
 
@@ -188,8 +217,9 @@ const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
 const TREQ = { role: 1, proto: 2 } as const;
 const TACC = { port: 1 } as const;
-const TREF = { reason: 1 } as const;
+const TREF = { reason: 1, natClass: 2 } as const;
 const DRAIN = { phase: 1, tunnelPort: 2, closeInMs: 3 } as const;
+const PUNCH = { endpoint: 1, natClass: 2 } as const;
 
 const ROLES: readonly TunnelRole[] = ['client', 'server']; // codes 1, 2
 const PROTOS: readonly TunnelProto[] = ['udp', 'tcp']; // codes 1, 2
@@ -327,12 +357,25 @@ export function decodeTunnelAccept(items: Fields): TunnelAcceptMessage {
 
 export function encodeTunnelRefuse(m: TunnelRefuseMessage): TlvItem[] {
   const code = REFUSE_REASONS.indexOf(m.reason as (typeof REFUSE_REASONS)[number]) + 1;
-  return [item(TREF.reason, u8(code === 0 ? 0xff : code))];
+  const items = [item(TREF.reason, u8(code === 0 ? 0xff : code))];
+  if (m.natClass !== undefined) items.push(natClassItem(TREF.natClass, m.natClass));
+  return items;
+}
+
+function natClassItem(type: number, c: WireNatClass): TlvItem {
+  return item(type, u8(WIRE_NAT_CLASSES.indexOf(c) + 1));
+}
+
+function natClassOf(r: FieldReader): WireNatClass {
+  return WIRE_NAT_CLASSES[r.u8() - 1] ?? 'unknown';
 }
 
 export function decodeTunnelRefuse(items: Fields): TunnelRefuseMessage {
   const code = items.required(TREF.reason, 'reason').u8();
-  return { kind: 'tunnel-refuse', reason: REFUSE_REASONS[code - 1] ?? 'other' };
+  const m: TunnelRefuseMessage = { kind: 'tunnel-refuse', reason: REFUSE_REASONS[code - 1] ?? 'other' };
+  const nat = items.optional(TREF.natClass);
+  if (nat) m.natClass = natClassOf(nat);
+  return m;
 }
 
 export function encodeDrain(m: DrainMessage): TlvItem[] {
@@ -352,6 +395,17 @@ export function decodeDrain(items: Fields): DrainMessage {
   };
 }
 
+export function encodePunch(m: PunchRequestMessage | PunchAcceptMessage): TlvItem[] {
+  return [item(PUNCH.endpoint, endpointBytes(m.endpoint)), natClassItem(PUNCH.natClass, m.natClass)];
+}
+
+export function decodePunch<K extends 'punch-request' | 'punch-accept'>(kind: K, items: Fields): PunchRequestMessage | PunchAcceptMessage {
+  const r = items.required(PUNCH.endpoint, 'endpoint');
+  const endpoint = r.endpoint();
+  if (/:0$/.test(endpoint)) r.fail('punch endpoint with port 0', 0);
+  return { kind, endpoint, natClass: natClassOf(items.required(PUNCH.natClass, 'NAT class')) };
+}
+
 export function encodeMessage(m: PeerMessage): TlvItem[] {
   switch (m.kind) {
     case 'hello': return encodeHello(m);
@@ -362,6 +416,8 @@ export function encodeMessage(m: PeerMessage): TlvItem[] {
     case 'tunnel-accept': return encodeTunnelAccept(m);
     case 'tunnel-refuse': return encodeTunnelRefuse(m);
     case 'drain': return encodeDrain(m);
+    case 'punch-request':
+    case 'punch-accept': return encodePunch(m);
   }
 }
 
@@ -375,6 +431,8 @@ export function decodeMessage(kind: MessageKind, fields: Fields): PeerMessage {
     case 'tunnel-accept': return decodeTunnelAccept(fields);
     case 'tunnel-refuse': return decodeTunnelRefuse(fields);
     case 'drain': return decodeDrain(fields);
+    case 'punch-request':
+    case 'punch-accept': return decodePunch(kind, fields);
   }
 }
 

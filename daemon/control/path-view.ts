@@ -5,6 +5,8 @@
 import type { PeerRecord } from '../peers/peer-db.js';
 import { classifyPeer } from '../peers/retry-policy.js';
 import type { PeerPath } from './protocol.js';
+import type { NatClass } from '../nat/classify.js';
+import { impossibleWhy, pairing } from '../nat/punch.js';
 
 export interface PathFacts {
   /** State of our tunnel with the peer, if any (either direction). */
@@ -16,6 +18,8 @@ export interface PathFacts {
   clientCount: number;
   /** This node's NAT class (daemon/nat), null when unknown. */
   natClass: string | null;
+  /** The peer's NAT class as this node learned it (hole punching), when known. */
+  peerNatClass?: string | null;
 }
 
 export function peerPath(peer: PeerRecord, facts: PathFacts, nowMs: number): PeerPath {
@@ -28,6 +32,9 @@ function whyNotDirect(peer: PeerRecord, facts: PathFacts, nowMs: number): string
   if (facts.tunnel !== undefined) return `${facts.tunnel.direction} tunnel ${facts.tunnel.state}`;
   const standing = classifyPeer(peer, nowMs);
   if (standing === 'revoked') return `revoked: ${peer.deadReason ?? 'certificate revoked'}`;
+  const self = facts.natClass as NatClass | null;
+  const theirs = (facts.peerNatClass ?? null) as NatClass | null;
+  if (pairing(self, theirs) === 'impossible') return `${impossibleWhy(self, theirs)}; traffic goes through the overlay`;
   if (peer.dead) return `dead: ${peer.deadReason ?? 'failed attempts'}; retried ${standing === 'dead-due' ? 'when no live peer is left' : 'later'}`;
   if (standing === 'backoff') return `last attempt: ${peer.lastFailure ?? 'failed'}; next try in ${Math.ceil((peer.retryAtMs - nowMs) / 1000)} s`;
   if (peer.addresses.length === 0) return 'no underlay address known';

@@ -83,7 +83,7 @@ export function peersView(p: RunningParts, req: PeersRequest, nowMs: number): Pe
     peers: p.peerDb.listPeers(req.dead ? { dead: true } : {}).map((x) => {
       const t = p.manager?.get(x.prefix);
       const tunnel = t ? { direction: t.direction, state: t.state } : undefined;
-      return { ...peerView(x, t !== undefined), path: peerPath(x, { tunnel, via: via.get(x.prefix), outgoing, clientCount, natClass }, nowMs) };
+      return { ...peerView(x, t !== undefined), path: peerPath(x, { tunnel, via: via.get(x.prefix), outgoing, clientCount, natClass, peerNatClass: p.manager?.peerNatClass(x.prefix) ?? null }, nowMs) };
     }),
   };
 }

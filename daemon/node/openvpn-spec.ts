@@ -24,7 +24,7 @@ export function openvpnArgv(end: TunnelEnd, node: { settings: Settings; prefix: 
     endpoint:
       end.role === 'server'
         ? { role: 'server', listenPort: end.localPort! }
-        : { role: 'client', remoteHost: end.remote!.host, remotePort: end.remote!.port },
+        : { role: 'client', remoteHost: end.remote!.host, remotePort: end.remote!.port, ...(end.localPort !== undefined ? { localPort: end.localPort } : {}) },
     proto: 'udp',
     ifName: end.ifName,
     peerPrefix: end.peer,

@@ -6,8 +6,11 @@
 export type TunnelEndpoint =
   /** Listens for one peer (the tls-server end). */
   | { role: 'server'; listenPort: number; /** Local underlay address to bind; omit to bind all. */ localAddress?: string }
-  /** Connects to the peer (the tls-client end). */
-  | { role: 'client'; remoteHost: string; remotePort: number };
+  /**
+   * Connects to the peer (the tls-client end). `localPort`: bind that UDP port instead of
+   * any (a punched tunnel: the NAT mapping learned by STUN belongs to that port).
+   */
+  | { role: 'client'; remoteHost: string; remotePort: number; localPort?: number };
 
 export interface TunnelSpec {
   endpoint: TunnelEndpoint;
@@ -58,7 +61,8 @@ export function buildOpenvpnArgv(spec: TunnelSpec): string[] {
     opt('--proto', spec.proto === 'udp' ? 'udp' : 'tcp-client');
     opt('--tls-client');
     opt('--remote', ep.remoteHost, ep.remotePort);
-    opt('--nobind');
+    if (ep.localPort !== undefined) opt('--lport', ep.localPort);
+    else opt('--nobind');
     opt('--remote-cert-tls', 'server');
   }
   // The peer must be the node we meant: its CN is its prefix.

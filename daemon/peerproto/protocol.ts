@@ -250,9 +250,11 @@ interface Pending {
 
 type Listener = (ev: never) => unknown;
 
-const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request']);
-/** A tunnel request opens resources on the peer's side: it stays signed, whatever the link. */
-const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request']);
+const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request', 'punch-request']);
+/** A tunnel (or punch) request opens resources on the peer's side: it stays signed, whatever the link. */
+const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request', 'punch-request']);
+/** Requests that open a tunnel end: a failed or missing handler answers with tunnel-refuse. */
+const KINDS_OPENING_TUNNELS: ReadonlySet<MessageKind> = new Set(['tunnel-request', 'punch-request']);
 const LINK_BOTH = LINK_FLAGS.macCapable | LINK_FLAGS.holdsYourCert;
 const MAX_REPLY_CACHE = 1024;
 /** Challenges outstanding (hellos from unconfirmed addresses); the oldest is forgotten first. */
@@ -776,7 +778,7 @@ export class PeerProtocol {
     }
     const handler = this.handlers.get(msg.kind);
     if (ev.requestId !== undefined && handler !== undefined) return this.handle(ev, handler, nowMs);
-    if (ev.requestId !== undefined && msg.kind === 'tunnel-request') {
+    if (ev.requestId !== undefined && KINDS_OPENING_TUNNELS.has(msg.kind)) {
       return this.answer(ev, { kind: 'tunnel-refuse', reason: 'unsupported' });
     }
     this.emit(msg.kind, ev as never);
@@ -792,7 +794,7 @@ export class PeerProtocol {
         .catch((err: unknown): PeerMessage | undefined => {
           this.counters.handlerErrors++;
           this.deps.log.warn({ err, peer: ev.from.prefix, kind: ev.msg.kind }, 'peer request handler failed');
-          return ev.msg.kind === 'tunnel-request' ? { kind: 'tunnel-refuse', reason: 'error' } : undefined;
+          return KINDS_OPENING_TUNNELS.has(ev.msg.kind) ? { kind: 'tunnel-refuse', reason: 'error' } : undefined;
         });
       cached = { atMs: nowMs, reply };
       if (this.replyCache.size >= MAX_REPLY_CACHE) {

@@ -15,7 +15,7 @@ export interface TunnelEnd {
   role: 'client' | 'server';
   peer: string;
   ifName: string;
-  /** Server: the UDP port it listens on. */
+  /** The UDP port this end binds (server: listens; punched client: `--lport`). */
   localPort?: number;
   /** Client: the server's underlay address. */
   remote?: { host: string; port: number };

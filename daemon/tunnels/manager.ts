@@ -12,9 +12,11 @@ import type { TunnelDirection, TunnelState, TunnelView } from '../control/protoc
 import { formatHostPort, parseHostPort } from '../sys/host-port.js';
 import { answerTunnelRequest, chooseServerPort } from './accept.js';
 import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
-import type { TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
+import type { PlanContext, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
-import { planTunnels, type OutgoingState, type TunnelPlan, type TunnelSnapshot } from './plan.js';
+import { punchedLinkText } from '../nat/punch.js';
+import type { TunnelPuncher } from '../nat/punch-session.js';
+import { planTunnels, type OutgoingState, type PlanPeer, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
 import { stopController } from '../sys/abort.js';
 
@@ -55,6 +57,10 @@ export interface Tunnel {
   protected: boolean;
   score: number | null;
   drainStartedMs: number | null;
+  /** A punched tunnel's client end: the local UDP port its openvpn binds (its NAT mapping was learned from it). */
+  localPort?: number;
+  /** The event line when it comes up, when not the usual one (hole punching says both endpoints). */
+  upText?: string;
   /** The drain in progress (drain.ts), with what the peer said about it. */
   drain?: { state: DrainState; ackAtMs: number | null; cancelled: boolean; wake?: () => void };
 }
@@ -72,6 +78,10 @@ export class TunnelManager {
   private lastPlan: TunnelPlan | undefined;
   /** Tunnels the last refresh kept as busiest: their event line is not repeated while they stay kept. */
   private keptBusiest = new Set<string>();
+  /** Hole punching (daemon/nat/punch-session.ts), when the node runs it. */
+  private puncher: TunnelPuncher | undefined;
+  /** Ports of the tunnel range held by a punch exchange before openvpn binds them. */
+  private readonly reservedPorts = new Set<number>();
 
   constructor(options: TunnelManagerOptions, private readonly deps: TunnelManagerDeps) {
     this.options = options;
@@ -90,6 +100,15 @@ export class TunnelManager {
     this.abort.abort(new Error('daemon stopping'));
     for (const u of this.unsubscribe.splice(0)) u();
     await Promise.all([...this.tunnels.values()].map((t) => this.closeTunnel(t, 'daemon stopping', { quiet: true })));
+  }
+
+  setPuncher(puncher: TunnelPuncher): void {
+    this.puncher = puncher;
+  }
+
+  /** A peer's NAT class as hole punching learned it (for "why not direct?"). */
+  peerNatClass(peer: string): string | null {
+    return this.puncher?.peerClass(peer) ?? null;
   }
 
   reconfigure(options: Partial<TunnelManagerOptions>): void {
@@ -180,7 +199,8 @@ export class TunnelManager {
         ...[...this.opening].filter((p) => !this.tunnels.has(p)).map((peer) => ({ peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })),
       ],
       incoming: this.list().filter((t) => t.direction === 'incoming').map((t) => t.peer),
-      peers: ctx.peers,
+      peers: this.puncher ? ctx.peers.map((p) => withNatClass(p, this.puncher!.peerClass(p.prefix))) : ctx.peers,
+      ...(this.puncher?.selfClass() ? { selfNatClass: this.puncher.selfClass()! } : {}),
       reachable: ctx.reachable,
       neighbours: ctx.neighbours,
       lastRefreshAtMs: this.lastRefreshAtMs,
@@ -240,6 +260,8 @@ export class TunnelManager {
     if (addresses.length === 0) return false;
     this.opening.add(peer);
     try {
+      const pairing = this.puncher?.pairing(peer) ?? 'unknown';
+      if (pairing === 'punch') return await this.openPunched(peer, signal);
       let lastError = 'no address answered';
       let lastThrown: unknown;
       for (const text of addresses) {
@@ -284,6 +306,11 @@ export class TunnelManager {
         });
         return true;
       }
+      // A peer of unknown class that took no request may be behind a NAT too: punching also learns its class.
+      if (pairing === 'unknown' && lastThrown !== undefined && this.puncher?.behindNat() && !signal.aborted) {
+        this.deps.log.info({ peer, reason: lastError }, 'no direct answer; trying hole punching');
+        return await this.openPunched(peer, signal);
+      }
       this.recordFailure(peer, lastError, lastThrown);
       return false;
     } finally {
@@ -291,14 +318,64 @@ export class TunnelManager {
     }
   }
 
+  /** The client end of a punched tunnel: a port of our range, the exchange, then openvpn bound to that port. */
+  private async openPunched(peer: string, signal: AbortSignal): Promise<boolean> {
+    const localPort = await this.freeTunnelPort();
+    if (localPort === undefined) {
+      this.deps.log.info({ peer }, 'no free port in the tunnel range for a punched tunnel');
+      return false;
+    }
+    this.reservedPorts.add(localPort);
+    try {
+      const r = await this.puncher!.punch(peer, localPort, signal);
+      if (!r.ok) {
+        if (!r.duplicate && !signal.aborted) this.recordFailure(peer, r.reason);
+        return false;
+      }
+      if (this.tunnels.has(peer) || signal.aborted) return false;
+      this.startTunnel({
+        peer,
+        direction: 'outgoing',
+        port: r.remote.port,
+        remote: r.remoteText,
+        serial: r.serial,
+        localPort,
+        upText: punchedLinkText(peer, r.local, r.remoteText),
+        end: { role: 'client', peer, ifName: this.deps.ifNameFor(peer), remote: r.remote, localPort },
+      });
+      return true;
+    } finally {
+      this.reservedPorts.delete(localPort);
+    }
+  }
+
+  /** A port of the tunnel range that no tunnel end or punch exchange of ours holds and that binds now. */
+  private freeTunnelPort(): Promise<number | undefined> {
+    const used = new Set<number>(this.reservedPorts);
+    for (const t of this.list()) used.add(t.direction === 'incoming' ? t.port : (t.localPort ?? -1));
+    return chooseServerPort(this.options, used, this.deps.isUdpPortFree);
+  }
+
   // ---- accepting (server side) -------------------------------------------
 
   private async onTunnelRequest(ev: Incoming<MessageOf<'tunnel-request'>>): Promise<PeerMessage> {
-    const peer = ev.from.prefix;
     this.tunnelRequestsSeen++;
     if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
     if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
     this.learnPeer(ev.from);
+    return this.serve(ev.from);
+  }
+
+  /** A punch request (punch-session.ts checked it): served like a tunnel-request, with the exchange run on the chosen port. */
+  async servePunched(from: PeerSource, prepare: (port: number) => Promise<{ local: string; remote: string }>): Promise<PeerMessage> {
+    this.tunnelRequestsSeen++;
+    if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
+    // It came over the overlay: its source address is no underlay address of the peer, so it is not learned.
+    return this.serve(from, prepare);
+  }
+
+  private async serve(from: PeerSource, prepare?: (port: number) => Promise<{ local: string; remote: string }>): Promise<PeerMessage> {
+    const peer = from.prefix;
     this.deps.peers.recordProofOfLife?.(peer, 'asked us for a tunnel', this.deps.clock.nowMs());
     const existing = this.tunnels.get(peer);
     const incoming = this.list().filter((t) => t.direction === 'incoming');
@@ -312,19 +389,31 @@ export class TunnelManager {
     });
     if (answer.kind === 'refuse') return { kind: 'tunnel-refuse', reason: answer.reason };
     if (existing && answer.replace) await this.closeTunnel(existing, answer.replace.reason, { quiet: answer.replace.quiet });
-    const used = new Set(this.list().filter((t) => t.direction === 'incoming').map((t) => t.port));
-    const port = await chooseServerPort(this.options, used, this.deps.isUdpPortFree);
+    const port = await this.freeTunnelPort();
     if (port === undefined) return { kind: 'tunnel-refuse', reason: 'full' };
+    let punched: { local: string; remote: string } | undefined;
+    if (prepare) {
+      this.reservedPorts.add(port);
+      try {
+        punched = await prepare(port);
+      } catch (err) {
+        this.deps.log.info({ err, peer, port }, 'hole punch not prepared');
+        return { kind: 'tunnel-refuse', reason: 'error' };
+      } finally {
+        this.reservedPorts.delete(port);
+      }
+    }
     if (this.tunnels.has(peer)) return { kind: 'tunnel-refuse', reason: 'duplicate' };
     this.startTunnel({
       peer,
       direction: 'incoming',
       port,
       remote: null,
-      serial: ev.from.serial,
+      serial: from.serial,
+      ...(punched ? { upText: punchedLinkText(peer, punched.local, punched.remote) } : {}),
       end: { role: 'server', peer, ifName: this.deps.ifNameFor(peer), localPort: port },
     });
-    return { kind: 'tunnel-accept', port };
+    return punched ? { kind: 'punch-accept', endpoint: punched.local, natClass: 'eim' } : { kind: 'tunnel-accept', port };
   }
 
   private learnPeer(from: PeerSource): void {
@@ -339,7 +428,7 @@ export class TunnelManager {
   }
   // ---- lifecycle of one tunnel -------------------------------------------
 
-  private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd }): void {
+  private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd; localPort?: number; upText?: string }): void {
     const nowMs = this.deps.clock.nowMs();
     const t: Tunnel = {
       peer: input.peer,
@@ -362,6 +451,8 @@ export class TunnelManager {
       protected: false,
       score: null,
       drainStartedMs: null,
+      ...(input.localPort !== undefined ? { localPort: input.localPort } : {}),
+      ...(input.upText !== undefined ? { upText: input.upText } : {}),
     };
     this.tunnels.set(t.peer, t);
     this.deps.log.info({ peer: t.peer, iface: t.ifName, direction: t.direction, port: t.port }, 'tunnel opening');
@@ -389,7 +480,7 @@ export class TunnelManager {
     t.downSinceMs = null;
     t.everUp = true;
     const result = this.deps.peers.recordSuccess(t.peer, nowMs);
-    this.deps.events.add('link-established', eventText.linkEstablished(t.peer, t.remote ?? `port ${t.port}`), t.peer);
+    this.deps.events.add('link-established', t.upText ?? eventText.linkEstablished(t.peer, t.remote ?? `port ${t.port}`), t.peer);
     if (result?.wasDead) this.deps.events.add('peer-alive', eventText.peerAlive(t.peer), t.peer);
     // The interface exists now: make sure babel runs on it (a restart of babeld may have lost it).
     this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
@@ -688,6 +779,10 @@ export class TunnelManager {
       this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, 'babel request failed');
     }
   }
+}
+
+function withNatClass(p: PlanContext['peers'][number], natClass: PlanPeer['natClass']): PlanContext['peers'][number] {
+  return natClass === undefined ? p : { ...p, natClass };
 }
 
 /** Runs `fn` over `items`, at most `width` at a time, in order of the items; resolves when all are done. */

@@ -56,6 +56,8 @@
 //   are closed (the executor records the failure in the peer DB).
 import { classifyPeer, type DeadCause } from '../peers/retry-policy.js';
 import { tunnelScore } from './score.js';
+import { impossibleWhy, pairing } from '../nat/punch.js';
+import type { NatClass } from '../nat/classify.js';
 
 export type OutgoingState = 'opening' | 'up' | 'draining';
 
@@ -82,6 +84,8 @@ export interface PlanPeer {
   addresses: readonly string[];
   /** When the registry or a peer last listed it (absent: unknown, never an island sign). */
   lastSeenMs?: number;
+  /** Its NAT class, when known (hole punching learns it; daemon/nat/punch.ts pairing). */
+  natClass?: NatClass;
 }
 
 export interface TunnelPolicy {
@@ -133,6 +137,8 @@ export interface TunnelSnapshot {
   incoming: readonly string[];
   /** Peers from the DB, dead ones included. */
   peers: readonly PlanPeer[];
+  /** Our NAT class, when known: with the peers' classes it rules out pairs no tunnel can join. */
+  selfNatClass?: NatClass;
   /** Prefixes babel has a route to. */
   reachable: readonly string[];
   /** Configured neighbours: preferred and never replaced. */
@@ -231,9 +237,13 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
 
   // 3. Who we could open to.
   const adjacent = new Set([s.self, ...s.outgoing.map((t) => t.peer), ...s.incoming]);
+  // Pairs whose NAT classes rule out any tunnel from our side are not tried (their traffic goes through the overlay).
+  const unpairable = s.peers.filter((x) => x.natClass !== undefined && pairing(s.selfNatClass, x.natClass) === 'impossible' && !adjacent.has(x.prefix));
+  for (const x of unpairable) plan.reasons.push(`skip ${x.prefix}: ${impossibleWhy(s.selfNatClass, x.natClass)}`);
+  const ruledOut = new Set(unpairable.map((x) => x.prefix));
   const openable = (prefix: string, standing: 'ready' | 'dead-due'): boolean => {
     const peer = peerBy.get(prefix);
-    return peer !== undefined && classifyPeer(peer, nowMs) === standing && peer.addresses.length > 0 && !adjacent.has(prefix);
+    return peer !== undefined && classifyPeer(peer, nowMs) === standing && peer.addresses.length > 0 && !adjacent.has(prefix) && !ruledOut.has(prefix);
   };
   const eligible = (prefix: string): boolean => openable(prefix, 'ready');
   const reachable = new Set(s.reachable);

@@ -64,6 +64,19 @@ const golden: { name: string; message: PeerMessage; kind: string; items: string 
     kind: '08',
     items: '01 0001 01  02 0002 04ac  03 0004 00001388',
   },
+  {
+    name: 'punch-request: endpoint 198.51.100.7:1195, eim',
+    message: { kind: 'punch-request', endpoint: '198.51.100.7:1195', natClass: 'eim' },
+    kind: '09',
+    items: '01 0007 04 c6336407 04ab  02 0001 03',
+  },
+  {
+    name: 'punch-accept: endpoint 203.0.113.9:1196, eim',
+    message: { kind: 'punch-accept', endpoint: '203.0.113.9:1196', natClass: 'eim' },
+    kind: '0a',
+    items: '01 0007 04 cb007109 04ac  02 0001 03',
+  },
+  { name: 'tunnel-refuse: unsupported, by an apdm node', message: { kind: 'tunnel-refuse', reason: 'unsupported', natClass: 'apdm' }, kind: '07', items: '01 0001 03  02 0001 04' },
 ];
 
 for (const g of golden) {
@@ -126,6 +139,19 @@ test('reasons this version does not know decode as "other"', (t) => {
   t.deepEqual(decodePacket(bytes).message, { kind: 'tunnel-refuse', reason: 'other' });
 });
 
+test('punch messages: an endpoint with port 0 or without an endpoint is refused; an unknown NAT class code is "unknown"', (t) => {
+  const frame = (items: string): Buffer => Buffer.from(('01' + '09' + ENVELOPE_TAIL + items).replace(/\s+/g, ''), 'hex');
+  t.is(decodeError(frame('01 0007 04 c6336407 0000  02 0001 03')).code, 'RN_WIRE_BAD_VALUE');
+  t.is(decodeError(frame('02 0001 03')).code, 'RN_WIRE_MISSING_FIELD');
+  t.is(decodeError(frame('01 0007 04 c6336407 04ab')).code, 'RN_WIRE_MISSING_FIELD');
+  t.deepEqual(decodePacket(frame('01 0007 04 c6336407 04ab  02 0001 09')).message, { kind: 'punch-request', endpoint: '198.51.100.7:1195', natClass: 'unknown' });
+});
+
+test('a tunnel-refuse from an older node (no NAT class) decodes without one', (t) => {
+  const old = ('01' + '07' + ENVELOPE_TAIL + '01 0001 03').replace(/\s+/g, '');
+  t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'tunnel-refuse', reason: 'unsupported' });
+});
+
 function decodeError(bytes: Buffer): WireDecodeError {
   const err = (() => {
     try {
@@ -185,7 +211,7 @@ function randomMessage(rand: () => number): PeerMessage {
   const v6 = (): string => `[fd${int(255).toString(16).padStart(2, '0')}::${int(0xffff).toString(16)}]:${1 + int(65534)}`;
   const addrs = (): string[] => Array.from({ length: int(3) }, () => (rand() < 0.5 ? v4() : v6()));
   const prefix = (): string => `fd5e:1:2:${int(0xffff).toString(16)}::/64`;
-  switch (int(7)) {
+  switch (int(9)) {
     case 0: {
       const m: PeerMessage = { kind: 'hello', myTimestampMs: int(2 ** 48) };
       if (rand() < 0.5) m.yourTimestampMs = int(2 ** 48);
@@ -210,6 +236,8 @@ function randomMessage(rand: () => number): PeerMessage {
     case 4: return { kind: 'tunnel-request', role: rand() < 0.5 ? 'client' : 'server', proto: rand() < 0.5 ? 'udp' : 'tcp' };
     case 5: return { kind: 'tunnel-accept', port: 1 + int(65534) };
     case 6: return { kind: 'tunnel-refuse', reason: (['full', 'duplicate', 'unsupported', 'not-allowed', 'error'] as const)[int(4)]! };
+    case 7: return { kind: 'drain', phase: (['announce', 'ack', 'cancel'] as const)[int(2)]!, tunnelPort: 1 + int(65534), closeInMs: int(1e6) };
+    case 8: return { kind: rand() < 0.5 ? 'punch-request' : 'punch-accept', endpoint: v4(), natClass: (['public', 'upnp', 'eim', 'apdm', 'unknown'] as const)[int(4)]! };
     default: return { kind: 'drain', phase: (['announce', 'ack', 'cancel'] as const)[int(2)]!, tunnelPort: 1 + int(65534), closeInMs: int(1e6) };
   }
 }

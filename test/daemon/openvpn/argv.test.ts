@@ -106,3 +106,9 @@ test('writeUpScript writes an executable script', (t) => {
   t.regex(UP_SCRIPT, /ip -6 addr replace "\$LL\/64" dev "\$dev"/);
   t.regex(UP_SCRIPT, /ip link set dev "\$dev" up mtu "\$mtu"/);
 });
+
+test('a punched client end binds the port whose NAT mapping was learned, instead of --nobind', (t) => {
+  const argv = buildOpenvpnArgv({ ...base, endpoint: { role: 'client', remoteHost: '198.18.0.7', remotePort: 1195, localPort: 1196 } });
+  t.deepEqual(argv.slice(argv.indexOf('--remote'), argv.indexOf('--remote') + 5), ['--remote', '198.18.0.7', '1195', '--lport', '1196']);
+  t.false(argv.includes('--nobind'));
+});

@@ -358,3 +358,19 @@ test('a starved host holds still: lost links keep their slot, no island probe, t
     { atS: 350, change: (s) => starve(s, 40), open: [P(5)], drain: [P(2)], reasons: [/^open fd5e:1:0:5::\/64: refresh: replaces fd5e:1:0:2::\/64/] },
   ]);
 });
+
+test('pairs whose NAT classes rule out a tunnel are skipped, with the reason; unknown classes are tried', (t) => {
+  const s = snapshot({
+    selfNatClass: 'apdm',
+    peers: [peer(1, { natClass: 'apdm' }), peer(2, { natClass: 'eim' }), peer(3, { natClass: 'public' }), peer(4)],
+    reachable: [P(1), P(2), P(3), P(4)],
+  });
+  const plan = planTunnels(s, 1_000_000, keepOrder);
+  t.deepEqual(plan.open.map((a) => a.peer).sort(), [P(3), P(4)]);
+  t.true(plan.reasons.some((r) => r.startsWith(`skip ${P(1)}: both behind port-randomising NATs`)), plan.reasons.join('\n'));
+  t.true(plan.reasons.some((r) => r.startsWith(`skip ${P(2)}:`)));
+  // Behind an EIM NAT an EIM peer is a punch candidate.
+  const eim = planTunnels({ ...s, selfNatClass: 'eim' }, 1_000_000, keepOrder);
+  t.true(eim.open.some((a) => a.peer === P(2)));
+  t.false(eim.open.some((a) => a.peer === P(1)));
+});

@@ -82,6 +82,8 @@ export class EventLog {
 // The wording of the lines lives here so every caller says the same thing.
 export const eventText = {
   linkEstablished: (peer: string, remote: string, proto = 'udp') => `link with ${peer} established via ${remote}/${proto}`,
+  /** A link opened by hole punching: our public endpoint → the peer's. */
+  linkPunched: (peer: string, ours: string, theirs: string) => `link with ${peer} established via hole punching (${ours} → ${theirs})`,
   /** `flaps`: how often link liveness saw this tunnel lost and restored so far. */
   linkLost: (peer: string, reason: string, flaps?: number) => `link with ${peer} lost (${reason}${flaps === undefined ? '' : `; flaps: ${flaps}`})`,
   linkClosed: (peer: string, reason: string) => `link with ${peer} closed (${reason})`,

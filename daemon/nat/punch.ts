@@ -58,11 +58,6 @@ function endpointHost(endpoint: string): string | undefined {
   return /^([0-9.]+):\d{1,5}$/.exec(endpoint)?.[1];
 }
 
-/** The event line of a punched link. */
-export function punchedLinkText(peer: string, ours: string, theirs: string): string {
-  return `link with ${peer} established via hole punching (${ours} → ${theirs})`;
-}
-
 /** How long the whole exchange may take, from the request to the peer's answer. */
 export const PUNCH_TIMEOUT_MS = 20_000;
 

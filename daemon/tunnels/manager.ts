@@ -14,7 +14,6 @@ import { answerTunnelRequest, chooseServerPort } from './accept.js';
 import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
 import type { PlanContext, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
-import { punchedLinkText } from '../nat/punch.js';
 import type { TunnelPuncher } from '../nat/punch-session.js';
 import { planTunnels, type OutgoingState, type PlanPeer, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
@@ -340,7 +339,7 @@ export class TunnelManager {
         remote: r.remoteText,
         serial: r.serial,
         localPort,
-        upText: punchedLinkText(peer, r.local, r.remoteText),
+        upText: eventText.linkPunched(peer, r.local, r.remoteText),
         end: { role: 'client', peer, ifName: this.deps.ifNameFor(peer), remote: r.remote, localPort },
       });
       return true;
@@ -410,7 +409,7 @@ export class TunnelManager {
       port,
       remote: null,
       serial: from.serial,
-      ...(punched ? { upText: punchedLinkText(peer, punched.local, punched.remote) } : {}),
+      ...(punched ? { upText: eventText.linkPunched(peer, punched.local, punched.remote) } : {}),
       end: { role: 'server', peer, ifName: this.deps.ifNameFor(peer), localPort: port },
     });
     return punched ? { kind: 'punch-accept', endpoint: punched.local, natClass: 'eim' } : { kind: 'tunnel-accept', port };

@@ -1,6 +1,7 @@
 // Hole punching's pure rules: which pairs can get a tunnel and how, and which punch requests are served.
 import test from 'ava';
-import { impossibleWhy, pairing, punchRequestProblem, punchedLinkText, punchTimedOutText } from '../../../daemon/nat/punch.js';
+import { impossibleWhy, pairing, punchRequestProblem, punchTimedOutText } from '../../../daemon/nat/punch.js';
+import { eventText } from '../../../daemon/events.js';
 
 test('pairing: public/UPnP peers take requests, EIM + EIM punch, anything with APDM or a NATed peer of a public node cannot', (t) => {
   t.is(pairing('eim', 'public'), 'direct');
@@ -21,7 +22,7 @@ test('the reasons say which NAT is in the way', (t) => {
   t.regex(impossibleWhy('apdm', 'eim'), /^this node is behind a port-randomising NAT/);
   t.regex(impossibleWhy('public', 'eim'), /opens tunnels to us instead/);
   t.is(punchTimedOutText(20_000), 'hole punch timed out (20 s)');
-  t.is(punchedLinkText('fd5e::/64', '10.0.2.1:1195', '10.0.2.2:1196'), 'link with fd5e::/64 established via hole punching (10.0.2.1:1195 → 10.0.2.2:1196)');
+  t.is(eventText.linkPunched('fd5e::/64', '10.0.2.1:1195', '10.0.2.2:1196'), 'link with fd5e::/64 established via hole punching (10.0.2.1:1195 → 10.0.2.2:1196)');
 });
 
 test('a punch request is served only between two EIM nodes, towards a usable IPv4 endpoint', (t) => {

@@ -6,7 +6,8 @@ import { nodeAddress, parsePrefix } from '../../config/ipv6.js';
 import type { PeerProtocol } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { NatClass } from './classify.js';
-import { Puncher, parseV4Endpoint, type PunchServer, type TunnelPuncher } from './punch-session.js';
+import { parseV4Endpoint } from '../sys/host-port.js';
+import { Puncher, type PunchServer, type TunnelPuncher } from './punch-session.js';
 import { openStunSocket, parseStunServer, type StunServer } from './stun-client.js';
 
 /** One datagram's payload: any bytes do; these name what they are in a capture. */

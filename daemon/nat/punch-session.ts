@@ -7,6 +7,7 @@
 // and the peer protocol are injected, so the exchange runs on fakes in tests.
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { MessageOf, PeerMessage, WireNatClass } from '../../wire/messages.js';
+import { parseV4Endpoint } from '../sys/host-port.js';
 import type { NatClass } from './classify.js';
 import { pairing, punchRequestProblem, punchTimedOutText, PUNCH_TIMEOUT_MS, type Pairing } from './punch.js';
 
@@ -167,10 +168,4 @@ export class Puncher implements TunnelPuncher {
 
 function wireClass(c: NatClass | null): WireNatClass {
   return c ?? 'unknown';
-}
-
-export function parseV4Endpoint(text: string): { host: string; port: number } | undefined {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  return m && port >= 1 && port <= 65535 ? { host: m[1]!, port } : undefined;
 }

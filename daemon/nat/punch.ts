@@ -11,8 +11,8 @@
 // is endpoint-independent) for the client's packets. With an address-and-port-
 // dependent mapping on either side the endpoint learned by STUN is not the one
 // the peer will see, so nothing can be aimed at it.
-import { isIPv4 } from 'node:net';
 import { isPeerAddress } from '../../config/peer-address.js';
+import { parseV4Endpoint } from '../sys/host-port.js';
 import type { NatClass } from './classify.js';
 
 /** What one node can do towards a peer, from both NAT classes (undefined: not known). */
@@ -48,14 +48,10 @@ export function impossibleWhy(self: NatClass | null | undefined, peer: NatClass 
 export function punchRequestProblem(req: { endpoint: string; natClass: string }, selfClass: NatClass | null): string | undefined {
   if (selfClass !== 'eim') return `this node is ${selfClass ?? 'of unknown NAT class'}, not behind an endpoint-independent NAT`;
   if (req.natClass !== 'eim') return `the requester says it is ${req.natClass}, not behind an endpoint-independent NAT`;
-  const host = endpointHost(req.endpoint);
-  if (host === undefined || !isIPv4(host)) return `endpoint ${req.endpoint} is not IPv4 "IP:PORT" (the NAT probes are IPv4)`;
+  const host = parseV4Endpoint(req.endpoint)?.host;
+  if (host === undefined) return `endpoint ${req.endpoint} is not IPv4 "IP:PORT" (the NAT probes are IPv4)`;
   if (!isPeerAddress(host)) return `endpoint ${req.endpoint} is not an address a peer can reach`;
   return undefined;
-}
-
-function endpointHost(endpoint: string): string | undefined {
-  return /^([0-9.]+):\d{1,5}$/.exec(endpoint)?.[1];
 }
 
 /** How long the whole exchange may take, from the request to the peer's answer. */

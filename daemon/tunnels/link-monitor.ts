@@ -141,6 +141,7 @@ export class LinkMonitor {
   }
 
   views(): LinkView[] {
+    const baseMs = this.policy()?.helloIntervalMs ?? Infinity;
     return [...this.tracked.values()].map((t) => ({
       peer: t.tunnel.peer,
       ifName: t.tunnel.ifName,
@@ -149,7 +150,7 @@ export class LinkMonitor {
       lostSinceMs: t.liveness.lostSinceMs,
       flaps: t.liveness.flaps,
       helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
-      helloSlowed: t.everyMs > (this.policy()?.helloIntervalMs ?? Infinity),
+      helloSlowed: t.everyMs > baseMs,
     }));
   }
 

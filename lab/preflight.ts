@@ -13,6 +13,7 @@ export const LAB_TOOLS: Record<string, string> = {
   upnpc: 'miniupnpc',
   stund: 'stun-server',
   ping: 'iputils-ping',
+  fping: 'fping',
   openssl: 'openssl',
 };
 

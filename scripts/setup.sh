@@ -8,7 +8,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # daemon sends its readiness through the second); python3 listens as a stand-in for systemd's
 # notify socket in the readiness tests (Node has no unix datagram sockets); chromium is the
 # headless browser the registry status-page test drives.
-APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping openssl systemd python3 chromium)
+APT_PACKAGES=(openvpn babeld miniupnpd miniupnpc nftables iproute2 stun-server iputils-ping fping openssl systemd python3 chromium)
 NODE_MIN_MAJOR=20
 NODE_MIN_MINOR=19
 

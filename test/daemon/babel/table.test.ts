@@ -88,3 +88,17 @@ test('applyBabelEvent does not modify its input', (t) => {
   applyBabelEvent(table, parseBabelLine('add interface x up true'));
   t.is(table.interfaces.size, 0);
 });
+
+test('folding a transcript at once gives the table event-by-event application gives, and leaves its input as it was', (t) => {
+  const events = readTranscript('babeld-1.12.1-monitor-netlab.txt').received.map(parseBabelLine);
+  const half = Math.floor(events.length / 2);
+  let stepwise = emptyBabelTable();
+  for (const ev of events.slice(0, half)) stepwise = applyBabelEvent(stepwise, ev);
+  const start = foldBabelEvents(events.slice(0, half));
+  const sizesBefore = [start.interfaces.size, start.neighbours.size, start.routes.size, start.xroutes.size];
+  const folded = foldBabelEvents(events.slice(half), start);
+  for (const ev of events.slice(half)) stepwise = applyBabelEvent(stepwise, ev);
+  t.deepEqual([start.interfaces.size, start.neighbours.size, start.routes.size, start.xroutes.size], sizesBefore);
+  t.true(start.routes.size > 0, 'the first half has routes');
+  for (const key of ['interfaces', 'neighbours', 'routes', 'xroutes'] as const) t.deepEqual([...folded[key]], [...stepwise[key]], key);
+});

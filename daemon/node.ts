@@ -45,6 +45,7 @@ import { PeerHealth } from './peers/peer-health.js';
 import { peerPolicyFromConfig } from './peers/retry-policy.js';
 import type { LogLevel, Settings } from './settings.js';
 import { stopController } from './sys/abort.js';
+import { CpuPressure } from './sys/cpu-pressure.js';
 import { DetourRoutes } from './tunnels/detour-routes.js';
 import { LinkMonitor } from './tunnels/link-monitor.js';
 import { parseHostPort, TunnelManager } from './tunnels/manager.js';
@@ -170,6 +171,7 @@ export class Node implements ControlBackend {
 
     const links = (p.links = new LinkMonitor({
       clock, events, peerproto, babel, manager, detours, supervisor, lateness, log: logs.for('links'),
+      pressure: new CpuPressure({ clock }),
       tunnels: () => manager.list(),
       settings: () => this.settings.links,
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,

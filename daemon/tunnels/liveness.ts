@@ -57,6 +57,21 @@ export function livenessPolicy(helloIntervalSec: number, misses: number): Livene
   };
 }
 
+/** CPU pressure ("some avg10", percent) up to this is an ordinary busy host. */
+export const PRESSURE_FROM_PCT = 60;
+
+/**
+ * The timer lateness a saturated host counts as, from its CPU pressure (sys/cpu-pressure.ts):
+ * none up to PRESSURE_FROM_PCT, then growing linearly to half the widening cap at 100 %,
+ * which widens deadlines to the cap and stretches hellos to their longest. Its packets wait in
+ * starved openvpn ends longer than its own timers run late (a 64-node lab on 2 cores: links
+ * silent 3–5 s with timers 1–2 s late), and a real cut is still found within the cap.
+ */
+export function pressureLateMs(someAvg10Pct: number, policy: LivenessPolicy): number {
+  const share = Math.min(1, Math.max(0, (someAvg10Pct - PRESSURE_FROM_PCT) / (100 - PRESSURE_FROM_PCT)));
+  return Math.round((share * policy.maxWidenMs) / 2);
+}
+
 /** The deadline of an on-time host and peer. */
 export function lostAfterMs(policy: LivenessPolicy): number {
   return policy.helloIntervalMs * policy.misses;

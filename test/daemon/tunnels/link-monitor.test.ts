@@ -41,7 +41,7 @@ class StallingClock implements Clock {
   }
 }
 
-function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean; lateness?: { noteTick(lateMs: number, atMs?: number): void } } = {}) {
+function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean; lateness?: { noteTick(lateMs: number, atMs?: number): void }; pressurePct?: () => number } = {}) {
   const clock = new StallingClock(new FakeClock(1_000_000));
   const events = new EventLog({ clock });
   const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number; withCert: boolean }> = [];
@@ -84,6 +84,7 @@ function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean;
     settings: () => settings,
     defaultPeerPort: () => 1194,
     ...(options.lateness ? { lateness: options.lateness } : {}),
+    ...(options.pressurePct ? { pressure: { someAvg10Pct: options.pressurePct } } : {}),
   });
   const LINK = `${linkLocalFor(B)}%${IF_B}`;
   /** An authenticated frame from B, by default a link hello over the tunnel. */
@@ -347,5 +348,30 @@ test('each tick tells the host\'s lateness meter how late it fired', async (t) =
   clock.stall(1_500);
   await clock.advance(250);
   t.deepEqual(noted, [0, 0, 0, 1_500], 'on time, then 1.5 s late once');
+  monitor.stop();
+});
+
+test('a host whose CPUs are saturated (pressure 100 %) widens its deadline to the cap, says so in its hellos, sends them less often; a cut is still found', async (t) => {
+  let pressure = 100;
+  const { clock, sent, events, monitor, fromB } = setup({ pressurePct: () => pressure });
+  const hello = () => fromB({ kind: 'hello', myTimestampMs: clock.nowMs() });
+  hello();
+  await clock.advance(250);
+  // 100 %: counts as 4 s late (half the 8 s cap), so hellos go out every 250 + 2 × (4,000 − 25) / 4 ms.
+  t.is(sent.at(-1)!.msg.lateMs, 4_000);
+  t.like(monitor.views()[0], { helloEveryMs: 2_237, helloSlowed: true });
+  // Silent for 8 s: the deadline is widened to 1 s + 2 × (4,000 − 25) ms = 8.95 s, not lost yet.
+  await clock.advance(8_000);
+  t.deepEqual(events.list(), []);
+  hello();
+  // Silent again: lost once the widened deadline passed.
+  await clock.advance(9_500);
+  t.regex(events.list()[0]?.text ?? '', /lost \(nothing heard for (8\.9|9\.\d) s, deadline widened by 8\.0 s/);
+  // Pressure gone: back to the plain interval and deadline.
+  pressure = 30;
+  hello();
+  await clock.advance(1_000);
+  t.like(monitor.views()[0], { phase: 'alive', helloEveryMs: 250, helloSlowed: false });
+  t.is(sent.at(-1)!.msg.lateMs, undefined);
   monitor.stop();
 });

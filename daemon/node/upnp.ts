@@ -27,8 +27,11 @@ export interface NodeUpnpDeps {
   health: Pick<HealthRegistry, 'raise' | 'clear'>;
   onExternalAddress: (address: ExternalAddress | undefined) => void;
   signal: AbortSignal;
-  /** Builds the mappings service (default: UpnpMappings on a real gateway client, loaded when first needed). */
-  createMappings?: () => Promise<Mappings>;
+  /**
+   * Builds the mappings service, which reports to `onMapped` (default: UpnpMappings on a real
+   * gateway client, loaded when first needed).
+   */
+  createMappings?: (onMapped: (address: ExternalAddress | undefined) => void) => Promise<Mappings>;
   /** Verify each mapping by a peer's probe before announcing it (without: announced at once). */
   reach?: {
     peerproto: Pick<PeerProtocol, 'on' | 'request'>;
@@ -173,15 +176,15 @@ export class NodeUpnp {
 
   private async doStart(): Promise<void> {
     if (this.mappings || !this.slice) return;
-    const mappings = await (this.deps.createMappings ?? (() => this.realMappings()))();
+    const onMapped = (a: ExternalAddress | undefined): void => this.onMapped(a);
+    const mappings = await (this.deps.createMappings ?? ((m) => this.realMappings(m)))(onMapped);
     if (this.deps.signal.aborted) return;
     this.mappings = mappings;
     await mappings.start(optionsOf(this.slice));
   }
 
-  private async realMappings(): Promise<Mappings> {
+  private async realMappings(onExternalAddress: (a: ExternalAddress | undefined) => void): Promise<Mappings> {
     const { clock, log, health } = this.deps;
-    const onExternalAddress = (a: ExternalAddress | undefined): void => this.onMapped(a);
     // The UPnP client library is loaded only on nodes that use it (start-up time).
     const [{ UpnpIgd }, { UpnpMappings }] = await Promise.all([import('../upnp/upnp-igd.js'), import('../upnp/mapper.js')]);
     return new UpnpMappings({ mapper: new UpnpIgd({ clock, log }), clock, health, log, onExternalAddress });

@@ -61,6 +61,7 @@ export function serveReachRequests(d: {
 
 export interface ReachPeer {
   prefix: string;
+  key: string;
   /** Where its peer-protocol socket is: the overlay address of an adjacent peer, else an underlay one. */
   to: PeerAddress;
 }
@@ -104,20 +105,26 @@ const MAX_UNDERLAY_CANDIDATES = 8;
 /**
  * Who may probe (pure): adjacent peers first, over the overlay (the path gossip
  * uses, which works from behind any NAT), then live peers of the peer DB at their
- * first IPv4 underlay address (a node without tunnels yet has only those).
+ * first IPv4 underlay address, adjacent ones first (a node without tunnels yet has
+ * only those; and a request over the underlay shows the peer our external address).
  */
 export function reachCandidates(
   adjacent: readonly string[],
   known: readonly { prefix: string; addresses: readonly string[]; dead: boolean }[],
   overlayAddress: (prefix: string) => PeerAddress,
 ): ReachPeer[] {
-  const out: ReachPeer[] = [...new Set(adjacent)].map((prefix) => ({ prefix, to: overlayAddress(prefix) }));
-  const taken = new Set(adjacent);
-  for (const p of known) {
-    if (out.length >= adjacent.length + MAX_UNDERLAY_CANDIDATES) break;
-    if (p.dead || taken.has(p.prefix)) continue;
+  const near = [...new Set(adjacent)];
+  const out: ReachPeer[] = near.map((prefix) => ({ prefix, key: `${prefix} overlay`, to: overlayAddress(prefix) }));
+  // Adjacent peers come again over the underlay: a peer that never saw our external address refuses the overlay request.
+  const byUnderlay = [...known.filter((p) => near.includes(p.prefix)), ...known.filter((p) => !near.includes(p.prefix))];
+  let extra = 0;
+  for (const p of byUnderlay) {
+    if (extra >= MAX_UNDERLAY_CANDIDATES) break;
+    if (p.dead) continue;
     const first = p.addresses.map(parseV4Endpoint).find((e) => e !== undefined);
-    if (first !== undefined) out.push({ prefix: p.prefix, to: { ...first, prefix: p.prefix } });
+    if (first === undefined) continue;
+    out.push({ prefix: p.prefix, key: `${p.prefix} underlay`, to: { ...first, prefix: p.prefix } });
+    extra++;
   }
   return out;
 }

@@ -12,6 +12,8 @@
 //   - it answers "sent" and the nonce arrives within arrivalTimeoutMs: verified;
 //   - it answers "sent" and nothing arrives: one failed probe; next peer;
 //   - it refuses or does not answer: it could not help (not evidence); next peer.
+// A peer may be a candidate twice (over the overlay and over the underlay: only
+// the second path shows it our external address, see reach-rules.ts).
 // After `peersPerRound` failed probes (or every candidate asked, at least one
 // failed), the mapping is unreachable: asked again later, with a doubling,
 // jittered, capped delay. No candidate at all is not a failure: look again soon.
@@ -21,7 +23,11 @@ import type { ReachOutcome } from '../../wire/messages.js';
 export interface ReachCandidate {
   /** The peer's prefix (who verified it, in words and status). */
   prefix: string;
+  /** Tells apart two ways to ask one peer (overlay, underlay); default: the prefix. */
+  key?: string;
 }
+
+const keyOf = (c: ReachCandidate): string => c.key ?? c.prefix;
 
 export interface ReachTimings {
   /** After a peer said "sent", how long the probe may take to arrive. Generous: a busy peer or router is slow, not broken. */
@@ -148,7 +154,7 @@ export class ReachVerifier<C extends ReachCandidate> {
     const asked = new Set<string>();
     let failed = 0;
     while (failed < this.timings.peersPerRound) {
-      const peer = this.deps.candidates().find((c) => !asked.has(c.prefix));
+      const peer = this.deps.candidates().find((c) => !asked.has(keyOf(c)));
       if (peer === undefined) {
         if (failed > 0) break;
         // Nobody could help (no peer yet, or all refused): not evidence against the mapping.
@@ -159,7 +165,7 @@ export class ReachVerifier<C extends ReachCandidate> {
         attempts.length = 0;
         continue;
       }
-      asked.add(peer.prefix);
+      asked.add(keyOf(peer));
       const result = await this.probe(peer, endpoint, signal);
       attempts.push({ peer: peer.prefix, result });
       if (result === 'arrived') return 'verified';

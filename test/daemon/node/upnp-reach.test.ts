@@ -57,7 +57,7 @@ function setup(opts: { delivers: boolean; probeFrom?: string }) {
       report = onMapped;
       return mappings;
     },
-    reach: { peerproto, events, peerPort: () => 1194, candidates: () => [{ prefix: PEER, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: PEER } }] },
+    reach: { peerproto, events, peerPort: () => 1194, candidates: () => [{ prefix: PEER, key: PEER, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: PEER } }] },
   });
   return { clock, health, events, announced, requests, upnp };
 }

@@ -51,20 +51,21 @@ test('rations: the shared bucket caps all requesters together', (t) => {
   t.is(granted, 20);
 });
 
-test('candidates: adjacent peers over the overlay first, then live peers at their first IPv4 underlay address', (t) => {
+test('candidates: adjacent peers over the overlay first, then live peers at their first IPv4 underlay address, adjacent ones first', (t) => {
   const overlay = (prefix: string) => ({ host: `${prefix.split('::')[0]}::1`, port: 1194, prefix });
   const c = reachCandidates(
     [A],
     [
-      { prefix: A, addresses: ['10.0.0.1:1194'], dead: false },
       { prefix: B, addresses: ['[2001:db8::2]:1194', '203.0.113.9:1194'], dead: false },
+      { prefix: A, addresses: ['10.0.0.1:1194'], dead: false },
       { prefix: 'fd5e:1:2:c::/64', addresses: ['203.0.113.10:1194'], dead: true },
       { prefix: 'fd5e:1:2:d::/64', addresses: [], dead: false },
     ],
     overlay,
   );
   t.deepEqual(c, [
-    { prefix: A, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: A } },
-    { prefix: B, to: { host: '203.0.113.9', port: 1194, prefix: B } },
+    { prefix: A, key: `${A} overlay`, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: A } },
+    { prefix: A, key: `${A} underlay`, to: { host: '10.0.0.1', port: 1194, prefix: A } },
+    { prefix: B, key: `${B} underlay`, to: { host: '203.0.113.9', port: 1194, prefix: B } },
   ]);
 });

@@ -144,7 +144,7 @@ export class NodeUpnp {
     const events = this.deps.reach!.events;
     if (s.state === 'verified') {
       health.clear(UPNP_UNREACHABLE_ITEM);
-      events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${(s.tookMs / 1000).toFixed(1)} s): announced`, s.by);
+      events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
     } else if (s.state === 'unreachable') {
       const why = describeAttempts(s.attempts);
       const next = new Date(s.nextCheckAtMs).toISOString();

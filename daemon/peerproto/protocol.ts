@@ -250,7 +250,8 @@ interface Pending {
 
 type Listener = (ev: never) => unknown;
 
-const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request', 'punch-request']);
+// A reach check may be the first contact (a peer known from the registry only), and its probe may overtake the reply.
+const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request', 'punch-request', 'reach-request', 'reach-probe']);
 /** A tunnel (or punch) request opens resources on the peer's side: it stays signed, whatever the link. */
 const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request', 'punch-request']);
 /** Requests that open a tunnel end: a failed or missing handler answers with tunnel-refuse. */

@@ -17,7 +17,7 @@ export function startNodeNat(d: {
   config: { stun: readonly string[]; check_interval: number };
   addresses: () => AddressAnnouncer | undefined;
   onChange: (natClass: NatClass) => void;
-  /** A sentence while a UPnP mapping exists but no peer's probe has verified it (NodeUpnp.reachEvidence). */
+  /** What the UPnP reach check found, in words (NodeUpnp.reachEvidence). */
   upnpReach?: () => string | null;
 }): NatMonitor {
   const monitor = new NatMonitor({
@@ -32,7 +32,7 @@ export function startNodeNat(d: {
         localAddresses: (a?.localAddresses() ?? []).map((l) => l.ip),
         seenAddress: status?.seenAddress ?? null,
         upnp: status?.upnp ?? null,
-        upnpUnverified: d.upnpReach?.() ?? null,
+        upnpReach: d.upnpReach?.() ?? null,
       };
     },
     open: () => openStunSocket(),

@@ -64,12 +64,12 @@ export class NodeUpnp {
     return this.reach?.verifier.status() ?? { state: 'idle' };
   }
 
-  /** For the NAT evidence: a sentence while a mapping exists but is not verified (null otherwise). */
+  /** For the NAT evidence: where the reach check of the mapping stands, in words (null without a mapping). */
   reachEvidence(): string | null {
     const s = this.reachStatus();
     switch (s.state) {
-      case 'idle':
-      case 'verified': return null;
+      case 'idle': return null;
+      case 'verified': return `a probe from ${s.by} reached the UPnP mapping ${s.endpoint}: verified and announced`;
       case 'waiting': return `the UPnP gateway maps ${s.endpoint} but it is not announced yet: ${s.why}`;
       case 'probing': return `the UPnP gateway maps ${s.endpoint}; not announced until a probe from ${s.peer} arrives`;
       case 'unreachable': return `the UPnP gateway maps ${s.endpoint} but probes sent there never arrived (${describeAttempts(s.attempts)}): not announced`;

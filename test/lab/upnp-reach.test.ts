@@ -67,6 +67,7 @@ test.serial('a mapping a peer can reach is verified and announced; one the route
   t.is(s3.underlay.upnp!.externalIp, gw('n3').wan);
   t.deepEqual(s3.underlay.addresses[0], { address: reachable, kind: 'upnp' });
   t.false(s3.health.some((h) => h.code === 'RN_UPNP_UNREACHABLE'));
+  t.true(s3.nat!.evidence.includes(`a probe from ${by} reached the UPnP mapping ${reachable}: verified and announced`), JSON.stringify(s3.nat!.evidence));
   await waitFor(async () => ((await addressesOf(lab, 'n1', 'n3')).includes(reachable) ? true : undefined), { ...WAIT, what: 'n1 knows n3 at its mapped endpoint' });
   await waitFor(async () => {
     const r = await registryView(lab, 'n3');

@@ -73,7 +73,7 @@ test('the mapping is announced only after the peer\'s probe to it arrived; the e
   t.true(req?.kind === 'reach-request' && req.endpoint === '198.51.100.7:1194', 'the peer-protocol port\'s endpoint is probed');
   await clock.advance(1_000);
   t.deepEqual(announced, [MAPPED]);
-  t.is(upnp.reachEvidence(), null);
+  t.is(upnp.reachEvidence(), 'a probe from fd5e:1:2:a::/64 reached the UPnP mapping 198.51.100.7:1194: verified and announced');
   t.false(health.has(UPNP_UNREACHABLE_ITEM));
   t.true(events.list().some((e) => /^UPnP mapping 198\.51\.100\.7:1194 verified by fd5e:1:2:a::\/64 \(its probe arrived in 200 ms\): announced$/.test(e.text)), JSON.stringify(events.list()));
   // Stopping withdraws it.

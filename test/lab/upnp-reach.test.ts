@@ -18,7 +18,7 @@ const WAIT = { timeoutMs: 300_000, intervalMs: 2_000 };
 interface Status {
   underlay: { upnp: { externalIp: string; ports: number[] } | null; addresses: { address: string; kind: string }[] };
   nat: { natClass: string; evidence: string[] } | null;
-  health: { code: string; text: string }[];
+  health: { code: string; text: string; sinceMs: number }[];
 }
 
 /** When the daemon logged its first line with this message (pino JSON). */
@@ -86,6 +86,7 @@ test.serial('a mapping a peer can reach is verified and announced; one the route
   t.log(`n4: ${warning.h.text}`);
   const n4MappedMs = firstLogMs(lab, 'n4', 'upnp external address');
   t.truthy(n4MappedMs, 'the router did grant n4 a mapping');
+  t.log(`n4: mapping → unreachable ${((warning.h.sinceMs - n4MappedMs!) / 1000).toFixed(1)} s`);
   t.regex(warning.h.text, new RegExp(`maps ${dropped.replaceAll('.', '\\.')} to this node, but probes sent there never arrived \\(.*sent a probe, nothing arrived`));
   t.regex(warning.h.text, /the router maps the port but drops what arrives\. Forward it by hand or check the router's firewall/);
   const s4 = warning.s;

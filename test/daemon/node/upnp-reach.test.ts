@@ -9,6 +9,7 @@ import { HealthRegistry } from '../../../daemon/health/health.js';
 import { NodeUpnp, UPNP_UNREACHABLE_ITEM, type Mappings } from '../../../daemon/node/upnp.js';
 import type { ExternalAddress } from '../../../daemon/upnp/mapper.js';
 import type { ReachPeer } from '../../../daemon/upnp/reach-node.js';
+import type { PeerProtocol } from '../../../daemon/peerproto/protocol.js';
 import type { PeerMessage } from '../../../wire/messages.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
@@ -29,6 +30,7 @@ function setup(opts: { delivers: boolean; probeFrom?: string }) {
   const announced: (ExternalAddress | undefined)[] = [];
   const listeners = new Map<string, (ev: unknown) => void>();
   const requests: PeerMessage[] = [];
+  // Only what NodeUpnp uses of the peer protocol: `on` and `request`.
   const peerproto = {
     on: (event: string, fn: (ev: unknown) => void) => {
       listeners.set(event, fn);
@@ -57,7 +59,7 @@ function setup(opts: { delivers: boolean; probeFrom?: string }) {
       report = onMapped;
       return mappings;
     },
-    reach: { peerproto, events, peerPort: () => 1194, candidates: () => [{ prefix: PEER, key: PEER, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: PEER } }] },
+    reach: { peerproto: peerproto as unknown as Pick<PeerProtocol, 'on' | 'request'>, events, peerPort: () => 1194, candidates: () => [{ prefix: PEER, key: PEER, to: { host: 'fd5e:1:2:a::1', port: 1194, prefix: PEER } }] },
   });
   return { clock, health, events, announced, requests, upnp };
 }

@@ -38,6 +38,8 @@ import { stopParts } from './node/stop.js';
 import { startNodeSupervisor } from './node/supervisor.js';
 import { NodeUpnp } from './node/upnp.js';
 import { startUpnpAfterBurst } from './node/upnp-start.js';
+import { reachCandidates, serveReachRequests } from './upnp/reach-node.js'; // UPnP reach checks
+import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { startPunching } from './nat/punch-node.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
@@ -183,7 +185,7 @@ export class Node implements ControlBackend {
       peerPort: (peer) => links.peerPort(peer),
       onChange: () => p.registrySync?.trigger(),
     });
-    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger() });
+    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger(), upnpReach: () => p.upnp?.reachEvidence() ?? null });
     startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port });
 
     p.jobs = startPeriodicJobs({
@@ -208,7 +210,13 @@ export class Node implements ControlBackend {
       registryUrl: () => this.settings.registry.url,
       replanSoon: () => p.jobs?.replanSoon(),
     });
-    p.upnp = new NodeUpnp({ clock, health, signal, log: logs.for('upnp'), onExternalAddress: (a) => p.addresses?.setUpnp(a) });
+    // UPnP reach checks: every node probes peers' mappings on request; ours is announced once a peer's probe arrived.
+    serveReachRequests({ clock, log: logs.for('upnp'), peerproto });
+    const reach = {
+      peerproto, events, peerPort: () => this.settings.start.port,
+      candidates: () => reachCandidates(upPeers().map((t) => t.peer), peerDb.listPeers(), (peer) => ({ host: nodeAddress(parsePrefix(peer)), port: links.peerPort(peer), prefix: peer })),
+    };
+    p.upnp = new NodeUpnp({ clock, health, signal, log: logs.for('upnp'), onExternalAddress: (a) => p.addresses?.setUpnp(a), reach });
     startUpnpAfterBurst({ clock, signal, tunnels: () => p.manager?.list() ?? [], start: () => p.upnp?.startLater(this.settings.upnp, 0) });
 
     const failed = await setup;

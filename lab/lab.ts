@@ -33,6 +33,8 @@ export interface LabUpOptions {
   natKind?: NatKind;
   /** false: the NAT routers run no miniupnpd. */
   upnp?: boolean;
+  /** How many NAT routers (the last ones) drop what arrives on their UPnP mappings. */
+  upnpDrop?: number;
   helloSec?: number;
   root?: string;
   runner?: CommandRunner;
@@ -73,6 +75,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
     ...(options.lan ? { lan: options.lan } : {}),
     ...(options.natKind ? { natKind: options.natKind } : {}),
     ...(options.upnp === false ? { upnp: false } : {}),
+    ...(options.upnpDrop ? { upnpDrop: options.upnpDrop } : {}),
   });
   // LAN members run LAN discovery on their segment interface, whatever else a caller patches.
   // Nodes behind a NAT router probe the lab's stund, whatever else a caller patches.

@@ -22,6 +22,12 @@ export interface LabSpec {
   natKind?: NatKind;
   /** Whether the routers run miniupnpd (default true). */
   upnp?: boolean;
+  /**
+   * How many of the routers (the last ones) map ports over UPnP but drop what
+   * arrives on the mappings, as a router whose firewall sits in front of its
+   * port forwards does (default 0).
+   */
+  upnpDrop?: number;
 }
 
 /** eim: endpoint-independent mapping (hole-punchable); apdm: address-and-port-dependent (port-randomising). */
@@ -51,6 +57,8 @@ export interface GatewayLayout {
   lan: string;
   lanSubnet: string;
   node: string;
+  /** Maps ports over UPnP but drops what arrives on them (LabSpec.upnpDrop). */
+  dropsMapped?: boolean;
 }
 
 export interface LabLayout {
@@ -91,6 +99,10 @@ export function labLayout(spec: LabSpec): LabLayout {
   if (spec.natKind !== undefined && !NAT_KINDS.includes(spec.natKind)) {
     throw new LabError('RN_LAB_BAD_NAME', `invalid NAT kind: ${JSON.stringify(spec.natKind)} (use ${NAT_KINDS.join(' or ')}).`);
   }
+  const upnpDrop = spec.upnpDrop ?? 0;
+  if (!Number.isInteger(upnpDrop) || upnpDrop < 0 || upnpDrop > spec.nat || (upnpDrop > 0 && spec.upnp === false)) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid --upnp-drop ${upnpDrop} (use 0-${spec.nat}, the number of NAT routers, and not with --no-upnp).`);
+  }
   const h = idHash(id);
   const x = 16 + ((h[0] ?? 0) % 224);
   const net = `10.${x}`;
@@ -111,6 +123,7 @@ export function labLayout(spec: LabSpec): LabLayout {
         lanSubnet: `${net}.${16 + k}.0/24`,
         node: name,
       };
+      if (k > spec.nat - upnpDrop) gw.dropsMapped = true;
       gateways.push(gw);
       nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.${16 + k}.2`, gateway: gw.name });
     } else {

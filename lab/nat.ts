@@ -24,6 +24,9 @@ export const MASQUERADE_FLAGS: Record<NatKind, string> = { eim: 'persistent', ap
  * flow to that peer taken and maps it to another port than STUN saw.
  */
 export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim', options: { upnp?: boolean } = {}): string {
+  // A router whose firewall drops new WAN traffic before its UPnP forwards (LabSpec.upnpDrop):
+  // miniupnpd still grants mappings, but nothing reaches them.
+  const dropMapped = gw.dropsMapped === true ? ['    iifname "wan0" drop;'] : [];
   const input =
     options.upnp === false
       ? [
@@ -42,6 +45,7 @@ export function gatewayRuleset(gw: GatewayLayout, kind: NatKind = 'eim', options
     '    type filter hook forward priority 0; policy drop;',
     '    ct state established,related accept;',
     '    iifname "lan0" accept;',
+    ...dropMapped,
     '    jump miniupnpd;',
     '  }',
     '  chain miniupnpd { }',

@@ -37,6 +37,9 @@ export const MESSAGE_KINDS = {
   drain: 8,
   'punch-request': 9,
   'punch-accept': 10,
+  'reach-request': 11,
+  'reach-probe': 12,
+  'reach-reply': 13,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_KINDS;
@@ -172,6 +175,36 @@ export interface PunchAcceptMessage {
   natClass: WireNatClass;
 }
 
+/** Bytes of the nonce a reach check carries (random, so only the two peers know it). */
+export const REACH_NONCE_BYTES = 16;
+
+/**
+ * "Send a reach-probe with this nonce to `endpoint`": a node asks a peer, over
+ * the overlay, to check that the port its UPnP gateway mapped really reaches it.
+ */
+export interface ReachRequestMessage {
+  kind: 'reach-request';
+  /** The requester's mapped public "IP:PORT" (IPv4). */
+  endpoint: string;
+  nonce: Buffer;
+}
+
+/** The probe itself, sent to the mapped endpoint from a fresh socket of the peer. */
+export interface ReachProbeMessage {
+  kind: 'reach-probe';
+  nonce: Buffer;
+}
+
+/** Codes 1…n on the wire; unknown codes decode as 'other'. */
+export const REACH_OUTCOMES = ['sent', 'rate-limited', 'not-your-address', 'bad-endpoint', 'error'] as const;
+export type ReachOutcome = (typeof REACH_OUTCOMES)[number] | 'other';
+
+/** The answer to a reach-request: whether the probe went out, or why not. */
+export interface ReachReplyMessage {
+  kind: 'reach-reply';
+  outcome: ReachOutcome;
+}
+
 export type PeerMessage =
   | HelloMessage
   | AddressesMessage
@@ -182,7 +215,10 @@ export type PeerMessage =
   | TunnelRefuseMessage
   | DrainMessage
   | PunchRequestMessage
-  | PunchAcceptMessage;
+  | PunchAcceptMessage
+  | ReachRequestMessage
+  | ReachProbeMessage
+  | ReachReplyMessage;
 
 export type MessageOf<K extends MessageKind> = Extract<PeerMessage, { kind: K }>;
 
@@ -220,6 +256,7 @@ const TACC = { port: 1 } as const;
 const TREF = { reason: 1, natClass: 2 } as const;
 const DRAIN = { phase: 1, tunnelPort: 2, closeInMs: 3 } as const;
 const PUNCH = { endpoint: 1, natClass: 2 } as const;
+const REACH = { endpoint: 1, nonce: 2, outcome: 3 } as const;
 
 const ROLES: readonly TunnelRole[] = ['client', 'server']; // codes 1, 2
 const PROTOS: readonly TunnelProto[] = ['udp', 'tcp']; // codes 1, 2
@@ -406,6 +443,28 @@ export function decodePunch<K extends 'punch-request' | 'punch-accept'>(kind: K,
   return { kind, endpoint, natClass: natClassOf(items.required(PUNCH.natClass, 'NAT class')) };
 }
 
+export function encodeReach(m: ReachRequestMessage | ReachProbeMessage | ReachReplyMessage): TlvItem[] {
+  if (m.kind === 'reach-reply') {
+    const code = REACH_OUTCOMES.indexOf(m.outcome as (typeof REACH_OUTCOMES)[number]) + 1;
+    return [item(REACH.outcome, u8(code === 0 ? 0xff : code))];
+  }
+  if (m.nonce.length !== REACH_NONCE_BYTES) throw new WireEncodeError('RN_WIRE_BAD_FIELD', `a reach nonce has ${REACH_NONCE_BYTES} bytes, not ${m.nonce.length}`);
+  const nonce = item(REACH.nonce, m.nonce);
+  return m.kind === 'reach-probe' ? [nonce] : [item(REACH.endpoint, endpointBytes(m.endpoint)), nonce];
+}
+
+export function decodeReach(kind: 'reach-request' | 'reach-probe' | 'reach-reply', items: Fields): ReachRequestMessage | ReachProbeMessage | ReachReplyMessage {
+  if (kind === 'reach-reply') return { kind, outcome: REACH_OUTCOMES[items.required(REACH.outcome, 'outcome').u8() - 1] ?? 'other' };
+  const r = items.required(REACH.nonce, 'nonce');
+  if (r.remaining !== REACH_NONCE_BYTES) r.fail(`reach nonce of ${r.remaining} bytes, not ${REACH_NONCE_BYTES}`, 0);
+  const nonce = Buffer.from(r.rest());
+  if (kind === 'reach-probe') return { kind, nonce };
+  const e = items.required(REACH.endpoint, 'endpoint');
+  const endpoint = e.endpoint();
+  if (/:0$/.test(endpoint)) e.fail('reach endpoint with port 0', 0);
+  return { kind, endpoint, nonce };
+}
+
 export function encodeMessage(m: PeerMessage): TlvItem[] {
   switch (m.kind) {
     case 'hello': return encodeHello(m);
@@ -418,6 +477,9 @@ export function encodeMessage(m: PeerMessage): TlvItem[] {
     case 'drain': return encodeDrain(m);
     case 'punch-request':
     case 'punch-accept': return encodePunch(m);
+    case 'reach-request':
+    case 'reach-probe':
+    case 'reach-reply': return encodeReach(m);
   }
 }
 
@@ -433,6 +495,9 @@ export function decodeMessage(kind: MessageKind, fields: Fields): PeerMessage {
     case 'drain': return decodeDrain(fields);
     case 'punch-request':
     case 'punch-accept': return decodePunch(kind, fields);
+    case 'reach-request':
+    case 'reach-probe':
+    case 'reach-reply': return decodeReach(kind, fields);
   }
 }
 

@@ -53,6 +53,7 @@ export function registerLabCommands(program: Command, io: CliIo): void {
       .option('--lan <k>', 'how many public nodes (n1…) also share one LAN segment, eth1, with LAN discovery on it (default 0)')
       .option('--nat-kind <kind>', `how the NAT routers map ports: ${NAT_KINDS.join(' | ')} (endpoint-independent, or address-and-port-dependent; default eim)`)
       .option('--no-upnp', 'the NAT routers run no UPnP server (miniupnpd)')
+      .option('--upnp-drop <k>', 'how many NAT routers (the last ones) grant UPnP mappings but drop what arrives on them (default 0)')
       .option('--hello <seconds>', `babel hello interval of the network (default ${DEFAULT_HELLO_SEC})`)
       .option('--timeout <seconds>', 'how long to wait for all-pairs reachability')
       .option('--network-only', 'only the namespaces and NAT routers: no registry, no daemons')
@@ -61,7 +62,8 @@ export function registerLabCommands(program: Command, io: CliIo): void {
     'sudo resilnet lab up --name big --nodes 16 --nat 2 --hello 0.5',
     'sudo resilnet lab up --name office --nodes 4 --nat 1 --lan 2',
     'sudo resilnet lab up --nodes 4 --nat 2 --nat-kind apdm --no-upnp',
-  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; natKind?: string; upnp?: boolean; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
+    'sudo resilnet lab up --name fw --nodes 4 --nat 2 --upnp-drop 1',
+  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; natKind?: string; upnp?: boolean; upnpDrop?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
     const nodes = intOption('--nodes', opts.nodes, DEFAULT_NODES, 2, 200);
     const nat = intOption('--nat', opts.nat, Math.min(DEFAULT_NAT, nodes - 1), 0, nodes - 1);
     const progress = (line: string) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`);
@@ -76,6 +78,7 @@ export function registerLabCommands(program: Command, io: CliIo): void {
         lan: intOption('--lan', opts.lan, 0, 0, nodes - nat),
         natKind: natKindOption(opts.natKind),
         ...(opts.upnp === false ? { upnp: false } : {}),
+        upnpDrop: intOption('--upnp-drop', opts.upnpDrop, 0, 0, nat),
         helloSec: secondsOption('--hello', opts.hello, DEFAULT_HELLO_SEC),
         ...(opts.networkOnly ? { networkOnly: true } : {}),
         ...(opts.timeout ? { reachTimeoutMs: intOption('--timeout', opts.timeout, 60, 1, 3600) * 1000 } : {}),

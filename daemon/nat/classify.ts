@@ -27,6 +27,8 @@ export interface NatEvidenceInput {
   seenAddress: string | null;
   /** The UPnP gateway's external address and the ports mapped there, when mappings are live. */
   upnp: { externalIp: string; ports: readonly number[] } | null;
+  /** What the UPnP reach check found (a peer's probe arrived through the mapping, or not yet, or never), in words. */
+  upnpReach?: string | null;
   /** STUN answers to probes sent from one local socket, in the order asked. */
   stun: { localPort: number; observations: readonly StunObservation[] } | null;
 }
@@ -56,6 +58,7 @@ export function classifyNat(input: NatEvidenceInput): NatVerdict {
     evidence.push(`the registry saw our heartbeats come from ${input.seenAddress}${local.has(input.seenAddress) ? ' (one of our own addresses)' : ''}`);
   }
   if (input.upnp) evidence.push(`the UPnP gateway maps ${input.upnp.ports.length} port(s) on ${input.upnp.externalIp}`);
+  if (input.upnpReach) evidence.push(input.upnpReach);
   evidence.push(local.size > 0 ? `our own addresses: ${[...local].join(', ')}` : 'no underlay address on our interfaces');
 
   const stunPublic = answered.find((o) => local.has(o.mapped.address) && o.mapped.port === input.stun!.localPort);

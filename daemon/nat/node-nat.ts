@@ -17,6 +17,8 @@ export function startNodeNat(d: {
   config: { stun: readonly string[]; check_interval: number };
   addresses: () => AddressAnnouncer | undefined;
   onChange: (natClass: NatClass) => void;
+  /** What the UPnP reach check found, in words (NodeUpnp.reachEvidence). */
+  upnpReach?: () => string | null;
 }): NatMonitor {
   const monitor = new NatMonitor({
     clock: d.clock,
@@ -30,6 +32,7 @@ export function startNodeNat(d: {
         localAddresses: (a?.localAddresses() ?? []).map((l) => l.ip),
         seenAddress: status?.seenAddress ?? null,
         upnp: status?.upnp ?? null,
+        upnpReach: d.upnpReach?.() ?? null,
       };
     },
     open: () => openStunSocket(),

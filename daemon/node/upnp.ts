@@ -1,11 +1,18 @@
 // UPnP on the node: the mappings start a few seconds after the daemon (their
 // client library and discovery would compete with the start-up burst), and the
 // upnp slice of the settings turns them on, off, or re-maps ports and lease.
+// With `reach`, a mapping is announced (onExternalAddress) only once a peer's
+// probe to the mapped peer-protocol port arrived (upnp/reach.ts); until then,
+// and when probes never arrive, the node announces none and counts as NATed.
 import type { Logger } from 'pino';
+import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
+import type { PeerProtocol } from '../peerproto/protocol.js';
 import type { UpnpSettings } from '../settings.js';
 import type { Clock } from '../sys/clock.js';
 import type { ExternalAddress, UpnpMappingsOptions } from '../upnp/mapper.js';
+import { describeAttempts, type ReachStatus } from '../upnp/reach.js';
+import { startReachVerifier, type ReachPeer } from '../upnp/reach-node.js';
 
 /** What this needs of UpnpMappings. */
 export interface Mappings {
@@ -20,16 +27,54 @@ export interface NodeUpnpDeps {
   health: Pick<HealthRegistry, 'raise' | 'clear'>;
   onExternalAddress: (address: ExternalAddress | undefined) => void;
   signal: AbortSignal;
-  /** Builds the mappings service (default: UpnpMappings on a real gateway client, loaded when first needed). */
-  createMappings?: () => Promise<Mappings>;
+  /**
+   * Builds the mappings service, which reports to `onMapped` (default: UpnpMappings on a real
+   * gateway client, loaded when first needed).
+   */
+  createMappings?: (onMapped: (address: ExternalAddress | undefined) => void) => Promise<Mappings>;
+  /** Verify each mapping by a peer's probe before announcing it (without: announced at once). */
+  reach?: {
+    peerproto: Pick<PeerProtocol, 'on' | 'request'>;
+    /** Peers that may probe, best first. */
+    candidates: () => readonly ReachPeer[];
+    /** Our peer-protocol port (the mapping of it is the one probed). */
+    peerPort: () => number;
+    events: Pick<EventLog, 'add'>;
+  };
 }
+
+export const UPNP_UNREACHABLE_ITEM = 'RN_UPNP_UNREACHABLE';
 
 export class NodeUpnp {
   private mappings: Mappings | undefined;
   private starting: Promise<void> | undefined;
   private slice: UpnpSettings | undefined;
+  /** The latest address the mappings reported, announced only once verified. */
+  private mapped: ExternalAddress | undefined;
+  private announcedKey = 'none';
+  private readonly reach: ReturnType<typeof startReachVerifier> | undefined;
 
-  constructor(private readonly deps: NodeUpnpDeps) {}
+  constructor(private readonly deps: NodeUpnpDeps) {
+    const r = deps.reach;
+    this.reach = r && startReachVerifier({ clock: deps.clock, peerproto: r.peerproto, candidates: r.candidates, onStatus: (s) => this.onReach(s) });
+  }
+
+  /** Where the reach check of the mapping stands (idle without one or without checks). */
+  reachStatus(): ReachStatus {
+    return this.reach?.verifier.status() ?? { state: 'idle' };
+  }
+
+  /** For the NAT evidence: where the reach check of the mapping stands, in words (null without a mapping). */
+  reachEvidence(): string | null {
+    const s = this.reachStatus();
+    switch (s.state) {
+      case 'idle': return null;
+      case 'verified': return `a probe from ${s.by} reached the UPnP mapping ${s.endpoint}: verified and announced`;
+      case 'waiting': return `the UPnP gateway maps ${s.endpoint} but it is not announced yet: ${s.why}`;
+      case 'probing': return `the UPnP gateway maps ${s.endpoint}; not announced until a probe from ${s.peer} arrives`;
+      case 'unreachable': return `the UPnP gateway maps ${s.endpoint} but probes sent there never arrived (${describeAttempts(s.attempts)}): not announced`;
+    }
+  }
 
   /** Starts the mappings after `delayMs` when the slice enables them. */
   startLater(slice: UpnpSettings, delayMs: number): void {
@@ -65,6 +110,60 @@ export class NodeUpnp {
   async stop(): Promise<void> {
     await this.starting;
     await this.mappings?.stop();
+    this.reach?.stop();
+    this.deps.health.clear(UPNP_UNREACHABLE_ITEM);
+  }
+
+  /** The mappings changed: check the peer-protocol port's endpoint, announce what is verified. */
+  private onMapped(address: ExternalAddress | undefined): void {
+    this.mapped = address;
+    if (!this.reach) return this.announce(address);
+    const port = this.deps.reach!.peerPort();
+    const m = address?.mappings.find((x) => x.protocol === 'UDP' && x.internalPort === port);
+    this.reach.verifier.check(address && m ? `${address.ip}:${m.externalPort}` : undefined);
+    this.announceVerified();
+  }
+
+  private announceVerified(): void {
+    const s = this.reachStatus();
+    const a = this.mapped;
+    const port = this.deps.reach?.peerPort();
+    const m = a?.mappings.find((x) => x.protocol === 'UDP' && x.internalPort === port);
+    this.announce(s.state === 'verified' && a && m && s.endpoint === `${a.ip}:${m.externalPort}` ? a : undefined);
+  }
+
+  private announce(address: ExternalAddress | undefined): void {
+    const key = address ? JSON.stringify(address) : 'none';
+    if (key === this.announcedKey) return;
+    this.announcedKey = key;
+    this.deps.onExternalAddress(address);
+  }
+
+  private onReach(s: ReachStatus): void {
+    const { health, log } = this.deps;
+    const events = this.deps.reach!.events;
+    if (s.state === 'verified') {
+      health.clear(UPNP_UNREACHABLE_ITEM);
+      events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
+    } else if (s.state === 'unreachable') {
+      const why = describeAttempts(s.attempts);
+      const next = new Date(s.nextCheckAtMs).toISOString();
+      health.raise({
+        code: UPNP_UNREACHABLE_ITEM,
+        title: 'UPnP mapping unreachable',
+        severity: 'warning',
+        text:
+          `the UPnP gateway maps ${s.endpoint} to this node, but probes sent there never arrived (${why}): ` +
+          "the router maps the port but drops what arrives. Forward it by hand or check the router's firewall. " +
+          `Until then the mapping is not announced and the node counts as behind NAT; checked again at ${next}.`,
+      });
+      events.add('daemon', `UPnP mapping ${s.endpoint} unreachable: ${why}; not announced, checked again at ${next}`);
+    } else if (s.state === 'idle') {
+      health.clear(UPNP_UNREACHABLE_ITEM);
+    } else {
+      log.debug({ reach: s }, 'upnp reach check');
+    }
+    this.announceVerified();
   }
 
   /** Starts the mappings once (a reload and the delayed start may both ask). */
@@ -77,14 +176,15 @@ export class NodeUpnp {
 
   private async doStart(): Promise<void> {
     if (this.mappings || !this.slice) return;
-    const mappings = await (this.deps.createMappings ?? (() => this.realMappings()))();
+    const onMapped = (a: ExternalAddress | undefined): void => this.onMapped(a);
+    const mappings = await (this.deps.createMappings ?? ((m) => this.realMappings(m)))(onMapped);
     if (this.deps.signal.aborted) return;
     this.mappings = mappings;
     await mappings.start(optionsOf(this.slice));
   }
 
-  private async realMappings(): Promise<Mappings> {
-    const { clock, log, health, onExternalAddress } = this.deps;
+  private async realMappings(onExternalAddress: (a: ExternalAddress | undefined) => void): Promise<Mappings> {
+    const { clock, log, health } = this.deps;
     // The UPnP client library is loaded only on nodes that use it (start-up time).
     const [{ UpnpIgd }, { UpnpMappings }] = await Promise.all([import('../upnp/upnp-igd.js'), import('../upnp/mapper.js')]);
     return new UpnpMappings({ mapper: new UpnpIgd({ clock, log }), clock, health, log, onExternalAddress });

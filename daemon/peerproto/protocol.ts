@@ -250,7 +250,8 @@ interface Pending {
 
 type Listener = (ev: never) => unknown;
 
-const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request', 'punch-request']);
+// A reach check may be the first contact (a peer known from the registry only), and its probe may overtake the reply.
+const KINDS_WITH_CERT: ReadonlySet<MessageKind> = new Set(['hello', 'tunnel-request', 'punch-request', 'reach-request', 'reach-probe']);
 /** A tunnel (or punch) request opens resources on the peer's side: it stays signed, whatever the link. */
 const KINDS_SIGNED_ALWAYS: ReadonlySet<MessageKind> = new Set(['tunnel-request', 'punch-request']);
 /** Requests that open a tunnel end: a failed or missing handler answers with tunnel-refuse. */
@@ -398,13 +399,17 @@ export class PeerProtocol {
     this.handlers.set(kind, handler as unknown as RequestHandler<MessageKind>);
   }
 
-  async send(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean } = {}): Promise<void> {
+  /**
+   * `via`: send from another socket than the peer-protocol one (a reach probe goes out
+   * from a fresh port, so no NAT state of our earlier exchanges can let it through).
+   */
+  async send(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean; via?: Pick<UdpSocket, 'send'> } = {}): Promise<void> {
     await this.transmit(to, msg, options);
   }
 
   /** send(), and with `maxBytes` (a reply to an unconfirmed address) nothing larger: refused and counted instead. */
-  private async transmit(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean; maxBytes?: number }): Promise<void> {
-    const socket = this.socket;
+  private async transmit(to: PeerAddress, msg: PeerMessage, options: { requestId?: number; inReplyTo?: number; withCert?: boolean; maxBytes?: number; via?: Pick<UdpSocket, 'send'> }): Promise<void> {
+    const socket = this.socket === undefined ? undefined : (options.via ?? this.socket);
     if (socket === undefined) throw new PeerProtoError('RN_PEERPROTO_NOT_RUNNING', 'cannot send a peer message: the peer protocol is not running');
     const peer = to.prefix === undefined ? undefined : this.certs.get(to.prefix);
     const peerLink = peer?.link ?? 0;

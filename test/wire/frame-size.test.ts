@@ -46,6 +46,9 @@ test('the largest frame of each kind fits in 1,232 bytes', async (t) => {
   sizes['tunnel-accept'] = frame({ kind: 'tunnel-accept', port: 0xffff }, {}).length;
   sizes['tunnel-refuse'] = frame({ kind: 'tunnel-refuse', reason: 'not-allowed' }, {}).length;
   sizes.drain = frame({ kind: 'drain', phase: 'down', tunnelPort: 0xffff, closeInMs: max }, {}).length;
+  sizes['reach-request'] = frame({ kind: 'reach-request', endpoint: '255.255.255.255:65535', nonce: Buffer.alloc(16, 0xff) }, { certDer }).length;
+  sizes['reach-probe'] = frame({ kind: 'reach-probe', nonce: Buffer.alloc(16, 0xff) }, { certDer }).length;
+  sizes['reach-reply'] = frame({ kind: 'reach-reply', outcome: 'not-your-address' }, { certDer }).length;
   t.log(JSON.stringify(sizes));
   for (const [kind, bytes] of Object.entries(sizes)) t.true(bytes <= MAX_MESSAGE_BYTES, `${kind}: ${bytes} bytes`);
   // A hello request is padded to the limit (less the bytes a shorter signature saves), so any answer fits in it.

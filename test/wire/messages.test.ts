@@ -76,6 +76,15 @@ const golden: { name: string; message: PeerMessage; kind: string; items: string 
     kind: '0a',
     items: '01 0007 04 cb007109 04ac  02 0001 03',
   },
+  {
+    name: 'reach-request: endpoint 198.51.100.7:1194, nonce',
+    message: { kind: 'reach-request', endpoint: '198.51.100.7:1194', nonce: Buffer.alloc(16, 0xab) },
+    kind: '0b',
+    items: '01 0007 04 c6336407 04aa  02 0010 ' + 'ab'.repeat(16),
+  },
+  { name: 'reach-probe: nonce', message: { kind: 'reach-probe', nonce: Buffer.alloc(16, 0xcd) }, kind: '0c', items: '02 0010 ' + 'cd'.repeat(16) },
+  { name: 'reach-reply: sent', message: { kind: 'reach-reply', outcome: 'sent' }, kind: '0d', items: '03 0001 01' },
+  { name: 'reach-reply: not-your-address', message: { kind: 'reach-reply', outcome: 'not-your-address' }, kind: '0d', items: '03 0001 03' },
   { name: 'tunnel-refuse: unsupported, by an apdm node', message: { kind: 'tunnel-refuse', reason: 'unsupported', natClass: 'apdm' }, kind: '07', items: '01 0001 03  02 0001 04' },
 ];
 
@@ -211,7 +220,7 @@ function randomMessage(rand: () => number): PeerMessage {
   const v6 = (): string => `[fd${int(255).toString(16).padStart(2, '0')}::${int(0xffff).toString(16)}]:${1 + int(65534)}`;
   const addrs = (): string[] => Array.from({ length: int(3) }, () => (rand() < 0.5 ? v4() : v6()));
   const prefix = (): string => `fd5e:1:2:${int(0xffff).toString(16)}::/64`;
-  switch (int(9)) {
+  switch (int(10)) {
     case 0: {
       const m: PeerMessage = { kind: 'hello', myTimestampMs: int(2 ** 48) };
       if (rand() < 0.5) m.yourTimestampMs = int(2 ** 48);
@@ -238,6 +247,8 @@ function randomMessage(rand: () => number): PeerMessage {
     case 6: return { kind: 'tunnel-refuse', reason: (['full', 'duplicate', 'unsupported', 'not-allowed', 'error'] as const)[int(4)]! };
     case 7: return { kind: 'drain', phase: (['announce', 'ack', 'cancel'] as const)[int(2)]!, tunnelPort: 1 + int(65534), closeInMs: int(1e6) };
     case 8: return { kind: rand() < 0.5 ? 'punch-request' : 'punch-accept', endpoint: v4(), natClass: (['public', 'upnp', 'eim', 'apdm', 'unknown'] as const)[int(4)]! };
+    case 9: return { kind: 'reach-request', endpoint: v4(), nonce: Buffer.from(Array.from({ length: 16 }, () => int(255))) };
+    case 10: return rand() < 0.5 ? { kind: 'reach-probe', nonce: Buffer.alloc(16, int(255)) } : { kind: 'reach-reply', outcome: (['sent', 'rate-limited', 'not-your-address', 'bad-endpoint', 'error'] as const)[int(4)]! };
     default: return { kind: 'drain', phase: (['announce', 'ack', 'cancel'] as const)[int(2)]!, tunnelPort: 1 + int(65534), closeInMs: int(1e6) };
   }
 }
@@ -344,4 +355,15 @@ test('decodeFrame alone reports item offsets in the frame', (t) => {
   const bytes = encodePacket(packet({ kind: 'tunnel-accept', port: 1195 }), sign);
   const frame = decodeFrame(bytes);
   t.deepEqual(frame.items.map((i) => ({ type: i.type, offset: i.offset })), [{ type: 1, offset: 54 }]);
+});
+
+test('reach: a nonce of another length is refused on both ends', (t) => {
+  const e = t.throws(() => encodePacket(packet({ kind: 'reach-probe', nonce: Buffer.alloc(8) }), sign));
+  t.is((e as { code?: string }).code, 'RN_WIRE_BAD_FIELD');
+  // A hand-made frame: the nonce item 15 bytes long.
+  const good = encodePacket(packet({ kind: 'reach-probe', nonce: Buffer.alloc(16, 1) }), sign).toString('hex');
+  const bad = Buffer.from(good.replace('020010' + '01'.repeat(16), '02000f' + '01'.repeat(15)), 'hex');
+  const d = t.throws(() => decodePacket(bad));
+  t.is((d as { code?: string }).code, 'RN_WIRE_BAD_VALUE');
+  t.regex(d!.message, /reach nonce of 15 bytes/);
 });

@@ -87,3 +87,11 @@ test('probe plan: a lone server\'s announced alternate is asked; not when two se
   t.is(nextAlternate([ok('192.0.2.1', 3478, ['192.0.2.9', 3478])], [{ host: '192.0.2.1', port: 3478 }, { host: '192.0.2.9', port: 3478 }]), undefined);
   t.is(nextAlternate([{ server: { host: '192.0.2.1', port: 3478 }, ok: false, error: 'x' }], [{ host: '192.0.2.1', port: 3478 }]), undefined);
 });
+
+test('a UPnP mapping no probe got through: not upnp, and the evidence says why', (t) => {
+  const why = 'the UPnP gateway maps 198.51.100.7:1194 but probes sent there never arrived (…): not announced';
+  // The mapping is withheld from the announcer, so no `upnp` evidence: the class comes from STUN.
+  const v = classifyNat({ ...base, upnpReach: why, stun: stun(4000, ['s1:3478', '198.51.100.7', 4000], ['s2:3479', '198.51.100.7', 4000]) });
+  t.is(v.natClass, 'eim');
+  t.true(v.evidence.includes(why));
+});

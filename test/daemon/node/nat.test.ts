@@ -1,8 +1,9 @@
 // A node behind a NAT router (nftables masquerade + miniupnpd) with the real
 // daemon: it maps its ports over UPnP, announces the gateway's external address
-// (status --json shows it), and a public node opens a tunnel to it through the
-// mapped port. The NAT'd node opens no tunnel itself (client_count = 0), so the
-// tunnel can only be an incoming one.
+// (status --json shows it) once a peer's probe reached it through the mapping
+// (a second public node, started first, asked over the underlay), and the public
+// node opens a tunnel to it through the mapped port. The NAT'd node opens no
+// tunnel itself (client_count = 0), so the tunnel can only be an incoming one.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   const lab = await NodeLab.create(t);
   const registry = await startRegistry(lab, await lab.addHost('reg'), ['babel.hello_interval=1']);
   const pubHost = await lab.addHost('pub');
+  // A public node that only probes the NAT'd node's mapping (a node announces a mapping once a peer's probe reached it).
+  const proberHost = await lab.addHost('probe');
   const gw = await lab.addHost('gw');
   const stun = await lab.addHost('stun');
   const natHost = await lab.addHostBehind('nat', gw);
@@ -67,13 +70,19 @@ test.serial('a node behind NAT with UPnP announces the external address and gets
   editFile(natCfg, (text) => text.replace(/heartbeat_interval = 60/, 'heartbeat_interval = 3').replace('# client_count = 4', 'client_count = 0'));
   const pubCfg = await registerNode(lab, registry, pubHost);
   editFile(pubCfg, testNodeConfig);
+  const proberCfg = await registerNode(lab, registry, proberHost);
+  editFile(proberCfg, testNodeConfig);
 
+  // The prober runs first: the NAT'd node knows it from the registry and asks it over the underlay.
+  const prober = await startDaemon(lab, proberHost, proberCfg);
   const nat = await startDaemon(lab, natHost, natCfg);
   const status = await waitFor(async () => {
     const s = await nodeCli(lab, nat, 'status');
     if (!s.underlay.upnp) throw new Error(`no UPnP address yet: ${JSON.stringify(s.underlay)} ${JSON.stringify(s.health)}`);
     return s;
-  }, { what: 'the NAT\'d node shows its UPnP external address', timeoutMs: 60_000 });
+  }, { what: 'the NAT\'d node shows its UPnP external address', timeoutMs: 120_000 });
+  const { events: natEvents } = await nodeCli(lab, nat, 'events');
+  t.true(natEvents.some((e: any) => e.text.startsWith(`UPnP mapping ${gw.underlayIp}:1194 verified by ${prober.prefix}`)), JSON.stringify(natEvents.map((e: any) => e.text)));
   t.is(status.underlay.upnp.externalIp, gw.underlayIp);
   t.true(status.underlay.upnp.ports.includes(1194));
   t.deepEqual(status.underlay.addresses[0], { address: `${gw.underlayIp}:1194`, kind: 'upnp' });

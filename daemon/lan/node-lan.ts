@@ -5,6 +5,7 @@
 import { networkInterfaces } from 'node:os';
 import type { NodeConfig } from '../../config/node-config.js';
 import { caFingerprint } from '../../pki/identity.js';
+import type { InterfaceSnapshot } from '../addresses/addresses.js';
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import type { VerifiedPeerCert } from '../peerproto/protocol.js';
@@ -27,6 +28,11 @@ export interface NodeLanDeps {
   peerPort: () => number;
   registryUrl: () => string | undefined;
   replanSoon: () => void;
+  /**
+   * The host's interfaces: the address announcer's reading (re-read every 30 s), so the
+   * LAN announcements cost no netlink dump of their own; without it, read at each announcement.
+   */
+  interfaces?: () => InterfaceSnapshot;
 }
 
 /** Undefined when lan.interfaces is empty (the default): nothing is bound or sent. */
@@ -41,7 +47,7 @@ export async function startNodeLan(lan: NodeConfig['lan'], d: NodeLanDeps): Prom
       health: d.health,
       self: { prefix: self, certDer: d.identity.certDer, sign: d.identity.sign, caFingerprint: Buffer.from(caFingerprint(d.identity.caPem).slice('sha256:'.length), 'hex') },
       verifyCert: d.verifyCert,
-      readInterfaces: () => networkInterfaces(),
+      readInterfaces: d.interfaces ?? (() => networkInterfaces()),
       peerPort: d.peerPort,
       registryUrl: d.registryUrl,
       sharedPeers: () => peersToShare(d.peerDb.listPeers({ dead: false }), SHARED_PEERS, new Set([self])),

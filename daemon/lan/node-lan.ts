@@ -11,8 +11,7 @@ import type { HealthRegistry } from '../health/health.js';
 import type { VerifiedPeerCert } from '../peerproto/protocol.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { Clock } from '../sys/clock.js';
-import { adoptNeighbour, peersToShare } from './adopt.js';
-import { LanDiscovery, type LanDeps } from './discovery.js';
+import type { LanDeps, LanDiscovery } from './discovery.js';
 
 /** Peers passed on in each announcement: enough for a node with none to get going. */
 const SHARED_PEERS = 4;
@@ -38,6 +37,8 @@ export interface NodeLanDeps {
 /** Undefined when lan.interfaces is empty (the default): nothing is bound or sent. */
 export async function startNodeLan(lan: NodeConfig['lan'], d: NodeLanDeps): Promise<LanDiscovery | undefined> {
   if (lan.interfaces.length === 0) return undefined;
+  // Loaded only when configured (off by default): not part of every daemon's start.
+  const [{ LanDiscovery }, { adoptNeighbour, peersToShare }] = await Promise.all([import('./discovery.js'), import('./adopt.js')]);
   const self = d.identity.prefix;
   const discovery = new LanDiscovery(
     { interfaces: lan.interfaces, intervalMs: lan.interval * 1000, port: lan.port },

@@ -1,17 +1,21 @@
 // Bundles the daemon entry (dist/cli/daemon-main.js, from tsc) into
 // dist/bundle/: one file for what the daemon loads at start, and chunks for
-// what it imports later (certificate renewal, UPnP). Loading one file instead
-// of ~300 modules takes less start-up time and less memory (see
+// what it imports later (certificate renewal, UPnP, LAN discovery). Loading one
+// file instead of ~300 modules takes less start-up time and less memory (see
 // docs/benchmarks.md, "Footprint"). better-sqlite3 stays external (a native
 // addon); createRequire-loaded packages resolve from node_modules as before.
+// The build fails when the daemon's start would load code it has no use for
+// (see startProblems).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+const ENTRY = 'dist/cli/daemon-main.js';
 
 // Chunk names carry content hashes: old ones would pile up.
 rmSync('dist/bundle', { recursive: true, force: true });
 
-await build({
-  entryPoints: ['dist/cli/daemon-main.js'],
+const { metafile } = await build({
+  entryPoints: [ENTRY],
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
@@ -27,5 +31,43 @@ await build({
   legalComments: 'none',
   // CommonJS packages inside an ES module bundle need a require of their own.
   banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+  metafile: true,
   logLevel: 'warning',
 });
+
+/** The output files the entry loads before it runs (static imports), and the module sources in them. */
+function startSet(meta) {
+  const entry = Object.keys(meta.outputs).find((o) => meta.outputs[o].entryPoint === ENTRY);
+  const files = new Set();
+  for (const todo = [entry]; todo.length > 0; ) {
+    const file = todo.pop();
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const i of meta.outputs[file].imports) if (i.kind === 'import-statement' && meta.outputs[i.path]) todo.push(i.path);
+  }
+  const inputs = new Map();
+  for (const f of files) for (const [input, { bytesInOutput }] of Object.entries(meta.outputs[f].inputs)) inputs.set(input, bytesInOutput);
+  return { files, inputs };
+}
+
+// Never in a daemon: the registry, the lab, the CA's issuing and CSR code.
+const NEVER = [/(^|\/)dist\/(registry|lab|bench)\//, /(^|\/)dist\/pki\/(ca|csr)\.js$/];
+// Not before the first tunnel request: certificate building (renewal loads it later) and
+// zod's translations and JSON-schema code (all of zod comes along when a module imports
+// `{ z }` from 'zod'; `import * as z from 'zod'` lets the bundle keep what is used).
+const NOT_AT_START = [/(^|\/)dist\/pki\/(x509|keys)\.js$/, /node_modules\/@peculiar\//, /node_modules\/reflect-metadata\//, /node_modules\/zod\/v4\/locales\/(?!en\.js)/];
+
+function startProblems(meta) {
+  const problems = [];
+  for (const input of Object.keys(meta.inputs)) if (NEVER.some((re) => re.test(input))) problems.push(`${input} is in the daemon bundle`);
+  const { inputs } = startSet(meta);
+  const early = [...inputs.keys()].filter((input) => NOT_AT_START.some((re) => re.test(input)));
+  if (early.length > 0) problems.push(`loaded at the daemon's start: ${early.slice(0, 5).join(', ')}${early.length > 5 ? ` and ${early.length - 5} more` : ''}`);
+  return problems;
+}
+
+const problems = startProblems(metafile);
+if (problems.length > 0) {
+  console.error(`bundle-daemon: the daemon would load code it does not use:\n  ${problems.join('\n  ')}\nImport it where it is used (a dynamic import(), as for UPnP), or import zod as \`import * as z from 'zod'\`.`);
+  process.exit(1);
+}

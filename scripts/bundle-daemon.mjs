@@ -4,8 +4,9 @@
 // file instead of ~300 modules takes less start-up time and less memory (see
 // docs/benchmarks.md, "Footprint"). better-sqlite3 stays external (a native
 // addon); createRequire-loaded packages resolve from node_modules as before.
-// The build fails when the daemon's start would load code it has no use for
-// (see startProblems).
+// The build fails when the bundle holds registry, lab or CA code, or when the
+// daemon's start would load certificate building; it warns when all of zod is
+// loaded at start (see the checks at the end).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -52,22 +53,24 @@ function startSet(meta) {
 
 // Never in a daemon: the registry, the lab, the CA's issuing and CSR code.
 const NEVER = [/(^|\/)dist\/(registry|lab|bench)\//, /(^|\/)dist\/pki\/(ca|csr)\.js$/];
-// Not before the first tunnel request: certificate building (renewal loads it later) and
-// zod's translations and JSON-schema code (all of zod comes along when a module imports
-// `{ z }` from 'zod'; `import * as z from 'zod'` lets the bundle keep what is used).
-const NOT_AT_START = [/(^|\/)dist\/pki\/(x509|keys)\.js$/, /node_modules\/@peculiar\//, /node_modules\/reflect-metadata\//, /node_modules\/zod\/v4\/locales\/(?!en\.js)/];
+// Not before the first tunnel request: certificate building (renewal loads it later).
+const NOT_AT_START = [/(^|\/)dist\/pki\/(x509|keys)\.js$/, /node_modules\/@peculiar\//, /node_modules\/reflect-metadata\//];
+// All of zod comes along when a module imports `{ z }` from 'zod' (its translations,
+// JSON-schema code): `import * as z from 'zod'` lets the bundle keep what is used.
+const ALL_OF_ZOD = /node_modules\/zod\/v4\/locales\/(?!en\.js)/;
 
-function startProblems(meta) {
-  const problems = [];
-  for (const input of Object.keys(meta.inputs)) if (NEVER.some((re) => re.test(input))) problems.push(`${input} is in the daemon bundle`);
-  const { inputs } = startSet(meta);
-  const early = [...inputs.keys()].filter((input) => NOT_AT_START.some((re) => re.test(input)));
-  if (early.length > 0) problems.push(`loaded at the daemon's start: ${early.slice(0, 5).join(', ')}${early.length > 5 ? ` and ${early.length - 5} more` : ''}`);
-  return problems;
+function listed(inputs) {
+  return `${inputs.slice(0, 5).join(', ')}${inputs.length > 5 ? ` and ${inputs.length - 5} more` : ''}`;
 }
 
-const problems = startProblems(metafile);
+const startInputs = [...startSet(metafile).inputs.keys()];
+const problems = Object.keys(metafile.inputs).filter((input) => NEVER.some((re) => re.test(input))).map((input) => `${input} is in the daemon bundle`);
+const early = startInputs.filter((input) => NOT_AT_START.some((re) => re.test(input)));
+if (early.length > 0) problems.push(`loaded at the daemon's start: ${listed(early)}`);
 if (problems.length > 0) {
-  console.error(`bundle-daemon: the daemon would load code it does not use:\n  ${problems.join('\n  ')}\nImport it where it is used (a dynamic import(), as for UPnP), or import zod as \`import * as z from 'zod'\`.`);
+  console.error(`bundle-daemon: the daemon would load code it does not use:\n  ${problems.join('\n  ')}\nImport it where it is used (a dynamic import(), as for UPnP).`);
   process.exit(1);
+}
+if (startInputs.some((input) => ALL_OF_ZOD.test(input))) {
+  console.warn("bundle-daemon: all of zod (~440 KB more) is loaded at the daemon's start: a module on its path imports `{ z } from 'zod'`; write `import * as z from 'zod'`.");
 }

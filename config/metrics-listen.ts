@@ -3,7 +3,7 @@
 // refused: a metrics endpoint bound to whatever a name resolves to at start could
 // end up on a public address without anyone having written one.
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.js';
 
 export interface ListenAddress {

@@ -2,11 +2,12 @@
 // and that nodes cache and pass on to each other. The signature covers the exact
 // UTF-8 bytes of `SignedNetworkConfig.config` (a JSON text), so nobody has to
 // re-serialise it the same way to verify it. Signing and verifying live in pki/.
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from './lazy-schema.js';
 import { prefixText } from './prefix-schema.js';
 
 
-export const networkConfigSchema = z.strictObject({
+export const networkConfigSchema = lazySchema(() => z.strictObject({
   version: z.number().int().min(1).describe('increases on every change'),
   network_prefix: prefixText.describe('the overlay prefix of the whole network'),
   node_prefix_length: z.number().int().min(1).max(128),
@@ -22,7 +23,7 @@ export const networkConfigSchema = z.strictObject({
   min_protocol: z.number().int().min(1),
   registry_urls: z.array(z.string().url()),
   issued_at: z.string().datetime(),
-});
+}));
 
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;
 
@@ -46,9 +47,9 @@ export const networkConfigDefaults = {
   min_protocol: 1,
 } as const;
 
-export const signedNetworkConfigSchema = z.strictObject({
+export const signedNetworkConfigSchema = lazySchema(() => z.strictObject({
   config: z.string().min(2).max(256 * 1024),
   signature: z.string().regex(/^[A-Za-z0-9+/]+=*$/, 'base64'),
-});
+}));
 
 export type SignedNetworkConfig = z.infer<typeof signedNetworkConfigSchema>;

@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.js';
+import { lazySchema } from './lazy-schema.js';
 import { metricsListenField } from './metrics-listen.js';
 import { announcedAddressProblem } from './peer-address.js';
 import { prefixText } from './prefix-schema.js';
@@ -23,7 +24,7 @@ const INTERFACE_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.@-]{1,15}$/;
 export const LAN_DEFAULT_PORT = 1193;
 
 
-export const nodeConfigSchema = z.strictObject({
+export const nodeConfigSchema = lazySchema(() => z.strictObject({
   identity: z
     .strictObject({
       ca: z.string().default('ca.crt').describe('CA certificate (PEM), pinned at registration'),
@@ -133,7 +134,7 @@ export const nodeConfigSchema = z.strictObject({
       socket: z.string().optional().describe('control socket path (default RUN_DIR/control.sock)'),
     })
     .prefault({}),
-});
+}));
 
 type RawNodeConfig = z.infer<typeof nodeConfigSchema>;
 

@@ -3,6 +3,7 @@
 // tells systemd how it goes (readiness, status, watchdog) when started by it.
 // The only daemon module that touches process signals and the environment.
 import { pino, type Logger } from 'pino';
+import * as z from 'zod';
 import { ResilnetError } from '../config/errors.js';
 import { loadNodeConfig } from '../config/node-config.js';
 import { chooseLogFormat, logDestination, type LogStream } from './log/destination.js';
@@ -53,6 +54,10 @@ export async function runDaemon(options: DaemonRunOptions, io: DaemonIo, signals
   const env = options.env ?? process.env;
   // First, before any child can be spawned with them in its environment.
   const systemd = takeSystemdEnv(env, process.pid);
+  // A daemon parses with each schema a few times (config at start and reload, registry
+  // answers once a minute): zod's generated fast path costs more to build than it saves
+  // (the first node config parse 26 → 20 ms of CPU, docs/benchmarks.md "Start-up (issue 9, session 6)").
+  z.config({ jitless: true });
   const config = loadNodeConfig(options.configPath);
   const log = createLogger(options.logLevel ?? config.node.log_level, io, env);
   const notifier = new Notifier(systemd.notifySocket, {

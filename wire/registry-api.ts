@@ -2,8 +2,9 @@
 // response body. The server validates requests with these, the client
 // validates responses with them. docs/registry-api.md describes them for humans.
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalPrefix } from '../config/ipv6.js';
+import { lazySchema } from '../config/lazy-schema.js';
 import { signedNetworkConfigSchema } from '../config/network-config.js';
 
 export const REGISTRY_API_PATHS = {
@@ -21,14 +22,14 @@ export const REGISTRY_API_PATHS = {
 export const MAX_REQUEST_BYTES = 64 * 1024;
 export const MAX_BOOTSTRAP_PEERS = 64;
 
-const prefixText = z.string().max(64).transform((text, ctx) => {
+const prefixText = lazySchema(() => z.string().max(64).transform((text, ctx) => {
   try {
     return canonicalPrefix(text);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
     return z.NEVER;
   }
-});
+}));
 
 const pem = (label: string) =>
   z.string().max(16 * 1024).refine((s) => s.includes(`-----BEGIN ${label}-----`), `expected a PEM "${label}"`);
@@ -57,53 +58,53 @@ export function formatEndpoint(ip: string, port: number): string {
   return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-const endpointText = z.string().max(64).refine((s) => parseEndpoint(s) !== undefined, 'expected "IP", "IPv4:PORT" or "[IPv6]:PORT"');
-const endpointWithPort = z.string().max(64).refine((s) => parseEndpoint(s)?.port !== undefined, 'expected "IPv4:PORT" or "[IPv6]:PORT"');
+const endpointText = lazySchema(() => z.string().max(64).refine((s) => parseEndpoint(s) !== undefined, 'expected "IP", "IPv4:PORT" or "[IPv6]:PORT"'));
+const endpointWithPort = lazySchema(() => z.string().max(64).refine((s) => parseEndpoint(s)?.port !== undefined, 'expected "IPv4:PORT" or "[IPv6]:PORT"'));
 
-export const errorBodySchema = z.object({
+export const errorBodySchema = lazySchema(() => z.object({
   error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }),
-});
+}));
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
-export const healthResponseSchema = z.object({ ok: z.literal(true), network_prefix: z.string(), network_config_version: z.number().int() });
+export const healthResponseSchema = lazySchema(() => z.object({ ok: z.literal(true), network_prefix: z.string(), network_config_version: z.number().int() }));
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 
-export const caResponseSchema = z.object({ ca: pem('CERTIFICATE'), fingerprint: z.string() });
+export const caResponseSchema = lazySchema(() => z.object({ ca: pem('CERTIFICATE'), fingerprint: z.string() }));
 export type CaResponse = z.infer<typeof caResponseSchema>;
 
-export const enrolRequestSchema = z.strictObject({
+export const enrolRequestSchema = lazySchema(() => z.strictObject({
   token: z.string().min(1).max(256),
   csr: pem('CERTIFICATE REQUEST'),
-});
+}));
 export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
 
-export const enrolResponseSchema = z.object({
+export const enrolResponseSchema = lazySchema(() => z.object({
   certificate: pem('CERTIFICATE'),
   ca: pem('CERTIFICATE'),
   prefix: prefixText,
   network_config: signedNetworkConfigSchema,
-});
+}));
 export type EnrolResponse = z.infer<typeof enrolResponseSchema>;
 
-export const renewRequestSchema = z.strictObject({ csr: pem('CERTIFICATE REQUEST') });
+export const renewRequestSchema = lazySchema(() => z.strictObject({ csr: pem('CERTIFICATE REQUEST') }));
 export type RenewRequest = z.infer<typeof renewRequestSchema>;
-export const renewResponseSchema = z.object({ certificate: pem('CERTIFICATE') });
+export const renewResponseSchema = lazySchema(() => z.object({ certificate: pem('CERTIFICATE') }));
 export type RenewResponse = z.infer<typeof renewResponseSchema>;
 
-export const crlResponseSchema = z.object({ crl: pem('X509 CRL') });
+export const crlResponseSchema = lazySchema(() => z.object({ crl: pem('X509 CRL') }));
 export type CrlResponse = z.infer<typeof crlResponseSchema>;
 
-export const bootstrapQuerySchema = z.object({
+export const bootstrapQuerySchema = lazySchema(() => z.object({
   count: z.coerce.number().int().min(1).max(MAX_BOOTSTRAP_PEERS).default(8),
-});
+}));
 
-export const bootstrapPeerSchema = z.object({
+export const bootstrapPeerSchema = lazySchema(() => z.object({
   prefix: prefixText,
   addresses: z.array(endpointWithPort),
   last_seen: z.string().datetime(),
-});
+}));
 export type BootstrapPeer = z.infer<typeof bootstrapPeerSchema>;
-export const bootstrapResponseSchema = z.object({ peers: z.array(bootstrapPeerSchema) });
+export const bootstrapResponseSchema = lazySchema(() => z.object({ peers: z.array(bootstrapPeerSchema) }));
 export type BootstrapResponse = z.infer<typeof bootstrapResponseSchema>;
 
 export const ADDRESS_KINDS = ['public', 'internal', 'upnp', 'configured'] as const;
@@ -116,7 +117,7 @@ export const ADDRESS_KINDS = ['public', 'internal', 'upnp', 'configured'] as con
 export const NAT_CLASSES = ['public', 'upnp', 'eim', 'apdm', 'unknown'] as const;
 export type NatClass = (typeof NAT_CLASSES)[number];
 
-export const heartbeatSchema = z.strictObject({
+export const heartbeatSchema = lazySchema(() => z.strictObject({
   /** The node's peer-protocol UDP port (its underlay.port). */
   port: z.number().int().min(1).max(65535),
   addresses: z
@@ -142,13 +143,13 @@ export const heartbeatSchema = z.strictObject({
   natClass: z.enum(NAT_CLASSES).optional(),
   counters: z.record(z.string().max(64), z.number()).default({})
     .refine((r) => Object.keys(r).length <= 64, 'at most 64 counters'),
-});
+}));
 export type Heartbeat = z.input<typeof heartbeatSchema>;
 export type ParsedHeartbeat = z.output<typeof heartbeatSchema>;
 
-export const heartbeatReplySchema = z.object({
+export const heartbeatReplySchema = lazySchema(() => z.object({
   /** The source IP the registry saw the heartbeat come from. */
   seen_address: z.string(),
   network_config_version: z.number().int(),
-});
+}));
 export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;

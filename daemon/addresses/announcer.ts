@@ -77,6 +77,7 @@ export class AddressAnnouncer {
   private seenIp: string | undefined;
   private entries: AddressEntry[] = [];
   private local: LocalAddress[] = [];
+  private snapshot: InterfaceSnapshot = {};
   private key = '';
   /** When each adjacent peer last heard our addresses (and the interface it was sent on). */
   private readonly announced = new Map<string, { atMs: number; ifName: string; key: string }>();
@@ -124,6 +125,14 @@ export class AddressAnnouncer {
     return toHeartbeatAddresses(this.entries);
   }
 
+  /**
+   * The host's interfaces as last read (at most interfaceReadMs ago; now if check() was
+   * called): other parts use this reading instead of a netlink dump of their own.
+   */
+  interfaces(): InterfaceSnapshot {
+    return this.snapshot;
+  }
+
   /** Our interface addresses (for the dial order). */
   localAddresses(): LocalAddress[] {
     return this.local;
@@ -169,6 +178,7 @@ export class AddressAnnouncer {
       this.deps.log.warn({ err }, 'cannot read the interface addresses');
     }
     const { port, configured } = this.deps.settings();
+    this.snapshot = ifaces;
     this.local = localUnderlayAddresses(ifaces, this.options.networkPrefix);
     this.entries = buildAddressEntries({ interfaces: this.local, port, configured, upnp: this.upnp, seenIp: this.seenIp });
     const key = this.entries.map((e) => `${e.kind} ${e.address}`).join(',');

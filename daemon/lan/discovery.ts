@@ -7,8 +7,8 @@
 // together meet within a second or two.
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import type { NetworkInterfaceInfo } from 'node:os';
 import { isPeerAddress } from '../../config/peer-address.js';
+import type { InterfaceSnapshot } from '../addresses/addresses.js';
 import type { HealthRegistry } from '../health/health.js';
 import type { VerifiedPeerCert } from '../peerproto/protocol.js';
 import type { Cancel, Clock } from '../sys/clock.js';
@@ -55,7 +55,7 @@ export interface LanDeps {
   health?: Pick<HealthRegistry, 'raise' | 'clear'>;
   self: LanSelf;
   verifyCert: (certDer: Buffer) => VerifiedPeerCert;
-  readInterfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
+  readInterfaces: () => InterfaceSnapshot;
   /** Our peer-protocol port, announced with each LAN address. */
   peerPort: () => number;
   registryUrl: () => string | undefined;

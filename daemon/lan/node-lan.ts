@@ -5,13 +5,13 @@
 import { networkInterfaces } from 'node:os';
 import type { NodeConfig } from '../../config/node-config.js';
 import { caFingerprint } from '../../pki/identity.js';
+import type { InterfaceSnapshot } from '../addresses/addresses.js';
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
 import type { VerifiedPeerCert } from '../peerproto/protocol.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { Clock } from '../sys/clock.js';
-import { adoptNeighbour, peersToShare } from './adopt.js';
-import { LanDiscovery, type LanDeps } from './discovery.js';
+import type { LanDeps, LanDiscovery } from './discovery.js';
 
 /** Peers passed on in each announcement: enough for a node with none to get going. */
 const SHARED_PEERS = 4;
@@ -27,11 +27,18 @@ export interface NodeLanDeps {
   peerPort: () => number;
   registryUrl: () => string | undefined;
   replanSoon: () => void;
+  /**
+   * The host's interfaces: the address announcer's reading (re-read every 30 s), so the
+   * LAN announcements cost no netlink dump of their own; without it, read at each announcement.
+   */
+  interfaces?: () => InterfaceSnapshot;
 }
 
 /** Undefined when lan.interfaces is empty (the default): nothing is bound or sent. */
 export async function startNodeLan(lan: NodeConfig['lan'], d: NodeLanDeps): Promise<LanDiscovery | undefined> {
   if (lan.interfaces.length === 0) return undefined;
+  // Loaded only when configured (off by default): not part of every daemon's start.
+  const [{ LanDiscovery }, { adoptNeighbour, peersToShare }] = await Promise.all([import('./discovery.js'), import('./adopt.js')]);
   const self = d.identity.prefix;
   const discovery = new LanDiscovery(
     { interfaces: lan.interfaces, intervalMs: lan.interval * 1000, port: lan.port },
@@ -41,7 +48,7 @@ export async function startNodeLan(lan: NodeConfig['lan'], d: NodeLanDeps): Prom
       health: d.health,
       self: { prefix: self, certDer: d.identity.certDer, sign: d.identity.sign, caFingerprint: Buffer.from(caFingerprint(d.identity.caPem).slice('sha256:'.length), 'hex') },
       verifyCert: d.verifyCert,
-      readInterfaces: () => networkInterfaces(),
+      readInterfaces: d.interfaces ?? (() => networkInterfaces()),
       peerPort: d.peerPort,
       registryUrl: d.registryUrl,
       sharedPeers: () => peersToShare(d.peerDb.listPeers({ dead: false }), SHARED_PEERS, new Set([self])),

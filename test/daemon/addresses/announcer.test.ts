@@ -38,7 +38,7 @@ function setup() {
       peers,
       readInterfaces: () => {
         reads++;
-        return ifaces;
+        return { ...ifaces };
       },
       settings: () => ({ port: 1194, configured: [] }),
       adjacent: () => adjacent,
@@ -117,6 +117,18 @@ test('interfaces are re-read every 30 s, not at every 5 s check: an address chan
   await clock.advance(30_000);
   t.is(changes(), 3);
   t.deepEqual(announcer.current(), [{ address: '198.51.100.9:1194', kind: 'public' }]);
+  announcer.stop();
+});
+
+test('interfaces() is the last reading, shared without a netlink dump of its own', async (t) => {
+  const { clock, ifaces, announcer, reads } = setup();
+  t.deepEqual(announcer.interfaces(), ifaces);
+  ifaces.eth1 = [{ address: '192.0.2.7', family: 'IPv4', internal: false, cidr: '192.0.2.7/24' }];
+  for (let i = 0; i < 10; i++) t.is(announcer.interfaces().eth1, undefined, 'until the next reading, the last one');
+  t.is(reads(), 1, 'asking reads nothing');
+  await clock.advance(30_000);
+  t.is(reads(), 2);
+  t.deepEqual(announcer.interfaces().eth1, ifaces.eth1, 'the next periodic reading is handed out');
   announcer.stop();
 });
 

@@ -4,7 +4,7 @@
 // logger and the node's services; a preload (exit-at-first-line.mjs) reads the
 // CPU at that line and exits. With `--repos A,B` the runs alternate between the
 // builds of two checkouts, so old and new code meet the same load.
-//   node --import tsx bench/startup-cpu.ts [--runs 10] [--repos /path/old,/path/new]
+//   npm run bench:startup-cpu [-- --runs 10 --repos /path/old,/path/new]
 // Prints a table and, as its last line, one JSON object.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

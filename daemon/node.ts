@@ -209,6 +209,7 @@ export class Node implements ControlBackend {
       peerPort: () => this.settings.start.port,
       registryUrl: () => this.settings.registry.url,
       replanSoon: () => p.jobs?.replanSoon(),
+      interfaces: () => p.addresses!.interfaces(),
     });
     // UPnP reach checks: every node probes peers' mappings on request; ours is announced once a peer's probe arrived.
     serveReachRequests({ clock, log: logs.for('upnp'), peerproto });

@@ -8,7 +8,7 @@ import type { NetworkConfig } from '../config/network-config.js';
 import type { BabelSettings } from './babel-link.js';
 import { DEFAULT_TUNNEL_POLICY, type TunnelPolicy } from './tunnels/plan.js';
 import type { TunnelManagerOptions } from './tunnels/manager.js';
-import { nodePortSpecs, type PortSpec } from './upnp/mapper.js';
+import { nodePortSpecs, type PortSpec } from './upnp/port-specs.js';
 
 /** Timings of the parts, in one place (not user settings). */
 export const TIMING = {

@@ -1,5 +1,5 @@
 // The address announcer as the node runs it: the host's interfaces read again every
-// 5 s, every adjacent peer told our addresses again every 5 min, the peer port and the
+// 30 s, every adjacent peer told our addresses again every 5 min, the peer port and the
 // configured addresses read from the settings at each check (so a reload applies).
 import { networkInterfaces } from 'node:os';
 import { AddressAnnouncer, type AddressAnnouncerDeps } from '../addresses/announcer.js';

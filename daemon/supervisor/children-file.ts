@@ -3,7 +3,7 @@
 // enough (PIDs are reused), so each record also keeps the process start time and argv.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock, type Clock } from '../sys/clock.js';
 import { realProcAccess, type ProcAccess } from './proc.js';
 

@@ -27,10 +27,9 @@ import {
   type UpnpErrorCode,
 } from './port-mapper.js';
 
-export interface PortSpec {
-  port: number;
-  protocol: PortProtocol;
-}
+import type { PortSpec } from './port-specs.js';
+
+export { nodePortSpecs, type PortSpec } from './port-specs.js';
 
 export interface UpnpMappingsOptions {
   /** Ports to map, external = internal unless the gateway has it taken (see port-choice.ts). */
@@ -465,12 +464,5 @@ export function describePorts(specs: PortSpec[]): string {
     }
   }
   return parts.length === 0 ? 'no ports' : parts.join(', ');
-}
-
-/** The peer-protocol port and the incoming-tunnel range above it, all UDP. */
-export function nodePortSpecs(underlayPort: number, maxClients: number): PortSpec[] {
-  const specs: PortSpec[] = [{ port: underlayPort, protocol: 'UDP' }];
-  for (let i = 1; i <= maxClients; i++) specs.push({ port: underlayPort + i, protocol: 'UDP' });
-  return specs;
 }
 

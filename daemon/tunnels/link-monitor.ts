@@ -5,9 +5,10 @@
 // once (its routes go now, traffic moves to another path) and the manager
 // counts the tunnel as down; restored → babel runs on it again; lost for long →
 // our openvpn end is restarted. Its own timer is also its measure of this
-// host's starvation: how late each tick fires (counted up to twice while the
-// host's CPU pressure is high) widens every deadline, the hellos tell the
-// peers, and hellos go out less often while a link's ends run late (helloEveryMs).
+// host's starvation: how late each tick fires (or, when more, what the host's
+// CPU pressure stands for: pressuredLateMs) widens every deadline, the hellos
+// tell the peers, and hellos go out less often while a link's ends run late
+// (helloEveryMs).
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -71,7 +72,7 @@ export interface LinkMonitorDeps {
   defaultPeerPort: (peer: string) => number;
   /** The host's lateness meter (sys/lateness.ts) hears how late each tick fired: its own timer can then tick slowly. */
   lateness?: { noteTick(lateMs: number, atMs?: number): void };
-  /** The host's CPU pressure (sys/cpu-pressure.ts): on a saturated host the timer lateness counts up to twice (pressuredLateMs). */
+  /** The host's CPU pressure (sys/cpu-pressure.ts): a saturated host counts as late (pressuredLateMs). */
   pressure?: CpuPressureSource;
 }
 
@@ -201,7 +202,7 @@ export class LinkMonitor {
     const tickLateMs = nowMs - this.tickDueMs;
     this.late = noteLateness(this.late, nowMs, tickLateMs, policy);
     this.deps.lateness?.noteTick(tickLateMs, nowMs);
-    const localLateMs = pressuredLateMs(recentLateMs(this.late, nowMs, policy), this.deps.pressure?.someAvg10Pct() ?? 0);
+    const localLateMs = pressuredLateMs(recentLateMs(this.late, nowMs, policy), this.deps.pressure?.someAvg10Pct() ?? 0, policy);
     const serverPolicy = serverEndPolicy(policy);
     // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.
     let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { CpuPressure, parseCpuPressure } from '../../../daemon/sys/cpu-pressure.js';
-import { pressuredLateMs } from '../../../daemon/tunnels/liveness.js';
+import { livenessPolicy, pressuredLateMs } from '../../../daemon/tunnels/liveness.js';
 
 const SAMPLE = 'some avg10=87.50 avg60=80.12 avg300=40.00 total=33827507025\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n';
 
@@ -31,10 +31,12 @@ test('reads at most once a second; a kernel without PSI counts as no pressure, a
   t.is(tries, 1);
 });
 
-test('timer lateness counts as is up to 60 % pressure, twice at 100 %; no lateness stays none', (t) => {
-  t.is(pressuredLateMs(1_000, 0), 1_000);
-  t.is(pressuredLateMs(1_000, 60), 1_000);
-  t.is(pressuredLateMs(1_000, 80), 1_500);
-  t.is(pressuredLateMs(1_000, 100), 2_000);
-  t.is(pressuredLateMs(0, 100), 0);
+test('up to 75 % pressure the timer lateness counts as is; above, at least what the pressure stands for (4 s at 100 %, half the widening cap)', (t) => {
+  const policy = livenessPolicy(0.25, 4);
+  t.is(pressuredLateMs(1_000, 0, policy), 1_000);
+  t.is(pressuredLateMs(0, 75, policy), 0);
+  t.is(pressuredLateMs(0, 87.5, policy), 2_000);
+  t.is(pressuredLateMs(0, 100, policy), 4_000);
+  t.is(pressuredLateMs(5_000, 100, policy), 5_000);
+  t.is(pressuredLateMs(0, 100, policy) * 2, policy.maxWidenMs);
 });

@@ -21,7 +21,9 @@ test('preflight: not root, then missing tools named with their Debian packages',
   t.is(err.code, 'RN_LAB_TOOL_MISSING');
   t.regex(err.message, /stund, upnpc|upnpc, stund/);
   t.regex(err.message, /apt-get install --no-install-recommends (stun-server miniupnpc|miniupnpc stun-server)/);
-  t.is(missingTools(none).length, 9);
+  const all = missingTools(none);
+  t.is(all.length, 10);
+  t.deepEqual(all.find((m) => m.tool === 'fping'), { tool: 'fping', pkg: 'fping' });
   t.notThrows(() => assertLabPrerequisites(0, (name) => `/usr/bin/${name}`));
 });
 

@@ -4,7 +4,7 @@
 import type { Clock } from '../sys/clock.js';
 import type { LastRoute } from '../tunnels/detours.js';
 import type { BabelEvent, BabelInterface, BabelNeighbour, BabelRoute, BabelXroute } from './parse.js';
-import { isUsableNeighbour, isUsableRoute, reachablePrefixes, type BabelTable } from './table.js';
+import { isUsableNeighbour, isUsableRoute, putEntry, reachablePrefixes, type BabelTable } from './table.js';
 
 /** How long a route babel dropped still counts as "what the traffic used" for detours. */
 const DROPPED_ROUTE_MEMORY_MS = 5_000;
@@ -43,11 +43,11 @@ export class LiveBabelTable {
         this.idsByPrefix.clear();
         return;
       case 'interface':
-        return put(this.interfaces, ev.interface.name, ev.action === 'flush' ? undefined : ev.interface);
+        return putEntry(this.interfaces, ev.interface.name, ev.action === 'flush' ? undefined : ev.interface);
       case 'neighbour':
-        return put(this.neighbours, ev.neighbour.id, ev.action === 'flush' ? undefined : ev.neighbour);
+        return putEntry(this.neighbours, ev.neighbour.id, ev.action === 'flush' ? undefined : ev.neighbour);
       case 'xroute':
-        return put(this.xroutes, ev.xroute.id, ev.action === 'flush' ? undefined : ev.xroute);
+        return putEntry(this.xroutes, ev.xroute.id, ev.action === 'flush' ? undefined : ev.xroute);
       case 'route':
         this.applyRoute(ev.route, ev.action === 'flush');
         this.noteInstalled(ev.route.prefix);
@@ -133,9 +133,4 @@ export class LiveBabelTable {
     if (installed) this.lastInstalled.set(prefix, { ifName: installed.ifName, metric: installed.metric, droppedAtMs: null });
     else if (known && known.droppedAtMs === null) known.droppedAtMs = this.clock.nowMs();
   }
-}
-
-function put<V>(map: Map<string, V>, key: string, value: V | undefined): void {
-  if (value === undefined) map.delete(key);
-  else map.set(key, value);
 }

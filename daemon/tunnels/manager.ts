@@ -60,6 +60,8 @@ export interface Tunnel {
   localPort?: number;
   /** The event line when it comes up, when not the usual one (hole punching says both endpoints). */
   upText?: string;
+  /** Opened by hole punching (either end). */
+  punched: boolean;
   /** The drain in progress (drain.ts), with what the peer said about it. */
   drain?: { state: DrainState; ackAtMs: number | null; cancelled: boolean; wake?: () => void };
 }
@@ -81,6 +83,13 @@ export class TunnelManager {
   private puncher: TunnelPuncher | undefined;
   /** Ports of the tunnel range held by a punch exchange before openvpn binds them. */
   private readonly reservedPorts = new Set<number>();
+  /**
+   * Peers of unknown NAT class that accepted our tunnel-request, behind a NAT of ours, but whose
+   * server end our client never reached: the request crossed the NATs, openvpn's packets did
+   * not. The next attempt punches once (which also learns the peer's class); when that fails
+   * too, the one after is an ordinary request again (the failure may have been load).
+   */
+  private readonly directFailed = new Set<string>();
 
   constructor(options: TunnelManagerOptions, private readonly deps: TunnelManagerDeps) {
     this.options = options;
@@ -261,6 +270,10 @@ export class TunnelManager {
     try {
       const pairing = this.puncher?.pairing(peer) ?? 'unknown';
       if (pairing === 'punch') return await this.openPunched(peer, signal);
+      if (pairing === 'unknown' && this.directFailed.delete(peer) && this.puncher?.behindNat()) {
+        this.deps.log.info({ peer }, 'our direct tunnel did not come up; trying hole punching');
+        return await this.openPunched(peer, signal);
+      }
       let lastError = 'no address answered';
       let lastThrown: unknown;
       for (const text of addresses) {
@@ -339,6 +352,7 @@ export class TunnelManager {
         remote: r.remoteText,
         serial: r.serial,
         localPort,
+        punched: true,
         upText: eventText.linkPunched(peer, r.local, r.remoteText),
         end: { role: 'client', peer, ifName: this.deps.ifNameFor(peer), remote: r.remote, localPort },
       });
@@ -409,6 +423,7 @@ export class TunnelManager {
       port,
       remote: null,
       serial: from.serial,
+      punched: punched !== undefined,
       ...(punched ? { upText: eventText.linkPunched(peer, punched.local, punched.remote) } : {}),
       end: { role: 'server', peer, ifName: this.deps.ifNameFor(peer), localPort: port },
     });
@@ -427,7 +442,7 @@ export class TunnelManager {
   }
   // ---- lifecycle of one tunnel -------------------------------------------
 
-  private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd; localPort?: number; upText?: string }): void {
+  private startTunnel(input: { peer: string; direction: TunnelDirection; port: number; remote: string | null; serial: string | null; end: TunnelEnd; localPort?: number; punched?: boolean; upText?: string }): void {
     const nowMs = this.deps.clock.nowMs();
     const t: Tunnel = {
       peer: input.peer,
@@ -450,6 +465,7 @@ export class TunnelManager {
       protected: false,
       score: null,
       drainStartedMs: null,
+      punched: input.punched ?? false,
       ...(input.localPort !== undefined ? { localPort: input.localPort } : {}),
       ...(input.upText !== undefined ? { upText: input.upText } : {}),
     };
@@ -478,6 +494,7 @@ export class TunnelManager {
     t.upSinceMs = nowMs;
     t.downSinceMs = null;
     t.everUp = true;
+    this.directFailed.delete(t.peer);
     const result = this.deps.peers.recordSuccess(t.peer, nowMs);
     this.deps.events.add('link-established', t.upText ?? eventText.linkEstablished(t.peer, t.remote ?? `port ${t.port}`), t.peer);
     if (result?.wasDead) this.deps.events.add('peer-alive', eventText.peerAlive(t.peer), t.peer);
@@ -554,6 +571,7 @@ export class TunnelManager {
       if (!t.everUp && downMs >= this.options.connectTimeoutMs && !handshakeGoingOn(t, nowMs, this.options.connectTimeoutMs)) {
         const reason = `tunnel did not come up within ${Math.round(this.options.connectTimeoutMs / 1000)} s`;
         void this.closeTunnel(t, reason, { quiet: true });
+        if (t.direction === 'outgoing' && !t.punched && this.puncher?.behindNat()) this.directFailed.add(t.peer);
         if (t.direction === 'outgoing') this.recordFailure(t.peer, reason);
       } else if (t.everUp && downMs >= this.options.lostTimeoutMs) {
         const reason = `down for ${Math.round(downMs / 1000)} s`;

@@ -152,3 +152,58 @@ test('planRound opens towards a known peer when below client_count', async (t) =
   t.deepEqual(plan.open.map((a) => a.peer), [B]);
   t.is(s.manager.get(B)?.direction, 'outgoing');
 });
+
+/** A puncher for a node behind an EIM NAT that knows no peer's class: records the punches it is asked for. */
+function fakePuncher(behindNat: boolean) {
+  const punched: string[] = [];
+  return {
+    punched,
+    pairing: () => 'unknown' as const,
+    behindNat: () => behindNat,
+    selfClass: () => (behindNat ? 'eim' as const : 'public' as const),
+    peerClass: () => undefined,
+    punch: async (peer: string) => {
+      punched.push(peer);
+      return { ok: false as const, reason: 'hole punch timed out (20 s)' };
+    },
+  };
+}
+
+test('behind a NAT, a direct tunnel the peer accepted but our client end never reached makes the next attempt punch, once', async (t) => {
+  const s = setup();
+  const puncher = fakePuncher(true);
+  s.manager.setPuncher(puncher);
+  const timeOut = async () => {
+    await s.clock.advance(31_000);
+    s.manager.checkTimeouts(s.clock.nowMs());
+    await s.clock.advance(0);
+  };
+  // The request crossed both NATs, openvpn's packets did not.
+  t.true(await s.manager.open(B));
+  await timeOut();
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [B], 'punched instead of asking again');
+  t.is(s.peerproto.requests.length, 1);
+  await s.clock.advance(120_000);
+  t.true(await s.manager.open(B), 'the punch failed: an ordinary request again');
+  t.is(s.peerproto.requests.length, 2);
+  // Our server end of C's request never up: the fault is our own NAT, and asking C ourselves is the cure.
+  t.deepEqual(await s.tunnelRequest(C, { serial: '2c', host: '10.0.0.9', port: 1194 }), { kind: 'tunnel-accept', port: 1195 });
+  await timeOut();
+  t.true(await s.manager.open(C));
+  t.deepEqual(puncher.punched, [B]);
+});
+
+test('not behind a NAT, a direct tunnel that never came up is asked for again: there is nothing to punch', async (t) => {
+  const s = setup();
+  const puncher = fakePuncher(false);
+  s.manager.setPuncher(puncher);
+  await s.manager.open(B);
+  await s.clock.advance(31_000);
+  s.manager.checkTimeouts(s.clock.nowMs());
+  await s.clock.advance(0);
+  await s.clock.advance(60_000);
+  t.true(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [], 'a public node has nothing to punch');
+  t.is(s.peerproto.requests.length, 2);
+});

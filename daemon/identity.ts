@@ -31,20 +31,3 @@ export function linkLocalFor(ownPrefix: string): string {
   for (let i = 0; i < 8; i += 2) groups.push(h.readUInt16BE(i).toString(16));
   return `fe80::${groups.join(':')}`;
 }
-
-/**
- * babeld router-id in MAC-48 form (`02:xx:…`): 48 bits from a hash of the prefix with
- * the locally-administered bit set and the multicast bit clear. babeld shows it as EUI-64.
- */
-export function babelRouterId(ownPrefix: string): string {
-  const h = digest('router-id', ownPrefix);
-  const bytes = [...h.subarray(0, 6)];
-  bytes[0] = ((bytes[0] ?? 0) & 0xfc) | 0x02;
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** The EUI-64 form babeld prints for a MAC-48 router-id (ff:fe inserted in the middle). */
-export function babelRouterIdEui64(ownPrefix: string): string {
-  const mac = babelRouterId(ownPrefix).split(':');
-  return [...mac.slice(0, 3), 'ff', 'fe', ...mac.slice(3)].join(':');
-}

@@ -4,12 +4,10 @@
 export interface BabelSpec {
   /** Absolute path of the -G read-write control socket (a relative one would be a TCP port). */
   socketPath: string;
-  /** -S state file (seqno and router state kept across restarts). */
+  /** -S state file (babeld keeps its seqno there across clean restarts). */
   stateFile: string;
   /** Hello interval of tunnel interfaces, seconds (fractions allowed, e.g. 0.5). */
   helloIntervalSec: number;
-  /** MAC-48 router-id (`babelRouterId(prefix)`); tuns have no MAC to derive one from. */
-  routerId: string;
   /** The only prefix this node announces (its own, canonical CIDR text). */
   ownPrefix: string;
   /** The node address (PREFIX::1), used as source of the routes babeld installs. */
@@ -43,7 +41,11 @@ export function buildBabeldArgv(spec: BabelSpec): string[] {
     // -h is the wireless interval, -H the wired one that tunnel interfaces use: set both.
     '-h', hello,
     '-H', hello,
-    '-C', `router-id ${spec.routerId}`,
+    // A fresh router-id at every start. babeld writes its seqno to the state file only on a
+    // clean exit: after a crash it starts from a random seqno, and under a fixed id the other
+    // nodes would hold its routes unfeasible (its seqno behind theirs by more than babeld's
+    // window of 100 answers no request) until their sources expire, minutes later.
+    '-C', 'random-id true',
     '-C', 'default type tunnel',
     // babeld would announce every local address as a host route; announce only our prefix.
     '-C', 'redistribute local deny',

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPrefix, nodeAddress, parsePrefix } from '../../config/ipv6.js';
 import { applyCommands, planNodeSetup, planNodeTeardown, runIp, type SysCommand } from '../../daemon/sys/interfaces.js';
-import { babelRouterId, linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
+import { linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
 import { buildOpenvpnArgv, DEFAULT_TUN_MTU, type TunnelEndpoint } from '../../daemon/openvpn/argv.js';
 import { writeUpScript } from '../../daemon/openvpn/up-script.js';
 import { buildBabeldArgv } from '../../daemon/babel/argv.js';
@@ -155,7 +155,6 @@ export async function createLab(): Promise<Lab> {
         socketPath: node.babelSocket,
         stateFile: join(node.dir, 'babeld.state'),
         helloIntervalSec,
-        routerId: babelRouterId(node.prefix),
         ownPrefix: node.prefix,
         nodeAddress: node.address,
         interfaces,

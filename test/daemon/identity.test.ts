@@ -1,5 +1,5 @@
 import test from 'ava';
-import { babelRouterId, babelRouterIdEui64, linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
+import { linkLocalFor, tunnelIfName } from '../../daemon/identity.js';
 
 const prefixes = ['fd5e:1:2:7::/64', 'fd5e:1:2:8::/64', 'fd77:0:0:1::/64', 'fd00::/48'];
 
@@ -24,12 +24,3 @@ test('linkLocalFor gives a distinct fe80::/64 address per prefix', (t) => {
   t.is(linkLocalFor('fd5e:1:2:7::/64'), linkLocalFor('fd5e:1:2:7:0::/64'));
 });
 
-test('babelRouterId is a locally administered unicast MAC-48', (t) => {
-  for (const p of prefixes) {
-    const id = babelRouterId(p);
-    t.regex(id, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-    const first = parseInt(id.slice(0, 2), 16);
-    t.is(first & 0x03, 0x02);
-    t.is(babelRouterIdEui64(p), `${id.slice(0, 8)}:ff:fe:${id.slice(9)}`);
-  }
-});

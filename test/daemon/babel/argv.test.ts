@@ -5,7 +5,6 @@ const spec = {
   socketPath: '/run/resilnet/babeld.sock',
   stateFile: '/var/lib/resilnet/babeld.state',
   helloIntervalSec: 1,
-  routerId: '02:5e:01:02:00:07',
   ownPrefix: 'fd5e:1:2:7::/64',
   nodeAddress: 'fd5e:1:2:7::1',
   interfaces: ['rn0123456789abc'],
@@ -20,7 +19,7 @@ test('babeld argv (golden)', (t) => {
 -S /var/lib/resilnet/babeld.state
 -h 1
 -H 1
--C "router-id 02:5e:01:02:00:07"
+-C "random-id true"
 -C "default type tunnel"
 -C "redistribute local deny"
 -C "redistribute ip fd5e:1:2:7::/64 eq 64"

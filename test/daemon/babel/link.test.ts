@@ -66,7 +66,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
   const ipRan: string[] = [];
   const bounces: string[] = [];
   const link = new BabelLink(
-    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
+    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
     { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`) },
     { ...(options.calm ? calm : { ...stallWaits, timings: stallTimings }), liveCost: 'bounce' },
   );
@@ -204,7 +204,7 @@ test('with liveCost flush, a drain of a live tunnel is flush + add and no link i
   const server = fakeBabeldOnLaunch(supervisor, socketPath, babeld);
   const ipRan: string[] = [];
   const link = new BabelLink(
-    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, routerId: '02:00:00:00:00:01', ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
+    { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
     { clock: systemClock, log, supervisor, lateness: onTime, runIp: fakeIp(babeld, ipRan) },
     { confirmWaitMs: calm.confirmWaitMs, startWaitMs: calm.startWaitMs, timings: calm.timings, liveCost: 'flush' },
   );

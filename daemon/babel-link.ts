@@ -48,6 +48,8 @@ export interface BabelLinkDeps {
    * liveness can tell this planned silence (up to a few seconds on a loaded host) from a lost link.
    */
   onLinkBounce?: (ifName: string, phase: 'start' | 'end') => void;
+  /** Run before every babeld start: removes the kernel routes a killed babeld left (none when not given). */
+  flushStaleRoutes?: () => void;
 }
 
 export interface BabelLinkOptions {
@@ -125,7 +127,12 @@ export class BabelLink implements TunnelBabel {
     this.ownLateness?.start();
     // A babeld that crashed (SIGSEGV seen in a starved 64-node lab) leaves its control socket, and
     // every restart then fails with "local_server_socket: Address already in use".
-    this.deps.supervisor.start({ name: BABELD_CHILD, argv: buildBabeldArgv({ ...this.spec, interfaces: [] }), staleFiles: [this.spec.socketPath] });
+    this.deps.supervisor.start({
+      name: BABELD_CHILD,
+      argv: buildBabeldArgv({ ...this.spec, interfaces: [] }),
+      staleFiles: [this.spec.socketPath],
+      ...(this.deps.flushStaleRoutes ? { beforeLaunch: this.deps.flushStaleRoutes } : {}),
+    });
     if (spawnFailure !== undefined) {
       throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${spawnFailure}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
     }

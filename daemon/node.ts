@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NodeConfig } from '../config/node-config.js';
 import type { BootstrapPeer } from '../wire/registry-api.js';
+import { staleBabelRoutesFlusher } from './babel/stale-routes.js';
 import { BabelLink } from './babel-link.js';
 import type { ControlBackend } from './control/commands/handler.js';
 import type { EventsRequest, EventsResponse, PeersRequest, PeersResponse, ReloadReport, StatusResponse, TunnelsResponse } from './control/protocol.js';
@@ -126,6 +127,7 @@ export class Node implements ControlBackend {
       clock, health, supervisor, lateness, log: logs.for('babel'),
       // A cost change bounces the tunnel's link: link liveness must not take that silence for a cut.
       onLinkBounce: (ifName, phase) => p.links?.plannedSilence(ifName, phase === 'start'),
+      flushStaleRoutes: staleBabelRoutesFlusher(logs.for('babel')),
     }));
     // Not waited for here: statements to babeld queue behind its first one, and the peer
     // protocol and tunnel manager can start meanwhile. start() rejects only when babeld cannot be spawned.

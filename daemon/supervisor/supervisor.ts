@@ -223,6 +223,7 @@ export class Supervisor {
     let child: Child;
     try {
       for (const path of entry.spec.staleFiles ?? []) rmSync(path, { force: true });
+      entry.spec.beforeLaunch?.();
       child = this.deps.spawner.spawn(entry.spec);
     } catch (err) {
       entry.child = undefined;

@@ -20,6 +20,11 @@ export interface ChildSpec {
    * next one cannot start with (babeld does not replace a stale control socket: "Address already in use").
    */
   staleFiles?: readonly string[];
+  /**
+   * Runs synchronously before every launch, after `staleFiles`: undoes what a killed run left
+   * outside files (babeld's kernel routes). Must not throw; it holds up the event loop, keep it short.
+   */
+  beforeLaunch?: () => void;
 }
 
 export interface ChildExit {

@@ -1,16 +1,20 @@
-// A babeld killed with SIGKILL comes back under a new router-id (real daemons, real
-// babeld and openvpn in namespaces). babeld keeps its seqno only across a clean exit;
-// under the same id, a restart from a random seqno behind the old one leaves the other
-// nodes holding its routes unfeasible for minutes (a 16-node chaos run lost 6 pairs
-// for good after two babeld kills and a split). So: b's babeld is killed, the daemon's
-// supervisor starts it again, its id differs, a installs b's prefix from the new id,
-// and the pair reaches again.
+// A babeld killed with SIGKILL (real daemons, real babeld and openvpn in namespaces).
+// 1. It comes back under a new router-id. babeld keeps its seqno only across a clean
+//    exit; under the same id, a restart from a random seqno behind the old one leaves
+//    the other nodes holding its routes unfeasible for minutes. So: b's babeld is
+//    killed, the supervisor starts it again, its id differs, a installs b's prefix from
+//    the new id, and the pair reaches again.
+// 2. The kernel routes it left are removed before the next one starts. babeld takes
+//    EEXIST for success when it installs a route, so a dead one's route would stay in
+//    the kernel instead of the new one's (a 16-node chaos run lost pairs for minutes
+//    that way). Here the dead babeld's route to a is made a dead end (via lo) while it
+//    is frozen, then it is killed: b must reach a again.
 import test from 'ava';
 import { dirname, join } from 'node:path';
 import { BabelClient } from '../../../daemon/babel/client.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { waitFor } from '../../fixtures/wait.js';
-import { nodeCli, pings, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
+import { nodeCli, pings, runOk, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
 
 /** One answer of the node's babeld: its router-id and the ids of its installed routes by prefix. */
 async function babelView(n: RunningNode): Promise<{ id: string; installed: Map<string, string> }> {
@@ -50,4 +54,33 @@ test.serial('a babeld killed with SIGKILL is started again under a new router-id
   }, { what: "a's route to b's prefix from b's new id", timeoutMs: 60_000 });
   await waitFor(() => pings(lab, a, b), { what: 'a pings b again', timeoutMs: 60_000 });
   await waitFor(() => pings(lab, b, a), { what: 'b pings a again', timeoutMs: 60_000 });
+});
+
+test.serial('the kernel routes of a killed babeld are removed before the next one starts', async (t) => {
+  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 60_000 });
+  const pid = (await nodeCli(lab, b, 'status')).babeld.pid as number;
+  process.kill(pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  // What the killed babeld leaves: its route to a, here pointing nowhere (its tunnel gone, say).
+  await runOk(['ip', '-n', b.host.ns, '-6', 'route', 'replace', a.prefix, 'dev', 'lo', 'proto', 'babel', 'metric', '1024']);
+  process.kill(pid, 'SIGKILL');
+  await waitFor(async () => {
+    const status = await nodeCli(lab, b, 'status');
+    if (status.babeld.pid === pid || !status.babeld.running) throw new Error(`babeld not restarted yet (pid ${status.babeld.pid})`);
+    return true;
+  }, { what: "b's babeld started again", timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, b, a), { what: 'b pings a again', timeoutMs: 90_000 });
+  const route = await runOk(['ip', '-n', b.host.ns, '-6', 'route', 'show', a.prefix]);
+  t.notRegex(route, /dev lo/, 'the dead end is gone');
+  t.regex(route, /proto babel/);
 });

@@ -201,3 +201,17 @@ test('files a crashed run leaves behind (a stale control socket) are removed bef
   t.deepEqual(seenAtSpawn, [false, false], 'no launch saw the old socket');
   t.is(spawner.byName('babeld').length, 2);
 });
+
+test('beforeLaunch runs before every launch, the first and each restart, never after the spawn', async (t) => {
+  const { clock, spawner, sup } = setup();
+  const order: string[] = [];
+  const spawn = spawner.spawn.bind(spawner);
+  spawner.spawn = (spec) => {
+    order.push('spawn');
+    return spawn(spec);
+  };
+  sup.start({ name: 'babeld', argv: ['babeld'], beforeLaunch: () => void order.push('before') });
+  spawner.last('babeld').exit({ code: null, signal: 'SIGKILL' });
+  await clock.runUntilIdle();
+  t.deepEqual(order, ['before', 'spawn', 'before', 'spawn']);
+});

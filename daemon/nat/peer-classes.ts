@@ -1,0 +1,46 @@
+// Peers' NAT classes as this node knows them, and where each came from: the
+// peer itself (its punch messages) or the registry (a bootstrap answer, over
+// TLS: the class the peer reported in its last heartbeat). Each statement is
+// dated (the peer's: when it reached us; the registry's: the peer's last
+// heartbeat, `last_seen`) and the newer one holds, so the registry's copy does
+// not override what the peer told us itself since. With a class known,
+// `pairing()` (punch.ts) picks direct, punch or impossible from the first
+// attempt instead of after a failed one.
+import type { NatClass } from './classify.js';
+
+interface Statement {
+  readonly natClass: NatClass;
+  readonly source: 'peer' | 'registry';
+  readonly atMs: number;
+}
+
+export class PeerNatClasses {
+  private readonly known = new Map<string, Statement>();
+
+  get(peer: string): NatClass | undefined {
+    return this.known.get(peer)?.natClass;
+  }
+
+  /** The peer said it itself, now: always taken; 'unknown' forgets what we had. */
+  fromPeer(peer: string, natClass: NatClass, nowMs: number): void {
+    this.state(peer, natClass, 'peer', nowMs);
+  }
+
+  /**
+   * The registry says the peer reported `natClass` in its heartbeat at `reportedAtMs`
+   * (undefined: it did not say, which changes nothing). Taken unless the peer itself
+   * told us later. Both times are wall-clock times of different hosts: a skew between
+   * them only moves which statement is taken as the newer one.
+   */
+  fromRegistry(peer: string, natClass: NatClass | undefined, reportedAtMs: number): void {
+    if (natClass === undefined || !Number.isFinite(reportedAtMs)) return;
+    const had = this.known.get(peer);
+    if (had && had.atMs > reportedAtMs) return;
+    this.state(peer, natClass, 'registry', reportedAtMs);
+  }
+
+  private state(peer: string, natClass: NatClass, source: Statement['source'], atMs: number): void {
+    if (natClass === 'unknown') this.known.delete(peer);
+    else this.known.set(peer, { natClass, source, atMs });
+  }
+}

@@ -51,7 +51,7 @@ test('an answer before hole punching is wired seeds the classes the puncher read
       { prefix: SELF, addresses: ['198.51.100.9:1194'], last_seen: seen, nat_class: 'eim' },
     ],
     p,
-    { nowMs: 0, events: { add: () => undefined }, log: { warn: () => undefined } },
+    { nowMs: 0, events: { add: () => undefined as never }, log: { warn: () => undefined } },
   );
   t.is(p.peerClasses, peerNatClasses(p), 'made once, then the same record');
   const puncher = new Puncher({

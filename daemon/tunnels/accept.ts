@@ -33,17 +33,18 @@ export type TunnelRequestAnswer =
  * replaced; one we reach through our own tunnel, up, is a duplicate.
  *
  * Crossed requests (we are asking the peer too, or our outgoing tunnel to it is
- * not up yet): exactly one end must give way, and both ends decide alike. The
- * server end should be the one that can take tunnels (class public or upnp): a
- * node behind a NAT without UPnP (eim, apdm) as the server end is reached by
- * nobody, and the tunnel is closed after its start-up time and reopened the other
- * way round. So a NATed node keeps its outgoing attempt (refuses, 'duplicate')
- * when the requester is known to be public/upnp, and a public/upnp node gives its
- * own attempt up (accepts) when the requester is known to be behind a NAT.
- * Otherwise (both or neither can take tunnels, or a class is not known) the lower
- * prefix keeps its outgoing tunnel. When only the NATed end knows both classes and
- * holds the higher prefix, both refuse: no tunnel that cannot come up, and the
- * next request, no longer crossed, is answered like any other.
+ * not up yet): one end gives way, and ends that know the same classes decide
+ * alike, so exactly one accepts. The server end should be the one that can take
+ * tunnels (class public or upnp): a node behind a NAT without UPnP (eim, apdm)
+ * as the server end is reached by nobody, and the tunnel is closed after its
+ * start-up time and reopened the other way round. So a NATed node keeps its
+ * outgoing attempt (refuses, 'duplicate') when the requester is known to be
+ * public/upnp, and a public/upnp node gives its own attempt up (accepts) when
+ * the requester is known to be behind a NAT. Otherwise (both or neither can
+ * take tunnels, or a class is not known) the lower prefix keeps its outgoing
+ * tunnel. When only the NATed end knows both classes and holds the higher
+ * prefix, both refuse: no tunnel that cannot come up, and the next request, no
+ * longer crossed, is answered like any other.
  *
  * Plain (not crossed) requests are never refused by class: a node with a manual
  * port forward is classified eim too, and it does take them.

@@ -1,6 +1,6 @@
-// Peers' NAT classes as this node knows them, and where each came from: the
-// peer itself (its punch messages) or the registry (a bootstrap answer, over
-// TLS: the class the peer reported in its last heartbeat). Each statement is
+// Peers' NAT classes as this node knows them, from two sources: the peer
+// itself (its punch messages) and the registry (a bootstrap answer, over TLS:
+// the class the peer reported in its last heartbeat). Each statement is
 // dated (the peer's: when it reached us; the registry's: the peer's last
 // heartbeat, `last_seen`) and the newer one holds, so the registry's copy does
 // not override what the peer told us itself since. With a class known,
@@ -10,7 +10,7 @@ import type { NatClass } from './classify.js';
 
 interface Statement {
   readonly natClass: NatClass;
-  readonly source: 'peer' | 'registry';
+  /** When the class was stated (our clock for the peer's word, the registry's for its copy). */
   readonly atMs: number;
 }
 
@@ -23,7 +23,7 @@ export class PeerNatClasses {
 
   /** The peer said it itself, now: always taken; 'unknown' forgets what we had. */
   fromPeer(peer: string, natClass: NatClass, nowMs: number): void {
-    this.state(peer, natClass, 'peer', nowMs);
+    this.state(peer, natClass, nowMs);
   }
 
   /**
@@ -36,11 +36,11 @@ export class PeerNatClasses {
     if (natClass === undefined || !Number.isFinite(reportedAtMs)) return;
     const had = this.known.get(peer);
     if (had && had.atMs > reportedAtMs) return;
-    this.state(peer, natClass, 'registry', reportedAtMs);
+    this.state(peer, natClass, reportedAtMs);
   }
 
-  private state(peer: string, natClass: NatClass, source: Statement['source'], atMs: number): void {
+  private state(peer: string, natClass: NatClass, atMs: number): void {
     if (natClass === 'unknown') this.known.delete(peer);
-    else this.known.set(peer, { natClass, source, atMs });
+    else this.known.set(peer, { natClass, atMs });
   }
 }

@@ -17,13 +17,15 @@ interface Statement {
 export class PeerNatClasses {
   private readonly known = new Map<string, Statement>();
 
+  /** The class as last stated; undefined when nobody said or the last word was 'unknown'. */
   get(peer: string): NatClass | undefined {
-    return this.known.get(peer)?.natClass;
+    const c = this.known.get(peer)?.natClass;
+    return c === 'unknown' ? undefined : c;
   }
 
-  /** The peer said it itself, now: always taken; 'unknown' forgets what we had. */
+  /** The peer said it itself, now: always taken ('unknown' too: it forgets what we had). */
   fromPeer(peer: string, natClass: NatClass, nowMs: number): void {
-    this.state(peer, natClass, nowMs);
+    this.known.set(peer, { natClass, atMs: nowMs });
   }
 
   /**
@@ -36,11 +38,6 @@ export class PeerNatClasses {
     if (natClass === undefined || !Number.isFinite(reportedAtMs)) return;
     const had = this.known.get(peer);
     if (had && had.atMs > reportedAtMs) return;
-    this.state(peer, natClass, reportedAtMs);
-  }
-
-  private state(peer: string, natClass: NatClass, atMs: number): void {
-    if (natClass === 'unknown') this.known.delete(peer);
-    else this.known.set(peer, { natClass, atMs });
+    this.known.set(peer, { natClass, atMs: reportedAtMs });
   }
 }

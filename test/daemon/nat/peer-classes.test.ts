@@ -43,4 +43,6 @@ test("'unknown' forgets; an absent class or an unreadable time changes nothing",
   c.fromPeer(PEER, 'eim', T);
   c.fromPeer(PEER, 'unknown', T + 1);
   t.is(c.get(PEER), undefined);
+  c.fromRegistry(PEER, 'eim', T);
+  t.is(c.get(PEER), undefined, "a registry copy older than the peer's 'unknown' does not bring the old class back");
 });

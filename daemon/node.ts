@@ -16,7 +16,7 @@ import { startNodeLan } from './lan/node-lan.js';
 import { startNodeNat } from './nat/node-nat.js';
 import { startNodeAddresses } from './node/addresses.js';
 import { nodeBabelSpec } from './node/babel-spec.js';
-import { bootstrapPeersArrived, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
+import { bootstrapPeersArrived, peerNatClasses, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
 import { networkConfigAdopted } from './node/config-adopted.js';
 import { eventsView, peersView, statusView, tunnelsView } from './node/control-views.js';
 import { startDestinationTraffic } from './node/dest-traffic.js';
@@ -188,7 +188,7 @@ export class Node implements ControlBackend {
       onChange: () => p.registrySync?.trigger(),
     });
     p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger(), upnpReach: () => p.upnp?.reachEvidence() ?? null });
-    startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port });
+    startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port, classes: peerNatClasses(p) });
 
     p.jobs = startPeriodicJobs({
       clock, manager, signal, log,

@@ -1,8 +1,12 @@
 // Choosing bootstrap peers (pure): up to `count` random recently-seen nodes,
-// never the caller, each with the addresses it can be reached at. Addresses no
-// peer can use are skipped here too: a store from an older version may hold them.
+// never the caller, each with the addresses it can be reached at and its NAT
+// class. Addresses no peer can use are skipped here too: a store from an older
+// version may hold them. Nodes behind a NAT without UPnP (class eim or apdm) are
+// not offered: they take no tunnel-request, so a newcomer given one would waste
+// its first attempt; they open tunnels themselves and are found through those.
 import { isPeerAddress } from '../config/peer-address.js';
-import { formatEndpoint, parseEndpoint, type BootstrapPeer } from '../wire/registry-api.js';
+import { formatEndpoint, parseEndpoint, type BootstrapPeer, type NatClass } from '../wire/registry-api.js';
+import { storedNatClass } from './tunnel-reports.js';
 
 export interface LiveNode {
   readonly prefix: string;
@@ -11,6 +15,8 @@ export interface LiveNode {
   readonly seenAddress: string | null;
   /** As reported in heartbeats: "IP" or "IP:PORT", best first. */
   readonly addresses: readonly { address: string; kind: string }[];
+  /** As reported in heartbeats; null when the node did not say. */
+  readonly natClass: string | null;
 }
 
 const KIND_ORDER: Record<string, number> = { public: 0, upnp: 1, configured: 2, internal: 3 };
@@ -45,10 +51,23 @@ export interface BootstrapCandidate {
   readonly prefix: string;
   readonly lastSeenMs: number;
   readonly endpoints: string[];
+  /** Null when the node did not say or said something this version does not know. */
+  readonly natClass: NatClass | null;
 }
 
+/** Classes of nodes that cannot take a tunnel-request: behind a NAT without a mapping. */
+const UNREACHABLE: ReadonlySet<NatClass> = new Set(['eim', 'apdm']);
+
+/** The nodes worth offering: reachable (or of unknown class) and with an endpoint. */
 export function toCandidates(nodes: readonly LiveNode[]): BootstrapCandidate[] {
-  return nodes.map((n) => ({ prefix: n.prefix, lastSeenMs: n.lastSeenMs, endpoints: nodeEndpoints(n) })).filter((c) => c.endpoints.length > 0);
+  const out: BootstrapCandidate[] = [];
+  for (const n of nodes) {
+    const natClass = storedNatClass(n.natClass);
+    if (natClass !== null && UNREACHABLE.has(natClass)) continue;
+    const endpoints = nodeEndpoints(n);
+    if (endpoints.length > 0) out.push({ prefix: n.prefix, lastSeenMs: n.lastSeenMs, endpoints, natClass });
+  }
+  return out;
 }
 
 export function pickBootstrapPeers(
@@ -66,5 +85,6 @@ export function pickBootstrapPeers(
     prefix: n.prefix,
     addresses: n.endpoints,
     last_seen: new Date(n.lastSeenMs).toISOString(),
+    ...(n.natClass !== null ? { nat_class: n.natClass } : {}),
   }));
 }

@@ -37,6 +37,8 @@ export interface RecentNode {
   readonly port: number | null;
   readonly seenAddress: string | null;
   readonly addresses: { address: string; kind: string }[];
+  /** From the last heartbeat; null when the node did not say. */
+  readonly natClass: string | null;
 }
 
 export interface CertRow {
@@ -187,7 +189,7 @@ export class RegistryDb {
       // The states of service.ts's nodeSummary, decided in SQL, so a count reads no rows out.
       nodeStateCounts: p(`SELECT CASE WHEN revoked_at_ms IS NOT NULL THEN 'revoked' WHEN last_seen_ms IS NULL THEN 'never-seen'
         WHEN last_seen_ms >= ? THEN 'online' ELSE 'offline' END AS state, count(*) AS n FROM nodes GROUP BY state`),
-      recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
+      recentNodes: p(`SELECT prefix, last_seen_ms, port, seen_address, addresses, nat_class FROM nodes WHERE revoked_at_ms IS NULL AND last_seen_ms >= ? AND prefix <> ?
         ORDER BY last_seen_ms DESC LIMIT ?`),
       expiredPrefixes: p('SELECT prefix FROM nodes WHERE expires_at_ms < ?').pluck(),
       insertCert: p(`INSERT INTO certs (serial, prefix, not_before_ms, not_after_ms, issued_at_ms, pem, token_id)
@@ -346,6 +348,7 @@ export class RegistryDb {
       port: (r.port as number | null) ?? null,
       seenAddress: (r.seen_address as string | null) ?? null,
       addresses: JSON.parse(r.addresses as string) as NodeRow['addresses'],
+      natClass: (r.nat_class as string | null) ?? null,
     }));
   }
 

@@ -102,6 +102,11 @@ export const bootstrapPeerSchema = lazySchema(() => z.object({
   prefix: prefixText,
   addresses: z.array(endpointWithPort),
   last_seen: z.string().datetime(),
+  /**
+   * The peer's NAT class from its last heartbeat (optional: older registries leave it out, older
+   * daemons ignore it). A class this version does not know reads as absent, not as a bad answer.
+   */
+  nat_class: z.enum(NAT_CLASSES).optional().catch(undefined),
 }));
 export type BootstrapPeer = z.infer<typeof bootstrapPeerSchema>;
 export const bootstrapResponseSchema = lazySchema(() => z.object({ peers: z.array(bootstrapPeerSchema) }));

@@ -7,6 +7,7 @@ import type { PeerProtocol } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { NatClass } from './classify.js';
 import { parseV4Endpoint } from '../sys/host-port.js';
+import type { PeerNatClasses } from './peer-classes.js';
 import { Puncher, type PunchServer, type TunnelPuncher } from './punch-session.js';
 import { openStunSocket, parseStunServer, type StunServer } from './stun-client.js';
 
@@ -22,6 +23,8 @@ export function startPunching(d: {
   stun: readonly string[];
   /** The peer-protocol port of peers (the same on every node unless configured otherwise). */
   peerPort: number;
+  /** Peers' classes, also fed by the registry's bootstrap answers. */
+  classes: PeerNatClasses;
 }): Puncher {
   const servers = d.stun.map(parseStunServer);
   const puncher = new Puncher({
@@ -32,6 +35,7 @@ export function startPunching(d: {
     request: (to, msg, options) => d.peerproto.request(to, msg, options),
     mappedEndpoint: (port, signal) => mappedEndpoint(servers, port, signal),
     sendFrom,
+    classes: d.classes,
   });
   puncher.listen(d.peerproto, d.manager);
   d.manager.setPuncher(puncher);

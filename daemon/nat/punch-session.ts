@@ -9,6 +9,7 @@ import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { MessageOf, PeerMessage, WireNatClass } from '../../wire/messages.js';
 import { parseV4Endpoint } from '../sys/host-port.js';
 import type { NatClass } from './classify.js';
+import { PeerNatClasses } from './peer-classes.js';
 import { pairing, punchRequestProblem, punchTimedOutText, PUNCH_TIMEOUT_MS, type Pairing } from './punch.js';
 
 /** Datagrams B sends towards A's endpoint; more than one, in case the first is lost on a loaded host. */
@@ -31,6 +32,8 @@ export interface PunchDeps {
   mappedEndpoint: (localPort: number, signal?: AbortSignal) => Promise<string>;
   /** Sends `count` small datagrams from the local port to "IP:PORT", then releases the port. */
   sendFrom: (localPort: number, to: string, count: number) => Promise<void>;
+  /** Peers' classes, shared with whoever else learns them (the registry's bootstrap answers); a new record when absent. */
+  classes?: PeerNatClasses;
 }
 
 export type PunchResult =
@@ -64,13 +67,15 @@ export interface PunchServer {
 }
 
 export class Puncher implements TunnelPuncher {
-  /** Peers' NAT classes as they told us in punch messages. */
-  private readonly classes = new Map<string, NatClass>();
+  /** Peers' NAT classes: what they told us in punch messages, and the registry's word. */
+  private readonly classes: PeerNatClasses;
 
   constructor(
     private readonly deps: PunchDeps,
     private readonly timeoutMs: number = PUNCH_TIMEOUT_MS,
-  ) {}
+  ) {
+    this.classes = deps.classes ?? new PeerNatClasses();
+  }
 
   behindNat(): boolean {
     const self = this.deps.selfClass();
@@ -161,8 +166,7 @@ export class Puncher implements TunnelPuncher {
   }
 
   private learn(peer: string, c: WireNatClass): void {
-    if (c === 'unknown') this.classes.delete(peer);
-    else this.classes.set(peer, c);
+    this.classes.fromPeer(peer, c, this.deps.clock.nowMs());
   }
 }
 

@@ -26,14 +26,21 @@ export type Pairing =
   /** Not enough known: try as before (an ordinary request). */
   | 'unknown';
 
-const ACCEPTS: ReadonlySet<NatClass> = new Set(['public', 'upnp']);
-const BEHIND_NAT: ReadonlySet<NatClass> = new Set(['eim', 'apdm']);
+/** The class says the node takes tunnel-requests from anywhere: a public address or a UPnP mapping. */
+export function acceptsTunnels(c: NatClass | null | undefined): boolean {
+  return c === 'public' || c === 'upnp';
+}
+
+/** The class says the node is behind a NAT without UPnP (it may still have a manual port forward). */
+export function behindNatOnly(c: NatClass | null | undefined): boolean {
+  return c === 'eim' || c === 'apdm';
+}
 
 export function pairing(self: NatClass | null | undefined, peer: NatClass | null | undefined): Pairing {
-  if (peer !== null && peer !== undefined && ACCEPTS.has(peer)) return 'direct';
+  if (acceptsTunnels(peer)) return 'direct';
   if (self === 'eim' && peer === 'eim') return 'punch';
   // A peer behind a NAT without UPnP takes no tunnel-request; it can punch only with another EIM.
-  if (peer !== null && peer !== undefined && BEHIND_NAT.has(peer) && self !== null && self !== undefined && self !== 'unknown') return 'impossible';
+  if (behindNatOnly(peer) && self !== null && self !== undefined && self !== 'unknown') return 'impossible';
   return 'unknown';
 }
 

@@ -1,7 +1,9 @@
-// Peers handed out by the registry's bootstrap call, into the peer DB and the node's plan.
+// Peers handed out by the registry's bootstrap call, into the peer DB and the node's plan,
+// with their NAT classes into the record hole punching and the tunnel manager read.
 import type { Logger } from 'pino';
 import type { BootstrapPeer } from '../../wire/registry-api.js';
 import type { EventLog } from '../events.js';
+import { PeerNatClasses } from '../nat/peer-classes.js';
 import type { PeerDb } from '../peers/peer-db.js';
 import type { RegistrySettings } from '../settings.js';
 import { isPeerEndpoint } from '../sys/host-port.js';
@@ -30,6 +32,19 @@ export function addBootstrapPeers(
 }
 
 /**
+ * The node's record of peers' NAT classes, made on first use: the answer to the bootstrap
+ * call at start can arrive before hole punching is wired (node.ts hands it the same record).
+ */
+export function peerNatClasses(p: Pick<RunningParts, 'peerClasses'>): PeerNatClasses {
+  return (p.peerClasses ??= new PeerNatClasses());
+}
+
+/** Each peer's class as it reported it at its `last_seen` (not ours: we know our own). */
+export function learnBootstrapClasses(peers: readonly BootstrapPeer[], to: { self: string; classes: Pick<PeerNatClasses, 'fromRegistry'> }): void {
+  for (const p of peers) if (p.prefix !== to.self) to.classes.fromRegistry(p.prefix, p.nat_class, Date.parse(p.last_seen));
+}
+
+/**
  * One bootstrap call at start when the peer DB knows too few live peers, so the first tunnel
  * requests can go out while babeld starts; failures are left to RegistrySync, which asks again.
  */
@@ -49,11 +64,13 @@ export function prefetchBootstrapPeers(
  */
 export function bootstrapPeersArrived(
   peers: readonly BootstrapPeer[],
-  p: Pick<RunningParts, 'identity' | 'peerDb' | 'peerHealth' | 'jobs'>,
+  p: Pick<RunningParts, 'identity' | 'peerDb' | 'peerHealth' | 'jobs' | 'peerClasses'>,
   d: { nowMs: number; events: Pick<EventLog, 'add'>; log: Pick<Logger, 'warn'> },
 ): void {
   const skipped = { count: 0 };
-  addBootstrapPeers(peers, { self: p.identity!.cert.prefix, peerDb: p.peerDb!, events: d.events, nowMs: d.nowMs, skipped });
+  const self = p.identity!.cert.prefix;
+  addBootstrapPeers(peers, { self, peerDb: p.peerDb!, events: d.events, nowMs: d.nowMs, skipped });
+  learnBootstrapClasses(peers, { self, classes: peerNatClasses(p) });
   if (skipped.count > 0) d.log.warn({ skipped: skipped.count }, 'the registry listed peer addresses no peer can use (zone IDs, loopback, link-local…); left out');
   p.peerHealth?.registrySaw(peers, d.nowMs);
   p.jobs?.replanSoon();

@@ -2,6 +2,7 @@
 // it is built, so stop, the control views and the settings appliers work with
 // whichever exist while the node starts or stops.
 import type { NatMonitor } from '../nat/nat-monitor.js';
+import type { PeerNatClasses } from '../nat/peer-classes.js';
 import type { AddressAnnouncer } from '../addresses/announcer.js';
 import type { BabelLink } from '../babel-link.js';
 import type { ControlServer } from '../control/server.js';
@@ -48,6 +49,8 @@ export interface Parts {
   /** LAN discovery; absent when lan.interfaces is empty. */
   lan: LanDiscovery;
   nat: NatMonitor;
+  /** Peers' NAT classes (hole punching, bootstrap answers); made on first use (bootstrap-peers.ts peerNatClasses). */
+  peerClasses: PeerNatClasses;
   /** Per-destination traffic (nftables); absent when nft is unavailable. */
   destTraffic: DestinationTrafficMeter;
 }

@@ -3,6 +3,8 @@
 // of underlay.port+1 … underlay.port+max_clients the new openvpn end listens on.
 import { createSocket } from 'node:dgram';
 import type { TunnelDirection, TunnelState } from '../control/protocol.js';
+import type { NatClass } from '../nat/classify.js';
+import { acceptsTunnels, behindNatOnly } from '../nat/punch.js';
 
 export interface TunnelRequestContext {
   ownPrefix: string;
@@ -15,6 +17,10 @@ export interface TunnelRequestContext {
   /** Incoming tunnels we have (including `existing` when it is one). */
   incoming: number;
   maxClients: number;
+  /** Our NAT class now (null or absent: not known). */
+  selfClass?: NatClass | null | undefined;
+  /** The requester's NAT class as we know it (its punch messages, the registry). */
+  peerClass?: NatClass | null | undefined;
 }
 
 export type TunnelRequestAnswer =
@@ -23,23 +29,46 @@ export type TunnelRequestAnswer =
   | { kind: 'accept'; replace?: { reason: string; quiet: boolean } };
 
 /**
- * Pure. When both sides open at once, the node with the lower prefix keeps its
- * outgoing tunnel; a peer that asks again for a tunnel we serve lost its end,
- * so ours is replaced.
+ * Pure. A peer that asks again for a tunnel we serve lost its end, so ours is
+ * replaced; one we reach through our own tunnel, up, is a duplicate.
+ *
+ * Crossed requests (we are asking the peer too, or our outgoing tunnel to it is
+ * not up yet): one end gives way, and ends that know the same classes decide
+ * alike, so exactly one accepts. The server end should be the one that can take
+ * tunnels (class public or upnp): a node behind a NAT without UPnP (eim, apdm)
+ * as the server end is reached by nobody, and the tunnel is closed after its
+ * start-up time and reopened the other way round. So a NATed node keeps its
+ * outgoing attempt (refuses, 'duplicate') when the requester is known to be
+ * public/upnp, and a public/upnp node gives its own attempt up (accepts) when
+ * the requester is known to be behind a NAT. Otherwise (both or neither can
+ * take tunnels, or a class is not known) the lower prefix keeps its outgoing
+ * tunnel. When only the NATed end knows both classes and holds the higher
+ * prefix, both refuse: no tunnel that cannot come up, and the next request, no
+ * longer crossed, is answered like any other.
+ *
+ * Plain (not crossed) requests are never refused by class: a node with a manual
+ * port forward is classified eim too, and it does take them.
  */
 export function answerTunnelRequest(c: TunnelRequestContext): TunnelRequestAnswer {
   let replace: { reason: string; quiet: boolean } | undefined;
   if (c.existing?.direction === 'incoming') {
     replace = { reason: 'the peer asked for a new tunnel', quiet: false };
   } else if (c.existing) {
-    if (c.existing.state === 'up' || c.ownPrefix < c.peer) return { kind: 'refuse', reason: 'duplicate' };
+    if (c.existing.state === 'up' || keepsOurs(c)) return { kind: 'refuse', reason: 'duplicate' };
     replace = { reason: 'crossed with an incoming tunnel request', quiet: true };
-  } else if (c.opening && c.ownPrefix < c.peer) {
+  } else if (c.opening && keepsOurs(c)) {
     return { kind: 'refuse', reason: 'duplicate' };
   }
   const incoming = c.incoming - (c.existing?.direction === 'incoming' ? 1 : 0);
   if (incoming >= c.maxClients) return { kind: 'refuse', reason: 'full' };
   return replace ? { kind: 'accept', replace } : { kind: 'accept' };
+}
+
+/** Crossed: whether our outgoing attempt stays (and the peer's request is refused). */
+function keepsOurs(c: TunnelRequestContext): boolean {
+  if (behindNatOnly(c.selfClass) && acceptsTunnels(c.peerClass)) return true;
+  if (acceptsTunnels(c.selfClass) && behindNatOnly(c.peerClass)) return false;
+  return c.ownPrefix < c.peer;
 }
 
 /** The first port of the tunnel range that no tunnel of ours uses and that binds now. */

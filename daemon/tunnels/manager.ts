@@ -399,6 +399,8 @@ export class TunnelManager {
       opening: this.opening.has(peer),
       incoming: incoming.length,
       maxClients: this.options.maxClients,
+      selfClass: this.puncher?.selfClass(),
+      peerClass: this.puncher?.peerClass(peer),
     });
     if (answer.kind === 'refuse') return { kind: 'tunnel-refuse', reason: answer.reason };
     if (existing && answer.replace) await this.closeTunnel(existing, answer.replace.reason, { quiet: answer.replace.quiet });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { bootstrapResponseSchema } from '../../wire/registry-api.js';
 import { nodeEndpoints, pickBootstrapPeers as pick, toCandidates, type LiveNode } from '../../registry/bootstrap.js';
 
 const pickBootstrapPeers = (nodes: LiveNode[], opts: Parameters<typeof pick>[1]) => pick(toCandidates(nodes), opts);
@@ -10,6 +11,7 @@ const node = (i: number, over: Partial<LiveNode> = {}): LiveNode => ({
   port: 1194,
   seenAddress: `198.51.100.${i}`,
   addresses: [{ address: `10.0.0.${i}`, kind: 'internal' }],
+  natClass: null,
   ...over,
 });
 
@@ -54,4 +56,33 @@ test('endpoints: addresses no peer can use are skipped, the seen address too', (
   t.deepEqual(nodeEndpoints(n), ['10.0.0.1:1194']);
   t.deepEqual(nodeEndpoints(node(2, { seenAddress: 'fe80::2%eth0', addresses: [] })), []);
   t.deepEqual(toCandidates([node(3, { seenAddress: '::1', addresses: [{ address: '[fe80::1%eth0]:1194', kind: 'public' }] })]), []);
+});
+
+test('nodes behind a NAT without UPnP are not offered; the others carry their class', (t) => {
+  const nodes = [
+    node(1, { natClass: 'public' }),
+    node(2, { natClass: 'upnp' }),
+    node(3, { natClass: 'eim' }),
+    node(4, { natClass: 'apdm' }),
+    node(5, { natClass: 'unknown' }),
+    node(6),
+    node(7, { natClass: 'carrier-grade' }),
+  ];
+  const opts = { callerPrefix: 'fd00:9::/64', count: 10, nowMs: NOW, offlineAfterMs: 60_000, rand: seq([0]) };
+  const picked = pickBootstrapPeers(nodes, opts);
+  t.deepEqual(
+    picked.map((p) => [p.prefix, p.nat_class]),
+    [[node(1).prefix, 'public'], [node(2).prefix, 'upnp'], [node(5).prefix, 'unknown'], [node(6).prefix, undefined], [node(7).prefix, undefined]],
+  );
+  t.false('nat_class' in picked[3]!, 'a node that did not say has no nat_class field (not a null one)');
+});
+
+test("the bootstrap answer with classes passes the client's validation; an unknown class reads as absent", (t) => {
+  const peers = pickBootstrapPeers([node(1, { natClass: 'upnp' }), node(2)], { callerPrefix: 'fd00:9::/64', count: 2, nowMs: NOW, offlineAfterMs: 60_000, rand: seq([0]) });
+  const parsed = bootstrapResponseSchema.parse(JSON.parse(JSON.stringify({ peers })));
+  t.deepEqual(parsed.peers.map((p) => p.nat_class), ['upnp', undefined]);
+  const later = { peers: [{ ...peers[0], nat_class: 'carrier-grade' }] };
+  const tolerant = bootstrapResponseSchema.parse(later);
+  t.is(tolerant.peers[0]!.nat_class, undefined);
+  t.is(tolerant.peers[0]!.prefix, node(1).prefix);
 });

@@ -230,6 +230,27 @@ test('bootstrap never serves unusable addresses a store from an older version ho
   t.deepEqual(peers[0]!.addresses, ['10.2.0.1:1194']);
 });
 
+test('bootstrap leaves out nodes behind a NAT without UPnP and tells the class of the others, from their heartbeats', async (t) => {
+  const { service, clock } = await setup();
+  const token = service.addToken({ uses: 4 }).token;
+  const [a, b, c, d] = await Promise.all([0, 1, 2, 3].map(async () => service.authenticate(pemToDer((await service.enrol(token, (await newNode()).csr)).certificate, 'CERTIFICATE'))));
+  const hb = (natClass?: 'public' | 'upnp' | 'eim' | 'apdm') => ({
+    port: 1194, addresses: [{ address: '10.9.0.1', kind: 'internal' as const }], tunnels: [], network_config_version: 1, protocol_version: 1, counters: {},
+    ...(natClass ? { natClass } : {}),
+  });
+  service.heartbeat(a!, hb('eim'), '198.51.100.1');
+  service.heartbeat(b!, hb('eim'), '198.51.100.2');
+  service.heartbeat(c!, hb('public'), '198.51.100.3');
+  service.heartbeat(d!, hb(), '198.51.100.4');
+  const classes = (caller: typeof a) => Object.fromEntries(service.bootstrap(caller!, 10).peers.map((p) => [p.prefix, p.nat_class ?? 'absent']));
+  t.deepEqual(classes(a), { [c!.prefix]: 'public', [d!.prefix]: 'absent' }, 'b (eim) is offered to nobody, not even to another NATed node');
+  t.deepEqual(classes(c), { [d!.prefix]: 'absent' });
+  // b got a UPnP mapping: offered again once the candidates are re-read.
+  service.heartbeat(b!, hb('upnp'), '198.51.100.2');
+  clock.now += 1_000;
+  t.deepEqual(classes(a), { [b!.prefix]: 'upnp', [c!.prefix]: 'public', [d!.prefix]: 'absent' });
+});
+
 test('purge frees prefixes of certificates expired past the grace period', async (t) => {
   const { service, clock } = await setup();
   const token = service.addToken({ uses: 3 }).token;

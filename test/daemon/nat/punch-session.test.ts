@@ -2,6 +2,7 @@
 // which order, what it learns of the peer's NAT class, and the 20 s deadline on
 // a fake clock.
 import test from 'ava';
+import { PeerNatClasses } from '../../../daemon/nat/peer-classes.js';
 import { Puncher, type PunchDeps, type PunchServer } from '../../../daemon/nat/punch-session.js';
 import type { NatClass } from '../../../daemon/nat/classify.js';
 import type { Incoming } from '../../../daemon/peerproto/protocol.js';
@@ -11,7 +12,7 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 const PEER = 'fd5e:1:0:3::/64';
 const from = { prefix: PEER, serial: '0a', host: 'fd5e:1:0:3::1', port: 1194 };
 
-function setup(self: NatClass | null, answer?: (msg: PeerMessage, signal?: AbortSignal) => Promise<Incoming>) {
+function setup(self: NatClass | null, answer?: (msg: PeerMessage, signal?: AbortSignal) => Promise<Incoming>, classes?: PeerNatClasses) {
   const clock = new FakeClock();
   const steps: string[] = [];
   const deps: PunchDeps = {
@@ -31,6 +32,7 @@ function setup(self: NatClass | null, answer?: (msg: PeerMessage, signal?: Abort
     sendFrom: async (port, to, count) => {
       steps.push(`send ${count} from ${port} to ${to}`);
     },
+    ...(classes ? { classes } : {}),
   };
   return { clock, steps, puncher: new Puncher(deps) };
 }
@@ -112,4 +114,20 @@ test('server: refuses cheaply (no socket, no STUN) unless both are EIM; otherwis
 
   const bad = await eim.puncher.answer({ ...req, msg: { ...req.msg, endpoint: '127.0.0.1:1195' } }, server);
   t.deepEqual(bad, { kind: 'tunnel-refuse', reason: 'unsupported', natClass: 'eim' });
+});
+
+test("a class the registry reported picks the way from the first attempt; the peer's own word since overrides it", async (t) => {
+  const classes = new PeerNatClasses();
+  const { clock, puncher } = setup('eim', async () => reply({ kind: 'punch-accept', endpoint: '203.0.113.9:1196', natClass: 'eim' }), classes);
+  const lastSeen = clock.nowMs() - 5_000;
+  classes.fromRegistry(PEER, 'public', lastSeen);
+  t.is(puncher.peerClass(PEER), 'public');
+  t.is(puncher.pairing(PEER), 'direct', 'an ordinary tunnel-request, no first attempt wasted');
+  classes.fromRegistry(PEER, 'eim', lastSeen);
+  t.is(puncher.pairing(PEER), 'punch', 'straight to hole punching');
+  // The peer answers a punch (it is eim now); an older registry copy cannot undo that.
+  t.true((await puncher.punch(PEER, 1195, new AbortController().signal)).ok);
+  classes.fromRegistry(PEER, 'public', lastSeen + 1_000);
+  t.is(puncher.peerClass(PEER), 'eim');
+  t.is(puncher.pairing(PEER), 'punch');
 });

@@ -1,6 +1,10 @@
-// Bootstrap peers into the peer DB: ourselves left out, unusable addresses skipped and counted.
+// Bootstrap peers into the peer DB: ourselves left out, unusable addresses skipped and counted;
+// their NAT classes into the record hole punching reads.
 import test from 'ava';
-import { addBootstrapPeers } from '../../../daemon/node/bootstrap-peers.js';
+import { Puncher } from '../../../daemon/nat/punch-session.js';
+import { addBootstrapPeers, bootstrapPeersArrived, peerNatClasses } from '../../../daemon/node/bootstrap-peers.js';
+import type { RunningParts } from '../../../daemon/node/parts.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
 
 test('addresses no peer could use are left out and counted; the peer is kept with the rest', (t) => {
   const stored: Array<{ prefix: string; addresses: string[] }> = [];
@@ -30,4 +34,32 @@ test('addresses no peer could use are left out and counted; the peer is kept wit
     'peer fd5e:1:0:1::/64 learned from the registry (10.0.0.1:1194, [2001:db8::1]:1194)',
     'peer fd5e:1:0:2::/64 learned from the registry (no usable address)',
   ]);
+});
+
+test('an answer before hole punching is wired seeds the classes the puncher reads later; ours is not taken', (t) => {
+  const SELF = 'fd5e:1:0:ff::/64';
+  const seen = new Date(1_800_000_000_000).toISOString();
+  const p: RunningParts = {
+    identity: { cert: { prefix: SELF } } as never,
+    peerDb: { upsertPeer: () => ({ created: false, revived: false, evicted: [] }) } as never,
+  };
+  bootstrapPeersArrived(
+    [
+      { prefix: 'fd5e:1:0:1::/64', addresses: ['198.51.100.1:1194'], last_seen: seen, nat_class: 'public' },
+      { prefix: 'fd5e:1:0:2::/64', addresses: ['198.51.100.2:1194'], last_seen: seen, nat_class: 'upnp' },
+      { prefix: 'fd5e:1:0:3::/64', addresses: ['198.51.100.3:1194'], last_seen: seen },
+      { prefix: SELF, addresses: ['198.51.100.9:1194'], last_seen: seen, nat_class: 'eim' },
+    ],
+    p,
+    { nowMs: 0, events: { add: () => undefined as never }, log: { warn: () => undefined } },
+  );
+  t.is(p.peerClasses, peerNatClasses(p), 'made once, then the same record');
+  const puncher = new Puncher({
+    clock: new FakeClock(), log: { info: () => undefined, debug: () => undefined }, selfClass: () => 'eim',
+    overlayAddress: () => { throw new Error('not used'); }, request: () => { throw new Error('not used'); },
+    mappedEndpoint: () => { throw new Error('not used'); }, sendFrom: () => { throw new Error('not used'); },
+    classes: peerNatClasses(p),
+  });
+  t.deepEqual(['1', '2', '3', 'ff'].map((i) => puncher.peerClass(`fd5e:1:0:${i}::/64`)), ['public', 'upnp', undefined, undefined]);
+  t.is(puncher.pairing('fd5e:1:0:1::/64'), 'direct');
 });

@@ -31,6 +31,64 @@ for (const r of rows) {
   });
 }
 
+// Crossed requests by NAT class: the end that can take tunnels (public, upnp) becomes the server.
+const ANSWER = { accept: { kind: 'accept' }, replace: { kind: 'accept', replace: { reason: 'crossed with an incoming tunnel request', quiet: true } }, refuse: { kind: 'refuse', reason: 'duplicate' } } as const;
+const classRows: Array<{ name: string; c: Partial<TunnelRequestContext>; want: ReturnType<typeof answerTunnelRequest> }> = [
+  // The tie-break would make us (higher prefix) the server end: behind a NAT we keep our request instead.
+  { name: 'we are eim, the public peer asks while we ask it: ours stays', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'public' }, want: ANSWER.refuse },
+  { name: 'we are apdm, a upnp peer asks while our tunnel to it comes up: ours stays', c: { ownPrefix: HIGH, peer: LOW, existing: { direction: 'outgoing', state: 'connecting' }, selfClass: 'apdm', peerClass: 'upnp' }, want: ANSWER.refuse },
+  // The tie-break would keep our attempt (lower prefix): we can take tunnels, the NATed peer cannot, so we serve.
+  { name: 'we are public, an eim peer asks while we ask it: accepted', c: { opening: true, selfClass: 'public', peerClass: 'eim' }, want: ANSWER.accept },
+  { name: 'we are upnp, an apdm peer asks while our tunnel to it comes up: ours goes', c: { existing: { direction: 'outgoing', state: 'connecting' }, selfClass: 'upnp', peerClass: 'apdm' }, want: ANSWER.replace },
+  // Both can take tunnels, neither can, or a class is not known: the prefix decides as before.
+  { name: 'both public: the lower prefix keeps its request', c: { opening: true, selfClass: 'public', peerClass: 'upnp' }, want: ANSWER.refuse },
+  { name: 'both public, the peer lower: accepted', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'public', peerClass: 'public' }, want: ANSWER.accept },
+  { name: 'both eim (a punch crossing a punch): the lower prefix keeps its request', c: { opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.refuse },
+  { name: 'both eim, the peer lower: accepted', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.accept },
+  { name: 'we are eim, the peer of unknown class: prefix', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim' }, want: ANSWER.accept },
+  { name: "we don't know our class, the peer public: prefix", c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: null, peerClass: 'public' }, want: ANSWER.accept },
+  { name: "our class 'unknown', the peer eim: prefix", c: { opening: true, selfClass: 'unknown', peerClass: 'eim' }, want: ANSWER.refuse },
+  // Not crossed: never refused by class (a manual port forward is classified eim too).
+  { name: 'we are eim, a public peer asks and we are not asking it: accepted', c: { ownPrefix: HIGH, peer: LOW, selfClass: 'eim', peerClass: 'public' }, want: ANSWER.accept },
+  { name: 'we are apdm, an eim peer asks: accepted', c: { selfClass: 'apdm', peerClass: 'eim' }, want: ANSWER.accept },
+  // Whatever the classes: our tunnel up is kept, a peer re-asking for the one we serve replaces it, a full node is full.
+  { name: 'we are public, our tunnel to the eim peer is up: duplicate', c: { existing: { direction: 'outgoing', state: 'up' }, selfClass: 'public', peerClass: 'eim' }, want: ANSWER.refuse },
+  { name: 'we are public, the crossed eim peer asks but we are full', c: { opening: true, selfClass: 'public', peerClass: 'eim', incoming: 2 }, want: { kind: 'refuse', reason: 'full' } },
+];
+
+for (const r of classRows) {
+  test(`tunnel request by class: ${r.name}`, (t) => {
+    t.deepEqual(answerTunnelRequest({ ...base, ...r.c }), r.want);
+  });
+}
+
+test('crossed requests: whenever both ends know both classes, exactly one end accepts', (t) => {
+  const classes = ['public', 'upnp', 'eim', 'apdm', 'unknown', null] as const;
+  const crossings = [{ opening: true }, { existing: { direction: 'outgoing', state: 'connecting' } }] as const;
+  for (const a of classes) {
+    for (const b of classes) {
+      for (const ca of crossings) {
+        for (const cb of crossings) {
+          const atA = answerTunnelRequest({ ...base, ...ca, ownPrefix: LOW, peer: HIGH, selfClass: a, peerClass: b });
+          const atB = answerTunnelRequest({ ...base, ...cb, ownPrefix: HIGH, peer: LOW, selfClass: b, peerClass: a });
+          const accepted = [atA, atB].filter((x) => x.kind === 'accept').length;
+          t.is(accepted, 1, `low ${a}, high ${b}`);
+          // The accepting end is the one that can take tunnels, when exactly one can and the other is behind a NAT.
+          const serverA = atA.kind === 'accept';
+          if ((a === 'public' || a === 'upnp') && (b === 'eim' || b === 'apdm')) t.true(serverA, `low ${a} serves high ${b}`);
+          if ((b === 'public' || b === 'upnp') && (a === 'eim' || a === 'apdm')) t.false(serverA, `high ${b} serves low ${a}`);
+        }
+      }
+    }
+  }
+});
+
+test('crossed, only the NATed end knows both classes and it holds the higher prefix: both refuse (no tunnel that cannot come up)', (t) => {
+  const atPublic = answerTunnelRequest({ ...base, opening: true, selfClass: 'public' });
+  const atNated = answerTunnelRequest({ ...base, ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'public' });
+  t.deepEqual([atPublic, atNated], [ANSWER.refuse, ANSWER.refuse]);
+});
+
 test('the server port is the first of the range that is unused and binds', async (t) => {
   const asked: number[] = [];
   const isFree = async (p: number) => {

@@ -1,0 +1,60 @@
+// Crossed tunnel requests in the manager: the NAT classes hole punching knows
+// (its own, the peer's from punch messages or the registry) decide which end
+// becomes the server, so a node behind a NAT without UPnP stays the client.
+import test from 'ava';
+import type { NatClass } from '../../../daemon/nat/classify.js';
+import { managerFixture, peerPrefix } from './manager-fixture.js';
+
+const LOWER = peerPrefix(0); // below the fixture's own prefix fd00:1:0:1::/64
+const HIGHER = peerPrefix(2);
+
+function puncher(self: NatClass, peers: Record<string, NatClass>) {
+  return {
+    pairing: () => 'direct' as const,
+    behindNat: () => self === 'eim' || self === 'apdm',
+    selfClass: () => self,
+    peerClass: (peer: string) => peers[peer],
+    punch: async () => ({ ok: false as const, reason: 'not used' }),
+  };
+}
+
+test('behind a NAT, a crossed request from a public peer is refused and our own request goes on; unknown class: the prefix decides', async (t) => {
+  for (const known of [true, false]) {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const s = managerFixture({ peers: [[LOWER, '10.0.0.10:1194']], requestGate: () => gate });
+    s.manager.setPuncher(puncher('eim', known ? { [LOWER]: 'public' } : {}));
+    const ours = s.manager.open(LOWER);
+    await s.clock.advance(0);
+    const answer = await s.tunnelRequest(LOWER);
+    release();
+    const opened = await ours;
+    if (known) {
+      t.deepEqual(answer, { kind: 'tunnel-refuse', reason: 'duplicate' });
+      t.true(opened);
+      t.is(s.manager.get(LOWER)?.direction, 'outgoing', 'we are the client end');
+    } else {
+      t.deepEqual(answer, { kind: 'tunnel-accept', port: 1195 }, 'the lower prefix keeps its request: we serve');
+      t.false(opened);
+      t.is(s.manager.get(LOWER)?.direction, 'incoming');
+    }
+  }
+});
+
+test('public, a crossed request from a NATed peer replaces our own tunnel that is not up yet; unknown class: ours stays', async (t) => {
+  for (const known of [true, false]) {
+    const s = managerFixture();
+    s.manager.setPuncher(puncher('public', known ? { [HIGHER]: 'eim' } : {}));
+    t.true(await s.manager.open(HIGHER));
+    t.is(s.manager.get(HIGHER)?.state, 'connecting');
+    const answer = await s.tunnelRequest(HIGHER);
+    if (known) {
+      t.deepEqual(answer, { kind: 'tunnel-accept', port: 1195 });
+      t.true(s.stopped.includes(`openvpn to ${HIGHER}`), 'our client end gave way');
+      t.is(s.manager.get(HIGHER)?.direction, 'incoming', 'we are the server end');
+    } else {
+      t.deepEqual(answer, { kind: 'tunnel-refuse', reason: 'duplicate' });
+      t.is(s.manager.get(HIGHER)?.direction, 'outgoing');
+    }
+  }
+});

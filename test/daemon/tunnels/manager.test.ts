@@ -156,9 +156,11 @@ test('planRound opens towards a known peer when below client_count', async (t) =
 /** A puncher for a node behind an EIM NAT that knows no peer's class: records the punches it is asked for. */
 function fakePuncher(behindNat: boolean) {
   const punched: string[] = [];
-  return {
+  const self = {
     punched,
-    pairing: () => 'unknown' as const,
+    /** What pairing() answers (a punch message may change it while a request waits). */
+    now: 'unknown' as 'unknown' | 'punch' | 'impossible' | 'direct',
+    pairing: () => self.now,
     behindNat: () => behindNat,
     selfClass: () => (behindNat ? 'eim' as const : 'public' as const),
     peerClass: () => undefined,
@@ -167,6 +169,7 @@ function fakePuncher(behindNat: boolean) {
       return { ok: false as const, reason: 'hole punch timed out (20 s)' };
     },
   };
+  return self;
 }
 
 test('behind a NAT, a direct tunnel the peer accepted but our client end never reached makes the next attempt punch, once', async (t) => {
@@ -206,4 +209,23 @@ test('not behind a NAT, a direct tunnel that never came up is asked for again: t
   t.true(await s.manager.open(B));
   t.deepEqual(puncher.punched, [], 'a public node has nothing to punch');
   t.is(s.peerproto.requests.length, 2);
+});
+
+test('a request left unanswered punches by the pairing known at its end: not when a punch message said meanwhile that no tunnel can work', async (t) => {
+  const s = setup();
+  const puncher = fakePuncher(true);
+  s.manager.setPuncher(puncher);
+  s.peerproto.answer = () => {
+    puncher.now = 'impossible'; // the peer's punch request, refused, told its class while ours waited
+    return new PeerProtoError('RN_PEERPROTO_TIMEOUT', 'no reply');
+  };
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, []);
+  t.is(s.peers.getPeer(B)?.failures, 0, 'not a failure of the peer');
+  s.peerproto.answer = () => {
+    puncher.now = 'unknown';
+    return new PeerProtoError('RN_PEERPROTO_TIMEOUT', 'no reply');
+  };
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [B], 'still unknown: punching learns the class');
 });

@@ -13,6 +13,7 @@ import type { Clock } from '../sys/clock.js';
 import type { ExternalAddress, UpnpMappingsOptions } from '../upnp/mapper.js';
 import { describeAttempts, type ReachStatus } from '../upnp/reach.js';
 import { startReachVerifier, type ReachPeer } from '../upnp/reach-node.js';
+import { tunnelPortForPeer } from '../upnp/tunnel-port.js';
 
 /** What this needs of UpnpMappings. */
 export interface Mappings {
@@ -74,6 +75,16 @@ export class NodeUpnp {
       case 'probing': return `the UPnP gateway maps ${s.endpoint}; not announced until a probe from ${s.peer} arrives`;
       case 'unreachable': return `the UPnP gateway maps ${s.endpoint} but probes sent there never arrived (${describeAttempts(s.attempts)}): not announced`;
     }
+  }
+
+  /**
+   * The port a peer whose tunnel-request came from `fromHost` must connect to for our server end
+   * on `port`: after a conflict the gateway forwards another external port (upnp/tunnel-port.ts).
+   */
+  tunnelPortFor(port: number, fromHost: string, localCidrs: readonly (string | null)[]): number {
+    const answered = tunnelPortForPeer({ port, fromHost, mapped: this.mapped, localCidrs });
+    if (answered !== port) this.deps.log.debug({ port, externalPort: answered, from: fromHost }, 'tunnel port answered as its UPnP external port');
+    return answered;
   }
 
   /** Starts the mappings after `delayMs` when the slice enables them. */

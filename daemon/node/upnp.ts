@@ -155,20 +155,23 @@ export class NodeUpnp {
     const events = this.deps.reach!.events;
     if (s.state === 'verified') {
       health.clear(UPNP_UNREACHABLE_ITEM);
-      events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
+      // A passed re-check changes nothing a user sees: the log has it, the event list does not.
+      if (s.confirmations > 0) log.debug({ endpoint: s.endpoint, by: s.by, tookMs: s.tookMs, confirmations: s.confirmations }, 'upnp mapping still reachable');
+      else events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
     } else if (s.state === 'unreachable') {
       const why = describeAttempts(s.attempts);
       const next = new Date(s.nextCheckAtMs).toISOString();
+      const lost = s.verifiedAtMs === undefined ? '' : `; it was verified at ${new Date(s.verifiedAtMs).toISOString()}, a re-check failed`;
       health.raise({
         code: UPNP_UNREACHABLE_ITEM,
         title: 'UPnP mapping unreachable',
         severity: 'warning',
         text:
-          `the UPnP gateway maps ${s.endpoint} to this node, but probes sent there never arrived (${why}): ` +
+          `the UPnP gateway maps ${s.endpoint} to this node, but probes sent there never arrived (${why}${lost}): ` +
           "the router maps the port but drops what arrives. Forward it by hand or check the router's firewall. " +
           `Until then the mapping is not announced and the node counts as behind NAT; checked again at ${next}.`,
       });
-      events.add('daemon', `UPnP mapping ${s.endpoint} unreachable: ${why}; not announced, checked again at ${next}`);
+      events.add('daemon', `UPnP mapping ${s.endpoint} ${lost ? 'no longer reachable, withdrawn' : 'unreachable'}: ${why}${lost}; not announced, checked again at ${next}`);
     } else if (s.state === 'idle') {
       health.clear(UPNP_UNREACHABLE_ITEM);
     } else {

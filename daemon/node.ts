@@ -164,6 +164,7 @@ export class Node implements ControlBackend {
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),
       requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
+      tunnelPortFor: (port, from) => (p.upnp && p.addresses ? p.upnp.tunnelPortFor(port, from.host, p.addresses.localAddresses().map((a) => a.cidr)) : port),
     }));
     manager.start();
 

@@ -13,6 +13,7 @@ import type { Clock } from '../sys/clock.js';
 import type { ExternalAddress, UpnpMappingsOptions } from '../upnp/mapper.js';
 import { describeAttempts, type ReachStatus } from '../upnp/reach.js';
 import { startReachVerifier, type ReachPeer } from '../upnp/reach-node.js';
+import { tunnelPortForPeer } from '../upnp/tunnel-port.js';
 
 /** What this needs of UpnpMappings. */
 export interface Mappings {
@@ -74,6 +75,16 @@ export class NodeUpnp {
       case 'probing': return `the UPnP gateway maps ${s.endpoint}; not announced until a probe from ${s.peer} arrives`;
       case 'unreachable': return `the UPnP gateway maps ${s.endpoint} but probes sent there never arrived (${describeAttempts(s.attempts)}): not announced`;
     }
+  }
+
+  /**
+   * The port a peer whose tunnel-request came from `fromHost` must connect to for our server end
+   * on `port`: after a conflict the gateway forwards another external port (upnp/tunnel-port.ts).
+   */
+  tunnelPortFor(port: number, fromHost: string, localCidrs: readonly (string | null)[]): number {
+    const answered = tunnelPortForPeer({ port, fromHost, mapped: this.mapped, localCidrs });
+    if (answered !== port) this.deps.log.debug({ port, externalPort: answered, from: fromHost }, 'tunnel port answered as its UPnP external port');
+    return answered;
   }
 
   /** Starts the mappings after `delayMs` when the slice enables them. */
@@ -144,20 +155,23 @@ export class NodeUpnp {
     const events = this.deps.reach!.events;
     if (s.state === 'verified') {
       health.clear(UPNP_UNREACHABLE_ITEM);
-      events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
+      // A passed re-check changes nothing a user sees: the log has it, the event list does not.
+      if (s.confirmations > 0) log.debug({ endpoint: s.endpoint, by: s.by, tookMs: s.tookMs, confirmations: s.confirmations }, 'upnp mapping still reachable');
+      else events.add('daemon', `UPnP mapping ${s.endpoint} verified by ${s.by} (its probe arrived in ${s.tookMs} ms): announced`, s.by);
     } else if (s.state === 'unreachable') {
       const why = describeAttempts(s.attempts);
       const next = new Date(s.nextCheckAtMs).toISOString();
+      const lost = s.verifiedAtMs === undefined ? '' : `; it was verified at ${new Date(s.verifiedAtMs).toISOString()}, a re-check failed`;
       health.raise({
         code: UPNP_UNREACHABLE_ITEM,
         title: 'UPnP mapping unreachable',
         severity: 'warning',
         text:
-          `the UPnP gateway maps ${s.endpoint} to this node, but probes sent there never arrived (${why}): ` +
+          `the UPnP gateway maps ${s.endpoint} to this node, but probes sent there never arrived (${why}${lost}): ` +
           "the router maps the port but drops what arrives. Forward it by hand or check the router's firewall. " +
           `Until then the mapping is not announced and the node counts as behind NAT; checked again at ${next}.`,
       });
-      events.add('daemon', `UPnP mapping ${s.endpoint} unreachable: ${why}; not announced, checked again at ${next}`);
+      events.add('daemon', `UPnP mapping ${s.endpoint} ${lost ? 'no longer reachable, withdrawn' : 'unreachable'}: ${why}${lost}; not announced, checked again at ${next}`);
     } else if (s.state === 'idle') {
       health.clear(UPNP_UNREACHABLE_ITEM);
     } else {

@@ -1,7 +1,7 @@
 // What the tunnel manager needs of the rest of the daemon: its options and the
 // narrow interfaces of its dependencies (node.ts adapts the real parts to them).
 import type { Logger } from 'pino';
-import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
+import type { Incoming, PeerAddress, PeerSource } from '../peerproto/protocol.js';
 import type { MessageOf, PeerMessage } from '../../wire/messages.js';
 import type { PeerRecord } from '../peers/peer-db.js';
 import type { SupervisorEvent } from '../supervisor/supervisor.js';
@@ -126,6 +126,12 @@ export interface TunnelManagerDeps {
   replanSoon?: () => void;
   /** A tunnel came up: ask the peer's babeld for its routes now (route-request.ts). */
   requestRoutes?: (ifName: string, peer: string) => void;
+  /**
+   * The port a tunnel-accept names for our server end on `port`, given where the request came
+   * from: the UPnP-mapped external port when the request crossed our router (upnp/tunnel-port.ts).
+   * Default: `port`.
+   */
+  tunnelPortFor?: (port: number, from: PeerSource) => number;
 }
 
 export interface PlanContext {

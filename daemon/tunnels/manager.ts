@@ -435,7 +435,8 @@ export class TunnelManager {
       ...(punched ? { upText: eventText.linkPunched(peer, punched.local, punched.remote) } : {}),
       end: { role: 'server', peer, ifName: this.deps.ifNameFor(peer), localPort: port },
     });
-    return punched ? { kind: 'punch-accept', endpoint: punched.local, natClass: 'eim' } : { kind: 'tunnel-accept', port };
+    // Behind a UPnP router the peer may have to connect to another (external) port than ours.
+    return punched ? { kind: 'punch-accept', endpoint: punched.local, natClass: 'eim' } : { kind: 'tunnel-accept', port: this.deps.tunnelPortFor?.(port, from) ?? port };
   }
 
   private learnPeer(from: PeerSource): void {

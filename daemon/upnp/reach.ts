@@ -17,6 +17,11 @@
 // After `peersPerRound` failed probes (or every candidate asked, at least one
 // failed), the mapping is unreachable: asked again later, with a doubling,
 // jittered, capped delay. No candidate at all is not a failure: look again soon.
+// A verified mapping is checked again every recheckMs (jittered): a router can
+// start dropping a forward it once delivered (a firewall change, a reboot into
+// another configuration). The re-check runs quietly (the mapping stays verified
+// and announced meanwhile); only a round whose probes failed makes it
+// unreachable, which withdraws it and starts the retry backoff from the start.
 import type { Clock } from '../sys/clock.js';
 import type { ReachOutcome } from '../../wire/messages.js';
 
@@ -39,6 +44,8 @@ export interface ReachTimings {
   /** Unreachable: check again after this, doubled per failed round up to retryMaxMs, ±20 %. */
   retryMinMs: number;
   retryMaxMs: number;
+  /** A verified mapping is checked again after this, ±20 %. */
+  recheckMs: number;
 }
 
 export const DEFAULT_REACH_TIMINGS: ReachTimings = {
@@ -47,6 +54,7 @@ export const DEFAULT_REACH_TIMINGS: ReachTimings = {
   noPeerRetryMs: 10_000,
   retryMinMs: 60_000,
   retryMaxMs: 30 * 60_000,
+  recheckMs: 30 * 60_000,
 };
 
 /** What one asked peer did. */
@@ -60,8 +68,10 @@ export type ReachStatus =
   | { state: 'idle' }
   | { state: 'waiting'; endpoint: string; why: string }
   | { state: 'probing'; endpoint: string; peer: string; sinceMs: number }
-  | { state: 'verified'; endpoint: string; by: string; atMs: number; tookMs: number }
-  | { state: 'unreachable'; endpoint: string; attempts: ReachAttempt[]; failedRounds: number; nextCheckAtMs: number };
+  /** `confirmations`: re-checks passed since it was first verified (0: this is the first verification). */
+  | { state: 'verified'; endpoint: string; by: string; atMs: number; tookMs: number; confirmations: number; nextCheckAtMs: number }
+  /** `verifiedAtMs`: when this endpoint was last verified, if it ever was (it failed a re-check since). */
+  | { state: 'unreachable'; endpoint: string; attempts: ReachAttempt[]; failedRounds: number; nextCheckAtMs: number; verifiedAtMs?: number };
 
 export interface ReachVerifierDeps<C extends ReachCandidate> {
   clock: Clock;
@@ -85,6 +95,8 @@ export class ReachVerifier<C extends ReachCandidate> {
   /** The probe we wait for: its nonce and what to call when it comes. */
   private awaited: { nonce: Buffer; arrived: () => void } | undefined;
   private failedRounds = 0;
+  /** When the endpoint being checked was last verified (a failed re-check says so until it passes again). */
+  private verifiedAtMs: number | undefined;
 
   constructor(private readonly deps: ReachVerifierDeps<C>) {
     this.timings = deps.timings ?? DEFAULT_REACH_TIMINGS;
@@ -104,6 +116,7 @@ export class ReachVerifier<C extends ReachCandidate> {
     if (endpoint === now) return;
     this.cancel();
     this.failedRounds = 0;
+    this.verifiedAtMs = undefined;
     if (endpoint === undefined) return this.set({ state: 'idle' });
     this.start(endpoint);
   }
@@ -138,18 +151,36 @@ export class ReachVerifier<C extends ReachCandidate> {
 
   private async loop(endpoint: string, signal: AbortSignal): Promise<void> {
     for (;;) {
-      const verdict = await this.round(endpoint, signal);
-      if (verdict === 'verified') return;
+      const was = this.current.state === 'verified' && this.current.endpoint === endpoint ? this.current : undefined;
+      const verdict = await this.round(endpoint, signal, was !== undefined);
+      const nowMs = this.deps.clock.nowMs();
+      if (!Array.isArray(verdict)) {
+        this.failedRounds = 0;
+        const delayMs = this.jittered(this.timings.recheckMs);
+        const confirmations = was ? was.confirmations + 1 : 0;
+        this.verifiedAtMs = nowMs;
+        this.set({ state: 'verified', endpoint, by: verdict.by, atMs: nowMs, tookMs: verdict.tookMs, confirmations, nextCheckAtMs: nowMs + delayMs });
+        await this.deps.clock.sleep(delayMs, { signal });
+        continue;
+      }
       this.failedRounds++;
-      const base = Math.min(this.timings.retryMaxMs, this.timings.retryMinMs * 2 ** Math.min(this.failedRounds - 1, 20));
-      const delayMs = Math.round(base * (0.8 + 0.4 * this.deps.random()));
-      this.set({ state: 'unreachable', endpoint, attempts: verdict, failedRounds: this.failedRounds, nextCheckAtMs: this.deps.clock.nowMs() + delayMs });
+      const delayMs = this.jittered(Math.min(this.timings.retryMaxMs, this.timings.retryMinMs * 2 ** Math.min(this.failedRounds - 1, 20)));
+      const lost = this.verifiedAtMs === undefined ? {} : { verifiedAtMs: this.verifiedAtMs };
+      this.set({ state: 'unreachable', endpoint, attempts: verdict, failedRounds: this.failedRounds, nextCheckAtMs: nowMs + delayMs, ...lost });
       await this.deps.clock.sleep(delayMs, { signal });
     }
   }
 
-  /** One round: 'verified', or the attempts that ended it without. */
-  private async round(endpoint: string, signal: AbortSignal): Promise<'verified' | ReachAttempt[]> {
+  /** `ms` ±20 %. */
+  private jittered(ms: number): number {
+    return Math.round(ms * (0.8 + 0.4 * this.deps.random()));
+  }
+
+  /**
+   * One round: the peer whose probe arrived, or the attempts that ended it without. `quiet`
+   * (a re-check of a verified mapping): no 'waiting' or 'probing' status, so it stays announced.
+   */
+  private async round(endpoint: string, signal: AbortSignal, quiet: boolean): Promise<{ by: string; tookMs: number } | ReachAttempt[]> {
     const attempts: ReachAttempt[] = [];
     const asked = new Set<string>();
     let failed = 0;
@@ -159,24 +190,24 @@ export class ReachVerifier<C extends ReachCandidate> {
         if (failed > 0) break;
         // Nobody could help (no peer yet, or all refused): not evidence against the mapping.
         const why = attempts.length === 0 ? 'no live peer to probe it yet' : `no peer could probe it (${describeAttempts(attempts)})`;
-        this.set({ state: 'waiting', endpoint, why });
+        if (!quiet) this.set({ state: 'waiting', endpoint, why });
         await this.deps.clock.sleep(this.timings.noPeerRetryMs, { signal });
         asked.clear();
         attempts.length = 0;
         continue;
       }
       asked.add(keyOf(peer));
+      const sinceMs = this.deps.clock.nowMs();
+      if (!quiet) this.set({ state: 'probing', endpoint, peer: peer.prefix, sinceMs });
       const result = await this.probe(peer, endpoint, signal);
       attempts.push({ peer: peer.prefix, result });
-      if (result === 'arrived') return 'verified';
+      if (result === 'arrived') return { by: peer.prefix, tookMs: this.deps.clock.nowMs() - sinceMs };
       if (result === 'not-arrived') failed++;
     }
     return attempts;
   }
 
   private async probe(peer: C, endpoint: string, signal: AbortSignal): Promise<ReachAttempt['result']> {
-    const sinceMs = this.deps.clock.nowMs();
-    this.set({ state: 'probing', endpoint, peer: peer.prefix, sinceMs });
     const nonce = this.deps.nonce();
     let arrived = false;
     let wake: () => void = () => {};
@@ -188,20 +219,16 @@ export class ReachVerifier<C extends ReachCandidate> {
         wake();
       },
     };
-    const verified = (): 'arrived' => {
-      this.set({ state: 'verified', endpoint, by: peer.prefix, atMs: this.deps.clock.nowMs(), tookMs: this.deps.clock.nowMs() - sinceMs });
-      return 'arrived';
-    };
     let outcome: ReachOutcome;
     try {
       outcome = await this.deps.ask(peer, endpoint, nonce, signal);
     } catch (err) {
       if (signal.aborted) throw err;
-      if (arrived) return verified();
+      if (arrived) return 'arrived';
       this.awaited = undefined;
       return 'no-reply';
     }
-    if (arrived) return verified();
+    if (arrived) return 'arrived';
     if (outcome !== 'sent') {
       this.awaited = undefined;
       return outcome;
@@ -220,7 +247,7 @@ export class ReachVerifier<C extends ReachCandidate> {
     }
     if (signal.aborted) throw signal.reason;
     if (this.awaited?.nonce === nonce) this.awaited = undefined;
-    return arrived ? verified() : 'not-arrived';
+    return arrived ? 'arrived' : 'not-arrived';
   }
 
   private set(status: ReachStatus): void {

@@ -105,3 +105,24 @@ test('a probe that came over the overlay (IPv6) did not cross the mapping and ve
   t.is(upnp.reachStatus().state, 'unreachable');
   await upnp.stop();
 });
+
+test('a verified mapping whose re-check fails is withdrawn: the announcer hears none, RN_UPNP_UNREACHABLE says it was verified before', async (t) => {
+  const opts = { delivers: true };
+  const { clock, announced, upnp, health, events, requests } = setup(opts);
+  await upnp.reconfigure(slice, { signal: new AbortController().signal });
+  await clock.advance(1_000);
+  t.deepEqual(announced, [MAPPED]);
+  // A passed re-check (30 min ±20 %) keeps it announced and adds no event.
+  await clock.advance(37 * 60_000);
+  t.is(requests.length, 2);
+  t.deepEqual(announced, [MAPPED]);
+  t.is(events.list().filter((e) => /UPnP mapping/.test(e.text)).length, 1);
+  // The router starts dropping what arrives on the mapping: the next re-check withdraws it.
+  opts.delivers = false;
+  await clock.advance(37 * 60_000);
+  t.deepEqual(announced, [MAPPED, undefined]);
+  const item = health.list().find((i) => i.code === UPNP_UNREACHABLE_ITEM);
+  t.regex(item?.text ?? '', /probes sent there never arrived \(fd5e:1:2:a::\/64 sent a probe, nothing arrived; it was verified at [0-9T:.-]+Z, a re-check failed\)/);
+  t.true(events.list().some((e) => /^UPnP mapping 198\.51\.100\.7:1194 no longer reachable, withdrawn: /.test(e.text)), JSON.stringify(events.list()));
+  await upnp.stop();
+});

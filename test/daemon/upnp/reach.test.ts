@@ -2,12 +2,13 @@
 // verified only when the nonce of the asked peer's probe comes back; probes that
 // never arrive from N peers make it unreachable (then checked again later, with a
 // growing delay); refusals and silence are no evidence; no peer means waiting.
+// A verified mapping is checked again later, quietly; a failed re-check withdraws it.
 import test from 'ava';
 import type { ReachOutcome } from '../../../wire/messages.js';
 import { describeAttempts, ReachVerifier, type ReachStatus, type ReachTimings } from '../../../daemon/upnp/reach.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
-const TIMINGS: ReachTimings = { arrivalTimeoutMs: 15_000, peersPerRound: 2, noPeerRetryMs: 10_000, retryMinMs: 60_000, retryMaxMs: 240_000 };
+const TIMINGS: ReachTimings = { arrivalTimeoutMs: 15_000, peersPerRound: 2, noPeerRetryMs: 10_000, retryMinMs: 60_000, retryMaxMs: 240_000, recheckMs: 1_800_000 };
 const EP = '198.51.100.7:1194';
 
 /** How each scripted peer behaves when asked. */
@@ -167,4 +168,69 @@ test('another endpoint starts over; no endpoint (mapping gone) is idle and stops
   await clock.advance(3_600_000);
   t.is(asked.length, 2);
   t.is(clock.pendingTimers(), 0);
+});
+
+test('a verified mapping is checked again after recheckMs (jittered), quietly: it stays verified and counts confirmations', async (t) => {
+  const { clock, verifier, statuses, times, asked } = setup({ 'fd5e::a/64': 'delivers' }, { random: 0 });
+  verifier.check(EP);
+  await clock.advance(1_000);
+  let s = verifier.status();
+  t.true(s.state === 'verified' && s.confirmations === 0);
+  if (s.state !== 'verified') return;
+  const recheckAt = s.nextCheckAtMs;
+  t.is(recheckAt - times.at(-1)!, 0.8 * TIMINGS.recheckMs, 'random 0 → −20 %');
+  await clock.advance(recheckAt - clock.nowMs() - 1);
+  t.is(asked.length, 1, 'not before the re-check is due');
+  await clock.advance(1_000);
+  t.is(asked.length, 2);
+  t.not(asked[1]!.nonce, asked[0]!.nonce, 'a fresh nonce');
+  s = verifier.status();
+  t.true(s.state === 'verified' && s.confirmations === 1 && s.atMs > recheckAt - 1, JSON.stringify(s));
+  // Two rounds, two more re-checks: the status went verified → verified → verified, never probing again.
+  await clock.advance(2 * TIMINGS.recheckMs);
+  t.is(asked.length, 4);
+  t.deepEqual(states(statuses), ['probing', 'verified', 'verified', 'verified', 'verified']);
+  s = verifier.status();
+  t.true(s.state === 'verified' && s.confirmations === 3, JSON.stringify(s));
+});
+
+test('a re-check whose probes no longer arrive makes the mapping unreachable (withdrawn), with backoff from the start and when it was last verified', async (t) => {
+  const peers: Record<string, Behaviour> = { 'fd5e::a/64': 'delivers', 'fd5e::b/64': 'delivers' };
+  const { clock, verifier, statuses, times } = setup(peers, { random: 0 });
+  verifier.check(EP);
+  await clock.advance(1_000);
+  const first = verifier.status();
+  if (first.state !== 'verified') return t.fail(first.state);
+  // The router starts dropping what arrives on the mapping.
+  peers['fd5e::a/64'] = 'drops';
+  peers['fd5e::b/64'] = 'drops';
+  await clock.advance(first.nextCheckAtMs - clock.nowMs() + 2 * (TIMINGS.arrivalTimeoutMs + 100));
+  const s = verifier.status();
+  t.is(s.state, 'unreachable');
+  if (s.state !== 'unreachable') return;
+  t.is(s.verifiedAtMs, first.atMs);
+  t.is(s.failedRounds, 1);
+  t.is(s.nextCheckAtMs - times.at(-1)!, 0.8 * TIMINGS.retryMinMs, 'the retry backoff starts at its minimum');
+  t.deepEqual(states(statuses), ['probing', 'verified', 'unreachable'], 'verified until the round failed, no probing in between');
+  // The router delivers again: verified anew on the next retry (a first verification again, so it is announced with an event).
+  peers['fd5e::a/64'] = 'delivers';
+  await clock.advance(s.nextCheckAtMs - clock.nowMs() + 1_000);
+  const again = verifier.status();
+  t.true(again.state === 'verified' && again.confirmations === 0, JSON.stringify(again));
+});
+
+test('a re-check with nobody to ask keeps the mapping verified and asks the first peer that shows up', async (t) => {
+  const { clock, verifier, statuses, asked, setCandidates } = setup({ 'fd5e::a/64': 'delivers' });
+  verifier.check(EP);
+  await clock.advance(1_000);
+  setCandidates([]);
+  await clock.advance(TIMINGS.recheckMs * 1.2 + 60_000);
+  t.is(verifier.status().state, 'verified');
+  t.false(states(statuses).includes('waiting'));
+  t.is(asked.length, 1);
+  setCandidates(['fd5e::a/64']);
+  await clock.advance(TIMINGS.noPeerRetryMs + 1_000);
+  t.is(asked.length, 2);
+  const s = verifier.status();
+  t.true(s.state === 'verified' && s.confirmations === 1);
 });

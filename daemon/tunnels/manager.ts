@@ -15,6 +15,7 @@ import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepD
 import type { PlanContext, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
 import type { TunnelPuncher } from '../nat/punch-session.js';
+import { localSendError } from '../peers/failure-blame.js';
 import { planTunnels, type OutgoingState, type PlanPeer, type TunnelPlan, type TunnelSnapshot } from './plan.js';
 import { tunnelScore, updateTrafficEwma, type TrafficEwma } from './score.js';
 import { stopController } from '../sys/abort.js';
@@ -288,8 +289,12 @@ export class TunnelManager {
           );
         } catch (err) {
           if (signal.aborted) return false;
-          lastThrown = err;
-          lastError = (err as { code?: string }).code === 'RN_PEERPROTO_TIMEOUT' ? `no answer to tunnel-request at ${text}` : errorText(err);
+          // The peer's silence at one address outweighs this host's failure to send to another
+          // (a private address we have no route to): the attempt is not blamed on this host.
+          if (lastThrown === undefined || localSendError(err) === undefined || localSendError(lastThrown) !== undefined) {
+            lastThrown = err;
+            lastError = (err as { code?: string }).code === 'RN_PEERPROTO_TIMEOUT' ? `no answer to tunnel-request at ${text}` : errorText(err);
+          }
           continue;
         }
         if (reply.msg.kind === 'tunnel-refuse') {

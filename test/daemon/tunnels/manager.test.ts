@@ -229,3 +229,17 @@ test('a request left unanswered punches by the pairing known at its end: not whe
   t.false(await s.manager.open(B));
   t.deepEqual(puncher.punched, [B], 'still unknown: punching learns the class');
 });
+
+test("the peer's silence at one address outweighs this host's failure to send to another: the attempt is not blamed on this host", async (t) => {
+  const s = setup();
+  s.peers.upsertPeer({ prefix: B, addresses: ['10.0.0.2:1194', '192.168.9.9:1194'], source: 'peer' }, s.clock.nowMs());
+  const unreachable = new PeerProtoError('RN_PEERPROTO_SEND', 'cannot send a peer message to 192.168.9.9:1194', { cause: Object.assign(new Error('send ENETUNREACH'), { code: 'ENETUNREACH' }) });
+  s.peerproto.answer = (to) => (to.host === '10.0.0.2' ? new PeerProtoError('RN_PEERPROTO_TIMEOUT', 'no reply') : unreachable);
+  t.false(await s.manager.open(B));
+  t.is(s.peers.getPeer(B)?.lastFailure, 'no answer to tunnel-request at 10.0.0.2:1194');
+  // Only local failures: that is what is reported.
+  s.peerproto.answer = () => unreachable;
+  await s.clock.advance(120_000);
+  t.false(await s.manager.open(B));
+  t.is(s.peers.getPeer(B)?.lastFailure, 'RN_PEERPROTO_SEND');
+});

@@ -9,12 +9,12 @@
 //    the kernel instead of the new one's (a 16-node chaos run lost pairs for minutes
 //    that way). Here the dead babeld's route to a is made a dead end (via lo) while it
 //    is frozen, then it is killed: b must reach a again.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { dirname, join } from 'node:path';
 import { BabelClient } from '../../../daemon/babel/client.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { waitFor } from '../../fixtures/wait.js';
-import { nodeCli, pings, runOk, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
+import { nodeCli, pings, runOk, startNetwork, tunnelUp, type NodeLab, type RunningNode } from './netlab.js';
 
 /** One answer of the node's babeld: its router-id and the ids of its installed routes by prefix. */
 async function babelView(n: RunningNode): Promise<{ id: string; installed: Map<string, string> }> {
@@ -30,22 +30,35 @@ async function babelView(n: RunningNode): Promise<{ id: string; installed: Map<s
   }
 }
 
-test.serial('a babeld killed with SIGKILL is started again under a new router-id, and its routes are taken at once', async (t) => {
+/** Two nodes, a–b tunnel up, both ways pinging; b's babeld PID. */
+async function pairUp(t: ExecutionContext) {
   const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
   await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 60_000 });
+  const pid = (await nodeCli(lab, b, 'status')).babeld.pid as number;
+  if (typeof pid !== 'number') throw new Error("b's status names no babeld PID");
+  return { lab, a, b, pid };
+}
+
+/** Resolves once the node's supervisor runs a babeld other than `pid`. */
+function restarted(lab: NodeLab, n: RunningNode, pid: number): Promise<true> {
+  return waitFor(async () => {
+    const status = await nodeCli(lab, n, 'status');
+    if (status.babeld.pid === pid || !status.babeld.running) throw new Error(`babeld not restarted yet (pid ${status.babeld.pid})`);
+    return true as const;
+  }, { what: `${n.host.name}'s babeld started again`, timeoutMs: 60_000 });
+}
+
+test.serial('a babeld killed with SIGKILL is started again under a new router-id, and its routes are taken at once', async (t) => {
+  const { lab, a, b, pid } = await pairUp(t);
   const before = await babelView(b);
   t.is((await babelView(a)).installed.get(b.prefix), before.id, "a's route to b's prefix comes from b's babeld");
-  const pid = (await nodeCli(lab, b, 'status')).babeld.pid as number;
-  t.is(typeof pid, 'number');
   process.kill(pid, 'SIGKILL');
-  const after = await waitFor(async () => {
-    const status = await nodeCli(lab, b, 'status');
-    if (status.babeld.pid === pid || !status.babeld.running) throw new Error(`babeld not restarted yet (pid ${status.babeld.pid})`);
-    return babelView(b);
-  }, { what: "b's babeld started again", timeoutMs: 60_000 });
+  await restarted(lab, b, pid);
+  const after = await waitFor(() => babelView(b), { what: "b's new babeld to answer", timeoutMs: 60_000 });
   t.not(after.id, before.id, 'a new router-id');
   await waitFor(async () => {
     const via = (await babelView(a)).installed.get(b.prefix);
@@ -57,12 +70,7 @@ test.serial('a babeld killed with SIGKILL is started again under a new router-id
 });
 
 test.serial('the kernel routes of a killed babeld are removed before the next one starts', async (t) => {
-  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
-  const a = nodes.get('a')!;
-  const b = nodes.get('b')!;
-  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
-  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 60_000 });
-  const pid = (await nodeCli(lab, b, 'status')).babeld.pid as number;
+  const { lab, a, b, pid } = await pairUp(t);
   process.kill(pid, 'SIGSTOP');
   t.teardown(() => {
     try {
@@ -74,11 +82,7 @@ test.serial('the kernel routes of a killed babeld are removed before the next on
   // What the killed babeld leaves: its route to a, here pointing nowhere (its tunnel gone, say).
   await runOk(['ip', '-n', b.host.ns, '-6', 'route', 'replace', a.prefix, 'dev', 'lo', 'proto', 'babel', 'metric', '1024']);
   process.kill(pid, 'SIGKILL');
-  await waitFor(async () => {
-    const status = await nodeCli(lab, b, 'status');
-    if (status.babeld.pid === pid || !status.babeld.running) throw new Error(`babeld not restarted yet (pid ${status.babeld.pid})`);
-    return true;
-  }, { what: "b's babeld started again", timeoutMs: 60_000 });
+  await restarted(lab, b, pid);
   await waitFor(() => pings(lab, b, a), { what: 'b pings a again', timeoutMs: 90_000 });
   const route = await runOk(['ip', '-n', b.host.ns, '-6', 'route', 'show', a.prefix]);
   t.notRegex(route, /dev lo/, 'the dead end is gone');

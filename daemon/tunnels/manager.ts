@@ -325,14 +325,16 @@ export class TunnelManager {
       }
       // A peer of unknown class that took no request may be behind a NAT too: punching also learns its
       // class. Read the pairing again: a punch message may have told the class while we waited.
-      const now = this.puncher?.pairing(peer) ?? 'unknown';
-      if (lastThrown !== undefined && !signal.aborted && now === 'impossible') {
-        this.deps.log.info({ peer, reason: lastError }, 'no direct answer, and no tunnel can work with this peer (its NAT class was learned meanwhile)');
-        return false;
-      }
-      if (lastThrown !== undefined && !signal.aborted && (now === 'punch' || (now === 'unknown' && this.puncher?.behindNat()))) {
-        this.deps.log.info({ peer, reason: lastError }, 'no direct answer; trying hole punching');
-        return await this.openPunched(peer, signal);
+      if (lastThrown !== undefined && !signal.aborted) {
+        const now = this.puncher?.pairing(peer) ?? 'unknown';
+        if (now === 'impossible') {
+          this.deps.log.info({ peer, reason: lastError }, 'no direct answer, and no tunnel can work with this peer (its NAT class was learned meanwhile)');
+          return false;
+        }
+        if (now === 'punch' || (now === 'unknown' && this.puncher?.behindNat())) {
+          this.deps.log.info({ peer, reason: lastError }, 'no direct answer; trying hole punching');
+          return await this.openPunched(peer, signal);
+        }
       }
       this.recordFailure(peer, lastError, lastThrown);
       return false;

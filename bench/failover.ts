@@ -2,8 +2,9 @@
 // it dies silently (both openvpn ends frozen) or its process exits, at the
 // network's default hello interval and at 1 s; and packets lost while the
 // tunnel manager replaces tunnels on purpose (drain), with a short refresh.
-//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain
-//                             --name fo --link-hellos off --keep-logs DIR --reach-seconds 240]
+//   npm run bench:failover [-- --runs 3 --hellos 4,1 --nodes 5 --drains 2 --drain-nodes 10 --only drain|failover
+//                             --name fo --link-hellos off --link-hello 0.05 --keep-logs DIR --reach-seconds 240]
+// `--link-hello SEC` sets the nodes' link hello interval (tunnels.link_hello_interval) in the failover labs.
 // Prints a table and, as its last line, one JSON object with every figure. For
 // the drain row it also lists each run of lost pings with the drain steps and
 // lost links that the daemons logged around it (which node, which tunnel, which
@@ -35,6 +36,9 @@ const reachSec = Number(arg('reach-seconds', '240'));
 // `--link-hellos off`: no link liveness in the drain lab, so its losses are the drains' own
 // (under CPU load, late link hellos declare links lost, which drops routes too).
 const linkHellos = arg('link-hellos', 'on') !== 'off';
+// The failover labs' link hello interval (default: the node config's, 0.25 s).
+const linkHello = arg('link-hello', '');
+const linkHelloPatch = linkHello ? { nodeConfigPatch: () => ({ tunnels: { link_hello_interval: Number(linkHello) } }) } : {};
 // Where to copy the drain lab's daemon logs before it is torn down (none: not kept).
 const keepLogs = arg('keep-logs', '');
 // Lab names: the prefix plus a counter (unique per run of this benchmark).
@@ -59,7 +63,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
     const outagesMs: number[] = [];
     const lost: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const lab = await LabHandle.up({ id: nextLabId(), nodes, nat: 0, helloSec: hello, log, keepOnFailure: false });
+      const lab = await LabHandle.up({ id: nextLabId(), nodes, nat: 0, helloSec: hello, log, keepOnFailure: false, ...linkHelloPatch });
       try {
         const res = await failoverScenario(lab, log, kind);
         if (res.outageMs !== null) outagesMs.push(res.outageMs);
@@ -68,14 +72,17 @@ for (const hello of only === 'drain' ? [] : hellos) {
         await lab.down();
       }
     }
-    rows.push({ kind: kind === 'freeze' ? 'silent death (SIGSTOP both ends)' : 'process exit (kill one end)', helloSec: hello, outagesMs, lost, medianOutageMs: median(outagesMs) });
+    rows.push({
+      kind: kind === 'freeze' ? 'silent death (SIGSTOP both ends)' : 'process exit (kill one end)', helloSec: hello, outagesMs, lost, medianOutageMs: median(outagesMs),
+      ...(linkHello ? { note: `link hellos every ${linkHello} s` } : {}),
+    });
   }
 }
 
 // Planned replacement: 20 Hz pings from n1 to every other node while the tunnel
 // managers replace tunnels (refresh 5 s; new tunnels are protected for their
 // first minutes, so this waits until n1 has replaced `drains` of its own).
-{
+if (only !== 'failover') {
   const lab = await LabHandle.up({ id: nextLabId(), nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log,
     keepOnFailure: false,
     reachTimeoutMs: reachSec * 1000,

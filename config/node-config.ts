@@ -74,6 +74,8 @@ export const nodeConfigSchema = lazySchema(() => z.strictObject({
         .describe('seconds between link-liveness hellos on each tunnel; 0 turns link liveness off'),
       link_hello_misses: z.number().int().min(2).max(100).default(4)
         .describe('missed link hellos after which a tunnel counts as lost and its routes are withdrawn'),
+      link_beats: z.boolean().default(true)
+        .describe('on a live link, send bare beats (counted by the peer\'s tunnel interface, read by no process) instead of most signed hellos; false: signed hellos only'),
     })
     .prefault({}),
   // Peer retry timers (daemon/peers/retry-policy.ts); the defaults suit real networks, tests shorten them.

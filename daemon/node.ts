@@ -42,6 +42,7 @@ import { startUpnpAfterBurst } from './node/upnp-start.js';
 import { reachCandidates, serveReachRequests } from './upnp/reach-node.js'; // UPnP reach checks
 import { nodeAddress, parsePrefix } from '../config/ipv6.js';
 import { startPunching } from './nat/punch-node.js';
+import { linkBeats } from './node/link-beats.js';
 import { writeUpScript } from './openvpn/up-script.js';
 import { PEER_DB_FILE, PeerDb } from './peers/peer-db.js';
 import { PeerHealth } from './peers/peer-health.js';
@@ -180,6 +181,7 @@ export class Node implements ControlBackend {
       tunnels: () => manager.list(),
       settings: () => this.settings.links,
       defaultPeerPort: (peer) => parseHostPort(peerDb.getPeer(peer)?.addresses[0] ?? '')?.port ?? this.settings.start.port,
+      ...linkBeats(logs.for('links')),
     }));
     links.start();
     p.addresses = startNodeAddresses({ ownPrefix: prefix, networkPrefix: start.networkPrefix }, {

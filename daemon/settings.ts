@@ -60,6 +60,8 @@ export interface TunnelSettings {
 export interface LinkSettings {
   helloIntervalSec: number;
   misses: number;
+  /** Bare beats instead of most signed hellos on live links (tunnels/hello-kind.ts). */
+  beats: boolean;
 }
 
 export interface RegistrySettings {
@@ -128,7 +130,7 @@ export function effectiveSettings(node: NodeConfig, network: NetworkConfig, over
     },
     log: { level: overrides.logLevel ?? node.node.log_level },
     babel: { helloIntervalSec: helloSec },
-    links: { helloIntervalSec: node.tunnels.link_hello_interval, misses: node.tunnels.link_hello_misses },
+    links: { helloIntervalSec: node.tunnels.link_hello_interval, misses: node.tunnels.link_hello_misses, beats: node.tunnels.link_beats },
     tunnels: {
       manager: {
         underlayPort: port,

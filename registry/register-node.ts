@@ -112,6 +112,9 @@ neighbours = []
 # missed hellos make a tunnel count as lost (its routes are withdrawn at once)
 # link_hello_interval = 0.25
 # link_hello_misses = 4
+# on a live link, bare beats counted by the peer's tunnel interface instead of most
+# signed hellos (false: signed hellos only)
+# link_beats = true
 
 [upnp]
 # map the tunnel ports on a UPnP IGD gateway

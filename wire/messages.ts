@@ -80,6 +80,11 @@ export interface HelloMessage {
   configVersion?: number;
   /** How late the sender's own timers ran lately (ms): the receiver waits that much longer before calling it silent. */
   lateMs?: number;
+  /**
+   * The sender counts every packet that comes over the tunnel as a sign of the link's life
+   * (link hellos sent over a tunnel only): bare link beats will do instead of most hellos.
+   */
+  takesBeats?: boolean;
 }
 
 export interface AddressesMessage {
@@ -247,7 +252,7 @@ export interface DecodedPacket extends Packet {
 
 // ---- per-kind field types -------------------------------------------------
 
-const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4 } as const;
+const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5 } as const;
 const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
 const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
@@ -272,6 +277,7 @@ export function encodeHello(m: HelloMessage): TlvItem[] {
   if (m.yourTimestampMs !== undefined) items.push(item(HELLO.your, u64(m.yourTimestampMs)));
   if (m.configVersion !== undefined) items.push(item(HELLO.configVersion, u32(m.configVersion)));
   if (m.lateMs !== undefined) items.push(item(HELLO.lateMs, u32(m.lateMs)));
+  if (m.takesBeats) items.push(item(HELLO.takesBeats, u8(1)));
   return items;
 }
 
@@ -283,6 +289,8 @@ export function decodeHello(items: Fields): HelloMessage {
   if (cv) m.configVersion = cv.u32();
   const late = items.optional(HELLO.lateMs);
   if (late) m.lateMs = late.u32();
+  const beats = items.optional(HELLO.takesBeats);
+  if (beats && beats.u8() !== 0) m.takesBeats = true;
   return m;
 }
 

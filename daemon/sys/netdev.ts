@@ -1,5 +1,6 @@
 // Per-interface byte counters from /proc/net/dev, which (unlike /sys) always
 // follows the reader's network namespace (REPORT.md §5).
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export interface NetDevCounters {
@@ -9,23 +10,64 @@ export interface NetDevCounters {
   txPackets: number;
 }
 
-/** Parses /proc/net/dev text. Malformed lines are skipped, never thrown on. */
+/**
+ * Parses /proc/net/dev text. Malformed lines are skipped, never thrown on. Link
+ * liveness parses it several times a second: one pass over the characters, no
+ * regular expression or array per field.
+ */
 export function parseNetDev(text: string): Map<string, NetDevCounters> {
   const out = new Map<string, NetDevCounters>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const name = line.slice(0, colon).trim();
-    if (name === '' || name.includes('|')) continue;
-    const fields = line.slice(colon + 1).trim().split(/\s+/);
-    if (fields.length < 16 || !fields.every((f) => /^\d+$/.test(f))) continue;
-    const n = (i: number): number => Number(fields[i]);
-    out.set(name, { rxBytes: n(0), rxPackets: n(1), txBytes: n(8), txPackets: n(9) });
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    parseLine(text, start, end, out);
+    start = end + 1;
   }
   return out;
+}
+
+/** Counters per line after "name:": 8 receive, 8 transmit. */
+const FIELDS = 16;
+const scratch = new Array<number>(FIELDS);
+
+function parseLine(text: string, start: number, end: number, out: Map<string, NetDevCounters>): void {
+  const colon = text.indexOf(':', start);
+  if (colon < 0 || colon >= end) return;
+  const name = text.slice(start, colon).trim();
+  if (name === '' || name.includes('|')) return;
+  let n = 0;
+  let i = colon + 1;
+  while (i < end) {
+    let c = text.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      i++;
+      continue;
+    }
+    let value = 0;
+    const first = i;
+    while (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      c = ++i < end ? text.charCodeAt(i) : 32;
+    }
+    if (i === first || (c !== 32 && c !== 9)) return; // not a number
+    if (n < FIELDS) scratch[n] = value;
+    n++;
+  }
+  if (n < FIELDS) return;
+  out.set(name, { rxBytes: scratch[0]!, rxPackets: scratch[1]!, txBytes: scratch[8]!, txPackets: scratch[9]! });
 }
 
 /** Reads and parses /proc/net/dev (the path is a parameter for tests). */
 export async function readNetDev(path = '/proc/net/dev'): Promise<Map<string, NetDevCounters>> {
   return parseNetDev(await readFile(path, 'utf8'));
+}
+
+/**
+ * The same, synchronously: link liveness reads it several times a second, and a
+ * thread-pool round trip per read would cost more than the read (procfs answers
+ * from memory, without the RTNL lock that interface dumps wait for).
+ */
+export function readNetDevSync(path = '/proc/net/dev'): Map<string, NetDevCounters> {
+  return parseNetDev(readFileSync(path, 'utf8'));
 }

@@ -8,7 +8,9 @@
 // host's starvation: how late each tick fires (or, when more, what the host's
 // CPU pressure stands for: pressuredLateMs) widens every deadline, the hellos
 // tell the peers, and hellos go out less often while a link's ends run late
-// (helloEveryMs).
+// (helloEveryMs). With beats (hello-kind.ts, link-beats.ts) a link that is alive
+// on both sides carries bare beats instead of most hellos, and the peer's packets
+// are counted, not read: the interface's rx counter rising is its sign of life.
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -17,6 +19,8 @@ import { linkLocalFor } from '../identity.js';
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { CpuPressureSource } from '../sys/cpu-pressure.js';
+import { answersSignedHello, linkHelloKind, type LinkHelloFacts } from './hello-kind.js';
+import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
   declareLost,
@@ -66,14 +70,20 @@ export interface LinkMonitorDeps {
   /** Detour routes for the moment babel withdraws a lost link's routes (none: babel alone). */
   detours?: { cover(ifName: string, reason: string): Promise<unknown>; release(ifName: string): void };
   supervisor: { restart(name: string): Promise<void> };
-  /** Read at every tick so a reload applies: hello interval (0 = liveness off) and misses. */
-  settings: () => { helloIntervalSec: number; misses: number };
+  /** Read at every tick so a reload applies: hello interval (0 = liveness off), misses, beats (absent: on when wired). */
+  settings: () => { helloIntervalSec: number; misses: number; beats?: boolean };
   /** The peer's peer-protocol port when no hello told us yet. */
   defaultPeerPort: (peer: string) => number;
   /** The host's lateness meter (sys/lateness.ts) hears how late each tick fired: its own timer can then tick slowly. */
   lateness?: { noteTick(lateMs: number, atMs?: number): void };
   /** The host's CPU pressure (sys/cpu-pressure.ts): a saturated host counts as late (pressuredLateMs). */
   pressure?: CpuPressureSource;
+  /**
+   * Link beats: both set, or neither (hellos only). `counters` reads every interface's packet
+   * counters at once (undefined: could not), `beats` sends the bare datagrams.
+   */
+  beats?: LinkBeatSender;
+  counters?: () => ReadonlyMap<string, { rxPackets: number; txPackets: number }> | undefined;
 }
 
 interface Tracked {
@@ -85,6 +95,18 @@ interface Tracked {
   everyMs: number;
   /** The peer's link-local address on the tunnel ("fe80::…%rn…"), worked out once. */
   linkHost: string;
+  /** The peer's hellos said it counts packets over the tunnel: beats will do. */
+  peerTakesBeats: boolean;
+  /** When our last signed hello went out on this link (-Infinity: none yet). */
+  lastSignedMs: number;
+  /** The interface's counters at the last tick, and the beats we sent since. */
+  rxPackets?: number;
+  txPackets?: number;
+  beatsSince: number;
+  /** Something besides our beats left on the tunnel since our last hello or beat. */
+  otherTraffic: boolean;
+  /** The lateness our last signed hello told the peer: its copy fades as ours does. */
+  toldLate: Lateness;
 }
 
 /**
@@ -107,6 +129,8 @@ export interface LinkView {
   helloEveryMs: number | null;
   /** True while that is longer than the interval: this host or the peer runs late. */
   helloSlowed: boolean;
+  /** Beats go to the peer instead of most hellos (it takes them, and ours are on). */
+  beats: boolean;
 }
 
 /** The largest lateness a hello can carry (u32 on the wire). */
@@ -125,6 +149,8 @@ export class LinkMonitor {
   private late: Lateness = NO_LATENESS;
   private unsubscribe: (() => unknown) | undefined;
   private running = false;
+  /** Beats are on and the last tick read the counters: our hellos say we take beats. */
+  private beatsOn = false;
 
   constructor(private readonly deps: LinkMonitorDeps) {}
 
@@ -138,6 +164,7 @@ export class LinkMonitor {
     this.running = false;
     this.cancelTimer?.();
     this.unsubscribe?.();
+    this.deps.beats?.close();
   }
 
   /** The peer's peer-protocol port as its hellos showed it. */
@@ -156,6 +183,7 @@ export class LinkMonitor {
       flaps: t.liveness.flaps,
       helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
       helloSlowed: t.everyMs > baseMs,
+      beats: this.beatsOn && t.peerTakesBeats,
     }));
   }
 
@@ -202,17 +230,18 @@ export class LinkMonitor {
     const tickLateMs = nowMs - this.tickDueMs;
     this.late = noteLateness(this.late, nowMs, tickLateMs, policy);
     this.deps.lateness?.noteTick(tickLateMs, nowMs);
-    const localLateMs = pressuredLateMs(recentLateMs(this.late, nowMs, policy), this.deps.pressure?.someAvg10Pct() ?? 0, policy);
+    const localLateMs = this.localLateMs(nowMs, policy);
     const serverPolicy = serverEndPolicy(policy);
     // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.
     let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs);
     try {
       this.sync();
+      this.countPackets(nowMs, policy);
       // Hellos due within a quarter interval go out now too: one wake-up sends a batch.
       const batchMs = nowMs + policy.helloIntervalMs / 4;
       for (const t of this.tracked.values()) {
         if (t.nextSendMs > batchMs) continue;
-        this.sendHello(t, localLateMs);
+        this.sendDue(t, nowMs, localLateMs, policy);
         t.everyMs = helloEveryMs(t.liveness, nowMs, policy, localLateMs);
         t.nextSendMs = nowMs + t.everyMs;
       }
@@ -238,7 +267,11 @@ export class LinkMonitor {
     for (const t of this.deps.tunnels()) if (t.everUp) present.set(t.peer, t);
     for (const [peer, t] of this.tracked) {
       const now = present.get(peer);
-      if (!now || now.openedAtMs !== t.tunnel.openedAtMs) this.tracked.delete(peer);
+      if (!now || now.openedAtMs !== t.tunnel.openedAtMs) {
+        this.tracked.delete(peer);
+        // A reopened tunnel is a new interface: its beat socket is connected anew.
+        this.deps.beats?.forget(t.tunnel.ifName);
+      }
     }
     for (const [peer, t] of present) {
       const known = this.tracked.get(peer);
@@ -246,16 +279,66 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t) });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
       }
     }
+  }
+
+  private localLateMs(nowMs: number, policy: LivenessPolicy): number {
+    return pressuredLateMs(recentLateMs(this.late, nowMs, policy), this.deps.pressure?.someAvg10Pct() ?? 0, policy);
+  }
+
+  /**
+   * Reads the tunnels' packet counters (with beats on): a rise in received packets on a live
+   * link is the peer heard; packets sent besides our beats mean the peer heard from us.
+   * A lost or waiting link still needs a signed frame from the peer (a peer whose daemon
+   * froze still has babeld's packets cross the tunnel: they must not restore the link).
+   */
+  private countPackets(nowMs: number, policy: LivenessPolicy): void {
+    this.beatsOn = false;
+    if (!this.deps.beats || !this.deps.counters || this.deps.settings().beats === false) return;
+    let counters: ReturnType<NonNullable<LinkMonitorDeps['counters']>>;
+    try {
+      counters = this.deps.counters();
+    } catch (err) {
+      this.deps.log.debug({ err }, 'interface counters not read');
+    }
+    if (!counters) return;
+    this.beatsOn = true;
+    for (const t of this.tracked.values()) {
+      const c = counters.get(t.tunnel.ifName);
+      const heard = c !== undefined && t.rxPackets !== undefined && c.rxPackets > t.rxPackets;
+      if (c !== undefined && t.txPackets !== undefined && c.txPackets - t.txPackets > t.beatsSince) t.otherTraffic = true;
+      t.rxPackets = c?.rxPackets;
+      t.txPackets = c?.txPackets;
+      t.beatsSince = 0;
+      if (heard && t.liveness.phase === 'alive' && !this.silenced.has(t.tunnel.ifName)) this.apply(t, onLinkPacket(t.liveness, nowMs, policy));
+    }
+  }
+
+  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due. */
+  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
+    // The peer holds what we told it, fading as our own peak does: only more lateness than that is news.
+    const reportLate = localLateMs - recentLateMs(t.toldLate, nowMs, policy) > policy.lateToleranceMs;
+    const kind = linkHelloKind({ ...this.beatFacts(t, nowMs), phase: t.liveness.phase, reportLate, otherTraffic: t.otherTraffic });
+    t.otherTraffic = false;
+    if (kind === 'none') return;
+    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) t.beatsSince++;
+    else this.sendHello(t, localLateMs);
+  }
+
+  private beatFacts(t: Tracked, nowMs: number): Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'> {
+    return { beats: this.beatsOn, peerTakesBeats: t.peerTakesBeats, sinceSignedMs: nowMs - t.lastSignedMs };
   }
 
   private sendHello(tracked: Tracked, localLateMs: number): void {
     const t = tracked.tunnel;
     const msg: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
+    tracked.lastSignedMs = msg.myTimestampMs;
     const lateMs = Math.min(MAX_REPORTED_LATE_MS, Math.round(localLateMs));
     if (lateMs > 0) msg.lateMs = lateMs;
+    tracked.toldLate = { peakMs: lateMs, atMs: msg.myTimestampMs };
+    if (this.beatsOn) msg.takesBeats = true;
     const to = { host: tracked.linkHost, port: this.peerPort(t.peer), prefix: t.peer };
     const withCert = tracked.sent++ % CERT_EVERY === 0 && this.deps.peerproto.hasLinkKey?.(t.peer) !== true;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
@@ -272,8 +355,12 @@ export class LinkMonitor {
     if (!this.tracked.has(ev.from.prefix)) this.sync(); // came up since the last tick
     const t = this.tracked.get(ev.from.prefix);
     if (!t || t.tunnel.ifName !== scope) return;
+    const nowMs = this.deps.clock.nowMs();
     const peerLateMs = ev.msg.kind === 'hello' ? ev.msg.lateMs : undefined;
-    this.apply(t, onLinkPacket(t.liveness, this.deps.clock.nowMs(), policy, peerLateMs));
+    this.apply(t, onLinkPacket(t.liveness, nowMs, policy, peerLateMs));
+    if (ev.msg.kind !== 'hello') return;
+    t.peerTakesBeats = ev.msg.takesBeats === true;
+    if (answersSignedHello(this.beatFacts(t, nowMs), policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
   }
 
   /**

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseNetDev, readNetDev } from '../../../daemon/sys/netdev.js';
+import { parseNetDev, readNetDev, readNetDevSync } from '../../../daemon/sys/netdev.js';
 
 const SAMPLE = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -20,9 +20,12 @@ test('parseNetDev skips garbage', (t) => {
   t.is(parseNetDev('').size, 0);
   t.is(parseNetDev('x: a b c d e f g h i j k l m n o p').size, 0);
   t.is(parseNetDev('\u0000::::').size, 0);
+  t.is(parseNetDev('x: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16x').size, 0, 'a field that is not all digits');
+  t.is(parseNetDev('x: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15').size, 0, 'a field short');
+  t.deepEqual(parseNetDev('x:1\t2 3 4 5 6 7 8 9 10 11 12 13 14 15 16').get('x'), { rxBytes: 1, rxPackets: 2, txBytes: 9, txPackets: 10 });
 });
 
-test('readNetDev reads this namespace', async (t) => {
-  const m = await readNetDev();
-  t.true(m.has('lo'));
+test('readNetDev and readNetDevSync read this namespace', async (t) => {
+  t.true((await readNetDev()).has('lo'));
+  t.true(readNetDevSync().has('lo'));
 });

@@ -2,97 +2,9 @@
 // peer protocol's 'authenticated' event), verdicts, and this host's own timer
 // lateness (a clock whose timers can be made to fire late, like a starved loop).
 import test from 'ava';
-import { pino } from 'pino';
-import { EventLog } from '../../../daemon/events.js';
 import { linkLocalFor } from '../../../daemon/identity.js';
-import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
-import type { Clock } from '../../../daemon/sys/clock.js';
-import { LinkMonitor, scopeOf, type MonitoredTunnel } from '../../../daemon/tunnels/link-monitor.js';
-import type { HelloMessage, PeerMessage } from '../../../wire/messages.js';
-import { FakeClock } from '../../fakes/fake-clock.js';
-
-const B = 'fd00:1:0:2::/64';
-const IF_B = 'rnb000000000000';
-
-/**
- * A fake clock whose host can stall: `stall(ms)` moves time on without running
- * any timer, so the timers due meanwhile fire that much late, as on a starved loop.
- */
-class StallingClock implements Clock {
-  private offsetMs = 0;
-  constructor(readonly fake: FakeClock) {}
-  nowMs(): number {
-    return this.fake.nowMs() + this.offsetMs;
-  }
-  setTimeout(fn: () => void, ms: number): () => void {
-    return this.fake.setTimeout(fn, ms);
-  }
-  sleep(ms: number): Promise<void> {
-    return this.fake.sleep(ms);
-  }
-  stall(ms: number): void {
-    this.offsetMs += ms;
-  }
-  advance(ms: number): Promise<void> {
-    return this.fake.advance(ms);
-  }
-  pendingTimers(): number {
-    return this.fake.pendingTimers();
-  }
-}
-
-function setup(options: { helloIntervalSec?: number; hasLinkKey?: () => boolean; lateness?: { noteTick(lateMs: number, atMs?: number): void }; pressurePct?: () => number } = {}) {
-  const clock = new StallingClock(new FakeClock(1_000_000));
-  const events = new EventLog({ clock });
-  const sent: Array<{ to: PeerAddress; msg: HelloMessage; atMs: number; withCert: boolean }> = [];
-  let listener: ((ev: Incoming) => unknown) | undefined;
-  const calls: string[] = [];
-  const tunnels: MonitoredTunnel[] = [{ peer: B, ifName: IF_B, childName: `openvpn to ${B}`, openedAtMs: 1_000_000, everUp: true }];
-  const settings = { helloIntervalSec: options.helloIntervalSec ?? 0.25, misses: 4 };
-  const monitor = new LinkMonitor({
-    clock,
-    log: pino({ level: 'silent' }),
-    events,
-    peerproto: {
-      async send(to, msg, o) {
-        sent.push({ to, msg, atMs: clock.nowMs(), withCert: o?.withCert === true });
-      },
-      ...(options.hasLinkKey ? { hasLinkKey: options.hasLinkKey } : {}),
-      on(_event, l) {
-        listener = l;
-        return () => (listener = undefined);
-      },
-    },
-    tunnels: () => tunnels,
-    babel: {
-      async suspendInterface(ifName) {
-        calls.push(`babel flush ${ifName}`);
-      },
-      async resumeInterface(ifName) {
-        calls.push(`babel add ${ifName}`);
-      },
-    },
-    manager: {
-      setLinkDown: (peer, reason) => calls.push(`down ${peer} ${reason}`),
-      setLinkUp: (peer) => calls.push(`up ${peer}`),
-    },
-    supervisor: {
-      async restart(name) {
-        calls.push(`restart ${name}`);
-      },
-    },
-    settings: () => settings,
-    defaultPeerPort: () => 1194,
-    ...(options.lateness ? { lateness: options.lateness } : {}),
-    ...(options.pressurePct ? { pressure: { someAvg10Pct: options.pressurePct } } : {}),
-  });
-  const LINK = `${linkLocalFor(B)}%${IF_B}`;
-  /** An authenticated frame from B, by default a link hello over the tunnel. */
-  const fromB = (msg: PeerMessage, host = LINK, port = 2194) => listener?.({ from: { prefix: B, serial: '2b', host, port }, msg });
-  const helloFromB = (host = LINK, port = 2194) => fromB({ kind: 'hello', myTimestampMs: clock.nowMs() }, host, port);
-  monitor.start();
-  return { clock, events, sent, calls, tunnels, settings, monitor, fromB, helloFromB };
-}
+import { scopeOf } from '../../../daemon/tunnels/link-monitor.js';
+import { B, IF_B, setup } from './link-monitor-fixture.js';
 
 test('sends a hello to the peer\'s link-local address on the tunnel every 250 ms', async (t) => {
   const { clock, sent, monitor } = setup();

@@ -1,0 +1,143 @@
+// Link beats: once both ends are alive and the peer said it takes them, bare beats
+// replace the hellos but one signed every 10 s; the peer's packets are counted on the
+// tunnel interface. A lost link is restored only by a signed frame.
+import test from 'ava';
+import { B, IF_B, setup } from './link-monitor-fixture.js';
+
+/** The peer's link hello saying it takes beats. */
+function beatingPeer(f: ReturnType<typeof setup>) {
+  return () => f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true });
+}
+
+test('signed hellos (saying we take beats) until the peer says it takes them too; then beats, and a signed hello every 10 s', async (t) => {
+  const f = setup({ beats: true });
+  await f.clock.advance(750);
+  t.is(f.sent.length, 4);
+  t.true(f.sent.every((s) => s.msg.takesBeats === true));
+  t.is(f.beats.length, 0);
+  beatingPeer(f)();
+  const signedBefore = f.sent.length;
+  // The peer's packets keep coming (its beats, counted on our interface).
+  for (let i = 0; i < 40; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  t.true(f.beats.length >= 36, `beats: ${f.beats.length}`);
+  t.true(f.beats.every((b) => b.ifName === IF_B));
+  // 10 s of beats: one signed hello, the periodic one.
+  t.is(f.sent.length - signedBefore, 1);
+  t.false(f.calls.some((c) => c.startsWith('down')), 'the counted packets kept the link alive');
+});
+
+test('a peer that does not say it takes beats (an older daemon) gets signed hellos only', async (t) => {
+  const f = setup({ beats: true });
+  f.helloFromB();
+  for (let i = 0; i < 8; i++) {
+    f.helloFromB();
+    await f.clock.advance(250);
+  }
+  t.is(f.beats.length, 0);
+  t.true(f.sent.length >= 8);
+});
+
+test('the counters stop rising: lost after the deadline; packets counted while lost do not restore it, a signed frame does', async (t) => {
+  const f = setup({ beats: true });
+  const peer = beatingPeer(f);
+  peer();
+  for (let i = 0; i < 8; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  t.deepEqual(f.calls, []);
+  await f.clock.advance(1_500);
+  t.true(f.calls.includes(`down ${B} nothing heard for 1.0 s`), f.calls.join('; '));
+  // The peer's daemon is frozen: its babeld's packets still cross now and then.
+  const hellosWhileLost = f.sent.length;
+  for (let i = 0; i < 8; i++) {
+    f.counters.rxPackets += 3;
+    await f.clock.advance(500);
+  }
+  t.false(f.calls.includes(`up ${B}`));
+  t.true(f.sent.length - hellosWhileLost >= 12, 'a lost link gets signed hellos every interval');
+  peer();
+  t.true(f.calls.includes(`up ${B}`));
+});
+
+test('a signed hello from the peer is answered at once when ours is older than two intervals', async (t) => {
+  const f = setup({ beats: true });
+  const peer = beatingPeer(f);
+  peer();
+  for (let i = 0; i < 12; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  const before = f.sent.length;
+  peer(); // the peer lost the link and asks: only a signed frame restores it there
+  t.is(f.sent.length, before + 1);
+  peer(); // a second one right after: ours just went out
+  t.is(f.sent.length, before + 1);
+});
+
+test('packets of ours besides the beats (babel, traffic) replace the beat of that round', async (t) => {
+  const f = setup({ beats: true });
+  beatingPeer(f)();
+  for (let i = 0; i < 4; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  const beats = f.beats.length;
+  for (let i = 0; i < 8; i++) {
+    f.counters.rxPackets++;
+    f.counters.txPackets += 2; // traffic leaves on the tunnel
+    await f.clock.advance(250);
+  }
+  t.is(f.beats.length, beats);
+});
+
+test('beats off in the settings (link_beats = false): signed hellos, without the flag', async (t) => {
+  const f = setup({ beats: true });
+  f.settings.beats = false;
+  beatingPeer(f)();
+  for (let i = 0; i < 8; i++) {
+    f.counters.rxPackets++;
+    beatingPeer(f)();
+    await f.clock.advance(250);
+  }
+  t.is(f.beats.length, 0);
+  t.true(f.sent.length >= 8);
+  t.true(f.sent.every((s) => s.msg.takesBeats === undefined));
+});
+
+test('a reopened tunnel (same interface name) gets a new beat socket and signed hellos until the peer says it takes beats again', async (t) => {
+  const f = setup({ beats: true });
+  beatingPeer(f)();
+  await f.clock.advance(500);
+  f.tunnels[0] = { ...f.tunnels[0]!, openedAtMs: f.clock.nowMs() };
+  const sentBefore = f.sent.length;
+  const beatsBefore = f.beats.length;
+  await f.clock.advance(1_000);
+  t.deepEqual(f.forgotten, [IF_B]);
+  t.is(f.beats.length, beatsBefore);
+  t.true(f.sent.length - sentBefore >= 4);
+});
+
+
+test('a host whose timers ran late says so once in a signed hello, then beats again while that lateness fades', async (t) => {
+  const f = setup({ beats: true });
+  const peer = beatingPeer(f);
+  peer();
+  for (let i = 0; i < 4; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  const before = f.sent.length;
+  f.clock.stall(400); // the next tick fires 400 ms late
+  for (let i = 0; i < 12; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  const told = f.sent.slice(before);
+  t.is(told.length, 1, 'one signed hello carries the lateness');
+  t.true((told[0]!.msg.lateMs ?? 0) >= 400);
+  t.false(f.calls.some((c) => c.startsWith('down')));
+});

@@ -38,6 +38,12 @@ const golden: { name: string; message: PeerMessage; kind: string; items: string 
     items: '01 0008 0000018bcfe5687b  04 0004 000005dc',
   },
   {
+    name: 'hello: my, and the sender takes link beats',
+    message: { kind: 'hello', myTimestampMs: 1_700_000_000_123, takesBeats: true },
+    kind: '01',
+    items: '01 0008 0000018bcfe5687b  05 0001 01',
+  },
+  {
     name: 'addresses: public v4, internal v4, upnp v6, want reply',
     message: { kind: 'addresses', public: ['198.51.100.7:1194'], internal: ['10.0.0.2:1194'], upnp: ['[fd00::1]:1195'], wantReply: true },
     kind: '02',
@@ -139,6 +145,13 @@ test('a hello from an older node (no lateness item) decodes without lateMs; an o
   // Item 4 is what an older decoder sees as an unknown type: skipped like any other.
   const withLate = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, lateMs: 7 }), sign);
   t.deepEqual(decodeFrame(withLate).items.map((i) => i.type), [1, 4]);
+});
+
+test('a hello whose takesBeats item is 0 does not take beats; an older node skips the item', (t) => {
+  const zero = ('01' + '01' + ENVELOPE_TAIL + '01 0008 0000018bcfe5687b  05 0001 00').replace(/\s+/g, '');
+  t.deepEqual(decodePacket(Buffer.from(zero, 'hex')).message, { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
+  const withBeats = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, takesBeats: true }), sign);
+  t.deepEqual(decodeFrame(withBeats).items.map((i) => i.type), [1, 5]);
 });
 
 test('reasons this version does not know decode as "other"', (t) => {

@@ -77,9 +77,22 @@ export function formatPrefix(prefix: Ipv6Prefix): string {
 }
 
 /** Canonical text of a prefix given in any valid form; throws PrefixParseError. */
+/**
+ * The prefix in its one canonical spelling. Every peer DB access goes through it
+ * (a parse and a format, BigInt arithmetic), with the same few dozen prefixes:
+ * answers are remembered, up to CANONICAL_CACHE entries (then the memory starts over).
+ */
 export function canonicalPrefix(text: string): string {
-  return formatPrefix(parsePrefix(text));
+  const known = canonicalCache.get(text);
+  if (known !== undefined) return known;
+  const canonical = formatPrefix(parsePrefix(text));
+  if (canonicalCache.size >= CANONICAL_CACHE) canonicalCache.clear();
+  canonicalCache.set(text, canonical);
+  return canonical;
 }
+
+const CANONICAL_CACHE = 4096;
+const canonicalCache = new Map<string, string>();
 
 export function prefixMask(length: number): bigint {
   return length === 0 ? 0n : (ALL_ONES << BigInt(128 - length)) & ALL_ONES;

@@ -71,3 +71,10 @@ test('node address, containment and sub-prefixes', (t) => {
   t.throws(() => subPrefix(net, 64, 1n << 16n), { instanceOf: RangeError });
   t.throws(() => subPrefix(net, 40, 0n), { instanceOf: RangeError });
 });
+
+test('canonicalPrefix answers the same from its memory, and refuses a bad prefix every time', (t) => {
+  t.is(canonicalPrefix('fd00:0:0:1:0::/64'), 'fd00:0:0:1::/64');
+  t.is(canonicalPrefix('fd00:0:0:1:0::/64'), 'fd00:0:0:1::/64');
+  t.throws(() => canonicalPrefix('fd00::zz/64'));
+  t.throws(() => canonicalPrefix('fd00::zz/64'));
+});

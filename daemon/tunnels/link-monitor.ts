@@ -221,7 +221,10 @@ export class LinkMonitor {
     const policy = this.policy();
     if (!policy) {
       // Liveness off: forget every state (nothing was suspended by a link we no longer watch… resume to be sure).
-      for (const t of this.tracked.values()) if (t.liveness.phase === 'lost') this.resume(t.tunnel);
+      for (const t of this.tracked.values()) {
+        if (t.liveness.phase === 'lost') this.resume(t.tunnel);
+        this.deps.beats?.forget(t.tunnel.ifName);
+      }
       this.tracked.clear();
       this.schedule(1_000);
       return;

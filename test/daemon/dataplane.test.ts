@@ -12,6 +12,7 @@ import { Supervisor, type SupervisorEvent } from '../../daemon/supervisor/superv
 import { realProcAccess } from '../../daemon/supervisor/proc.js';
 import { readChildrenFile } from '../../daemon/supervisor/children-file.js';
 import { systemClock } from '../../daemon/sys/clock.js';
+import { parseNetDev } from '../../daemon/sys/netdev.js';
 import { realSpawner } from '../../daemon/sys/spawner.js';
 import { captureBabelHellos } from '../fixtures/babel-hellos.js';
 import { waitFor } from '../fixtures/wait.js';
@@ -149,6 +150,36 @@ test.serial('killing the openvpn child: the supervisor restarts it and the ping 
   await reconnected;
   const state = await mgmtA.command('state');
   t.is(state.kind, 'lines');
+});
+
+test.serial('link beats sent into the tunnel are counted on the peer\'s interface, and nothing comes back', async (t) => {
+  const { lab, ifA, ifB } = ctx!;
+  await waitFor(() => pings(lab, lab.a, lab.b), { what: 'a pings b', timeoutMs: 60_000 });
+  const rx = async (node: LabNode, ifName: string): Promise<number> => {
+    const c = parseNetDev((await lab.exec(node, ['cat', '/proc/net/dev'])).stdout).get(ifName);
+    if (!c) throw new Error(`${ifName} not in ${node.key}'s /proc/net/dev`);
+    return c.rxPackets;
+  };
+  const [aBefore, bBefore] = [await rx(lab.a, ifA), await rx(lab.b, ifB)];
+  // 40 beats, 10 ms apart, from a process in a's namespace (the daemon's own sender).
+  const script = [
+    `import { LinkBeats } from ${JSON.stringify(join(process.cwd(), 'daemon/tunnels/link-beats.ts'))};`,
+    `const beats = new LinkBeats((i, e) => { console.error(i, e.message); process.exitCode = 1; });`,
+    `let sent = 0;`,
+    `while (sent < 40) { if (beats.send(${JSON.stringify(ifA)})) sent++; await new Promise((r) => setTimeout(r, 10)); }`,
+    `await new Promise((r) => setTimeout(r, 200));`,
+    `beats.close();`,
+  ].join('\n');
+  await lab.exec(lab.a, [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]);
+  const bGot = (await waitFor(async () => {
+    const n = (await rx(lab.b, ifB)) - bBefore;
+    if (n < 40) throw new Error(`b counted ${n} packets`);
+    return n;
+  }, { what: 'b counts the 40 beats', timeoutMs: 10_000, intervalMs: 100 }));
+  const aGot = (await rx(lab.a, ifA)) - aBefore;
+  t.log(`b counted ${bGot} packets on ${ifB} (40 beats and babel's), a ${aGot} on ${ifA}`);
+  // Babel's own packets (hello 1 s) come back in that second; an answer per beat would be 40 more.
+  t.true(aGot < 20, `a received ${aGot} packets: beats were answered`);
 });
 
 test.serial('after stopAll and teardown nothing is left', async (t) => {

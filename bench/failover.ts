@@ -14,7 +14,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { networkConfigDefaults } from '../config/network-config.js';
-import { LabHandle } from '../lab/handle.js';
+import { guardLab } from '../lab/guard.js';
+import { LabHandle, withLab } from '../lab/handle.js';
 import { failoverScenario } from '../lab/scenarios.js';
 import { startContinuousPing, type PingLog } from '../lab/ping.js';
 import { waitFor } from '../lab/wait.js';
@@ -63,14 +64,10 @@ for (const hello of only === 'drain' ? [] : hellos) {
     const outagesMs: number[] = [];
     const lost: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const lab = await LabHandle.up({ id: nextLabId(), nodes, nat: 0, helloSec: hello, log, keepOnFailure: false, ...linkHelloPatch });
-      try {
-        const res = await failoverScenario(lab, log, kind);
-        if (res.outageMs !== null) outagesMs.push(res.outageMs);
-        if (res.lostPackets !== null) lost.push(res.lostPackets);
-      } finally {
-        await lab.down();
-      }
+      // withLab: removed also when the run is interrupted (Ctrl-C) while the lab is still being built.
+      const res = await withLab({ id: nextLabId(), nodes, nat: 0, helloSec: hello, log, keepOnFailure: false, ...linkHelloPatch }, (lab) => failoverScenario(lab, log, kind));
+      if (res.outageMs !== null) outagesMs.push(res.outageMs);
+      if (res.lostPackets !== null) lost.push(res.lostPackets);
     }
     rows.push({
       kind: kind === 'freeze' ? 'silent death (SIGSTOP both ends)' : 'process exit (kill one end)', helloSec: hello, outagesMs, lost, medianOutageMs: median(outagesMs),
@@ -83,7 +80,9 @@ for (const hello of only === 'drain' ? [] : hellos) {
 // managers replace tunnels (refresh 5 s; new tunnels are protected for their
 // first minutes, so this waits until n1 has replaced `drains` of its own).
 if (only !== 'failover') {
-  const lab = await LabHandle.up({ id: nextLabId(), nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log,
+  const drainLabId = nextLabId();
+  const guard = guardLab(drainLabId, { log }); // removed also on Ctrl-C while it is being built
+  const lab = await LabHandle.up({ id: drainLabId, nodes: drainNodes, nat: 0, helloSec: 1, registrySettings: ['tunnel_refresh=5', 'client_count=2'], log,
     keepOnFailure: false,
     reachTimeoutMs: reachSec * 1000,
     ...(linkHellos ? {} : { nodeConfigPatch: () => ({ tunnels: { link_hello_interval: 0 } }) }),
@@ -131,6 +130,7 @@ if (only !== 'failover') {
       for (const n of lab.manifest.nodes) if (existsSync(join(n.dir, 'daemon.log'))) copyFileSync(join(n.dir, 'daemon.log'), join(keepLogs, `${n.name}.log`));
     }
     await lab.down();
+    guard.release();
   }
 }
 

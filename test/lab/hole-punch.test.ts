@@ -56,7 +56,7 @@ test.serial('behind endpoint-independent NATs without UPnP, two nodes get a dire
   t.log(`tunnel n2–n3 up ${Math.round((Date.now() - startedMs) / 1000)} s after the daemons started`);
   t.not(both.a.direction, both.b.direction, 'one client end, one server end');
   const client = both.a.direction === 'outgoing' ? { node: 'n2', t: both.a } : { node: 'n3', t: both.b };
-  const gwOf = (node: string) => lab.manifest.layout.gateways.find((g) => g.node === node)!;
+  const gwOf = (node: string) => lab.manifest.layout.gateways.find((g) => g.nodes.includes(node))!;
   const server = client.node === 'n2' ? 'n3' : 'n2';
   // The client's openvpn talks to the server's router: the server's public endpoint, not its private address.
   t.regex(client.t.remote ?? '', new RegExp(`^${gwOf(server).wan.replaceAll('.', '\\.')}:\\d+$`));

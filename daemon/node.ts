@@ -161,6 +161,7 @@ export class Node implements ControlBackend {
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       planContext: () => planContext(p, lateness),
       orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
+      onLocalSubnet: (host) => p.addresses?.onLocalSubnet(host) ?? false,
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),
       requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),

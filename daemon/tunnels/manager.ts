@@ -208,7 +208,7 @@ export class TunnelManager {
         ...[...this.opening].filter((p) => !this.tunnels.has(p)).map((peer) => ({ peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })),
       ],
       incoming: this.list().filter((t) => t.direction === 'incoming').map((t) => t.peer),
-      peers: this.puncher ? ctx.peers.map((p) => withNatClass(p, this.puncher!.peerClass(p.prefix))) : ctx.peers,
+      peers: ctx.peers.map((p) => this.withNatView(p)),
       ...(this.puncher?.selfClass() ? { selfNatClass: this.puncher.selfClass()! } : {}),
       reachable: ctx.reachable,
       neighbours: ctx.neighbours,
@@ -270,14 +270,20 @@ export class TunnelManager {
     this.opening.add(peer);
     try {
       const pairing = this.puncher?.pairing(peer) ?? 'unknown';
-      if (pairing === 'punch') return await this.openPunched(peer, signal);
-      if (pairing === 'unknown' && this.directFailed.delete(peer) && this.puncher?.behindNat()) {
-        this.deps.log.info({ peer }, 'our direct tunnel did not come up; trying hole punching');
-        return await this.openPunched(peer, signal);
+      // On a LAN we share with the peer no NAT lies between us: an ordinary request there,
+      // whatever the classes say (only there, when they say punch or impossible).
+      const sameLan = addresses.filter((a) => this.onSharedLan(a));
+      if (sameLan.length === 0) {
+        if (pairing === 'punch') return await this.openPunched(peer, signal);
+        if (pairing === 'unknown' && this.directFailed.delete(peer) && this.puncher?.behindNat()) {
+          this.deps.log.info({ peer }, 'our direct tunnel did not come up; trying hole punching');
+          return await this.openPunched(peer, signal);
+        }
       }
       let lastError = 'no address answered';
       let lastThrown: unknown;
-      for (const text of addresses) {
+      const overLanOnly = sameLan.length > 0 && (pairing === 'punch' || pairing === 'impossible');
+      for (const text of overLanOnly ? sameLan : addresses) {
         const address = parseHostPort(text);
         if (!address) continue;
         let reply: Incoming;
@@ -341,6 +347,19 @@ export class TunnelManager {
     } finally {
       this.opening.delete(peer);
     }
+  }
+
+  /** Whether a "HOST:PORT" lies on a LAN we share (deps.onLocalSubnet). */
+  private onSharedLan(address: string): boolean {
+    const hp = parseHostPort(address);
+    return hp !== undefined && this.deps.onLocalSubnet?.(hp.host) === true;
+  }
+
+  /** A plan peer with what hole punching knows of its class, and whether it shares a LAN with us. */
+  private withNatView(p: PlanPeer): PlanPeer {
+    const natClass = this.puncher?.peerClass(p.prefix);
+    const sameLan = p.addresses.some((a) => this.onSharedLan(a));
+    return natClass === undefined && !sameLan ? p : { ...p, ...(natClass !== undefined ? { natClass } : {}), ...(sameLan ? { sameLan } : {}) };
   }
 
   /** The client end of a punched tunnel: a port of our range, the exchange, then openvpn bound to that port. */
@@ -812,10 +831,6 @@ export class TunnelManager {
       this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, 'babel request failed');
     }
   }
-}
-
-function withNatClass(p: PlanContext['peers'][number], natClass: PlanPeer['natClass']): PlanContext['peers'][number] {
-  return natClass === undefined ? p : { ...p, natClass };
 }
 
 /** Runs `fn` over `items`, at most `width` at a time, in order of the items; resolves when all are done. */

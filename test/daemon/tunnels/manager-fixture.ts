@@ -7,7 +7,7 @@ import { PeerDb } from '../../../daemon/peers/peer-db.js';
 import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
 import type { SupervisorEvent } from '../../../daemon/supervisor/supervisor.js';
 import { DEFAULT_TUNNEL_POLICY } from '../../../daemon/tunnels/plan.js';
-import { TunnelManager, type PlanContext, type TunnelEnd, type TunnelManagerOptions } from '../../../daemon/tunnels/manager.js';
+import { TunnelManager, type PlanContext, type TunnelEnd, type TunnelManagerDeps, type TunnelManagerOptions } from '../../../daemon/tunnels/manager.js';
 import type { MessageOf, PeerMessage } from '../../../wire/messages.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
@@ -30,6 +30,8 @@ export interface ManagerFixtureOptions {
   rand?: () => number;
   /** Each tunnel-request waits for this before it is answered (requests in flight). */
   requestGate?: () => Promise<void>;
+  /** Deps given as they are, over the fixture's fakes. */
+  deps?: Partial<TunnelManagerDeps>;
 }
 
 type Answer = (to: PeerAddress) => PeerMessage | Error;
@@ -134,6 +136,7 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
       planContext: () => ({ peers: peers.listPeers(), reachable: [], neighbours: [], clientCount: 1, policy: DEFAULT_TUNNEL_POLICY, ...o.planContext?.() }),
       ...(o.orderAddresses ? { orderAddresses: o.orderAddresses } : {}),
       rand: o.rand ?? (() => 0),
+      ...o.deps,
     },
   );
   manager.start();

@@ -14,6 +14,7 @@ import { ControlServer } from './control/server.js';
 import { linkLocalFor, tunnelIfName } from './identity.js';
 import { startNodeLan } from './lan/node-lan.js';
 import { startNodeNat } from './nat/node-nat.js';
+import type { NatClass } from './nat/classify.js';
 import { startNodeAddresses } from './node/addresses.js';
 import { nodeBabelSpec } from './node/babel-spec.js';
 import { bootstrapPeersArrived, peerNatClasses, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
@@ -189,7 +190,12 @@ export class Node implements ControlBackend {
       peerPort: (peer) => links.peerPort(peer),
       onChange: () => p.registrySync?.trigger(),
     });
-    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger(), upnpReach: () => p.upnp?.reachEvidence() ?? null });
+    const onNatClass = (natClass: NatClass): void => {
+      p.registrySync?.trigger();
+      // Not inside whatever read the class (the manager itself, planning or answering).
+      queueMicrotask(() => manager.selfNatClassChanged(natClass));
+    };
+    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: onNatClass, upnpReach: () => p.upnp?.reachEvidence() ?? null });
     startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port, classes: peerNatClasses(p) });
 
     p.jobs = startPeriodicJobs({

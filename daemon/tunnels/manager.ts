@@ -13,7 +13,9 @@ import { formatHostPort, parseHostPort } from '../sys/host-port.js';
 import { answerTunnelRequest, chooseServerPort } from './accept.js';
 import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
 import type { PlanContext, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
+import { directAttemptsToGiveUp } from './nat-learned.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
+import type { NatClass } from '../nat/classify.js';
 import type { TunnelPuncher } from '../nat/punch-session.js';
 import { localSendError } from '../peers/failure-blame.js';
 import { planTunnels, type OutgoingState, type PlanPeer, type TunnelPlan, type TunnelSnapshot } from './plan.js';
@@ -593,6 +595,30 @@ export class TunnelManager {
   tellPeerDown(peer: string): void {
     const t = this.tunnels.get(peer);
     if (t) this.sendDrain(t, 'down', 0);
+  }
+
+  /**
+   * Our NAT class changed (the NAT monitor). Behind a NAT without UPnP now: outgoing tunnels
+   * asked for before we knew and that nothing came back through, to peers the overlay reaches
+   * (a punch request travels over it), are closed, not counted as
+   * the peer's failure, and their next attempt, soon, punches (nat-learned.ts says which and why).
+   */
+  selfNatClassChanged(natClass: NatClass): string[] {
+    const reachable = new Set(this.deps.planContext().reachable);
+    const peers = directAttemptsToGiveUp(natClass, this.list(), {
+      natClass: (peer) => this.puncher?.peerClass(peer),
+      onSharedLan: (remote) => this.onSharedLan(remote),
+      reachable: (peer) => reachable.has(peer),
+    });
+    for (const peer of peers) {
+      const t = this.tunnels.get(peer);
+      if (!t) continue;
+      this.deps.log.info({ peer, iface: t.ifName, natClass }, 'behind a NAT: our direct tunnel asked for before we knew is given up for hole punching');
+      this.directFailed.add(peer);
+      void this.closeTunnel(t, `this node is behind a NAT (${natClass}): hole punching instead`, { quiet: true });
+    }
+    if (peers.length > 0) this.deps.replanSoon?.();
+    return peers;
   }
 
   /**

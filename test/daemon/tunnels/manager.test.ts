@@ -243,3 +243,36 @@ test("the peer's silence at one address outweighs this host's failure to send to
   t.false(await s.manager.open(B));
   t.is(s.peers.getPeer(B)?.lastFailure, 'RN_PEERPROTO_SEND');
 });
+
+test('learning we are behind a NAT closes a direct attempt that heard nothing back and punches at once, not after the 30 s time-out', async (t) => {
+  let replans = 0;
+  // The overlay reaches B and C already (through a public node): a punch request can travel.
+  const s = managerFixture({ retryBaseMs: 1_000, deps: { replanSoon: () => void replans++ }, planContext: () => ({ reachable: [B, C] }) });
+  s.peers.upsertPeer({ prefix: C, addresses: ['10.0.0.3:1194'], source: 'registry' }, s.clock.nowMs());
+  const puncher = fakePuncher(true);
+  s.manager.setPuncher(puncher);
+  // Both asked for before our first NAT check: B never answers through the NATs, C's handshake moves.
+  t.true(await s.manager.open(B));
+  t.true(await s.manager.open(C));
+  s.line(`openvpn to ${C}`, 'TLS: Initial packet from [AF_INET]10.0.0.3:1195, sid=1 2');
+  await s.clock.advance(5_000);
+  t.deepEqual(s.manager.selfNatClassChanged('eim'), [B]);
+  await s.clock.advance(0);
+  t.is(s.manager.get(B), undefined, 'closed');
+  t.truthy(s.manager.get(C), 'kept: something came back');
+  t.deepEqual(s.stopped, [`openvpn to ${B}`]);
+  t.is(replans, 1);
+  t.is(s.peers.getPeer(B)?.failures, 0, 'not the peer\'s failure');
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [B], 'the next attempt punches');
+  t.is(s.peerproto.requests.length, 2, 'no second request to B');
+});
+
+test('learning we are public closes nothing; behind a NAT, an attempt to a peer the overlay does not reach yet is left to its time-out', async (t) => {
+  const s = setup();
+  s.manager.setPuncher(fakePuncher(false));
+  t.true(await s.manager.open(B));
+  t.deepEqual(s.manager.selfNatClassChanged('public'), []);
+  t.deepEqual(s.manager.selfNatClassChanged('eim'), [], 'no route to B: a punch request could not reach it');
+  t.truthy(s.manager.get(B));
+});

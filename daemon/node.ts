@@ -193,7 +193,7 @@ export class Node implements ControlBackend {
     const onNatClass = (natClass: NatClass): void => {
       p.registrySync?.trigger();
       // Not inside whatever read the class (the manager itself, planning or answering).
-      queueMicrotask(() => manager.selfNatClassChanged(natClass));
+      queueMicrotask(() => void manager.selfNatClassChanged(natClass).catch((err: unknown) => log.warn({ err }, 'tunnels not updated for our NAT class')));
     };
     p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: onNatClass, upnpReach: () => p.upnp?.reachEvidence() ?? null });
     startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port, classes: peerNatClasses(p) });

@@ -18,7 +18,11 @@ export interface PendingTunnel {
   handshakeAtMs: number | null;
   /** The server end's underlay "HOST:PORT" (client ends). */
   remote: string | null;
+  openedAtMs: number;
 }
+
+/** A server end that heard nothing from its client for this long was not reached (a client that can reach it does within a second or two). */
+export const UNREACHED_SERVER_END_MS = 2_000;
 
 /**
  * The outgoing tunnels to give up now that we know we are behind a NAT without
@@ -39,5 +43,21 @@ export function directAttemptsToGiveUp(
   return tunnels
     .filter((t) => t.direction === 'outgoing' && !t.everUp && !t.punched && t.state !== 'draining' && t.handshakeAtMs === null)
     .filter((t) => !(t.remote !== null && peer.onSharedLan(t.remote)) && !acceptsTunnels(peer.natClass(t.peer)) && peer.reachable(t.peer))
+    .map((t) => t.peer);
+}
+
+/**
+ * The server ends to give up now that we know we are behind a NAT without UPnP:
+ * never up, never a handshake step, not punched, older than
+ * UNREACHED_SERVER_END_MS. Our own requests replace them (with our class, so a
+ * public peer whose request crossed ours gives way, and a NATed one tells us to
+ * punch). A LAN client or a manual port forward makes its handshake within that
+ * time, and is kept.
+ */
+export function serverEndsToGiveUp(selfClass: NatClass, tunnels: readonly PendingTunnel[], nowMs: number): string[] {
+  if (!behindNatOnly(selfClass)) return [];
+  return tunnels
+    .filter((t) => t.direction === 'incoming' && !t.everUp && !t.punched && t.state !== 'draining' && t.handshakeAtMs === null)
+    .filter((t) => nowMs - t.openedAtMs >= UNREACHED_SERVER_END_MS)
     .map((t) => t.peer);
 }

@@ -15,10 +15,10 @@ const WAIT = { timeoutMs: 600_000, intervalMs: 3_000 };
 
 /** Every node keeps up to 2 outgoing tunnels: n1, and the other node behind a NAT. */
 const patch = (): Record<string, Record<string, unknown>> => ({ tunnels: { client_count: 2 } });
-// Forming takes up to a minute longer than the lab's default deadline allows: at start the public
-// node and a NATed one may ask each other for a tunnel at once, and the tie-break can make the
-// NATed one (its NAT class not known yet) the server end, which is closed after 30 s and
-// reopened the other way round. Known start-up race, not what this file tests.
+// A generous deadline to form: at start the public node and a NATed one may ask each other for a
+// tunnel at once, and the NATed one (its NAT class not known yet) may become the server end. It
+// gives that end up when it learns its class (decisions D10), but a loaded machine can still
+// leave it to the 30 s time-out. Not what this file tests.
 const FORMING_MS = 180_000;
 
 async function tunnelTo(lab: LabHandle, from: string, to: string) {

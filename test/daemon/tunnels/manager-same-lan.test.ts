@@ -28,7 +28,8 @@ function puncher(pairing: 'punch' | 'impossible') {
 }
 
 const setup = () =>
-  managerFixture({ retryBaseMs: 1_000, peers: [[B, '198.51.100.7:1194']], deps: { onLocalSubnet: onLan } });
+  // The overlay reaches B already (a punch request can travel to it).
+  managerFixture({ retryBaseMs: 1_000, peers: [[B, '198.51.100.7:1194']], deps: { onLocalSubnet: onLan }, planContext: () => ({ reachable: [B] }) });
 
 test('both behind EIM NATs on one LAN: an ordinary request at the LAN address, not a punch, and not at the router', async (t) => {
   const s = setup();

@@ -1,9 +1,9 @@
 import test from 'ava';
 import type { NatClass } from '../../../daemon/nat/classify.js';
-import { directAttemptsToGiveUp, type PendingTunnel } from '../../../daemon/tunnels/nat-learned.js';
+import { directAttemptsToGiveUp, serverEndsToGiveUp, type PendingTunnel } from '../../../daemon/tunnels/nat-learned.js';
 
 const pending = (peer: string, over: Partial<PendingTunnel> = {}): PendingTunnel => ({
-  peer, direction: 'outgoing', everUp: false, punched: false, state: 'connecting', handshakeAtMs: null, remote: '198.51.100.7:1195', ...over,
+  peer, direction: 'outgoing', everUp: false, punched: false, state: 'connecting', handshakeAtMs: null, remote: '198.51.100.7:1195', openedAtMs: 0, ...over,
 });
 
 const known: Record<string, NatClass> = { pub: 'public', up: 'upnp', nat: 'eim' };
@@ -28,4 +28,18 @@ test('behind a NAT without UPnP: pending direct attempts that heard nothing back
 
 test('any other class of ours gives nothing up', (t) => {
   for (const self of ['public', 'upnp', 'unknown'] as const) t.deepEqual(directAttemptsToGiveUp(self, [pending('a')], ctx), [], self);
+});
+
+test('behind a NAT without UPnP: server ends that heard nothing for 2 s are given up; reached, young or punched ones are kept', (t) => {
+  const served = (peer: string, over: Partial<PendingTunnel> = {}) => pending(peer, { direction: 'incoming', remote: null, ...over });
+  const tunnels = [
+    served('unreached'),
+    served('young', { openedAtMs: 9_000 }),
+    served('heard', { handshakeAtMs: 5 }),
+    served('up', { everUp: true, state: 'up' }),
+    served('punched', { punched: true }),
+    pending('ours'),
+  ];
+  t.deepEqual(serverEndsToGiveUp('eim', tunnels, 10_000), ['unreached']);
+  t.deepEqual(serverEndsToGiveUp('public', tunnels, 10_000), []);
 });

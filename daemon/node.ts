@@ -14,6 +14,7 @@ import { ControlServer } from './control/server.js';
 import { linkLocalFor, tunnelIfName } from './identity.js';
 import { startNodeLan } from './lan/node-lan.js';
 import { startNodeNat } from './nat/node-nat.js';
+import type { NatClass } from './nat/classify.js';
 import { startNodeAddresses } from './node/addresses.js';
 import { nodeBabelSpec } from './node/babel-spec.js';
 import { bootstrapPeersArrived, peerNatClasses, prefetchBootstrapPeers } from './node/bootstrap-peers.js';
@@ -162,6 +163,7 @@ export class Node implements ControlBackend {
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),
       planContext: () => planContext(p, lateness),
       orderAddresses: (a) => p.addresses?.dialOrder(a) ?? [...a],
+      onLocalSubnet: (host) => p.addresses?.onLocalSubnet(host) ?? false,
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),
       requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
@@ -190,7 +192,12 @@ export class Node implements ControlBackend {
       peerPort: (peer) => links.peerPort(peer),
       onChange: () => p.registrySync?.trigger(),
     });
-    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: () => p.registrySync?.trigger(), upnpReach: () => p.upnp?.reachEvidence() ?? null });
+    const onNatClass = (natClass: NatClass): void => {
+      p.registrySync?.trigger();
+      // Not inside whatever read the class (the manager itself, planning or answering).
+      queueMicrotask(() => void manager.selfNatClassChanged(natClass).catch((err: unknown) => log.warn({ err }, 'tunnels not updated for our NAT class')));
+    };
+    p.nat = startNodeNat({ clock, log: logs.for('nat'), config: config.nat, addresses: () => p.addresses, onChange: onNatClass, upnpReach: () => p.upnp?.reachEvidence() ?? null });
     startPunching({ clock, log: logs.for('nat'), peerproto, manager, natClass: () => p.nat?.natClass() ?? null, stun: config.nat.stun, peerPort: start.port, classes: peerNatClasses(p) });
 
     p.jobs = startPeriodicJobs({

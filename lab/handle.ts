@@ -6,7 +6,7 @@ import type { CommandRunner } from './exec.js';
 import { realRunner, runChecked } from './exec.js';
 import { waitForAllPairs } from './converge.js';
 import type { LabUpOptions } from './lab.js';
-import { labDown, labUp, randomLabId } from './lab.js';
+import { labDown, labNodeConfigPatch, labUp, randomLabId } from './lab.js';
 import type { LabGuard } from './guard.js';
 import { guardLab } from './guard.js';
 import type { LabManifest, LabNodeRecord } from './manifest.js';
@@ -44,6 +44,8 @@ export class LabHandle {
     readonly runner: CommandRunner,
     readonly log: (line: string) => void,
     private readonly guard?: LabGuard,
+    /** The caller's `nodeConfigPatch` at `up` (a function: not in the manifest), for nodes that join later. */
+    private readonly patch?: LabUpOptions['nodeConfigPatch'],
   ) {}
 
   /**
@@ -58,7 +60,7 @@ export class LabHandle {
     const guard = guardLab(id, { root, log });
     try {
       const m = await labUp({ keepOnFailure: false, ...options, id, log });
-      return new LabHandle(m, root, options.runner ?? realRunner, log, guard);
+      return new LabHandle(m, root, options.runner ?? realRunner, log, guard, options.nodeConfigPatch);
     } catch (err) {
       await guard.remove();
       throw err;
@@ -158,9 +160,15 @@ export class LabHandle {
     return probeMatrix(this.runner, reachNodes(this.manifest).filter((n) => !nodes || nodes.includes(n.name)));
   }
 
-  /** A node held back at `up` (`holdBack`) registers and starts now; resolves once it and every node reach each other. */
-  async join(node: string, options: { timeoutMs: number }): Promise<Join> {
-    return joinNode(this, node, { reachTimeoutMs: options.timeoutMs });
+  /**
+   * A node held back at `up` (`holdBack`) registers and starts now; resolves once it and every
+   * node reach each other. Its resilnet.toml gets what the others got at `up` (the lab's NAT and
+   * LAN settings, the caller's `nodeConfigPatch`), then `options.nodeConfigPatch` on top.
+   */
+  async join(node: string, options: { timeoutMs: number; nodeConfigPatch?: Record<string, Record<string, unknown>> }): Promise<Join> {
+    const patch: Record<string, Record<string, unknown>> = { ...labNodeConfigPatch(this.manifest.layout, this.patch)?.(node) };
+    for (const [table, values] of Object.entries(options.nodeConfigPatch ?? {})) patch[table] = { ...patch[table], ...values };
+    return joinNode(this, node, { reachTimeoutMs: options.timeoutMs, ...(Object.keys(patch).length > 0 ? { nodeConfigPatch: patch } : {}) });
   }
 
   async awaitAllPairs(options: { timeoutMs: number; nodes?: string[] }): Promise<number> {

@@ -9,7 +9,7 @@ import type { CommandRunner } from './exec.js';
 import { executePlan, realRunner } from './exec.js';
 import { lanConfigPatch } from './lan.js';
 import { natConfigPatch } from './nat.js';
-import { labLayout, labNamespaces, validateLabId, type NatKind } from './layout.js';
+import { labLayout, labNamespaces, validateLabId, type LabLayout, type NatKind } from './layout.js';
 import type { LabManifest } from './manifest.js';
 import { claimLabDir, labDir, LAB_ROOT, listLabIds, readManifest, writeManifest } from './manifest.js';
 import { buildNetwork } from './network.js';
@@ -29,6 +29,8 @@ export interface LabUpOptions {
   nat?: number;
   /** How many public nodes also share one LAN segment (`--lan K`; lab/lan.ts). */
   lan?: number;
+  /** The NATed nodes share one router and one LAN segment behind it (`--nat-lan`; lab/lan.ts). */
+  natLan?: boolean;
   /** How the NAT routers map ports (default eim). */
   natKind?: NatKind;
   /** false: the NAT routers run no miniupnpd. */
@@ -55,6 +57,24 @@ export interface LabUpOptions {
   holdBack?: number;
 }
 
+/**
+ * What goes into a node's resilnet.toml besides what `register` wrote, by table:
+ * LAN members run LAN discovery on their segment interface and nodes behind a NAT
+ * router probe the lab's stund, then the caller's patch (tests) on top.
+ */
+export function labNodeConfigPatch(
+  layout: LabLayout,
+  patch?: (node: string) => Record<string, Record<string, unknown>>,
+): ((node: string) => Record<string, Record<string, unknown>>) | undefined {
+  if (!layout.lan && !layout.natLan && layout.gateways.length === 0) return patch;
+  return (node) => ({
+    ...natConfigPatch(layout, node),
+    ...lanConfigPatch(layout.lan, node),
+    ...lanConfigPatch(layout.natLan, node),
+    ...patch?.(node),
+  });
+}
+
 export function randomLabId(): string {
   return `l${randomBytes(3).toString('hex')}`;
 }
@@ -73,17 +93,12 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabManifest> {
   const id = validateLabId(options.id ?? randomLabId());
   const layout = labLayout({ id, nodes: options.nodes ?? DEFAULT_NODES, nat: options.nat ?? DEFAULT_NAT,
     ...(options.lan ? { lan: options.lan } : {}),
+    ...(options.natLan ? { natLan: true } : {}),
     ...(options.natKind ? { natKind: options.natKind } : {}),
     ...(options.upnp === false ? { upnp: false } : {}),
     ...(options.upnpDrop ? { upnpDrop: options.upnpDrop } : {}),
   });
-  // LAN members run LAN discovery on their segment interface, whatever else a caller patches.
-  // Nodes behind a NAT router probe the lab's stund, whatever else a caller patches.
-  const patch = options.nodeConfigPatch;
-  const nodeConfigPatch =
-    layout.lan || layout.gateways.length > 0
-      ? (node: string) => ({ ...natConfigPatch(layout, node), ...(layout.lan ? lanConfigPatch(layout.lan, node) : {}), ...patch?.(node) })
-      : patch;
+  const nodeConfigPatch = labNodeConfigPatch(layout, options.nodeConfigPatch);
   const namespaces = labNamespaces(layout);
   const taken = await existingNamespaces(runner);
   const clash = namespaces.filter((n) => taken.has(n));

@@ -1,10 +1,11 @@
 // The lab's requested shape turned into names and addresses (pure). Every name
 // starts with rn<ID>- so two labs never collide, and every address lives inside
 // the lab's own namespaces: underlay 10.X.0.0/20 on the "internet" bridge, one
-// 10.X.(16+k).0/24 LAN behind each NAT router, overlay a ULA /48.
+// 10.X.(16+k).0/24 LAN behind each NAT router (one LAN behind one router shared
+// by every NATed node with `natLan`), overlay a ULA /48.
 import { createHash } from 'node:crypto';
 import { LabError } from './errors.js';
-import { lanSegmentLayout, type LanSegmentLayout } from './lan.js';
+import { lanSegmentLayout, natLanSegmentLayout, type LanSegmentLayout } from './lan.js';
 
 export const LAB_ID_PATTERN = /^[a-z0-9]{1,10}$/;
 export const REGISTRY_PORT = 8443;
@@ -14,8 +15,13 @@ export interface LabSpec {
   id: string;
   /** Number of node hosts (n1…nN). */
   nodes: number;
-  /** How many of them (the last ones) sit behind their own NAT router. */
+  /** How many of them (the last ones) sit behind their own NAT router (behind one shared router with `natLan`). */
   nat: number;
+  /**
+   * The NATed nodes share one router (gw1) and one LAN segment behind it, and
+   * run LAN discovery on it (default false: one router and LAN per NATed node).
+   */
+  natLan?: boolean;
   /** How many public nodes (n1…) also share one LAN segment (0: none). */
   lan?: number;
   /** How those routers map ports (default eim); see lab/nat.ts. */
@@ -56,7 +62,8 @@ export interface GatewayLayout {
   /** Address on the LAN towards its node (lan0). */
   lan: string;
   lanSubnet: string;
-  node: string;
+  /** The nodes behind it: one, or every NATed node with `natLan`. */
+  nodes: string[];
   /** Maps ports over UPnP but drops what arrives on them (LabSpec.upnpDrop). */
   dropsMapped?: boolean;
 }
@@ -72,6 +79,8 @@ export interface LabLayout {
   overlayPrefix: string;
   /** The shared LAN segment (`--lan K`), when there is one. */
   lan?: LanSegmentLayout;
+  /** The LAN segment behind the one shared router (`natLan`), when there is one. */
+  natLan?: LanSegmentLayout;
 }
 
 export const MAX_NODES = 200;
@@ -99,9 +108,13 @@ export function labLayout(spec: LabSpec): LabLayout {
   if (spec.natKind !== undefined && !NAT_KINDS.includes(spec.natKind)) {
     throw new LabError('RN_LAB_BAD_NAME', `invalid NAT kind: ${JSON.stringify(spec.natKind)} (use ${NAT_KINDS.join(' or ')}).`);
   }
+  if (spec.natLan && spec.nat < 2) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid --nat-lan with ${spec.nat} NATed node(s): it puts the NATed nodes on one LAN behind one router, so use --nat 2 or more.`);
+  }
+  const routers = spec.natLan ? Math.min(spec.nat, 1) : spec.nat;
   const upnpDrop = spec.upnpDrop ?? 0;
-  if (!Number.isInteger(upnpDrop) || upnpDrop < 0 || upnpDrop > spec.nat || (upnpDrop > 0 && spec.upnp === false)) {
-    throw new LabError('RN_LAB_BAD_NAME', `invalid --upnp-drop ${upnpDrop} (use 0-${spec.nat}, the number of NAT routers, and not with --no-upnp).`);
+  if (!Number.isInteger(upnpDrop) || upnpDrop < 0 || upnpDrop > routers || (upnpDrop > 0 && spec.upnp === false)) {
+    throw new LabError('RN_LAB_BAD_NAME', `invalid --upnp-drop ${upnpDrop} (use 0-${routers}, the number of NAT routers, and not with --no-upnp).`);
   }
   const h = idHash(id);
   const x = 16 + ((h[0] ?? 0) % 224);
@@ -110,28 +123,33 @@ export function labLayout(spec: LabSpec): LabLayout {
   const firstNat = spec.nodes - spec.nat + 1;
   const nodes: NodeLayout[] = [];
   const gateways: GatewayLayout[] = [];
+  const router = (k: number): GatewayLayout => ({
+    name: `gw${k}`,
+    netns: ns(`gw${k}`),
+    index: k,
+    wan: `${net}.2.${k}`,
+    lan: `${net}.${16 + k}.1`,
+    lanSubnet: `${net}.${16 + k}.0/24`,
+    nodes: [],
+    ...(k > routers - upnpDrop ? { dropsMapped: true } : {}),
+  });
   for (let i = 1; i <= spec.nodes; i++) {
     const name = `n${i}`;
     if (i >= firstNat) {
-      const k = i - firstNat + 1;
-      const gw: GatewayLayout = {
-        name: `gw${k}`,
-        netns: ns(`gw${k}`),
-        index: k,
-        wan: `${net}.2.${k}`,
-        lan: `${net}.${16 + k}.1`,
-        lanSubnet: `${net}.${16 + k}.0/24`,
-        node: name,
-      };
-      if (k > spec.nat - upnpDrop) gw.dropsMapped = true;
-      gateways.push(gw);
-      nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.${16 + k}.2`, gateway: gw.name });
+      // Behind router k, at .2 of its LAN; with natLan every NATed node is behind gw1, at .2, .3, …
+      const k = spec.natLan ? 1 : i - firstNat + 1;
+      const host = spec.natLan ? i - firstNat + 2 : 2;
+      let gw = gateways.find((g) => g.index === k);
+      if (!gw) gateways.push((gw = router(k)));
+      gw.nodes.push(name);
+      nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.${16 + k}.${host}`, gateway: gw.name });
     } else {
       nodes.push({ name, netns: ns(name), index: i, underlay: `${net}.1.${i}` });
     }
   }
   const hex = h.subarray(1, 5).toString('hex');
   const lan = lanSegmentLayout(spec.lan ?? 0, { net, ns, nodes });
+  const natLan = spec.natLan && gateways[0] ? natLanSegmentLayout(gateways[0], { ns, nodes }) : undefined;
   return {
     id,
     spec: { ...spec },
@@ -152,10 +170,11 @@ export function labLayout(spec: LabSpec): LabLayout {
     gateways,
     overlayPrefix: `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 8)}00::/48`,
     ...(lan ? { lan } : {}),
+    ...(natLan ? { natLan } : {}),
   };
 }
 
 /** Every namespace of the lab, the internet first. */
 export function labNamespaces(layout: LabLayout): string[] {
-  return [layout.inet.netns, layout.registry.netns, ...layout.gateways.map((g) => g.netns), ...layout.nodes.map((n) => n.netns), ...(layout.lan ? [layout.lan.netns] : [])];
+  return [layout.inet.netns, layout.registry.netns, ...layout.gateways.map((g) => g.netns), ...layout.nodes.map((n) => n.netns), ...[layout.lan, layout.natLan].flatMap((l) => (l ? [l.netns] : []))];
 }

@@ -46,19 +46,31 @@ export function planTopology(layout: LabLayout): LabStep[] {
     if (!node.gateway) attach(node.netns, 'eth0', `v-${node.name}`, node.underlay);
   }
   for (const gw of layout.gateways) {
-    const node = layout.nodes.find((n) => n.name === gw.node);
-    if (!node) continue;
     attach(gw.netns, 'wan0', `v-${gw.name}`, gw.wan);
+    const members = layout.nodes.filter((n) => gw.nodes.includes(n.name));
+    if (layout.natLan?.router?.name === gw.name) {
+      // Its LAN is a segment (a bridge) that all its nodes share.
+      steps.push(...planLanSegment(layout.natLan).map((argv) => ({ argv })));
+    } else {
+      for (const node of members) {
+        steps.push(
+          ...veth(gw.netns, 'lan0', node.netns, 'eth0'),
+          ip('-n', gw.netns, 'addr', 'add', `${gw.lan}/24`, 'dev', 'lan0'),
+          ip('-n', gw.netns, 'link', 'set', 'lan0', 'up'),
+          ip('-n', node.netns, 'addr', 'add', `${node.underlay}/24`, 'dev', 'eth0'),
+          ip('-n', node.netns, 'link', 'set', 'eth0', 'up'),
+        );
+      }
+    }
+    for (const node of members) {
+      steps.push(
+        // Only the lab's internet is reachable through the router: no default route.
+        ip('-n', node.netns, 'route', 'add', layout.inet.subnet, 'via', gw.lan),
+        // SSDP multicast goes out on the LAN.
+        ip('-n', node.netns, 'route', 'add', '239.0.0.0/8', 'dev', 'eth0'),
+      );
+    }
     steps.push(
-      ...veth(gw.netns, 'lan0', node.netns, 'eth0'),
-      ip('-n', gw.netns, 'addr', 'add', `${gw.lan}/24`, 'dev', 'lan0'),
-      ip('-n', gw.netns, 'link', 'set', 'lan0', 'up'),
-      ip('-n', node.netns, 'addr', 'add', `${node.underlay}/24`, 'dev', 'eth0'),
-      ip('-n', node.netns, 'link', 'set', 'eth0', 'up'),
-      // Only the lab's internet is reachable through the router: no default route.
-      ip('-n', node.netns, 'route', 'add', layout.inet.subnet, 'via', gw.lan),
-      // SSDP multicast goes out on the LAN.
-      ip('-n', node.netns, 'route', 'add', '239.0.0.0/8', 'dev', 'eth0'),
       inNs(gw.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'),
       { argv: ['ip', 'netns', 'exec', gw.netns, 'nft', '-f', '-'], stdin: gatewayRuleset(gw, layout.spec.natKind, { upnp: layout.spec.upnp !== false }) },
     );

@@ -127,6 +127,12 @@ export interface TunnelRequestMessage {
   /** The role the requester takes (normally client). */
   role: TunnelRole;
   proto: TunnelProto;
+  /**
+   * The requester's NAT class, when it knows it (optional: older nodes neither send nor read
+   * it). A server behind a NAT too answers with a refusal naming its own class, so the
+   * requester punches at once; a public server gives way to it in a crossed request.
+   */
+  natClass?: WireNatClass;
 }
 
 export interface TunnelAcceptMessage {
@@ -142,7 +148,7 @@ export interface TunnelRefuseMessage {
   kind: 'tunnel-refuse';
   /** Reasons this version does not know decode as 'other'. */
   reason: RefuseReason;
-  /** The refuser's NAT class, when it refuses a punch request (optional: older nodes ignore it). */
+  /** The refuser's NAT class, when it knows it (optional: older nodes ignore it). */
   natClass?: WireNatClass;
 }
 
@@ -256,7 +262,7 @@ const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5 } as 
 const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
 const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
-const TREQ = { role: 1, proto: 2 } as const;
+const TREQ = { role: 1, proto: 2, natClass: 3 } as const;
 const TACC = { port: 1 } as const;
 const TREF = { reason: 1, natClass: 2 } as const;
 const DRAIN = { phase: 1, tunnelPort: 2, closeInMs: 3 } as const;
@@ -378,15 +384,20 @@ export function chunkNetworkConfig(version: number, bytes: Buffer, chunkBytes = 
 }
 
 export function encodeTunnelRequest(m: TunnelRequestMessage): TlvItem[] {
-  return [item(TREQ.role, u8(ROLES.indexOf(m.role) + 1)), item(TREQ.proto, u8(PROTOS.indexOf(m.proto) + 1))];
+  const items = [item(TREQ.role, u8(ROLES.indexOf(m.role) + 1)), item(TREQ.proto, u8(PROTOS.indexOf(m.proto) + 1))];
+  if (m.natClass !== undefined) items.push(natClassItem(TREQ.natClass, m.natClass));
+  return items;
 }
 
 export function decodeTunnelRequest(items: Fields): TunnelRequestMessage {
-  return {
+  const m: TunnelRequestMessage = {
     kind: 'tunnel-request',
     role: items.required(TREQ.role, 'role').enumOf(ROLES, 'tunnel role'),
     proto: items.required(TREQ.proto, 'proto').enumOf(PROTOS, 'tunnel proto'),
   };
+  const nat = items.optional(TREQ.natClass);
+  if (nat) m.natClass = natClassOf(nat);
+  return m;
 }
 
 export function encodeTunnelAccept(m: TunnelAcceptMessage): TlvItem[] {

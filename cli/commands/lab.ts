@@ -51,6 +51,7 @@ export function registerLabCommands(program: Command, io: CliIo): void {
       .option('--nodes <n>', `number of nodes (default ${DEFAULT_NODES})`)
       .option('--nat <k>', `how many of them sit behind a NAT router (default ${DEFAULT_NAT})`)
       .option('--lan <k>', 'how many public nodes (n1…) also share one LAN segment, eth1, with LAN discovery on it (default 0)')
+      .option('--nat-lan', 'the NATed nodes share one router (gw1) and one LAN behind it, each with a private address there, with LAN discovery on it (needs --nat 2 or more)')
       .option('--nat-kind <kind>', `how the NAT routers map ports: ${NAT_KINDS.join(' | ')} (endpoint-independent, or address-and-port-dependent; default eim)`)
       .option('--no-upnp', 'the NAT routers run no UPnP server (miniupnpd)')
       .option('--upnp-drop <k>', 'how many NAT routers (the last ones) grant UPnP mappings but drop what arrives on them (default 0)')
@@ -62,8 +63,9 @@ export function registerLabCommands(program: Command, io: CliIo): void {
     'sudo resilnet lab up --name big --nodes 16 --nat 2 --hello 0.5',
     'sudo resilnet lab up --name office --nodes 4 --nat 1 --lan 2',
     'sudo resilnet lab up --nodes 4 --nat 2 --nat-kind apdm --no-upnp',
+    'sudo resilnet lab up --name home --nodes 3 --nat 2 --nat-lan --no-upnp',
     'sudo resilnet lab up --name fw --nodes 4 --nat 2 --upnp-drop 1',
-  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; natKind?: string; upnp?: boolean; upnpDrop?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
+  ).action(async (opts: { name?: string; nodes?: string; nat?: string; lan?: string; natLan?: boolean; natKind?: string; upnp?: boolean; upnpDrop?: string; hello?: string; timeout?: string; networkOnly?: boolean; json?: boolean }) => {
     const nodes = intOption('--nodes', opts.nodes, DEFAULT_NODES, 2, 200);
     const nat = intOption('--nat', opts.nat, Math.min(DEFAULT_NAT, nodes - 1), 0, nodes - 1);
     const progress = (line: string) => (opts.json ? io.stderr : io.stdout).write(`${line}\n`);
@@ -76,6 +78,7 @@ export function registerLabCommands(program: Command, io: CliIo): void {
         nodes,
         nat,
         lan: intOption('--lan', opts.lan, 0, 0, nodes - nat),
+        ...(opts.natLan ? { natLan: true } : {}),
         natKind: natKindOption(opts.natKind),
         ...(opts.upnp === false ? { upnp: false } : {}),
         upnpDrop: intOption('--upnp-drop', opts.upnpDrop, 0, 0, nat),

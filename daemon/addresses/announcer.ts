@@ -12,6 +12,7 @@ import type { Clock } from '../sys/clock.js';
 import { formatHostPort } from '../sys/host-port.js';
 import {
   buildAddressEntries,
+  inCidr,
   isDialable,
   localUnderlayAddresses,
   orderAnnounced,
@@ -136,6 +137,11 @@ export class AddressAnnouncer {
   /** Our interface addresses (for the dial order). */
   localAddresses(): LocalAddress[] {
     return this.local;
+  }
+
+  /** Whether a host lies on the subnet of one of our interfaces (a LAN we share with it). */
+  onLocalSubnet(host: string): boolean {
+    return this.local.some((l) => l.cidr !== null && inCidr(host, l.cidr));
   }
 
   /** A peer's addresses in the order to try them. */

@@ -52,6 +52,8 @@ export interface TunnelPuncher {
   behindNat(): boolean;
   selfClass(): NatClass | null;
   peerClass(peer: string): NatClass | undefined;
+  /** The peer stated its class in a tunnel-request or a refusal of ours. */
+  learnClass?(peer: string, natClass: WireNatClass): void;
   /** Client side: the whole exchange for a tunnel whose openvpn will bind `localPort`. */
   punch(peer: string, localPort: number, signal: AbortSignal): Promise<PunchResult>;
 }
@@ -88,6 +90,10 @@ export class Puncher implements TunnelPuncher {
 
   peerClass(peer: string): NatClass | undefined {
     return this.classes.get(peer);
+  }
+
+  learnClass(peer: string, natClass: WireNatClass): void {
+    this.learn(peer, natClass);
   }
 
   pairing(peer: string): Pairing {

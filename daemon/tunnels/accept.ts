@@ -10,8 +10,12 @@ export interface TunnelRequestContext {
   ownPrefix: string;
   /** The requesting peer. */
   peer: string;
-  /** Our tunnel with the peer, if there is one. */
-  existing?: { direction: TunnelDirection; state: TunnelState };
+  /** Our tunnel with the peer, if there is one (`punched`: opened by hole punching). */
+  existing?: { direction: TunnelDirection; state: TunnelState; punched?: boolean };
+  /** The request is a punch request (hole punching), not a plain tunnel-request. */
+  punch?: boolean;
+  /** It came from an address on a LAN we share: no NAT lies between us. */
+  overLan?: boolean;
   /** We are asking the peer for a tunnel ourselves right now. */
   opening: boolean;
   /** Incoming tunnels we have (including `existing` when it is one). */
@@ -24,7 +28,8 @@ export interface TunnelRequestContext {
 }
 
 export type TunnelRequestAnswer =
-  | { kind: 'refuse'; reason: 'duplicate' | 'full' }
+  /** 'unsupported': both behind endpoint-independent NATs; the requester should punch (told our class). */
+  | { kind: 'refuse'; reason: 'duplicate' | 'full' | 'unsupported' }
   /** Accept; close our existing tunnel with the peer first when `replace` says so. */
   | { kind: 'accept'; replace?: { reason: string; quiet: boolean } };
 
@@ -46,16 +51,28 @@ export type TunnelRequestAnswer =
  * prefix, both refuse: no tunnel that cannot come up, and the next request, no
  * longer crossed, is answered like any other.
  *
- * Plain (not crossed) requests are never refused by class: a node with a manual
- * port forward is classified eim too, and it does take them.
+ * Plain requests are refused by class only when both ends are known to be behind
+ * endpoint-independent NATs (the requester says so in its request, since
+ * session 8) and it did not come over a LAN we share: a direct tunnel between
+ * them cannot come up, hole punching can, and the refusal tells the requester
+ * our class so it punches at once. Other classes are not refused: a node with a
+ * manual port forward is classified eim or apdm too, and it does take them.
+ *
+ * A punch request that finds our own direct attempt to the peer not up yet
+ * replaces it: from behind a NAT it cannot come up where the peer has to punch.
  */
 export function answerTunnelRequest(c: TunnelRequestContext): TunnelRequestAnswer {
+  if (!c.punch && !c.overLan && c.selfClass === 'eim' && c.peerClass === 'eim' && c.existing?.state !== 'up') {
+    return { kind: 'refuse', reason: 'unsupported' };
+  }
   let replace: { reason: string; quiet: boolean } | undefined;
   if (c.existing?.direction === 'incoming') {
     replace = { reason: 'the peer asked for a new tunnel', quiet: false };
   } else if (c.existing) {
-    if (c.existing.state === 'up' || keepsOurs(c)) return { kind: 'refuse', reason: 'duplicate' };
-    replace = { reason: 'crossed with an incoming tunnel request', quiet: true };
+    if (c.existing.state === 'up') return { kind: 'refuse', reason: 'duplicate' };
+    if (c.punch && c.existing.punched !== true) replace = { reason: 'our direct attempt gives way to the peer\'s hole punching', quiet: true };
+    else if (keepsOurs(c)) return { kind: 'refuse', reason: 'duplicate' };
+    else replace = { reason: 'crossed with an incoming tunnel request', quiet: true };
   } else if (c.opening && keepsOurs(c)) {
     return { kind: 'refuse', reason: 'duplicate' };
   }

@@ -117,6 +117,12 @@ export interface TunnelManagerDeps {
   planContext: () => PlanContext;
   /** The order in which to try a peer's addresses (default: as stored). */
   orderAddresses?: (addresses: readonly string[]) => string[];
+  /**
+   * Whether an underlay host lies on a subnet of one of our interfaces: a LAN we share with
+   * the peer, where a request and openvpn's packets cross no NAT whatever our NAT classes
+   * (default: never).
+   */
+  onLocalSubnet?: (host: string) => boolean;
   rand: () => number;
   /** Detour routes around tunnels that stop carrying traffic (none: babel alone). */
   detours?: TunnelDetours;

@@ -5,7 +5,7 @@
 // change as an event line. Which tunnels to keep is decided by the pure
 // planner it is given; this file holds no selection policy.
 import type { Incoming, PeerAddress, PeerSource } from '../peerproto/protocol.js';
-import type { MessageOf, PeerMessage } from '../../wire/messages.js';
+import type { MessageOf, PeerMessage, WireNatClass } from '../../wire/messages.js';
 import type { SupervisorEvent } from '../supervisor/supervisor.js';
 import { eventText } from '../events.js';
 import type { TunnelDirection, TunnelState, TunnelView } from '../control/protocol.js';
@@ -13,7 +13,9 @@ import { formatHostPort, parseHostPort } from '../sys/host-port.js';
 import { answerTunnelRequest, chooseServerPort } from './accept.js';
 import { drainAnnounced, drainOver, drainPauseMs, followDrain, startDrain, stepDrain, type DrainAction, type DrainObservations, type DrainState } from './drain.js';
 import type { PlanContext, TunnelEnd, TunnelManagerDeps, TunnelManagerOptions } from './manager-deps.js';
+import { directAttemptsToGiveUp, serverEndsToGiveUp } from './nat-learned.js';
 import { parseOpenvpnLine } from './openvpn-lines.js';
+import type { NatClass } from '../nat/classify.js';
 import type { TunnelPuncher } from '../nat/punch-session.js';
 import { localSendError } from '../peers/failure-blame.js';
 import { planTunnels, type OutgoingState, type PlanPeer, type TunnelPlan, type TunnelSnapshot } from './plan.js';
@@ -71,6 +73,10 @@ export class TunnelManager {
   private readonly tunnels = new Map<string, Tunnel>();
   /** Peers with an outgoing attempt in flight (before the tunnel exists). */
   private readonly opening = new Set<string>();
+  /** Tunnels closing (their openvpn stopping, their interface leaving babel), by peer. */
+  private readonly closing = new Map<string, Promise<void>>();
+  /** Peers whose punch request we are serving (the exchange runs before the tunnel exists): not to be punched meanwhile. */
+  private readonly servingPunch = new Set<string>();
   private readonly unsubscribe: Array<() => unknown> = [];
   private abort = stopController();
   private options: TunnelManagerOptions;
@@ -133,7 +139,7 @@ export class TunnelManager {
   }
 
   isAdjacent(peer: string): boolean {
-    return this.tunnels.has(peer) || this.opening.has(peer);
+    return this.tunnels.has(peer) || this.opening.has(peer) || this.servingPunch.has(peer);
   }
 
   views(nowMs: number): TunnelView[] {
@@ -207,8 +213,8 @@ export class TunnelManager {
         })),
         ...[...this.opening].filter((p) => !this.tunnels.has(p)).map((peer) => ({ peer, state: 'opening' as const, openedAtMs: nowMs, routeCount: 0, bytesPerSec: 0 })),
       ],
-      incoming: this.list().filter((t) => t.direction === 'incoming').map((t) => t.peer),
-      peers: this.puncher ? ctx.peers.map((p) => withNatClass(p, this.puncher!.peerClass(p.prefix))) : ctx.peers,
+      incoming: [...this.list().filter((t) => t.direction === 'incoming').map((t) => t.peer), ...[...this.servingPunch].filter((p) => !this.tunnels.has(p))],
+      peers: ctx.peers.map((p) => this.withNatView(p)),
       ...(this.puncher?.selfClass() ? { selfNatClass: this.puncher.selfClass()! } : {}),
       reachable: ctx.reachable,
       neighbours: ctx.neighbours,
@@ -270,21 +276,27 @@ export class TunnelManager {
     this.opening.add(peer);
     try {
       const pairing = this.puncher?.pairing(peer) ?? 'unknown';
-      if (pairing === 'punch') return await this.openPunched(peer, signal);
-      if (pairing === 'unknown' && this.directFailed.delete(peer) && this.puncher?.behindNat()) {
-        this.deps.log.info({ peer }, 'our direct tunnel did not come up; trying hole punching');
-        return await this.openPunched(peer, signal);
+      // On a LAN we share with the peer no NAT lies between us: an ordinary request there,
+      // whatever the classes say (only there, when they say punch or impossible).
+      const sameLan = addresses.filter((a) => this.onSharedLan(a));
+      if (sameLan.length === 0) {
+        if (pairing === 'punch') return await this.openPunched(peer, signal);
+        if (pairing === 'unknown' && this.directFailed.delete(peer) && this.puncher?.behindNat()) {
+          this.deps.log.info({ peer }, 'our direct tunnel did not come up; trying hole punching');
+          return await this.openPunched(peer, signal);
+        }
       }
       let lastError = 'no address answered';
       let lastThrown: unknown;
-      for (const text of addresses) {
+      const overLanOnly = sameLan.length > 0 && (pairing === 'punch' || pairing === 'impossible');
+      for (const text of overLanOnly ? sameLan : addresses) {
         const address = parseHostPort(text);
         if (!address) continue;
         let reply: Incoming;
         try {
           reply = await this.deps.peerproto.request(
             { host: address.host, port: address.port, prefix: peer },
-            { kind: 'tunnel-request', role: 'client', proto: 'udp' },
+            { kind: 'tunnel-request', role: 'client', proto: 'udp', ...this.ownClassItem() },
             { timeoutMs: this.options.requestTimeoutMs, attempts: this.options.requestAttempts, signal },
           );
         } catch (err) {
@@ -298,7 +310,18 @@ export class TunnelManager {
           continue;
         }
         if (reply.msg.kind === 'tunnel-refuse') {
+          if (reply.msg.natClass !== undefined) this.puncher?.learnClass?.(peer, reply.msg.natClass);
           if (reply.msg.reason === 'duplicate') return false; // the peer already has a tunnel with us: not a failure
+          // Refused by class (the peer is behind a NAT too, accept.ts): punch now, or stop when nothing can work.
+          const told = reply.msg.natClass !== undefined && reply.msg.reason === 'unsupported' ? this.puncher?.pairing(peer) : undefined;
+          if (told === 'punch') {
+            this.deps.log.info({ peer, natClass: reply.msg.natClass }, 'the peer is behind a NAT too; trying hole punching');
+            return await this.openPunched(peer, signal);
+          }
+          if (told === 'impossible') {
+            this.deps.log.info({ peer, natClass: reply.msg.natClass }, 'the peer is behind a NAT too, and no tunnel can work with it');
+            return false;
+          }
           lastError = `tunnel refused: ${reply.msg.reason}`;
           if (reply.msg.reason === 'full' && this.deps.peers.recordBusy) {
             const busy = this.deps.peers.recordBusy(peer, lastError, this.deps.clock.nowMs());
@@ -312,6 +335,7 @@ export class TunnelManager {
           lastError = `unexpected answer ${reply.msg.kind}`;
           continue;
         }
+        await this.closed(peer);
         if (this.tunnels.has(peer) || signal.aborted) return false; // the peer opened one towards us meanwhile
         this.startTunnel({
           peer,
@@ -343,8 +367,28 @@ export class TunnelManager {
     }
   }
 
+  /** Whether a "HOST:PORT" lies on a LAN we share (deps.onLocalSubnet). */
+  private onSharedLan(address: string): boolean {
+    const hp = parseHostPort(address);
+    return hp !== undefined && this.deps.onLocalSubnet?.(hp.host) === true;
+  }
+
+  /** A plan peer with what hole punching knows of its class, and whether it shares a LAN with us. */
+  private withNatView(p: PlanPeer): PlanPeer {
+    const natClass = this.puncher?.peerClass(p.prefix);
+    const sameLan = p.addresses.some((a) => this.onSharedLan(a));
+    return natClass === undefined && !sameLan ? p : { ...p, ...(natClass !== undefined ? { natClass } : {}), ...(sameLan ? { sameLan } : {}) };
+  }
+
   /** The client end of a punched tunnel: a port of our range, the exchange, then openvpn bound to that port. */
   private async openPunched(peer: string, signal: AbortSignal): Promise<boolean> {
+    // The punch request travels over the overlay: with no route to the peer yet (at start, before
+    // our first tunnel is up) it would fail at once and count against the peer. A later round punches.
+    const reachable = this.deps.planContext().reachable;
+    if (!reachable.includes(peer)) {
+      this.deps.log.info({ peer }, 'hole punching waits: the overlay does not reach the peer yet');
+      return false;
+    }
     const localPort = await this.freeTunnelPort();
     if (localPort === undefined) {
       this.deps.log.info({ peer }, 'no free port in the tunnel range for a punched tunnel');
@@ -357,6 +401,7 @@ export class TunnelManager {
         if (!r.duplicate && !signal.aborted) this.recordFailure(peer, r.reason);
         return false;
       }
+      await this.closed(peer);
       if (this.tunnels.has(peer) || signal.aborted) return false;
       this.startTunnel({
         peer,
@@ -389,7 +434,16 @@ export class TunnelManager {
     if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
     if (ev.msg.role !== 'client' || ev.msg.proto !== 'udp') return { kind: 'tunnel-refuse', reason: 'unsupported' };
     this.learnPeer(ev.from);
-    return this.serve(ev.from);
+    if (ev.msg.natClass !== undefined) this.puncher?.learnClass?.(ev.from.prefix, ev.msg.natClass);
+    const answer = await this.serve(ev.from);
+    // A refusal names our class when we know it: a requester behind a NAT too then punches.
+    return answer.kind === 'tunnel-refuse' ? { ...answer, ...this.ownClassItem() } : answer;
+  }
+
+  /** `{ natClass }` of ours for a tunnel-request or a refusal, when known. */
+  private ownClassItem(): { natClass?: WireNatClass } {
+    const self = this.puncher?.selfClass();
+    return self && self !== 'unknown' ? { natClass: self } : {};
   }
 
   /** A punch request (punch-session.ts checked it): served like a tunnel-request, with the exchange run on the chosen port. */
@@ -397,7 +451,14 @@ export class TunnelManager {
     this.tunnelRequestsSeen++;
     if (this.abort.signal.aborted) return { kind: 'tunnel-refuse', reason: 'error' };
     // It came over the overlay: its source address is no underlay address of the peer, so it is not learned.
-    return this.serve(from, prepare);
+    // Meanwhile we do not punch the peer ourselves: two exchanges crossing (each end a client and a
+    // server at once) ended in a punched tunnel that never came up (lab, session 8).
+    this.servingPunch.add(from.prefix);
+    try {
+      return await this.serve(from, prepare);
+    } finally {
+      this.servingPunch.delete(from.prefix);
+    }
   }
 
   private async serve(from: PeerSource, prepare?: (port: number) => Promise<{ local: string; remote: string }>): Promise<PeerMessage> {
@@ -408,7 +469,9 @@ export class TunnelManager {
     const answer = answerTunnelRequest({
       ownPrefix: this.options.ownPrefix,
       peer,
-      ...(existing ? { existing: { direction: existing.direction, state: existing.state } } : {}),
+      ...(existing ? { existing: { direction: existing.direction, state: existing.state, punched: existing.punched } } : {}),
+      punch: prepare !== undefined,
+      overLan: prepare === undefined && this.deps.onLocalSubnet?.(from.host) === true,
       opening: this.opening.has(peer),
       incoming: incoming.length,
       maxClients: this.options.maxClients,
@@ -431,6 +494,7 @@ export class TunnelManager {
         this.reservedPorts.delete(port);
       }
     }
+    await this.closed(peer);
     if (this.tunnels.has(peer)) return { kind: 'tunnel-refuse', reason: 'duplicate' };
     this.startTunnel({
       peer,
@@ -574,6 +638,41 @@ export class TunnelManager {
   tellPeerDown(peer: string): void {
     const t = this.tunnels.get(peer);
     if (t) this.sendDrain(t, 'down', 0);
+  }
+
+  /**
+   * Our NAT class changed (the NAT monitor). Behind a NAT without UPnP now: outgoing tunnels
+   * asked for before we knew and that nothing came back through, to peers the overlay reaches
+   * (a punch request travels over it), are closed, not counted as the peer's failure, and their
+   * next attempt, soon, punches; server ends nobody reached are closed too, and the planning round
+   * that follows opens our own tunnels instead (nat-learned.ts says which and why).
+   */
+  async selfNatClassChanged(natClass: NatClass): Promise<string[]> {
+    const reachable = new Set(this.deps.planContext().reachable);
+    const nowMs = this.deps.clock.nowMs();
+    const ours = directAttemptsToGiveUp(natClass, this.list(), {
+      natClass: (peer) => this.puncher?.peerClass(peer),
+      onSharedLan: (remote) => this.onSharedLan(remote),
+      reachable: (peer) => reachable.has(peer),
+    });
+    const served = serverEndsToGiveUp(natClass, this.list(), nowMs);
+    const closing: Array<Promise<void>> = [];
+    for (const peer of [...ours, ...served]) {
+      const t = this.tunnels.get(peer);
+      if (!t) continue;
+      if (t.direction === 'outgoing') {
+        this.deps.log.info({ peer, iface: t.ifName, natClass }, 'behind a NAT: our direct tunnel asked for before we knew is given up for hole punching');
+        this.directFailed.add(peer);
+        closing.push(this.closeTunnel(t, `this node is behind a NAT (${natClass}): hole punching instead`, { quiet: true }));
+      } else {
+        this.deps.log.info({ peer, iface: t.ifName, natClass }, 'behind a NAT: a server end nobody reached is given up; we open our own');
+        closing.push(this.closeTunnel(t, `this node is behind a NAT (${natClass}): its server end is not reached`, { quiet: true }));
+      }
+    }
+    // Closed first: a new tunnel with the peer takes the same interface name, which babel must not lose.
+    await Promise.all(closing);
+    if (closing.length > 0) this.deps.replanSoon?.();
+    return [...ours, ...served];
   }
 
   /**
@@ -761,9 +860,26 @@ export class TunnelManager {
     this.tunnels.delete(t.peer);
     this.deps.log.info({ peer: t.peer, iface: t.ifName, reason }, 'tunnel closing');
     if (!options.quiet && t.everUp) this.deps.events.add('link-closed', eventText.linkClosed(t.peer, reason), t.peer);
-    await this.deps.supervisor.stop(t.childName);
-    await this.babelAwait(t, () => this.deps.babel.removeInterface(t.ifName));
-    this.deps.detours?.release(t.ifName);
+    const done = (async () => {
+      await this.deps.supervisor.stop(t.childName);
+      await this.babelAwait(t, () => this.deps.babel.removeInterface(t.ifName));
+      this.deps.detours?.release(t.ifName);
+    })();
+    this.closing.set(t.peer, done);
+    try {
+      await done;
+    } finally {
+      if (this.closing.get(t.peer) === done) this.closing.delete(t.peer);
+    }
+  }
+
+  /**
+   * Resolves once a tunnel with the peer that is closing is gone: a new one takes the same child
+   * and interface names (the supervisor refuses a second child of one name, and babel must not
+   * drop the new interface when the old one's removal lands late).
+   */
+  private async closed(peer: string): Promise<void> {
+    await this.closing.get(peer);
   }
 
   /**
@@ -812,10 +928,6 @@ export class TunnelManager {
       this.deps.log.warn({ err, iface: t.ifName, peer: t.peer }, 'babel request failed');
     }
   }
-}
-
-function withNatClass(p: PlanContext['peers'][number], natClass: PlanPeer['natClass']): PlanContext['peers'][number] {
-  return natClass === undefined ? p : { ...p, natClass };
 }
 
 /** Runs `fn` over `items`, at most `width` at a time, in order of the items; resolves when all are done. */

@@ -86,6 +86,8 @@ export interface PlanPeer {
   lastSeenMs?: number;
   /** Its NAT class, when known (hole punching learns it; daemon/nat/punch.ts pairing). */
   natClass?: NatClass;
+  /** It has an address on a LAN we share: reachable directly whatever the NAT classes say. */
+  sameLan?: boolean;
 }
 
 export interface TunnelPolicy {
@@ -237,8 +239,9 @@ export function planTunnels(s: TunnelSnapshot, nowMs: number, rand: () => number
 
   // 3. Who we could open to.
   const adjacent = new Set([s.self, ...s.outgoing.map((t) => t.peer), ...s.incoming]);
-  // Pairs whose NAT classes rule out any tunnel from our side are not tried (their traffic goes through the overlay).
-  const unpairable = s.peers.filter((x) => x.natClass !== undefined && pairing(s.selfNatClass, x.natClass) === 'impossible' && !adjacent.has(x.prefix));
+  // Pairs whose NAT classes rule out any tunnel from our side are not tried (their traffic goes
+  // through the overlay), unless they share a LAN with us: no NAT lies between us there.
+  const unpairable = s.peers.filter((x) => x.natClass !== undefined && !x.sameLan && pairing(s.selfNatClass, x.natClass) === 'impossible' && !adjacent.has(x.prefix));
   for (const x of unpairable) plan.reasons.push(`skip ${x.prefix}: ${impossibleWhy(s.selfNatClass, x.natClass)}`);
   const ruledOut = new Set(unpairable.map((x) => x.prefix));
   const openable = (prefix: string, standing: 'ready' | 'dead-due'): boolean => {

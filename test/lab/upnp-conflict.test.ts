@@ -48,7 +48,7 @@ test.serial('after a conflict on its tunnel ports, a node behind UPnP answers th
   t.timeout(15 * 60_000);
   const quick = { registry: { heartbeat_interval: 5 }, peers: { retry_base: 5 } };
   const lab = await labFor(t, 'uc', { nodes: 3, nat: 1, holdBack: 1, nodeConfigPatch: () => quick });
-  const gw = lab.manifest.layout.gateways.find((g) => g.node === 'n3')!;
+  const gw = lab.manifest.layout.gateways.find((g) => g.nodes.includes('n3'))!;
   const squatter = gw.lanSubnet.replace(/0\/24$/, '99');
   await squat(lab.manifest.layout.nodes.find((n) => n.name === 'n3')!.netns, squatter, gw.lan);
   t.log(`${squatter} holds UDP ${TUNNEL_PORTS.join(', ')} at ${gw.wan}`);

@@ -7,6 +7,7 @@ import {
   encodePacket,
   packPeerList,
   type Packet,
+  WIRE_NAT_CLASSES,
   type PeerListEntry,
   type PeerMessage,
 } from '../../wire/messages.js';
@@ -62,6 +63,8 @@ const golden: { name: string; message: PeerMessage; kind: string; items: string 
     items: '01 0004 00000005  02 0002 0001  03 0002 0002  04 0007 7b2261223a317d',
   },
   { name: 'tunnel-request: client over udp', message: { kind: 'tunnel-request', role: 'client', proto: 'udp' }, kind: '05', items: '01 0001 01  02 0001 01' },
+  { name: 'tunnel-request: client over udp, from behind an eim NAT', message: { kind: 'tunnel-request', role: 'client', proto: 'udp', natClass: 'eim' }, kind: '05', items: '01 0001 01  02 0001 01  03 0001 03' },
+  { name: 'tunnel-refuse: unsupported, the refuser is eim', message: { kind: 'tunnel-refuse', reason: 'unsupported', natClass: 'eim' }, kind: '07', items: '01 0001 03  02 0001 03' },
   { name: 'tunnel-accept: port 1195', message: { kind: 'tunnel-accept', port: 1195 }, kind: '06', items: '01 0002 04ab' },
   { name: 'tunnel-refuse: full', message: { kind: 'tunnel-refuse', reason: 'full' }, kind: '07', items: '01 0001 01' },
   {
@@ -152,6 +155,15 @@ test('a hello whose takesBeats item is 0 does not take beats; an older node skip
   t.deepEqual(decodePacket(Buffer.from(zero, 'hex')).message, { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
   const withBeats = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, takesBeats: true }), sign);
   t.deepEqual(decodeFrame(withBeats).items.map((i) => i.type), [1, 5]);
+});
+
+test('a tunnel-request from an older node (no NAT class) decodes without natClass; an older node skips the item', (t) => {
+  const old = ('01' + '05' + ENVELOPE_TAIL + '01 0001 01  02 0001 01').replace(/\s+/g, '');
+  t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'tunnel-request', role: 'client', proto: 'udp' });
+  // Item 3 is what an older decoder sees as an unknown type: skipped like any other.
+  const withClass = encodePacket(packet({ kind: 'tunnel-request', role: 'client', proto: 'udp', natClass: 'apdm' }), sign);
+  t.deepEqual(decodeFrame(withClass).items.map((i) => i.type), [1, 2, 3]);
+  t.deepEqual(decodePacket(withClass).message, { kind: 'tunnel-request', role: 'client', proto: 'udp', natClass: 'apdm' });
 });
 
 test('reasons this version does not know decode as "other"', (t) => {
@@ -255,7 +267,7 @@ function randomMessage(rand: () => number): PeerMessage {
       const count = 1 + int(5);
       return { kind: 'config-chunk', version: int(1e6), index: int(count - 1), count, bytes: Buffer.from(Array.from({ length: int(300) }, () => int(255))) };
     }
-    case 4: return { kind: 'tunnel-request', role: rand() < 0.5 ? 'client' : 'server', proto: rand() < 0.5 ? 'udp' : 'tcp' };
+    case 4: return { kind: 'tunnel-request', role: rand() < 0.5 ? 'client' : 'server', proto: rand() < 0.5 ? 'udp' : 'tcp', ...(rand() < 0.5 ? { natClass: WIRE_NAT_CLASSES[Math.floor(rand() * WIRE_NAT_CLASSES.length)]! } : {}) };
     case 5: return { kind: 'tunnel-accept', port: 1 + int(65534) };
     case 6: return { kind: 'tunnel-refuse', reason: (['full', 'duplicate', 'unsupported', 'not-allowed', 'error'] as const)[int(4)]! };
     case 7: return { kind: 'drain', phase: (['announce', 'ack', 'cancel'] as const)[int(2)]!, tunnelPort: 1 + int(65534), closeInMs: int(1e6) };

@@ -43,8 +43,20 @@ const classRows: Array<{ name: string; c: Partial<TunnelRequestContext>; want: R
   // Both can take tunnels, neither can, or a class is not known: the prefix decides as before.
   { name: 'both public: the lower prefix keeps its request', c: { opening: true, selfClass: 'public', peerClass: 'upnp' }, want: ANSWER.refuse },
   { name: 'both public, the peer lower: accepted', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'public', peerClass: 'public' }, want: ANSWER.accept },
-  { name: 'both eim (a punch crossing a punch): the lower prefix keeps its request', c: { opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.refuse },
-  { name: 'both eim, the peer lower: accepted', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.accept },
+  { name: 'both eim (a punch crossing a punch): the lower prefix keeps its request', c: { punch: true, opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.refuse },
+  { name: 'both eim, a punch crossing a punch, the peer lower: accepted', c: { punch: true, ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.accept },
+  { name: 'both eim, punched tunnels crossing, ours lower: ours stays', c: { punch: true, existing: { direction: 'outgoing', state: 'connecting', punched: true }, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.refuse },
+  // A punch request finds our direct attempt not up: it cannot come up between two NATs, the punch replaces it.
+  {
+    name: 'both eim, a punch request meets our direct attempt not up (ours lower): the punch wins',
+    c: { punch: true, existing: { direction: 'outgoing', state: 'connecting' }, selfClass: 'eim', peerClass: 'eim' },
+    want: { kind: 'accept', replace: { reason: "our direct attempt gives way to the peer's hole punching", quiet: true } },
+  },
+  // A plain request between two eim nodes: refused so that the requester punches (the manager adds our class).
+  { name: 'both eim, a plain request: refused, punch instead', c: { selfClass: 'eim', peerClass: 'eim' }, want: { kind: 'refuse', reason: 'unsupported' } },
+  { name: 'both eim, a plain request crossing ours: refused, punch instead', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim', peerClass: 'eim' }, want: { kind: 'refuse', reason: 'unsupported' } },
+  { name: 'both eim, a plain request over a LAN we share: accepted', c: { overLan: true, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.accept },
+  { name: 'both eim, a plain request while our tunnel to it is up: duplicate', c: { existing: { direction: 'outgoing', state: 'up' }, selfClass: 'eim', peerClass: 'eim' }, want: ANSWER.refuse },
   { name: 'we are eim, the peer of unknown class: prefix', c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: 'eim' }, want: ANSWER.accept },
   { name: "we don't know our class, the peer public: prefix", c: { ownPrefix: HIGH, peer: LOW, opening: true, selfClass: null, peerClass: 'public' }, want: ANSWER.accept },
   { name: "our class 'unknown', the peer eim: prefix", c: { opening: true, selfClass: 'unknown', peerClass: 'eim' }, want: ANSWER.refuse },
@@ -62,7 +74,7 @@ for (const r of classRows) {
   });
 }
 
-test('crossed requests: whenever both ends know both classes, exactly one end accepts', (t) => {
+test('crossed requests: whenever both ends know both classes, exactly one end accepts (both eim: both refuse and punch)', (t) => {
   const classes = ['public', 'upnp', 'eim', 'apdm', 'unknown', null] as const;
   const crossings = [{ opening: true }, { existing: { direction: 'outgoing', state: 'connecting' } }] as const;
   for (const a of classes) {
@@ -72,6 +84,11 @@ test('crossed requests: whenever both ends know both classes, exactly one end ac
           const atA = answerTunnelRequest({ ...base, ...ca, ownPrefix: LOW, peer: HIGH, selfClass: a, peerClass: b });
           const atB = answerTunnelRequest({ ...base, ...cb, ownPrefix: HIGH, peer: LOW, selfClass: b, peerClass: a });
           const accepted = [atA, atB].filter((x) => x.kind === 'accept').length;
+          if (a === 'eim' && b === 'eim') {
+            // Each tells the other its class: both punch, and punches crossing are decided by prefix.
+            t.deepEqual([atA, atB], [{ kind: 'refuse', reason: 'unsupported' }, { kind: 'refuse', reason: 'unsupported' }]);
+            continue;
+          }
           t.is(accepted, 1, `low ${a}, high ${b}`);
           // The accepting end is the one that can take tunnels, when exactly one can and the other is behind a NAT.
           const serverA = atA.kind === 'accept';

@@ -7,8 +7,8 @@ import { PeerDb } from '../../../daemon/peers/peer-db.js';
 import type { Incoming, PeerAddress } from '../../../daemon/peerproto/protocol.js';
 import type { SupervisorEvent } from '../../../daemon/supervisor/supervisor.js';
 import { DEFAULT_TUNNEL_POLICY } from '../../../daemon/tunnels/plan.js';
-import { TunnelManager, type PlanContext, type TunnelEnd, type TunnelManagerOptions } from '../../../daemon/tunnels/manager.js';
-import type { MessageOf, PeerMessage } from '../../../wire/messages.js';
+import { TunnelManager, type PlanContext, type TunnelEnd, type TunnelManagerDeps, type TunnelManagerOptions } from '../../../daemon/tunnels/manager.js';
+import type { MessageOf, PeerMessage, WireNatClass } from '../../../wire/messages.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
 export const SELF = 'fd00:1:0:1::/64';
@@ -30,6 +30,8 @@ export interface ManagerFixtureOptions {
   rand?: () => number;
   /** Each tunnel-request waits for this before it is answered (requests in flight). */
   requestGate?: () => Promise<void>;
+  /** Deps given as they are, over the fixture's fakes. */
+  deps?: Partial<TunnelManagerDeps>;
 }
 
 type Answer = (to: PeerAddress) => PeerMessage | Error;
@@ -134,6 +136,7 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
       planContext: () => ({ peers: peers.listPeers(), reachable: [], neighbours: [], clientCount: 1, policy: DEFAULT_TUNNEL_POLICY, ...o.planContext?.() }),
       ...(o.orderAddresses ? { orderAddresses: o.orderAddresses } : {}),
       rand: o.rand ?? (() => 0),
+      ...o.deps,
     },
   );
   manager.start();
@@ -167,8 +170,8 @@ export function managerFixture(o: ManagerFixtureOptions = {}) {
     upAll: (): void => started.forEach((s) => s.onLine?.('Initialization Sequence Completed', 4242)),
     setUncovered: (u: string[]): void => void (uncovered = u),
     emit: (ev: SupervisorEvent): void => supervisorListeners.forEach((l) => l(ev)),
-    tunnelRequest: (prefix: string, from = { serial: '77', host: '10.0.9.9', port: 1194 }) =>
-      requestHandler!({ from: { prefix, ...from }, msg: { kind: 'tunnel-request', role: 'client', proto: 'udp' }, requestId: 1 }),
+    tunnelRequest: (prefix: string, from = { serial: '77', host: '10.0.9.9', port: 1194 }, natClass?: WireNatClass) =>
+      requestHandler!({ from: { prefix, ...from }, msg: { kind: 'tunnel-request', role: 'client', proto: 'udp', ...(natClass ? { natClass } : {}) }, requestId: 1 }),
     drainMsg: (phase: 'announce' | 'down' | 'ack' | 'cancel', tunnelPort: number, closeInMs = 10_000, from = peerPrefix(2)) =>
       drainListener!({ from: { prefix: from, serial: '2b', host: '10.0.0.2', port: 1194 }, msg: { kind: 'drain', phase, tunnelPort, closeInMs } }),
   };

@@ -153,6 +153,9 @@ test('planRound opens towards a known peer when below client_count', async (t) =
   t.is(s.manager.get(B)?.direction, 'outgoing');
 });
 
+/** The overlay reaches B and C (through some public node): a punch request can travel to them. */
+const punchable = () => managerFixture({ retryBaseMs: 1_000, planContext: () => ({ reachable: [B, C] }) });
+
 /** A puncher for a node behind an EIM NAT that knows no peer's class: records the punches it is asked for. */
 function fakePuncher(behindNat: boolean) {
   const punched: string[] = [];
@@ -173,7 +176,7 @@ function fakePuncher(behindNat: boolean) {
 }
 
 test('behind a NAT, a direct tunnel the peer accepted but our client end never reached makes the next attempt punch, once', async (t) => {
-  const s = setup();
+  const s = punchable();
   const puncher = fakePuncher(true);
   s.manager.setPuncher(puncher);
   const timeOut = async () => {
@@ -212,7 +215,7 @@ test('not behind a NAT, a direct tunnel that never came up is asked for again: t
 });
 
 test('a request left unanswered punches by the pairing known at its end: not when a punch message said meanwhile that no tunnel can work', async (t) => {
-  const s = setup();
+  const s = punchable();
   const puncher = fakePuncher(true);
   s.manager.setPuncher(puncher);
   s.peerproto.answer = () => {
@@ -242,4 +245,114 @@ test("the peer's silence at one address outweighs this host's failure to send to
   await s.clock.advance(120_000);
   t.false(await s.manager.open(B));
   t.is(s.peers.getPeer(B)?.lastFailure, 'RN_PEERPROTO_SEND');
+});
+
+test('learning we are behind a NAT closes a direct attempt that heard nothing back and punches at once, not after the 30 s time-out', async (t) => {
+  let replans = 0;
+  // The overlay reaches B and C already (through a public node): a punch request can travel.
+  const s = managerFixture({ retryBaseMs: 1_000, deps: { replanSoon: () => void replans++ }, planContext: () => ({ reachable: [B, C] }) });
+  s.peers.upsertPeer({ prefix: C, addresses: ['10.0.0.3:1194'], source: 'registry' }, s.clock.nowMs());
+  const puncher = fakePuncher(true);
+  s.manager.setPuncher(puncher);
+  // Both asked for before our first NAT check: B never answers through the NATs, C's handshake moves.
+  t.true(await s.manager.open(B));
+  t.true(await s.manager.open(C));
+  s.line(`openvpn to ${C}`, 'TLS: Initial packet from [AF_INET]10.0.0.3:1195, sid=1 2');
+  await s.clock.advance(5_000);
+  t.deepEqual(await s.manager.selfNatClassChanged('eim'), [B]);
+  await s.clock.advance(0);
+  t.is(s.manager.get(B), undefined, 'closed');
+  t.truthy(s.manager.get(C), 'kept: something came back');
+  t.deepEqual(s.stopped, [`openvpn to ${B}`]);
+  t.is(replans, 1);
+  t.is(s.peers.getPeer(B)?.failures, 0, 'not the peer\'s failure');
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [B], 'the next attempt punches');
+  t.is(s.peerproto.requests.length, 2, 'no second request to B');
+});
+
+test('learning we are public closes nothing; behind a NAT, an attempt to a peer the overlay does not reach yet is left to its time-out', async (t) => {
+  const s = setup();
+  s.manager.setPuncher(fakePuncher(false));
+  t.true(await s.manager.open(B));
+  t.deepEqual(await s.manager.selfNatClassChanged('public'), []);
+  t.deepEqual(await s.manager.selfNatClassChanged('eim'), [], 'no route to B: a punch request could not reach it');
+  t.truthy(s.manager.get(B));
+});
+
+test('learning we are behind a NAT closes a server end nobody reached, so our own request replaces it', async (t) => {
+  let replans = 0;
+  const s = managerFixture({ retryBaseMs: 1_000, deps: { replanSoon: () => void replans++ } });
+  s.manager.setPuncher(fakePuncher(true));
+  // Accepted before our first NAT check; the peer's client never gets through our NAT.
+  t.deepEqual(await s.tunnelRequest(C, { serial: '2c', host: '10.0.0.9', port: 1194 }), { kind: 'tunnel-accept', port: 1195 });
+  await s.clock.advance(5_000);
+  t.deepEqual(await s.manager.selfNatClassChanged('eim'), [C]);
+  t.is(s.manager.get(C), undefined);
+  t.deepEqual(s.stopped, [`openvpn from ${C}`]);
+  t.is(replans, 1);
+});
+
+test('hole punching waits while the overlay does not reach the peer: no punch request, no failure', async (t) => {
+  const s = setup();
+  const puncher = fakePuncher(true);
+  puncher.now = 'punch';
+  s.manager.setPuncher(puncher);
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, []);
+  t.is(s.peers.getPeer(B)?.failures, 0);
+});
+
+test('while a punch request of the peer is served, we do not punch it ourselves', async (t) => {
+  const s = punchable();
+  const puncher = fakePuncher(true);
+  puncher.now = 'punch';
+  s.manager.setPuncher(puncher);
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const serving = s.manager.servePunched({ prefix: B, serial: '2b', host: 'fd00:1:0:2::1', port: 1194 }, async () => {
+    await gate;
+    return { local: '198.51.100.1:40001', remote: '198.51.100.7:40002' };
+  });
+  await s.clock.advance(0);
+  t.true(s.manager.isAdjacent(B));
+  t.false(await s.manager.open(B));
+  t.deepEqual(puncher.punched, [], 'no crossing punch');
+  release();
+  t.like(await serving, { kind: 'punch-accept' });
+  t.is(s.manager.get(B)?.direction, 'incoming');
+});
+
+test('a new end for a peer starts only once its closing one is stopped (one child name at a time)', async (t) => {
+  let releaseStop = (): void => undefined;
+  const stopGate = new Promise<void>((resolve) => (releaseStop = resolve));
+  const running = new Set<string>();
+  const steps: string[] = [];
+  const supervisor = {
+    start: (spec: { name: string }) => {
+      if (running.has(spec.name)) throw new Error(`a child named ${spec.name} is already supervised`);
+      running.add(spec.name);
+      steps.push(`start ${spec.name}`);
+    },
+    stop: async (name: string) => {
+      await stopGate;
+      running.delete(name);
+      steps.push(`stopped ${name}`);
+    },
+    pid: () => 4242,
+    on: () => () => undefined,
+  };
+  const s = managerFixture({ retryBaseMs: 1_000, deps: { supervisor } });
+  s.manager.setPuncher(fakePuncher(true));
+  t.deepEqual(await s.tunnelRequest(C), { kind: 'tunnel-accept', port: 1195 });
+  await s.clock.advance(5_000);
+  // Our class is learned: the unreached server end starts closing; its openvpn takes a while to stop.
+  const change = s.manager.selfNatClassChanged('eim');
+  await s.clock.advance(0);
+  const again = s.tunnelRequest(C);
+  await s.clock.advance(0);
+  releaseStop();
+  t.deepEqual(await change, [C]);
+  t.like(await again, { kind: 'tunnel-accept' });
+  t.deepEqual(steps, [`start openvpn from ${C}`, `stopped openvpn from ${C}`, `start openvpn from ${C}`]);
 });

@@ -50,6 +50,8 @@ if [ ! -f "$stamp" ] || [ ! -f "$native" ] || [ package-lock.json -nt "$stamp" ]
   say "npm ci (better-sqlite3 compiles from source: about 90 s)"
   # Prebuilt binary downloads fail here; build against the local Node headers.
   export npm_config_nodedir="${npm_config_nodedir:-/usr}"
+  # node-gyp runs make with one job unless told: sqlite3.c and the binding compile at once.
+  export JOBS="${JOBS:-max}"
   npm ci --no-audit --no-fund --loglevel=error >&2
 else
   say "node_modules up to date"

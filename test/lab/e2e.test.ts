@@ -1,14 +1,14 @@
 // End to end: whole networks in namespaces with the real registry, `resilnet
-// register` and daemons (openvpn, babeld, miniupnpd). Every test builds its own
-// lab and always removes it (also when ava stops the file: the lab is guarded
-// against SIGTERM). The scenarios' measured facts are asserted against generous
+// register` and daemons (openvpn, babeld, miniupnpd). A lab is built for one
+// test, or for two in a row that leave it as they found it (sharedLab), and is
+// always removed (also when ava stops the file: the lab is guarded against SIGTERM). The scenarios' measured facts are asserted against generous
 // bounds, so a broken behaviour fails with what was seen.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { BOUNDS, crashScenario, failoverScenario, registryOutageScenario, revocationScenario, trafficScenario } from '../../lab/scenarios.js';
 import { isRunning } from '../../lab/procs.js';
-import { labFor, unreachable } from './fixture.js';
+import { labFor, sharedLab, unreachable } from './fixture.js';
 
 const run = promisify(execFile);
 
@@ -26,8 +26,16 @@ test.serial('convergence: the default lab (6 nodes, 1 behind NAT) reaches all pa
   t.is(status.address, lab.node('n1').overlay as string);
 });
 
+// Failover, then revocation on the same lab: the frozen openvpn ends are thawed and
+// restarted, and the revocation scenario looks only at what follows the revocation.
+// Short heartbeats: the online nodes hear of the revocation from the registry sooner.
+const fiveNodes = sharedLab(test, 'e', { nodes: 5, nat: 0, nodeConfigPatch: () => ({ registry: { heartbeat_interval: 5 } }) });
+// Registry outage, then crash on the same lab: the outage ends with all pairs reaching
+// and the registry is started again before the crash; the crash test removes the lab.
+const fourNodes = sharedLab(test, 'e', { nodes: 4, nat: 1 });
+
 test.serial('failover: a silently frozen tunnel under a continuous ping; traffic resumes over another path', async (t) => {
-  const lab = await labFor(t, 'e', { nodes: 5, nat: 0 });
+  const lab = await fiveNodes(t);
   const r = await failoverScenario(lab, (l) => t.log(l), 'freeze');
   t.log(`outage ${r.outageMs} ms, ${r.lostPackets} packets lost (20 Hz), route now via ${r.routeAfter}`);
   t.not(r.outageMs, null, 'the ping never resumed after the cut');
@@ -36,8 +44,17 @@ test.serial('failover: a silently frozen tunnel under a continuous ping; traffic
   t.deepEqual(r.failures, []);
 });
 
+test.serial('revocation: nobody keeps a tunnel with the revoked node; an offline node learns it from peers', async (t) => {
+  const lab = await fiveNodes(t, { last: true });
+  const r = await revocationScenario(lab, (l) => t.log(l), 'n2', 'n3');
+  t.not(r.dropMs, null, `the network did not drop n2: ${r.summary}`);
+  t.true((r.offlineVersion as number) >= (r.version as number), `n3 runs config v${r.offlineVersion}, the revocation is v${r.version}`);
+  t.deepEqual(r.failures, []);
+  for (const n of ['n1', 'n3', 'n4', 'n5']) t.false(await lab.ping('n2', n), `n2 must not reach ${n}`);
+});
+
 test.serial('registry outage: all pairs still reach; a restarted daemon rejoins from its peer DB alone', async (t) => {
-  const lab = await labFor(t, 'e', { nodes: 4, nat: 1 });
+  const lab = await fourNodes(t);
   const r = await registryOutageScenario(lab, (l) => t.log(l), 'n2');
   t.is(r.reachedDuringOutage, r.pairs, 'pairs reaching while the registry is down');
   t.not(r.rejoinMs, null, `n2 did not rejoin: ${r.summary}`);
@@ -46,18 +63,9 @@ test.serial('registry outage: all pairs still reach; a restarted daemon rejoins 
   t.deepEqual(await unreachable(lab), []);
 });
 
-test.serial('revocation: nobody keeps a tunnel with the revoked node; an offline node learns it from peers', async (t) => {
-  // Short heartbeats: the online nodes hear of the revocation from the registry sooner.
-  const lab = await labFor(t, 'e', { nodes: 5, nat: 0, nodeConfigPatch: () => ({ registry: { heartbeat_interval: 5 } }) });
-  const r = await revocationScenario(lab, (l) => t.log(l), 'n2', 'n3');
-  t.not(r.dropMs, null, `the network did not drop n2: ${r.summary}`);
-  t.true((r.offlineVersion as number) >= (r.version as number), `n3 runs config v${r.offlineVersion}, the revocation is v${r.version}`);
-  t.deepEqual(r.failures, []);
-  for (const n of ['n1', 'n3', 'n4', 'n5']) t.false(await lab.ping('n2', n), `n2 must not reach ${n}`);
-});
-
 test.serial('crash: kill -9 a daemon; the new one cleans up the stale children and rejoins; lab down leaves nothing', async (t) => {
-  const lab = await labFor(t, 'e', { nodes: 4, nat: 1 });
+  const lab = await fourNodes(t, { last: true });
+  await lab.startRegistry();
   const r = await crashScenario(lab, (l) => t.log(l), 'n2');
   t.true((r.staleChildren as number) > 0, 'openvpn/babeld survived the kill -9');
   t.not(r.staleCleanedMs, null, 'the new daemon stopped the stale children');

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { NodeLab, editFile, nodeCli, registerNode, startDaemon, startRegistry, testNodeConfig, tunnelUp, type RunningNode } from '../daemon/node/netlab.js';
 import { waitFor } from '../fixtures/wait.js';
+import { BUILT_CLI } from '../fixtures/built-cli.js';
 import { fakeNotifySocket } from './notify-socket.js';
 
-const BIN = resolve(import.meta.dirname, '../daemon/node/bin.ts');
 const WATCHDOG_USEC = 4_000_000;
 
 /** The unit's CapabilityBoundingSet as setpriv's --bounding-set (e.g. -all,+net_admin,+net_raw). */
@@ -34,7 +34,7 @@ test.serial('READY=1 once babeld is configured and the registry answered; STATUS
 
   // As the unit runs it: no new privileges, only the capabilities its bounding set leaves (root keeps just those).
   const confine = ['setpriv', '--no-new-privs', `--bounding-set=${unitBoundingSet()}`];
-  const proc = lab.spawnIn(hostB, [...confine, 'env', `NOTIFY_SOCKET=${socket.path}`, `WATCHDOG_USEC=${WATCHDOG_USEC}`, process.execPath, '--import', 'tsx', BIN, 'daemon', '--config', cfgB], 'daemon');
+  const proc = lab.spawnIn(hostB, [...confine, 'env', `NOTIFY_SOCKET=${socket.path}`, `WATCHDOG_USEC=${WATCHDOG_USEC}`, ...BUILT_CLI, 'daemon', '--config', cfgB], 'daemon');
   const ready = await waitFor(() => socket.datagrams.find((d) => d.fields.READY === '1'), { what: 'READY=1 from b', timeoutMs: 180_000 });
   const b: RunningNode = { host: hostB, configPath: cfgB, proc, prefix: '', address: '' };
   const status = await nodeCli(lab, b, 'status');

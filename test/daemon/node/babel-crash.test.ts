@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { BabelClient } from '../../../daemon/babel/client.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { waitFor } from '../../fixtures/wait.js';
-import { nodeCli, pings, runOk, startNetwork, tunnelUp, type NodeLab, type RunningNode } from './netlab.js';
+import { nodeCli, pings, runOk, sharedNetwork, tunnelUp, type NodeLab, type RunningNode } from './netlab.js';
 
 /** One answer of the node's babeld: its router-id and the ids of its installed routes by prefix. */
 async function babelView(n: RunningNode): Promise<{ id: string; installed: Map<string, string> }> {
@@ -30,9 +30,12 @@ async function babelView(n: RunningNode): Promise<{ id: string; installed: Map<s
   }
 }
 
-/** Two nodes, a–b tunnel up, both ways pinging; b's babeld PID. */
+// One pair for both cases: the first leaves b with a new babeld and the pair reaching again.
+const network = sharedNetwork(test, ['a', 'b'], ['babel.hello_interval=1']);
+
+/** The pair with its a–b tunnel up, both ways pinging; b's babeld PID now. */
 async function pairUp(t: ExecutionContext) {
-  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes } = await network(t);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });

@@ -12,6 +12,7 @@ import {
   runOk,
   startDaemon,
   startNetwork,
+  sharedNetwork,
   startRegistry,
   testNodeConfig,
   tunnelUp,
@@ -19,27 +20,10 @@ import {
 import { captureBabelHellos, type BabelHello, type HelloCapture } from '../../fixtures/babel-hellos.js';
 import { waitFor } from '../../fixtures/wait.js';
 
-test.serial('two nodes form a tunnel and reach each other\'s overlay address, also while the registry is down', async (t) => {
-  const { lab, nodes, registry } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
-  const a = nodes.get('a')!;
-  const b = nodes.get('b')!;
-  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
-  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
-  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 30_000 });
-  const { events } = await nodeCli(lab, a, 'events');
-  t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
-
-  registry.proc.child.kill('SIGTERM');
-  await registry.proc.exited;
-  await waitFor(async () => {
-    const status = await nodeCli(lab, a, 'status');
-    if (!status.registry.lastError) throw new Error('no registry error yet');
-    return true;
-  }, { what: 'a notices the registry is gone', timeoutMs: 30_000 });
-  await pings(lab, a, b);
-  await pings(lab, b, a);
-  await tunnelUp(lab, a, b);
-});
+// One pair for the file's last three tests, in this order: the openvpn restart, the
+// registry outage and the SIGTERM clean-up. Each leaves a and b with their tunnel up
+// and reaching (the next one waits for that first), except the last, which stops a.
+const pair = sharedNetwork(test, ['a', 'b'], ['babel.hello_interval=1']);
 
 test.serial('four nodes with two outgoing tunnels each reach all pairs', async (t) => {
   const names = ['a', 'b', 'c', 'd'];
@@ -54,25 +38,6 @@ test.serial('four nodes with two outgoing tunnels each reach all pairs', async (
     const { tunnels } = await nodeCli(lab, nodes.get(x)!, 'tunnels');
     t.true(tunnels.filter((tt: any) => tt.direction === 'outgoing').length <= 2, `${x}: ${JSON.stringify(tunnels)}`);
   }
-});
-
-test.serial('a killed openvpn child is restarted and reachability returns', async (t) => {
-  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
-  const a = nodes.get('a')!;
-  const b = nodes.get('b')!;
-  const before = await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
-  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
-  t.is(typeof before.pid, 'number');
-  // The pid comes from a's own control API: the openvpn of this tunnel only.
-  process.kill(before.pid, 'SIGKILL');
-  await waitFor(async () => {
-    const now = await tunnelUp(lab, a, b);
-    if (now.pid === before.pid) throw new Error(`still pid ${now.pid}`);
-    return true;
-  }, { what: 'the openvpn child restarted', timeoutMs: 60_000 });
-  await waitFor(() => pings(lab, a, b), { what: 'a pings b again', timeoutMs: 60_000 });
-  const { events } = await nodeCli(lab, a, 'events');
-  t.true(events.some((e: any) => /killed by SIGKILL; restarting/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
 
 test.serial('a peer that cannot be reached shows in peers --dead with its reason', async (t) => {
@@ -194,8 +159,49 @@ test.serial('a revoked node: its tunnels are torn down and it is marked dead', a
   t.true(events.some((e: any) => /^network config version \d+ adopted/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
 });
 
+test.serial('a killed openvpn child is restarted and reachability returns', async (t) => {
+  const { lab, nodes } = await pair(t);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  const before = await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
+  t.is(typeof before.pid, 'number');
+  // The pid comes from a's own control API: the openvpn of this tunnel only.
+  process.kill(before.pid, 'SIGKILL');
+  await waitFor(async () => {
+    const now = await tunnelUp(lab, a, b);
+    if (now.pid === before.pid) throw new Error(`still pid ${now.pid}`);
+    return true;
+  }, { what: 'the openvpn child restarted', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b again', timeoutMs: 60_000 });
+  const { events } = await nodeCli(lab, a, 'events');
+  t.true(events.some((e: any) => /killed by SIGKILL; restarting/.test(e.text)), JSON.stringify(events.map((e: any) => e.text)));
+});
+
+test.serial('two nodes form a tunnel and reach each other\'s overlay address, also while the registry is down', async (t) => {
+  const { lab, nodes, registry } = await pair(t);
+  const a = nodes.get('a')!;
+  const b = nodes.get('b')!;
+  await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, a, b), { what: 'a pings b', timeoutMs: 60_000 });
+  await waitFor(() => pings(lab, b, a), { what: 'b pings a', timeoutMs: 30_000 });
+  const { events } = await nodeCli(lab, a, 'events');
+  t.true(events.some((e: any) => e.text.startsWith(`link with ${b.prefix} established via `)), JSON.stringify(events.map((e: any) => e.text)));
+
+  registry.proc.child.kill('SIGTERM');
+  await registry.proc.exited;
+  await waitFor(async () => {
+    const status = await nodeCli(lab, a, 'status');
+    if (!status.registry.lastError) throw new Error('no registry error yet');
+    return true;
+  }, { what: 'a notices the registry is gone', timeoutMs: 30_000 });
+  await pings(lab, a, b);
+  await pings(lab, b, a);
+  await tunnelUp(lab, a, b);
+});
+
 test.serial('after SIGTERM nothing of the daemon is left: processes, interfaces, routes, socket', async (t) => {
-  const { lab, nodes } = await startNetwork(t, ['a', 'b'], ['babel.hello_interval=1']);
+  const { lab, nodes } = await pair(t);
   const a = nodes.get('a')!;
   const b = nodes.get('b')!;
   await waitFor(() => tunnelUp(lab, a, b), { what: 'a-b tunnel up', timeoutMs: 60_000 });

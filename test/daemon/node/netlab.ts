@@ -1,17 +1,18 @@
 // A small namespace lab for the daemon's integration tests: one bridge
 // namespace joining node namespaces on a private 10.X.0.0/24 underlay, a real
-// registry, real `resilnet register` and real `resilnet daemon` processes.
+// registry, real `resilnet register` and real `resilnet daemon` processes, run
+// from the build (`npm run build` first; checked at NodeLab.create).
 // Everything is named from a random run id and torn down by name and PID.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { StopWaiting, waitFor } from '../../fixtures/wait.js';
+import { BUILT_CLI, assertBuildCurrent } from '../../fixtures/built-cli.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = join(REPO, 'test/daemon/node/bin.ts');
 
 export interface RunResult {
   code: number | null;
@@ -68,7 +69,9 @@ export class NodeLab {
     this.bridgeNs = `${this.id}-br`;
   }
 
-  static async create(t: ExecutionContext): Promise<NodeLab> {
+  /** `t` removes the lab at its end: a test's context, or a file's (sharedNetwork). */
+  static async create(t: Pick<ExecutionContext, 'teardown'>): Promise<NodeLab> {
+    assertBuildCurrent();
     const lab = new NodeLab();
     t.teardown(() => lab.destroy());
     mkdirSync(lab.root, { recursive: true });
@@ -149,9 +152,9 @@ export class NodeLab {
     return h;
   }
 
-  /** Runs the resilnet CLI (from source) inside a host's namespace. */
+  /** Runs the resilnet CLI (the build) inside a host's namespace. */
   cli(host: LabHost, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
-    return run(['ip', 'netns', 'exec', host.ns, process.execPath, '--import', 'tsx', BIN, ...args], options);
+    return run(['ip', 'netns', 'exec', host.ns, ...BUILT_CLI, ...args], options);
   }
 
   async cliJson<T = any>(host: LabHost, args: string[]): Promise<T> {
@@ -162,7 +165,7 @@ export class NodeLab {
 
   /** Starts a long-running CLI process (registry serve, daemon) in a namespace; killed at teardown. */
   spawnCli(host: LabHost, args: string[], logName: string): { child: ChildProcess; logPath: string; exited: Promise<number | null> } {
-    return this.spawnIn(host, [process.execPath, '--import', 'tsx', BIN, ...args], logName);
+    return this.spawnIn(host, [...BUILT_CLI, ...args], logName);
   }
 
   /** Whether any process still runs in the namespace (by `ip netns pids`). */
@@ -284,7 +287,7 @@ export interface StartedNetwork {
  * before any daemon starts; `daemonArgs` adds command-line options per node.
  */
 export async function startNetwork(
-  t: ExecutionContext,
+  t: { teardown: ExecutionContext['teardown']; log: (line: string) => void },
   names: string[],
   settings: string[],
   options: { editConfig?: (text: string) => string; daemonArgs?: (name: string) => string[] } = {},
@@ -301,6 +304,26 @@ export async function startNetwork(
   for (const name of names) nodes.set(name, await startDaemon(lab, lab.host(name), configs.get(name)!, options.daemonArgs?.(name) ?? []));
   t.log(names.map((n) => `${n}=${nodes.get(n)!.prefix}`).join(' '));
   return { lab, registry, nodes, configs };
+}
+
+/**
+ * One network for the serial tests of a file that do not disturb each other:
+ * started (as startNetwork) by the first test that asks, each later test gets
+ * the same one, and it is removed after the file's last test, also when one
+ * failed (test.after.always). A failed start fails every test that asks.
+ */
+export function sharedNetwork(
+  test: TestFn,
+  names: string[],
+  settings: string[],
+  options?: Parameters<typeof startNetwork>[3],
+): (t: ExecutionContext) => Promise<StartedNetwork> {
+  const teardowns: Array<() => unknown> = [];
+  let started: Promise<StartedNetwork> | undefined;
+  test.after.always(async () => {
+    for (const fn of teardowns.reverse()) await fn();
+  });
+  return (t) => (started ??= startNetwork({ teardown: (fn) => void teardowns.push(fn), log: (line) => t.log(line) }, names, settings, options));
 }
 
 /** `resilnet ARGS --json` against a running node's daemon. */

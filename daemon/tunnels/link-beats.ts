@@ -36,10 +36,16 @@ export class LinkBeats implements LinkBeatSender {
   send(ifName: string): boolean {
     const s = this.sockets.get(ifName) ?? this.open(ifName);
     if (!s.ready) return false;
-    s.socket.send(EMPTY, (err) => {
-      // The interface went (openvpn restarting): a new socket at the next beat.
-      if (err) this.drop(ifName, s, err);
-    });
+    try {
+      s.socket.send(EMPTY, (err) => {
+        // The interface went (openvpn restarting): a new socket at the next beat.
+        if (err) this.drop(ifName, s, err);
+      });
+    } catch (err) {
+      // Never thrown at the caller: a beat that cannot go is a hello instead.
+      this.drop(ifName, s, err as Error);
+      return false;
+    }
     return true;
   }
 
@@ -58,7 +64,9 @@ export class LinkBeats implements LinkBeatSender {
     this.sockets.set(ifName, s);
     socket.unref();
     socket.on('error', (err) => this.drop(ifName, s, err));
-    socket.connect(LINK_BEAT_PORT, `${LINK_BEAT_GROUP}%${ifName}`, () => {
+    // node:dgram hands a failed connect (no such interface yet, or any more) to this callback, not to 'error'.
+    socket.connect(LINK_BEAT_PORT, `${LINK_BEAT_GROUP}%${ifName}`, (err?: Error) => {
+      if (err) return this.drop(ifName, s, err);
       if (this.sockets.get(ifName) !== s) return;
       // Our own beats must not count as received on our side of the tunnel.
       socket.setMulticastLoopback(false);

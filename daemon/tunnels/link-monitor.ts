@@ -244,9 +244,14 @@ export class LinkMonitor {
       const batchMs = nowMs + policy.helloIntervalMs / 4;
       for (const t of this.tracked.values()) {
         if (t.nextSendMs > batchMs) continue;
-        this.sendDue(t, nowMs, localLateMs, policy);
         t.everyMs = helloEveryMs(t.liveness, nowMs, policy, localLateMs);
         t.nextSendMs = nowMs + t.everyMs;
+        // One link's failure to send must not stop the others' hellos, nor any verdict.
+        try {
+          this.sendDue(t, nowMs, localLateMs, policy);
+        } catch (err) {
+          this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
+        }
       }
       for (const t of this.tracked.values()) {
         if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);

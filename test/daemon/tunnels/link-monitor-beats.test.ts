@@ -141,3 +141,31 @@ test('a host whose timers ran late says so once in a signed hello, then beats ag
   t.true((told[0]!.msg.lateMs ?? 0) >= 400);
   t.false(f.calls.some((c) => c.startsWith('down')));
 });
+
+test('a beat sender that throws does not stop the round: verdicts are still made', async (t) => {
+  const f = setup({
+    beats: true,
+    beatSend: () => {
+      throw new Error('not connected');
+    },
+  });
+  beatingPeer(f)();
+  for (let i = 0; i < 4; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  await f.clock.advance(1_500);
+  t.true(f.calls.includes(`down ${B} nothing heard for 1.0 s`), f.calls.join('; '));
+});
+
+test('a beat socket not ready yet: a signed hello goes instead', async (t) => {
+  const f = setup({ beats: true, beatSend: () => false });
+  beatingPeer(f)();
+  const before = f.sent.length;
+  for (let i = 0; i < 4; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+  t.is(f.beats.length, 0);
+  t.true(f.sent.length - before >= 4);
+});

@@ -47,6 +47,8 @@ export interface LinkFixtureOptions {
   pressurePct?: () => number;
   /** Beats on: `counters` are the tunnel interface's (the test moves them), `beats` lists the beats sent. */
   beats?: boolean;
+  /** Stands in for the beat socket's send (default: sent). */
+  beatSend?: () => boolean;
 }
 
 export function setup(options: LinkFixtureOptions = {}) {
@@ -64,6 +66,7 @@ export function setup(options: LinkFixtureOptions = {}) {
     ? {
         beats: {
           send: (ifName: string) => {
+            if (options.beatSend && !options.beatSend()) return false;
             beats.push({ ifName, atMs: clock.nowMs() });
             counters.txPackets++;
             return true;

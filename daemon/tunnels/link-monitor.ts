@@ -99,7 +99,7 @@ interface Tracked {
   peerTakesBeats: boolean;
   /** When our last signed hello went out on this link (-Infinity: none yet). */
   lastSignedMs: number;
-  /** The interface's counters at the last tick, and the beats we sent since. */
+  /** The interface's counters at the last tick, and our beats not yet seen in the tx counter. */
   rxPackets?: number;
   txPackets?: number;
   beatsSince: number;
@@ -316,10 +316,17 @@ export class LinkMonitor {
     for (const t of this.tracked.values()) {
       const c = counters.get(t.tunnel.ifName);
       const heard = c !== undefined && t.rxPackets !== undefined && c.rxPackets > t.rxPackets;
-      if (c !== undefined && t.txPackets !== undefined && c.txPackets - t.txPackets > t.beatsSince) t.otherTraffic = true;
+      if (c !== undefined && t.txPackets !== undefined) {
+        // The counter moves when openvpn reads a packet: a starved openvpn reads our beats late, and
+        // those must not pass for other traffic then (every other beat would be skipped).
+        const sent = Math.max(0, c.txPackets - t.txPackets);
+        if (sent > t.beatsSince) t.otherTraffic = true;
+        t.beatsSince = Math.max(0, t.beatsSince - sent);
+      } else {
+        t.beatsSince = 0;
+      }
       t.rxPackets = c?.rxPackets;
       t.txPackets = c?.txPackets;
-      t.beatsSince = 0;
       if (heard && t.liveness.phase === 'alive' && !this.silenced.has(t.tunnel.ifName)) this.apply(t, onLinkPacket(t.liveness, nowMs, policy));
     }
   }

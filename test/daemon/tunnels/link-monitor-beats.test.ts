@@ -169,3 +169,19 @@ test('a beat socket not ready yet: a signed hello goes instead', async (t) => {
   t.is(f.beats.length, 0);
   t.true(f.sent.length - before >= 4);
 });
+
+test('beats that a slow openvpn reads a round late do not pass for other traffic: no beat is skipped', async (t) => {
+  const f = setup({ beats: true, beatTxByTest: true });
+  beatingPeer(f)();
+  let counted = 0;
+  for (let i = 0; i < 12; i++) {
+    f.counters.rxPackets++;
+    // openvpn reads the beats sent up to the previous round only.
+    f.counters.txPackets = counted;
+    counted = f.beats.length;
+    await f.clock.advance(250);
+  }
+  const gaps = f.beats.slice(1).map((b, i) => b.atMs - f.beats[i]!.atMs);
+  t.true(f.beats.length >= 10, `beats: ${f.beats.length}`);
+  t.true(gaps.every((g) => g <= 250), `gaps: ${gaps.join(', ')}`);
+});

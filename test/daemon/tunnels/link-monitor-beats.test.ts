@@ -170,15 +170,13 @@ test('a beat socket not ready yet: a signed hello goes instead', async (t) => {
   t.true(f.sent.length - before >= 4);
 });
 
-test('beats that a slow openvpn reads a round late do not pass for other traffic: no beat is skipped', async (t) => {
+test('beats that a slow openvpn reads late, two at once, do not pass for other traffic: no beat is skipped', async (t) => {
   const f = setup({ beats: true, beatTxByTest: true });
   beatingPeer(f)();
-  let counted = 0;
   for (let i = 0; i < 12; i++) {
     f.counters.rxPackets++;
-    // openvpn reads the beats sent up to the previous round only.
-    f.counters.txPackets = counted;
-    counted = f.beats.length;
+    // openvpn reads our beats every other round only, two at once.
+    if (i % 2 === 0) f.counters.txPackets = f.beats.length;
     await f.clock.advance(250);
   }
   const gaps = f.beats.slice(1).map((b, i) => b.atMs - f.beats[i]!.atMs);

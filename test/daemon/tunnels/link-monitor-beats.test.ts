@@ -4,6 +4,14 @@
 import test from 'ava';
 import { B, IF_B, setup } from './link-monitor-fixture.js';
 
+/** `rounds` hello intervals pass, the peer's beats counted on our interface in each. */
+async function peerBeats(f: ReturnType<typeof setup>, rounds: number): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    f.counters.rxPackets++;
+    await f.clock.advance(250);
+  }
+}
+
 /** The peer's link hello saying it takes beats. */
 function beatingPeer(f: ReturnType<typeof setup>) {
   return () => f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true });
@@ -18,10 +26,7 @@ test('signed hellos (saying we take beats) until the peer says it takes them too
   beatingPeer(f)();
   const signedBefore = f.sent.length;
   // The peer's packets keep coming (its beats, counted on our interface).
-  for (let i = 0; i < 40; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 40);
   t.true(f.beats.length >= 36, `beats: ${f.beats.length}`);
   t.true(f.beats.every((b) => b.ifName === IF_B));
   // 10 s of beats: one signed hello, the periodic one.
@@ -44,10 +49,7 @@ test('the counters stop rising: lost after the deadline; packets counted while l
   const f = setup({ beats: true });
   const peer = beatingPeer(f);
   peer();
-  for (let i = 0; i < 8; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 8);
   t.deepEqual(f.calls, []);
   await f.clock.advance(1_500);
   t.true(f.calls.includes(`down ${B} nothing heard for 1.0 s`), f.calls.join('; '));
@@ -67,10 +69,7 @@ test('a signed hello from the peer is answered at once when ours is older than t
   const f = setup({ beats: true });
   const peer = beatingPeer(f);
   peer();
-  for (let i = 0; i < 12; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 12);
   const before = f.sent.length;
   peer(); // the peer lost the link and asks: only a signed frame restores it there
   t.is(f.sent.length, before + 1);
@@ -81,10 +80,7 @@ test('a signed hello from the peer is answered at once when ours is older than t
 test('packets of ours besides the beats (babel, traffic) replace the beat of that round', async (t) => {
   const f = setup({ beats: true });
   beatingPeer(f)();
-  for (let i = 0; i < 4; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 4);
   const beats = f.beats.length;
   for (let i = 0; i < 8; i++) {
     f.counters.rxPackets++;
@@ -121,21 +117,14 @@ test('a reopened tunnel (same interface name) gets a new beat socket and signed 
   t.true(f.sent.length - sentBefore >= 4);
 });
 
-
 test('a host whose timers ran late says so once in a signed hello, then beats again while that lateness fades', async (t) => {
   const f = setup({ beats: true });
   const peer = beatingPeer(f);
   peer();
-  for (let i = 0; i < 4; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 4);
   const before = f.sent.length;
   f.clock.stall(400); // the next tick fires 400 ms late
-  for (let i = 0; i < 12; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 12);
   const told = f.sent.slice(before);
   t.is(told.length, 1, 'one signed hello carries the lateness');
   t.true((told[0]!.msg.lateMs ?? 0) >= 400);
@@ -150,10 +139,7 @@ test('a beat sender that throws does not stop the round: verdicts are still made
     },
   });
   beatingPeer(f)();
-  for (let i = 0; i < 4; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 4);
   await f.clock.advance(1_500);
   t.true(f.calls.includes(`down ${B} nothing heard for 1.0 s`), f.calls.join('; '));
 });
@@ -162,10 +148,7 @@ test('a beat socket not ready yet: a signed hello goes instead', async (t) => {
   const f = setup({ beats: true, beatSend: () => false });
   beatingPeer(f)();
   const before = f.sent.length;
-  for (let i = 0; i < 4; i++) {
-    f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 4);
   t.is(f.beats.length, 0);
   t.true(f.sent.length - before >= 4);
 });

@@ -317,10 +317,13 @@ export class BabelLink implements TunnelBabel {
 
   private async runMonitor(): Promise<void> {
     try {
-      for await (const ev of this.client.monitor({ signal: this.monitorAbort.signal })) {
-        this.live.apply(ev);
-        if (ev.kind === 'unknown') this.deps.log.debug({ line: ev.line, reason: ev.reason }, 'babel line not understood');
-      }
+      await this.client.monitorEach(
+        (ev) => {
+          this.live.apply(ev);
+          if (ev.kind === 'unknown') this.deps.log.debug({ line: ev.line, reason: ev.reason }, 'babel line not understood');
+        },
+        { signal: this.monitorAbort.signal, onError: (err, ev) => this.deps.log.warn({ err, event: ev.kind }, 'babel monitor event not applied') },
+      );
     } catch (err) {
       if (!this.monitorAbort.signal.aborted) this.deps.log.warn({ err }, 'babel monitor ended');
     }

@@ -1,6 +1,6 @@
 // Client of babeld's -G local socket. Frames lines only; parse.ts types them.
 // Requests go one at a time over one connection (reply = data lines up to ok/no/bad);
-// monitor() uses its own connection, so a slow consumer never delays a request.
+// monitorEach() uses its own connection, so a slow consumer never delays a request.
 import { ResilnetError } from '../../config/errors.js';
 import type { Clock } from '../sys/clock.js';
 import { LineSocket, withTimeout } from '../sys/line-socket.js';
@@ -86,13 +86,23 @@ export class BabelClient {
   }
 
   /**
-   * Events from a `monitor` session, forever (until `signal` or close()). Each
-   * (re)connection starts with `{ kind: 'reset' }`, then babeld's replay of its
-   * table as `add …` lines, then live changes; fold them with applyBabelEvent.
-   * A change identical to the object's previous line is left out (repeats.ts).
+   * Hands every event of a `monitor` session to `onEvent`, as it arrives, until
+   * `signal` or close(); resolves then. Each (re)connection starts with
+   * `{ kind: 'reset' }`, then babeld's replay of its table as `add …` lines, then
+   * live changes; fold them with applyBabelEvent. A change identical to the
+   * object's previous line is left out (repeats.ts). Lines are handed over
+   * synchronously, with no promise per line (babeld sends tens a second). An
+   * `onEvent` that throws loses that event only: the error goes to `onError`.
    */
-  async *monitor(options: { signal?: AbortSignal } = {}): AsyncGenerator<BabelEvent> {
+  async monitorEach(onEvent: (ev: BabelEvent) => void, options: { signal?: AbortSignal; onError?: (err: unknown, ev: BabelEvent) => void } = {}): Promise<void> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.closeController.signal]) : this.closeController.signal;
+    const deliver = (ev: BabelEvent): void => {
+      try {
+        onEvent(ev);
+      } catch (err) {
+        options.onError?.(err, ev);
+      }
+    };
     let backoffMs = FIRST_BACKOFF_MS;
     while (!signal.aborted) {
       let socket: LineSocket;
@@ -108,16 +118,14 @@ export class BabelClient {
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         const banner = await readBanner(socket);
-        if (banner !== undefined) {
+        if (banner !== undefined && !signal.aborted) {
           socket.write('monitor');
           backoffMs = FIRST_BACKOFF_MS;
-          yield { kind: 'reset' };
+          deliver({ kind: 'reset' });
           const repeats = new MonitorRepeats();
-          for (;;) {
-            const line = await socket.nextLine();
-            if (line === undefined) break;
-            if (!repeats.isRepeat(line)) yield parseBabelLine(line);
-          }
+          await socket.drain((line) => {
+            if (!signal.aborted && !repeats.isRepeat(line)) deliver(parseBabelLine(line));
+          });
         }
       } finally {
         signal.removeEventListener('abort', onAbort);

@@ -18,17 +18,18 @@ export class MonitorRepeats {
     if (objectEnd < 0) return false;
     const space = line.indexOf(' ', objectEnd + 1);
     const idEnd = space < 0 ? line.length : space;
-    const verb = line.slice(0, verbEnd);
-    if (verb !== 'add' && verb !== 'change' && verb !== 'flush') return false;
+    // Compared in place: a repeat (most lines) costs one string, the object's key.
+    const verb = verbEnd === 6 && line.startsWith('change') ? 'change' : verbEnd === 3 && line.startsWith('add') ? 'add' : verbEnd === 5 && line.startsWith('flush') ? 'flush' : undefined;
+    if (verb === undefined) return false;
     const key = line.slice(verbEnd + 1, idEnd);
     if (verb === 'flush') {
       this.last.delete(key);
       return false;
     }
-    const state = line.slice(idEnd);
-    if (verb === 'change' && this.last.get(key) === state) return true;
-    if (this.last.size >= MAX_OBJECTS && !this.last.has(key)) this.last.clear();
-    this.last.set(key, state);
+    const last = this.last.get(key);
+    if (verb === 'change' && last !== undefined && last.length === line.length - idEnd && line.startsWith(last, idEnd)) return true;
+    if (this.last.size >= MAX_OBJECTS && last === undefined) this.last.clear();
+    this.last.set(key, line.slice(idEnd));
     return false;
   }
 

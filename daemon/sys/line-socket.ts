@@ -10,6 +10,9 @@ const MAX_LINE_CHARS = 64 * 1024;
 export class LineSocket {
   private readonly queued: string[] = [];
   private waiter: { resolve: (l: string | undefined) => void } | undefined;
+  /** Set by drain(): lines go straight to it, with no promise per line. */
+  private sink: ((line: string) => void) | undefined;
+  private drained: (() => void) | undefined;
   private rest = '';
   private closedFlag = false;
   closeReason: string | undefined;
@@ -62,13 +65,30 @@ export class LineSocket {
     });
   }
 
+  /**
+   * From now on every line goes to `onLine`, synchronously as it arrives (the queued
+   * ones first), instead of through nextLine(); resolves once the connection is closed.
+   * For a stream of many lines (babeld's monitor): no promise is made per line.
+   * `onLine` must not throw.
+   */
+  drain(onLine: (line: string) => void): Promise<void> {
+    for (let line = this.queued.shift(); line !== undefined; line = this.queued.shift()) onLine(line);
+    if (this.closedFlag) return Promise.resolve();
+    this.sink = onLine;
+    return new Promise((resolve) => {
+      this.drained = resolve;
+    });
+  }
+
   close(): void {
     this.socket.destroy();
     this.onClose('closed by us');
   }
 
   private push(line: string): void {
-    if (this.waiter) {
+    if (this.sink) {
+      this.sink(line);
+    } else if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
       w.resolve(line);
@@ -78,12 +98,15 @@ export class LineSocket {
   }
 
   private onData(chunk: string): void {
-    this.rest += chunk;
-    let nl: number;
-    while ((nl = this.rest.indexOf('\n')) >= 0) {
-      this.push(this.rest.slice(0, nl).replace(/\r$/, ''));
-      this.rest = this.rest.slice(nl + 1);
+    // One slice per line and one for the tail: a chunk can hold a hundred lines.
+    const text = this.rest === '' ? chunk : this.rest + chunk;
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      this.push(text.slice(start, end));
+      start = nl + 1;
     }
+    this.rest = start === 0 ? text : text.slice(start);
     if (this.rest.length > MAX_LINE_CHARS) {
       this.push(this.rest.slice(0, MAX_LINE_CHARS));
       this.rest = '';
@@ -94,6 +117,9 @@ export class LineSocket {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.closeReason = reason;
+    this.sink = undefined;
+    this.drained?.();
+    this.drained = undefined;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;

@@ -96,7 +96,7 @@ test('a silent babeld times out instead of hanging', async (t) => {
   await t.throwsAsync(client.request('dump'), { code: 'RN_BABEL_UNREACHABLE' } as never);
 });
 
-test('monitor yields reset + replay, and reconnects after the socket dies', async (t) => {
+test('monitorEach hands over reset + replay, and reconnects after the socket dies', async (t) => {
   const path = tmp(t);
   const monitorLines = readTranscript('babeld-1.12.1-monitor.txt').received.slice(5, 20);
   const fake = fakeBabeld(path, { monitorLines, closeAfterMonitor: true });
@@ -107,12 +107,12 @@ test('monitor yields reset + replay, and reconnects after the socket dies', asyn
   let resets = 0;
   let table = emptyBabelTable();
   let count = 0;
-  for await (const ev of client.monitor({ signal: abort.signal })) {
+  await client.monitorEach((ev) => {
     table = applyBabelEvent(table, ev);
     count++;
     if (ev.kind === 'reset') resets++;
-    if (resets === 3) break;
-  }
+    if (resets === 3) abort.abort();
+  }, { signal: abort.signal });
   t.is(resets, 3);
   // babeld's repeated changes are left out (repeats.test.ts): each session yields the others.
   const repeats = new MonitorRepeats();
@@ -123,6 +123,26 @@ test('monitor yields reset + replay, and reconnects after the socket dies', asyn
   t.true(fake.connections() >= 3);
 });
 
+test('monitorEach: a consumer that throws loses that event only, and the error is handed to onError', async (t) => {
+  const path = tmp(t);
+  const monitorLines = readTranscript('babeld-1.12.1-monitor.txt').received.slice(5, 20);
+  const fake = fakeBabeld(path, { monitorLines });
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  const kinds: string[] = [];
+  const errors: string[] = [];
+  await client.monitorEach((ev) => {
+    kinds.push(ev.kind);
+    if (kinds.length === 2) throw new Error('consumer bug');
+    if (ev.kind === 'ok') client.close();
+  }, { onError: (err, ev) => errors.push(`${(err as Error).message} (${ev.kind})`) });
+  t.is(errors.length, 1);
+  t.regex(errors[0]!, /^consumer bug \(/);
+  t.is(kinds.at(-1), 'ok', 'events after the failing one still arrived');
+  t.true(kinds.length > 3);
+});
+
 test('close() ends a monitor and fails later requests', async (t) => {
   const path = tmp(t);
   const fake = fakeBabeld(path, { monitorLines: [] });
@@ -130,13 +150,10 @@ test('close() ends a monitor and fails later requests', async (t) => {
   const client = new BabelClient({ socketPath: path, clock: systemClock });
   t.teardown(() => fake.close());
   const seen: string[] = [];
-  const done = (async () => {
-    for await (const ev of client.monitor()) {
-      seen.push(ev.kind);
-      if (ev.kind === 'ok') client.close();
-    }
-  })();
-  await done;
+  await client.monitorEach((ev) => {
+    seen.push(ev.kind);
+    if (ev.kind === 'ok') client.close();
+  });
   t.deepEqual(seen, ['reset', 'ok']);
   await t.throwsAsync(client.request('dump'), { code: 'RN_BABEL_UNREACHABLE' } as never);
 });

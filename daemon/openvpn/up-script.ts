@@ -9,13 +9,17 @@ export const UP_SCRIPT_NAME = 'openvpn-up.sh';
 
 export const UP_SCRIPT = `#!/bin/sh
 # Written by resilnet; openvpn --up hook: $1 = tun device, $2 = tun MTU.
+# One process (ip): it runs on the way to every new link, often on a busy host.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 dev="$1"
 mtu="$2"
 if [ -n "$LL" ]; then
-  # addr_gen_mode 1: no kernel-made link-local, babel sees only ours.
-  sysctl -qw "net.ipv6.conf.$dev.addr_gen_mode=1" || true
-  ip -6 addr replace "$LL/64" dev "$dev" || exit 1
+  # addr_gen_mode 1 (before the link is up): no kernel-made link-local, babel sees only ours.
+  { echo 1 > "/proc/sys/net/ipv6/conf/$dev/addr_gen_mode"; } 2>/dev/null || true
+  exec ip -batch - <<EOF
+address replace $LL/64 dev $dev
+link set dev $dev up mtu $mtu
+EOF
 fi
 exec ip link set dev "$dev" up mtu "$mtu"
 `;

@@ -24,6 +24,8 @@ export interface LinkBeatSender {
 interface BeatSocket {
   socket: Socket;
   ready: boolean;
+  /** The send callback, made once per socket rather than once per beat. */
+  sent: (err: Error | null) => void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -37,10 +39,7 @@ export class LinkBeats implements LinkBeatSender {
     const s = this.sockets.get(ifName) ?? this.open(ifName);
     if (!s.ready) return false;
     try {
-      s.socket.send(EMPTY, (err) => {
-        // The interface went (openvpn restarting): a new socket at the next beat.
-        if (err) this.drop(ifName, s, err);
-      });
+      s.socket.send(EMPTY, s.sent);
     } catch (err) {
       // Never thrown at the caller: a beat that cannot go is a hello instead.
       this.drop(ifName, s, err as Error);
@@ -60,7 +59,14 @@ export class LinkBeats implements LinkBeatSender {
 
   private open(ifName: string): BeatSocket {
     const socket = createSocket({ type: 'udp6', lookup: (host, _o, cb) => cb(null, host, isIP(host) || 6) });
-    const s: BeatSocket = { socket, ready: false };
+    const s: BeatSocket = {
+      socket,
+      ready: false,
+      // A failed send: the interface went (openvpn restarting), so a new socket at the next beat.
+      sent: (err) => {
+        if (err) this.drop(ifName, s, err);
+      },
+    };
     this.sockets.set(ifName, s);
     socket.unref();
     socket.on('error', (err) => this.drop(ifName, s, err));

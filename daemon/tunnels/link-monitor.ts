@@ -52,6 +52,8 @@ export interface MonitoredTunnel {
   everUp: boolean;
   /** Ours is the client end (outgoing) or the server end (incoming); absent: treated as a client end. */
   direction?: 'outgoing' | 'incoming';
+  /** Set while the tunnel is known down (its openvpn end exited or the peer closed its end): the loss was told already. */
+  downSinceMs?: number | null;
 }
 
 export interface LinkMonitorDeps {
@@ -398,8 +400,10 @@ export class LinkMonitor {
   private lose(tracked: Tracked, reason: string, silentMs: number): void {
     const t = tracked.tunnel;
     const flaps = tracked.liveness.flaps;
-    this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason, flaps }, 'link lost');
-    this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason, flaps), t.peer);
+    // A tunnel already down (the peer closed its end: a drain, a replacement) had its "lost" event: routing still follows.
+    const known = t.downSinceMs !== undefined && t.downSinceMs !== null;
+    this.deps.log.info({ peer: t.peer, iface: t.ifName, silentMs, reason, flaps, ...(known ? { alreadyDown: true } : {}) }, 'link lost');
+    if (!known) this.deps.events.add('link-lost', eventText.linkLost(t.peer, reason, flaps), t.peer);
     const suspend = (): void => {
       this.deps.babel.suspendInterface(t.ifName).catch((err: unknown) => this.deps.log.warn({ err, iface: t.ifName }, 'babel flush of a lost link failed'));
     };

@@ -67,6 +67,21 @@ test('no hello for 1 s: lost at once (event, babel flush, tunnel down); hellos a
   monitor.stop();
 });
 
+test('a tunnel already known down (the peer closed its end) goes quiet: babel and the manager follow, but no second "lost" event', async (t) => {
+  const { clock, events, calls, monitor, helloFromB, tunnels } = setup();
+  for (let i = 0; i < 4; i++) {
+    await clock.advance(250);
+    helloFromB();
+  }
+  // What the manager does when openvpn says the peer closed its end (its own "lost" event).
+  tunnels[0] = { ...tunnels[0]!, downSinceMs: clock.nowMs() };
+  await clock.advance(1_000);
+  t.is(monitor.views()[0]!.phase, 'lost');
+  t.deepEqual(calls, [`babel flush ${IF_B}`, `down ${B} nothing heard for 1.0 s`]);
+  t.deepEqual(events.list(), []);
+  monitor.stop();
+});
+
 test('a link this host bounces on purpose (babel cost change) is not lost for the silence; a cut after it still is', async (t) => {
   const { clock, calls, monitor, helloFromB } = setup();
   await clock.advance(100);

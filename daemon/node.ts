@@ -157,7 +157,7 @@ export class Node implements ControlBackend {
     peerHealth.listenTo(peerproto);
     peerHealth.start();
 
-    const routeRequests = (p.routeRequests = new RouteRequests({ clock, log: logs.for('babel') }));
+    const routeRequests = (p.routeRequests = new RouteRequests({ clock, log: logs.for('babel'), helloIntervalSec: () => babel.helloIntervalSec }));
     const manager = (p.manager = new TunnelManager({ ownPrefix: prefix, ...this.settings.tunnels.manager }, {
       clock, events, supervisor, peerproto, babel, detours, log: logs.for('tunnels'), peers: peerHealth, rand, ifNameFor: tunnelIfName,
       openvpnArgv: (end) => openvpnArgv(end, { settings: this.settings, prefix, upScript }),

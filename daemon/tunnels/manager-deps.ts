@@ -130,7 +130,7 @@ export interface TunnelManagerDeps {
   onPeerDown?: (peer: string, reason: string) => void;
   /** Runs a planning round soon (a failed or refused attempt leaves a slot to fill). */
   replanSoon?: () => void;
-  /** A tunnel came up: ask the peer's babeld for its routes now (route-request.ts). */
+  /** A tunnel came up, or link liveness restored it: greet the peer's babeld and ask it for its routes now (route-request.ts). */
   requestRoutes?: (ifName: string, peer: string) => void;
   /**
    * The port a tunnel-accept names for our server end on `port`, given where the request came

@@ -606,6 +606,8 @@ export class TunnelManager {
     if (t.state === 'connecting') t.state = 'up';
     t.upSinceMs = this.deps.clock.nowMs();
     t.downSinceMs = null;
+    // babel takes the link back as a new neighbour on both ends: greet the peer's babeld as for a new tunnel.
+    this.deps.requestRoutes?.(t.ifName, t.peer);
   }
 
   private onSupervisorEvent(ev: SupervisorEvent): void {

@@ -56,9 +56,11 @@ test('link liveness: down and up again without "established" lines; closed if it
   const lines = s.events.list().length;
   s.manager.setLinkDown(peer, 'no hello for 1.0 s');
   t.is(s.manager.get(peer)!.state, 'connecting');
+  const greetings = s.routeRequests.length;
   s.manager.setLinkUp(peer);
   t.is(s.manager.get(peer)!.state, 'up');
   t.is(s.events.list().length, lines, 'the monitor writes the lost/restored lines, not the manager');
+  t.deepEqual(s.routeRequests.slice(greetings), [`${s.manager.get(peer)!.ifName} ${peer}`], 'the peer\'s babeld is greeted again');
   s.manager.setLinkDown(peer, 'no hello for 1.0 s');
   await s.clock.advance(60_000);
   s.manager.checkTimeouts(s.clock.nowMs());

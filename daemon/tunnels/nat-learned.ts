@@ -21,6 +21,11 @@ export interface PendingTunnel {
   openedAtMs: number;
 }
 
+/** Never up, never a handshake step (nothing came back through the NATs), not punched, not draining. */
+function unreached(t: PendingTunnel): boolean {
+  return !t.everUp && !t.punched && t.state !== 'draining' && t.handshakeAtMs === null;
+}
+
 /** A server end that heard nothing from its client for this long was not reached (a client that can reach it does within a second or two). */
 export const UNREACHED_SERVER_END_MS = 2_000;
 
@@ -41,7 +46,7 @@ export function directAttemptsToGiveUp(
 ): string[] {
   if (!behindNatOnly(selfClass)) return [];
   return tunnels
-    .filter((t) => t.direction === 'outgoing' && !t.everUp && !t.punched && t.state !== 'draining' && t.handshakeAtMs === null)
+    .filter((t) => t.direction === 'outgoing' && unreached(t))
     .filter((t) => !(t.remote !== null && peer.onSharedLan(t.remote)) && !acceptsTunnels(peer.natClass(t.peer)) && peer.reachable(t.peer))
     .map((t) => t.peer);
 }
@@ -57,7 +62,7 @@ export function directAttemptsToGiveUp(
 export function serverEndsToGiveUp(selfClass: NatClass, tunnels: readonly PendingTunnel[], nowMs: number): string[] {
   if (!behindNatOnly(selfClass)) return [];
   return tunnels
-    .filter((t) => t.direction === 'incoming' && !t.everUp && !t.punched && t.state !== 'draining' && t.handshakeAtMs === null)
+    .filter((t) => t.direction === 'incoming' && unreached(t))
     .filter((t) => nowMs - t.openedAtMs >= UNREACHED_SERVER_END_MS)
     .map((t) => t.peer);
 }

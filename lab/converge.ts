@@ -1,13 +1,14 @@
 // Waiting for all-pairs overlay reachability, with progress, and a diagnosis
 // when it does not come: which pairs fail and what the nodes see (their
-// tunnels from `resilnet tunnels --json`, their babel routes).
-import { setTimeout as delay } from 'node:timers/promises';
+// tunnels from `resilnet tunnels --json`, their babel routes). Each pair is
+// timed by its first answered echo (first-reach.ts); then one round of the
+// patient probe (reach.ts, retries over ~10 s) must find all pairs together.
 import { LabError } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import type { LabManifest } from './manifest.js';
 import { isRunning, lastLines } from './procs.js';
-import { allPairs, probeMatrix } from './reach.js';
-import { readRouteTables, splitByRoutes } from './route-check.js';
+import { pairKey, watchFirstReach } from './first-reach.js';
+import { allPairs, probeMatrix, type ReachNode } from './reach.js';
 import { nodeCliJson, reachNodes } from './status.js';
 
 export interface ConvergeOptions {
@@ -28,7 +29,7 @@ function tail(path: string, n = 3): string {
 export interface Converged {
   /** Until a full round found every pair reaching, right after the round that first saw them all. */
   elapsedMs: number;
-  /** When the round that saw the last missing pairs answer ended (the confirming round came after). */
+  /** When the last pair to reach was first seen reaching: the send time of its first answered echo (first-reach.ts; the confirming round came after). */
   allReachedAtMs: number;
 }
 
@@ -39,62 +40,97 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
   const log = options.log ?? (() => undefined);
   const nodes = reachNodes(m).filter((n) => !options.nodes || options.nodes.includes(n.name));
   const names = nodes.map((n) => n.name);
-  const wanted = (): Array<[string, string]> => allPairs(names).filter(([a, b]) => options.pairsWith === undefined || a === options.pairsWith || b === options.pairsWith);
-  const total = wanted().length;
-  let pending = wanted();
-  let confirming = false;
-  let allReachedAtMs = 0;
-  let lastReported = -1;
+  const all = allPairs(names).filter(([a, b]) => options.pairsWith === undefined || a === options.pairsWith || b === options.pairsWith);
+  const reachedAt = new Map<string, number>();
+  const ctx = { m, names, nodes, deadline, log, total: all.length, reachedAt, ...(options.signal ? { signal: options.signal } : {}) };
+  let pending = all;
   for (;;) {
-    options.signal?.throwIfAborted();
-    // A daemon that died will not converge: say so at once.
-    for (const p of m.processes.filter((p) => p.role === 'daemon' && names.includes(p.host))) {
-      const latest = m.processes.filter((q) => q.role === 'daemon' && q.host === p.host).at(-1);
-      if (latest === p && !isRunning(p)) {
-        throw new LabError('RN_LAB_UNREACHABLE', `daemon of ${p.host} (pid ${p.pid}) is not running: ${tail(p.log)}`, { details: { node: p.host } });
-      }
+    // Until every pair not seen yet answered once, each timed by its first answered echo (first-reach.ts).
+    const missing = await firstAnswers(pending, ctx);
+    if (missing.length > 0) throw await unreachable(runner, m, missing, all.length, options.timeoutMs);
+    // Then one full round of the patient probe must find them all reaching together.
+    const matrix = await probeMatrix(runner, nodes, { pairs: all });
+    const failed = all.filter(([a, b]) => matrix[a]?.[b] === false);
+    const unmeasured = all.filter(([a, b]) => matrix[a]?.[b] === undefined);
+    if (failed.length === 0 && unmeasured.length === 0) {
+      return { elapsedMs: Date.now() - t0, allReachedAtMs: Math.max(...all.map(([a, b]) => reachedAt.get(pairKey(a, b)) ?? Date.now())) };
     }
-    // Pairs without routes both ways cannot answer: not pinged (route-check.ts).
-    const { ping, unrouted } = splitByRoutes(pending, nodes, await readRouteTables(runner, nodes));
-    const matrix = ping.length > 0 ? await probeMatrix(runner, nodes, { pairs: ping }) : {};
-    for (const [a, b] of unrouted) (matrix[a] ??= {})[b] = false;
-    const failed = pending.filter(([a, b]) => matrix[a]?.[b] === false);
-    // Pairs whose probe did not finish (a loaded machine) are asked again, neither failed nor reached.
-    const unmeasured = pending.filter(([a, b]) => matrix[a]?.[b] === undefined);
-    if (failed.length === 0 && unmeasured.length > 0 && Date.now() < deadline) {
-      pending = unmeasured;
-      continue;
-    }
-    failed.push(...unmeasured);
-    if (failed.length === 0) {
-      if (confirming) return { elapsedMs: Date.now() - t0, allReachedAtMs };
-      // Every pair answered at least once: one full round must pass together.
-      confirming = true;
-      allReachedAtMs = Date.now();
-      pending = wanted();
-      continue;
-    }
-    const reached = total - failed.length;
-    if (reached !== lastReported) {
-      log(`reach: ${reached}/${total} pairs${failed.length <= 6 ? ` (waiting for ${failed.map(([a, b]) => `${a}->${b}`).join(' ')})` : ''}`);
-      lastReported = reached;
-    }
-    confirming = false;
+    for (const [a, b] of failed) reachedAt.delete(pairKey(a, b));
+    if (failed.length > 0) log(progressLine(all.length - failed.length, all.length, failed));
+    if (Date.now() >= deadline) throw await unreachable(runner, m, [...failed, ...unmeasured], all.length, options.timeoutMs);
+    // Pairs whose probe did not finish (a loaded machine) are confirmed again, neither failed nor reached.
     pending = failed;
-    if (Date.now() >= deadline) {
-      const diagnosis = await diagnose(runner, m, failed);
-      throw new LabError(
-        'RN_LAB_UNREACHABLE',
-        `overlay did not converge in ${Math.round(options.timeoutMs / 1000)} s: ${failed.length}/${total} pairs do not reach (${failed
-          .slice(0, 12)
-          .map(([a, b]) => `${a}->${b}`)
-          .join(' ')}${failed.length > 12 ? ' …' : ''}).\n${diagnosis}`,
-        { details: { failed } },
-      );
-    }
-    // poll interval: a ping to a missing route fails at once; with no route yet, the tables are read less often
-    await delay(ping.length === 0 ? 1_000 : 250);
   }
+}
+
+interface WaitContext {
+  m: LabManifest;
+  names: string[];
+  nodes: ReachNode[];
+  deadline: number;
+  log: (line: string) => void;
+  total: number;
+  reachedAt: Map<string, number>;
+  signal?: AbortSignal;
+}
+
+/** Probes `pending` until each answered once or the deadline; returns the pairs that never did. */
+async function firstAnswers(pending: Array<[string, string]>, ctx: WaitContext): Promise<Array<[string, string]>> {
+  if (pending.length === 0) return [];
+  const probe = watchFirstReach(ctx.nodes, pending);
+  const left = (): Array<[string, string]> => pending.filter(([a, b]) => !probe.reachedAt.has(pairKey(a, b)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reported = -1;
+  try {
+    return await new Promise((resolve, reject) => {
+      probe.done.then(() => resolve([]), reject);
+      // Every second: a daemon that died will not converge (say so at once), progress, the deadline.
+      const tick = (): void => {
+        try {
+          ctx.signal?.throwIfAborted();
+          assertDaemonsRunning(ctx.m, ctx.names);
+        } catch (err) {
+          return reject(err);
+        }
+        const missing = left();
+        const reached = ctx.total - missing.length;
+        if (reached !== reported) ctx.log(progressLine(reached, ctx.total, missing));
+        reported = reached;
+        if (Date.now() >= ctx.deadline) return resolve(missing);
+        timer = setTimeout(tick, Math.min(1_000, Math.max(0, ctx.deadline - Date.now())));
+      };
+      tick();
+    });
+  } finally {
+    clearTimeout(timer);
+    probe.stop();
+    for (const [k, v] of probe.reachedAt) ctx.reachedAt.set(k, v);
+  }
+}
+
+function progressLine(reached: number, total: number, missing: ReadonlyArray<[string, string]>): string {
+  return `reach: ${reached}/${total} pairs${missing.length > 0 && missing.length <= 6 ? ` (waiting for ${missing.map(([a, b]) => `${a}->${b}`).join(' ')})` : ''}`;
+}
+
+function assertDaemonsRunning(m: LabManifest, names: readonly string[]): void {
+  for (const p of m.processes.filter((p) => p.role === 'daemon' && names.includes(p.host))) {
+    const latest = m.processes.filter((q) => q.role === 'daemon' && q.host === p.host).at(-1);
+    if (latest === p && !isRunning(p)) {
+      throw new LabError('RN_LAB_UNREACHABLE', `daemon of ${p.host} (pid ${p.pid}) is not running: ${tail(p.log)}`, { details: { node: p.host } });
+    }
+  }
+}
+
+async function unreachable(runner: CommandRunner, m: LabManifest, failed: Array<[string, string]>, total: number, timeoutMs: number): Promise<LabError> {
+  const diagnosis = await diagnose(runner, m, failed);
+  return new LabError(
+    'RN_LAB_UNREACHABLE',
+    `overlay did not converge in ${Math.round(timeoutMs / 1000)} s: ${failed.length}/${total} pairs do not reach (${failed
+      .slice(0, 12)
+      .map(([a, b]) => `${a}->${b}`)
+      .join(' ')}${failed.length > 12 ? ' …' : ''}).\n${diagnosis}`,
+    { details: { failed } },
+  );
 }
 
 /** One line per node involved in a failing pair: daemon state, tunnels, babel routes. */

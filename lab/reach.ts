@@ -41,6 +41,15 @@ function fpingWorstMs(count: number, waitSec: number, retries: number): number {
   return waits + 10 * count * (retries + 1);
 }
 
+/** fping's exit when it could not be run at all (not installed). */
+export function fpingDidNotRun(r: { code: number; stderr: string }): boolean {
+  return r.code === 127 || r.code === 255 || /No such file|not found/i.test(r.stderr);
+}
+
+export function fpingMissing(from: ReachNode, r: { code: number; stderr: string }): LabError {
+  return new LabError('RN_LAB_TOOL_MISSING', `cannot probe the overlay from ${from.name}: fping did not run (${r.stderr.trim() || `exit ${r.code}`}). Install it with: apt-get install --no-install-recommends fping (or run scripts/setup.sh)`);
+}
+
 /**
  * Probes every target from one source. A target whose line never came (the
  * runner ran out of time: at a high load starting `ip netns exec` alone can
@@ -52,9 +61,7 @@ export async function probeFrom(runner: CommandRunner, from: ReachNode, targets:
     timeoutMs: Math.max(30_000, fpingWorstMs(targets.length, waitSec, retries) + 15_000),
   });
   const byAddr = parseProbeOutput(r.stdout);
-  if (byAddr.size === 0 && (r.code === 127 || r.code === 255 || /No such file|not found/i.test(r.stderr))) {
-    throw new LabError('RN_LAB_TOOL_MISSING', `cannot probe the overlay from ${from.name}: fping did not run (${r.stderr.trim() || `exit ${r.code}`}). Install it with: apt-get install --no-install-recommends fping (or run scripts/setup.sh)`);
-  }
+  if (byAddr.size === 0 && fpingDidNotRun(r)) throw fpingMissing(from, r);
   return new Map(targets.filter((t) => byAddr.has(t.overlay)).map((t) => [t.name, byAddr.get(t.overlay) === true]));
 }
 

@@ -91,8 +91,19 @@ export function canonicalPrefix(text: string): string {
   return canonical;
 }
 
+/** An address as formatIpv6Address writes it ("FD00:0::1" → "fd00::1"); throws on a malformed one. Remembered, like canonicalPrefix. */
+export function canonicalAddress(text: string): string {
+  const known = canonicalAddressCache.get(text);
+  if (known !== undefined) return known;
+  const canonical = formatIpv6Address(parseIpv6Address(text));
+  if (canonicalAddressCache.size >= CANONICAL_CACHE) canonicalAddressCache.clear();
+  canonicalAddressCache.set(text, canonical);
+  return canonical;
+}
+
 const CANONICAL_CACHE = 4096;
 const canonicalCache = new Map<string, string>();
+const canonicalAddressCache = new Map<string, string>();
 
 export function prefixMask(length: number): bigint {
   return length === 0 ? 0n : (ALL_ONES << BigInt(128 - length)) & ALL_ONES;

@@ -4,7 +4,7 @@
 // from anywhere within the replay window, so until then the endpoint gets no
 // more bytes than it sent and is not announced as the peer's (protocol.ts).
 // Bounded per peer and in peers; the least recently confirmed go first.
-import { formatIpv6Address, parseIpv6Address } from '../../config/ipv6.js';
+import { canonicalAddress } from '../../config/ipv6.js';
 
 export class ConfirmedEndpoints {
   private readonly byPeer = new Map<string, Set<string>>();
@@ -50,7 +50,7 @@ export function endpointKey(e: { host: string; port: number }): string {
   const address = zone < 0 ? e.host : e.host.slice(0, zone);
   let canonical: string;
   try {
-    canonical = formatIpv6Address(parseIpv6Address(address));
+    canonical = canonicalAddress(address);
   } catch {
     canonical = address.toLowerCase();
   }

@@ -1,5 +1,6 @@
 import test from 'ava';
 import {
+  canonicalAddress,
   canonicalPrefix,
   formatIpv6Address,
   nodeAddress,
@@ -77,4 +78,12 @@ test('canonicalPrefix answers the same from its memory, and refuses a bad prefix
   t.is(canonicalPrefix('fd00:0:0:1:0::/64'), 'fd00:0:0:1::/64');
   t.throws(() => canonicalPrefix('fd00::zz/64'));
   t.throws(() => canonicalPrefix('fd00::zz/64'));
+});
+
+test('canonicalAddress: one spelling per address, remembered; a malformed one throws every time', (t) => {
+  t.is(canonicalAddress('FD00:0:0::1'), 'fd00::1');
+  t.is(canonicalAddress('FD00:0:0::1'), 'fd00::1');
+  t.is(canonicalAddress('fe80:0000::a'), 'fe80::a');
+  t.throws(() => canonicalAddress('fd00::zz'));
+  t.throws(() => canonicalAddress('fd00::zz'));
 });

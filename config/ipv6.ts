@@ -76,34 +76,35 @@ export function formatPrefix(prefix: Ipv6Prefix): string {
   return `${formatIpv6Address(prefix.address)}/${prefix.length}`;
 }
 
-/** Canonical text of a prefix given in any valid form; throws PrefixParseError. */
 /**
- * The prefix in its one canonical spelling. Every peer DB access goes through it
- * (a parse and a format, BigInt arithmetic), with the same few dozen prefixes:
- * answers are remembered, up to CANONICAL_CACHE entries (then the memory starts over).
+ * A pure text-to-text function whose answers are remembered, up to CANONICAL_CACHE of them
+ * (then the memory starts over). A throw is not remembered.
  */
-export function canonicalPrefix(text: string): string {
-  const known = canonicalCache.get(text);
-  if (known !== undefined) return known;
-  const canonical = formatPrefix(parsePrefix(text));
-  if (canonicalCache.size >= CANONICAL_CACHE) canonicalCache.clear();
-  canonicalCache.set(text, canonical);
-  return canonical;
-}
-
-/** An address as formatIpv6Address writes it ("FD00:0::1" → "fd00::1"); throws on a malformed one. Remembered, like canonicalPrefix. */
-export function canonicalAddress(text: string): string {
-  const known = canonicalAddressCache.get(text);
-  if (known !== undefined) return known;
-  const canonical = formatIpv6Address(parseIpv6Address(text));
-  if (canonicalAddressCache.size >= CANONICAL_CACHE) canonicalAddressCache.clear();
-  canonicalAddressCache.set(text, canonical);
-  return canonical;
+function remembered(compute: (text: string) => string): (text: string) => string {
+  const cache = new Map<string, string>();
+  return (text) => {
+    const known = cache.get(text);
+    if (known !== undefined) return known;
+    const answer = compute(text);
+    if (cache.size >= CANONICAL_CACHE) cache.clear();
+    cache.set(text, answer);
+    return answer;
+  };
 }
 
 const CANONICAL_CACHE = 4096;
-const canonicalCache = new Map<string, string>();
-const canonicalAddressCache = new Map<string, string>();
+
+/**
+ * The prefix in its one canonical spelling; throws PrefixParseError. Every peer DB access goes
+ * through it (a parse and a format, BigInt arithmetic), with the same few dozen prefixes: remembered.
+ */
+export const canonicalPrefix: (text: string) => string = remembered((text) => formatPrefix(parsePrefix(text)));
+
+/**
+ * An address as formatIpv6Address writes it ("FD00:0::1" → "fd00::1"); throws on a malformed
+ * one. Every authenticated frame's sender goes through it (confirmed endpoints): remembered.
+ */
+export const canonicalAddress: (text: string) => string = remembered((text) => formatIpv6Address(parseIpv6Address(text)));
 
 export function prefixMask(length: number): bigint {
   return length === 0 ? 0n : (ALL_ONES << BigInt(128 - length)) & ALL_ONES;

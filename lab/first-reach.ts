@@ -48,7 +48,7 @@ export interface FirstReach {
 }
 
 /** Starts probing `pairs` until each answered once, or stop(). */
-export function watchFirstReach(nodes: readonly ReachNode[], pairs: ReadonlyArray<[string, string]>, options: { spawn?: SpawnProbe; waitMs?: number; onAnswer?: () => void } = {}): FirstReach {
+export function watchFirstReach(nodes: readonly ReachNode[], pairs: ReadonlyArray<[string, string]>, options: { spawn?: SpawnProbe; waitMs?: number } = {}): FirstReach {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const bySource = new Map<string, ReachNode[]>();
   for (const [a, b] of pairs) {
@@ -91,7 +91,6 @@ export function watchFirstReach(nodes: readonly ReachNode[], pairs: ReadonlyArra
         if (!target || r.sentAtMs === null || !waiting.delete(r.address)) continue;
         answered = true;
         reachedAt.set(pairKey(from.name, target.name), r.sentAtMs);
-        options.onAnswer?.();
       }
       if (waiting.size === 0 && children.has(child)) end();
     });

@@ -53,7 +53,8 @@ export async function waitForAllPairs(runner: CommandRunner, m: LabManifest, opt
     const failed = all.filter(([a, b]) => matrix[a]?.[b] === false);
     const unmeasured = all.filter(([a, b]) => matrix[a]?.[b] === undefined);
     if (failed.length === 0 && unmeasured.length === 0) {
-      return { elapsedMs: Date.now() - t0, allReachedAtMs: Math.max(...all.map(([a, b]) => reachedAt.get(pairKey(a, b)) ?? Date.now())) };
+      const lastReachedMs = Math.max(...all.map(([a, b]) => reachedAt.get(pairKey(a, b)) ?? Date.now()));
+      return { elapsedMs: Date.now() - t0, allReachedAtMs: all.length > 0 ? lastReachedMs : Date.now() };
     }
     for (const [a, b] of failed) reachedAt.delete(pairKey(a, b));
     if (failed.length > 0) log(progressLine(all.length - failed.length, all.length, failed));

@@ -166,7 +166,7 @@ export class Node implements ControlBackend {
       onLocalSubnet: (host) => p.addresses?.onLocalSubnet(host) ?? false,
       onPeerDown: (peer, reason) => p.links?.peerSaysDown(peer, reason),
       replanSoon: () => p.jobs?.replanSoon(),
-      requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer)),
+      requestRoutes: (ifName, peer) => routeRequests.tunnelUp(ifName, linkLocalFor(peer), peer),
       tunnelPortFor: (port, from) => (p.upnp && p.addresses ? p.upnp.tunnelPortFor(port, from.host, p.addresses.localAddresses().map((a) => a.cidr)) : port),
     }));
     manager.start();

@@ -579,9 +579,16 @@ export class TunnelManager {
     this.deps.events.add('link-established', t.upText ?? eventText.linkEstablished(t.peer, t.remote ?? `port ${t.port}`), t.peer);
     if (result?.wasDead) this.deps.events.add('peer-alive', eventText.peerAlive(t.peer), t.peer);
     // The interface exists now: make sure babel runs on it (a restart of babeld may have lost it).
-    this.babel(t, 'add', () => this.deps.babel.addInterface(t.ifName));
+    // Greet the peer's babeld once ours runs the tunnel: the peer answers a wildcard request
+    // once per hello interval, and an answer our babeld does not hear is lost.
+    this.babel(t, 'add', async () => {
+      try {
+        await this.deps.babel.addInterface(t.ifName);
+      } finally {
+        if (this.tunnels.get(t.peer) === t && t.state === 'up') this.deps.requestRoutes?.(t.ifName, t.peer);
+      }
+    });
     this.deps.detours?.release(t.ifName);
-    this.deps.requestRoutes?.(t.ifName, t.peer);
   }
 
   private markDown(t: Tunnel, reason: string, options: { quiet?: boolean } = {}): void {

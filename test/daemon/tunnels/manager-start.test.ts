@@ -51,11 +51,37 @@ test('a plan round asks up to OPEN_PARALLEL peers at once, and the rest as answe
   t.is(s.started.length, count, 'every accepted request started its end');
 });
 
-test('a tunnel that comes up asks the peer\'s babeld for its routes; one still connecting does not', async (t) => {
-  const s = managerFixture();
+test('a tunnel that comes up asks the peer\'s babeld for its routes once our babeld runs it; one still connecting does not', async (t) => {
+  let added = (): void => {};
+  const s = managerFixture({ deps: { babel: { addInterface: () => new Promise<void>((resolve) => (added = resolve)), removeInterface: async () => {}, raiseCost: async () => {}, routeCount: () => 0 } } });
   const B = peerPrefix(2);
   t.true(await s.manager.open(B));
   t.deepEqual(s.routeRequests, []);
   s.up(B);
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(s.routeRequests, [], 'not while our babeld has not taken the tunnel');
+  added();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(s.routeRequests, [`rn2 ${B}`]);
+});
+
+test('a failed babel add still greets the peer; a tunnel gone meanwhile is not greeted', async (t) => {
+  const adds: Array<{ ifName: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  const B = peerPrefix(2);
+  const C = peerPrefix(3);
+  const s = managerFixture({
+    peers: [[B, '10.0.0.2:1194'], [C, '10.0.0.3:1194']],
+    deps: { babel: { addInterface: (ifName) => new Promise<void>((resolve, reject) => adds.push({ ifName, resolve, reject })), removeInterface: async () => {}, raiseCost: async () => {}, routeCount: () => 0 } },
+  });
+  t.true(await s.manager.open(B));
+  t.true(await s.manager.open(C));
+  s.up(B);
+  s.up(C);
+  await s.manager.close(C, 'test');
+  for (const add of adds) {
+    if (add.ifName === 'rn2') add.reject(new Error('babeld busy'));
+    else add.resolve();
+  }
+  await new Promise((r) => setImmediate(r));
   t.deepEqual(s.routeRequests, [`rn2 ${B}`]);
 });

@@ -49,7 +49,7 @@ export interface BabelLinkDeps {
    */
   onLinkBounce?: (ifName: string, phase: 'start' | 'end') => void;
   /** Run before every babeld start: removes the kernel routes a killed babeld left (none when not given). */
-  flushStaleRoutes?: () => void;
+  flushStaleRoutes?: () => Promise<void> | void;
 }
 
 export interface BabelLinkOptions {
@@ -115,13 +115,12 @@ export class BabelLink implements TunnelBabel {
    * started at all (not installed).
    */
   async start(): Promise<void> {
-    let spawnFailure: string | undefined;
-    let first = true;
+    let firstLaunch: (ev: SupervisorEvent | undefined) => void = () => {};
+    const launched = new Promise<SupervisorEvent | undefined>((resolve) => (firstLaunch = resolve));
+    this.monitorAbort.signal.addEventListener('abort', () => firstLaunch(undefined), { once: true });
     this.unsubscribe = this.deps.supervisor.on((ev) => {
       if (ev.name !== BABELD_CHILD) return;
-      // The first launch failing to spawn (start() runs it synchronously) means babeld is not installed.
-      if (first && ev.kind === 'child-exited' && ev.pid === null) spawnFailure = ev.spawnError ?? 'spawn failed';
-      first = false;
+      firstLaunch(ev);
       this.onBabeldEvent(ev);
     });
     this.ownLateness?.start();
@@ -133,8 +132,10 @@ export class BabelLink implements TunnelBabel {
       staleFiles: [this.spec.socketPath],
       ...(this.deps.flushStaleRoutes ? { beforeLaunch: this.deps.flushStaleRoutes } : {}),
     });
-    if (spawnFailure !== undefined) {
-      throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${spawnFailure}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
+    // The first launch (after the flush of stale routes) failing to spawn means babeld is not installed.
+    const first = await launched;
+    if (first?.kind === 'child-exited' && first.pid === null) {
+      throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${first.spawnError ?? 'spawn failed'}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
     }
     this.reconciler.start();
     this.monitorDone = this.runMonitor();

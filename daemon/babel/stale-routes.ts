@@ -6,32 +6,32 @@
 // and babeld never installs it again until its own choice changes (seen in a 16-node
 // chaos run: two pairs unreachable for minutes with babel's table complete).
 // So every babeld start begins from a table without babel routes.
-import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
+import { runFile, type RunFileOptions, type RunFileResult } from '../sys/run-file.js';
 
 export const FLUSH_BABEL_ROUTES_ARGV: readonly string[] = ['ip', '-6', 'route', 'flush', 'proto', 'babel'];
 
-/** Short: it runs synchronously, before the spawn; a slower `ip` is given up, not waited for. */
-const FLUSH_TIMEOUT_MS = 5_000;
+/**
+ * babeld's launch waits for the flush (the supervisor shows it "starting"), not the event
+ * loop. A slower `ip` is given up and babeld launched anyway, with a warning.
+ */
+const FLUSH_TIMEOUT_MS = 10_000;
 
-export type SyncExec = (file: string, args: readonly string[], options: { timeout: number; stdio: 'pipe' }) => unknown;
+export type RunCommand = (file: string, args: readonly string[], options: RunFileOptions) => Promise<Pick<RunFileResult, 'exitCode' | 'stderr' | 'timedOut'>>;
 
-/** Removes every IPv6 route of protocol babel; returns what went wrong, or undefined. Never throws. */
-export function flushStaleBabelRoutes(exec: SyncExec = execFileSync): string | undefined {
+/** Removes every IPv6 route of protocol babel; resolves with what went wrong, or undefined. Never rejects. */
+export async function flushStaleBabelRoutes(run: RunCommand = runFile): Promise<string | undefined> {
   const [file, ...args] = FLUSH_BABEL_ROUTES_ARGV as [string, ...string[]];
-  try {
-    exec(file, args, { timeout: FLUSH_TIMEOUT_MS, stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    return `${FLUSH_BABEL_ROUTES_ARGV.join(' ')} failed: ${stderr || (err as Error).message}`;
-  }
+  const r = await run(file, args, { timeoutMs: FLUSH_TIMEOUT_MS });
+  if (r.exitCode === 0) return undefined;
+  const why = r.timedOut ? `no answer within ${FLUSH_TIMEOUT_MS / 1000} s` : r.stderr.trim() || `exit ${r.exitCode}`;
+  return `${FLUSH_BABEL_ROUTES_ARGV.join(' ')} failed: ${why}`;
 }
 
 /** The BabelLink dep: the flush, a warning when it fails. */
-export function staleBabelRoutesFlusher(log: Pick<Logger, 'warn'>, exec: SyncExec = execFileSync): () => void {
-  return () => {
-    const problem = flushStaleBabelRoutes(exec);
-    if (problem) log.warn({ problem }, 'cannot remove the kernel routes of an earlier babeld');
+export function staleBabelRoutesFlusher(log: Pick<Logger, 'warn'>, run: RunCommand = runFile): () => Promise<void> {
+  return async () => {
+    const problem = await flushStaleBabelRoutes(run);
+    if (problem) log.warn({ problem }, 'cannot remove the kernel routes of an earlier babeld; starting babeld anyway');
   };
 }

@@ -74,7 +74,8 @@ export interface StartOptions {
 
 export interface ChildStatus {
   name: string;
-  state: 'running' | 'backoff' | 'stopping';
+  /** starting: its `beforeLaunch` has not finished yet. */
+  state: 'starting' | 'running' | 'backoff' | 'stopping';
   pid: number | null;
   argv: string[];
   startedAtMs: number | null;
@@ -95,6 +96,8 @@ interface Entry {
   restartTimer: Cancel | undefined;
   /** Set by restart(): the next exit is intended and restarts at once without counting a failure. */
   restartRequested: boolean;
+  /** An async `beforeLaunch` is running: the spawn follows it. */
+  launching: boolean;
 }
 
 export class Supervisor {
@@ -138,6 +141,7 @@ export class Supervisor {
       stopping: undefined,
       restartTimer: undefined,
       restartRequested: false,
+      launching: false,
     };
     this.entries.set(spec.name, entry);
     this.launch(entry);
@@ -154,7 +158,7 @@ export class Supervisor {
   list(): ChildStatus[] {
     return [...this.entries.values()].map((e) => ({
       name: e.spec.name,
-      state: e.stopping ? 'stopping' : e.child ? 'running' : 'backoff',
+      state: e.stopping ? 'stopping' : e.child ? 'running' : e.launching ? 'starting' : 'backoff',
       pid: e.child?.pid ?? null,
       argv: [...e.spec.argv],
       startedAtMs: e.child ? e.startedAtMs : null,
@@ -195,7 +199,7 @@ export class Supervisor {
   /** Restarts a running child now (SIGTERM→SIGKILL, then an immediate start, no failure counted). */
   async restart(name: string): Promise<void> {
     const entry = this.entries.get(name);
-    if (!entry || entry.stopping) return;
+    if (!entry || entry.stopping || entry.launching) return;
     if (!entry.child) {
       entry.restartTimer?.();
       entry.restartTimer = undefined;
@@ -219,17 +223,37 @@ export class Supervisor {
 
   private launch(entry: Entry): void {
     entry.restartTimer = undefined;
+    let before: Promise<void> | void;
+    try {
+      for (const path of entry.spec.staleFiles ?? []) rmSync(path, { force: true });
+      before = entry.spec.beforeLaunch?.();
+    } catch (err) {
+      return this.spawnFailed(entry, this.deps.clock.nowMs(), err);
+    }
+    if (!before) return this.spawn(entry);
+    // The event loop goes on meanwhile; a stop or a new child under the name cancels the spawn.
+    entry.launching = true;
+    void before
+      .catch(() => undefined)
+      .then(() => {
+        entry.launching = false;
+        if (this.entries.get(entry.spec.name) === entry && !entry.stopping) this.spawn(entry);
+      });
+  }
+
+  private spawnFailed(entry: Entry, startedAtMs: number, err: unknown): void {
+    entry.child = undefined;
+    entry.startedAtMs = startedAtMs;
+    this.afterExit(entry, null, { code: null, signal: null }, err instanceof Error ? err.message : String(err));
+  }
+
+  private spawn(entry: Entry): void {
     const startedAtMs = this.deps.clock.nowMs();
     let child: Child;
     try {
-      for (const path of entry.spec.staleFiles ?? []) rmSync(path, { force: true });
-      entry.spec.beforeLaunch?.();
       child = this.deps.spawner.spawn(entry.spec);
     } catch (err) {
-      entry.child = undefined;
-      entry.startedAtMs = startedAtMs;
-      this.afterExit(entry, null, { code: null, signal: null }, err instanceof Error ? err.message : String(err));
-      return;
+      return this.spawnFailed(entry, startedAtMs, err);
     }
     entry.child = child;
     entry.startedAtMs = startedAtMs;

@@ -21,10 +21,11 @@ export interface ChildSpec {
    */
   staleFiles?: readonly string[];
   /**
-   * Runs synchronously before every launch, after `staleFiles`: undoes what a killed run left
-   * outside files (babeld's kernel routes). Must not throw; it holds up the event loop, keep it short.
+   * Runs before every launch, after `staleFiles`: undoes what a killed run left outside files
+   * (babeld's kernel routes). The spawn waits for a returned promise (the child is "starting"
+   * meanwhile); a synchronous one holds up the event loop, keep it short. Must not throw.
    */
-  beforeLaunch?: () => void;
+  beforeLaunch?: () => Promise<void> | void;
 }
 
 export interface ChildExit {

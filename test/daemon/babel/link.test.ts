@@ -51,7 +51,7 @@ function fakeBabeldOnLaunch(supervisor: Supervisor, socketPath: string, babeld: 
   return { close: () => chain.then(() => server?.close()) };
 }
 
-async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner; refuseIp?: boolean } = {}) {
+async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled?: boolean; calm?: boolean; spawner?: FakeSpawner; refuseIp?: boolean; flushStaleRoutes?: () => Promise<void> } = {}) {
   const socketPath = tempSocketPath(t, 'babel-link', 'babeld.sock');
   const babeld = new FakeBabeldState();
   if (options.stalled) babeld.stall();
@@ -67,7 +67,7 @@ async function setup(t: Parameters<typeof tempSocketPath>[0], options: { stalled
   const bounces: string[] = [];
   const link = new BabelLink(
     { socketPath, stateFile: '/nonexistent/babeld.state', helloIntervalSec: 1, ownPrefix: 'fd00:1:2:3::/64', nodeAddress: 'fd00:1:2:3::1' },
-    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`) },
+    { clock: systemClock, log, supervisor, health, lateness: onTime, runIp: fakeIp(babeld, ipRan, options.refuseIp), onLinkBounce: (ifName, phase) => bounces.push(`${phase} ${ifName}`), ...(options.flushStaleRoutes ? { flushStaleRoutes: options.flushStaleRoutes } : {}) },
     { ...(options.calm ? calm : { ...stallWaits, timings: stallTimings }), liveCost: 'bounce' },
   );
   t.teardown(async () => {
@@ -165,6 +165,19 @@ test('start fails with a clear error only when babeld cannot be started at all',
   const err = await t.throwsAsync(link.start());
   t.is((err as { code?: string }).code, 'RN_BABEL_NOT_STARTED');
   t.regex(err!.message, /Install babeld/);
+});
+
+test('babeld is launched after the flush of stale routes, which does not hold up the event loop; a missing babeld is still a clear error', async (t) => {
+  const spawner = new FakeSpawner();
+  spawner.scripts.push({ failToSpawn: true });
+  let flushed = (): void => {};
+  const { link } = await setup(t, { spawner, flushStaleRoutes: () => new Promise<void>((resolve) => (flushed = resolve)) });
+  const started = link.start();
+  await new Promise((r) => setImmediate(r));
+  t.is(spawner.byName(BABELD_CHILD).length, 0, 'no launch before the flush');
+  flushed();
+  const err = await t.throwsAsync(started);
+  t.is((err as { code?: string }).code, 'RN_BABEL_NOT_STARTED');
 });
 
 test('drain of a live tunnel: the cost is stored and the link bounced, never flushed; restoring does the same', async (t) => {

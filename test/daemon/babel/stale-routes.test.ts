@@ -1,21 +1,19 @@
 import test from 'ava';
-import { FLUSH_BABEL_ROUTES_ARGV, flushStaleBabelRoutes, staleBabelRoutesFlusher } from '../../../daemon/babel/stale-routes.js';
+import { FLUSH_BABEL_ROUTES_ARGV, flushStaleBabelRoutes, staleBabelRoutesFlusher, type RunCommand } from '../../../daemon/babel/stale-routes.js';
 
-test('the flush removes IPv6 routes of protocol babel only', (t) => {
+const ok = { exitCode: 0, stderr: '', timedOut: false };
+
+test('the flush removes IPv6 routes of protocol babel only', async (t) => {
   t.deepEqual(FLUSH_BABEL_ROUTES_ARGV, ['ip', '-6', 'route', 'flush', 'proto', 'babel']);
   const ran: string[][] = [];
-  t.is(flushStaleBabelRoutes((file, args) => void ran.push([file, ...args])), undefined);
+  t.is(await flushStaleBabelRoutes(async (file, args) => (ran.push([file, ...args]), ok)), undefined);
   t.deepEqual(ran, [[...FLUSH_BABEL_ROUTES_ARGV]]);
 });
 
-test('a failing or hanging ip is reported with its stderr, never thrown', (t) => {
-  const failing = () => {
-    throw Object.assign(new Error('Command failed'), { stderr: Buffer.from('RTNETLINK answers: Operation not permitted\n') });
-  };
-  t.is(flushStaleBabelRoutes(failing), 'ip -6 route flush proto babel failed: RTNETLINK answers: Operation not permitted');
+test('a failing or hanging ip is reported with its stderr, never thrown', async (t) => {
+  const failing: RunCommand = async () => ({ exitCode: 2, stderr: 'RTNETLINK answers: Operation not permitted\n', timedOut: false });
+  t.is(await flushStaleBabelRoutes(failing), 'ip -6 route flush proto babel failed: RTNETLINK answers: Operation not permitted');
   const warned: unknown[] = [];
-  staleBabelRoutesFlusher({ warn: (o: unknown) => void warned.push(o) } as never, () => {
-    throw new Error('spawnSync ip ETIMEDOUT');
-  })();
-  t.deepEqual(warned, [{ problem: 'ip -6 route flush proto babel failed: spawnSync ip ETIMEDOUT' }]);
+  await staleBabelRoutesFlusher({ warn: (o: unknown) => void warned.push(o) } as never, async () => ({ exitCode: -1, stderr: '', timedOut: true }))();
+  t.deepEqual(warned, [{ problem: 'ip -6 route flush proto babel failed: no answer within 10 s' }]);
 });

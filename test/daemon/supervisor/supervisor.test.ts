@@ -215,3 +215,26 @@ test('beforeLaunch runs before every launch, the first and each restart, never a
   await clock.runUntilIdle();
   t.deepEqual(order, ['before', 'spawn', 'before', 'spawn']);
 });
+
+test('an async beforeLaunch: the child is "starting" and spawned once it resolves (or rejects); a stop meanwhile cancels the spawn, a restart does not launch twice', async (t) => {
+  const { spawner, sup, events } = setup();
+  const pending: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  const beforeLaunch = () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
+  sup.start({ name: 'babeld', argv: ['babeld'], beforeLaunch });
+  t.is(spawner.byName('babeld').length, 0, 'not before the flush');
+  t.deepEqual(sup.list().map((c) => [c.state, c.pid]), [['starting', null]]);
+  await sup.restart('babeld');
+  t.is(pending.length, 1, 'a restart while starting does not launch again');
+  pending[0]!.reject(new Error('ip hung'));
+  await flushMicrotasks();
+  t.is(spawner.byName('babeld').length, 1, 'a failed beforeLaunch still launches');
+  t.like(events.at(-1), { kind: 'child-started', name: 'babeld' });
+  t.is(sup.list()[0]!.state, 'running');
+
+  sup.start({ name: 'other', argv: ['babeld'], beforeLaunch });
+  await sup.stop('other');
+  pending[1]!.resolve();
+  await flushMicrotasks();
+  t.is(spawner.byName('other').length, 0, 'stopped while starting: never spawned');
+  t.false(sup.has('other'));
+});

@@ -134,6 +134,7 @@ export class BabelLink implements TunnelBabel {
     });
     // The first launch (after the flush of stale routes) failing to spawn means babeld is not installed.
     const first = await launched;
+    if (this.stopped) return;
     if (first?.kind === 'child-exited' && first.pid === null) {
       throw new ResilnetError('RN_BABEL_NOT_STARTED', `cannot start babeld (${first.spawnError ?? 'spawn failed'}). Install babeld (Debian: apt install babeld) and check that it is in PATH.`);
     }

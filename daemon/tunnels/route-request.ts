@@ -44,8 +44,13 @@ import type { Clock } from '../sys/clock.js';
 
 export const BABEL_PORT = 6696;
 
-/** Delays after the tunnel came up: the first finds the peer's end up as a rule, the later ones cover a slow peer. */
-export const ROUTE_REQUEST_DELAYS_MS = [300, 1_500, 5_000] as const;
+/**
+ * Delays after the tunnel came up. Both babelds run the tunnel from its start (openvpn opens
+ * the tun at once) and openvpn's two ends come up within tens of milliseconds of each other,
+ * so the first one is heard as a rule; the later ones cover a slow peer, and the last one
+ * comes after babeld's window for repeated wildcard requests at the default hello (4 s).
+ */
+export const ROUTE_REQUEST_DELAYS_MS = [50, 500, 1_500, 5_000] as const;
 
 /** Hellos in a greeting: two in each of babeld's histories, multicast (flags 0) and unicast (flag U). */
 const GREETING_HELLOS = [0, 0x80].flatMap((flags) => [0, 1].map((i) => ({ flags, i })));

@@ -31,7 +31,6 @@ const common = `--verify-x509-name fd5e:1:2:8::/64 name
 const tail = `--script-security 2
 --up /run/resilnet/openvpn-up.sh
 --setenv LL fe80::1:2:3:4
---up-delay
 --keepalive 1 3`;
 const mgmt = `--management /run/resilnet/rn0123456789abc.mgmt unix
 --verb 3

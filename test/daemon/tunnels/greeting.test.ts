@@ -22,6 +22,7 @@ import { Supervisor } from '../../../daemon/supervisor/supervisor.js';
 import { realProcAccess } from '../../../daemon/supervisor/proc.js';
 import { systemClock } from '../../../daemon/sys/clock.js';
 import { realSpawner } from '../../../daemon/sys/spawner.js';
+import { parseOpenvpnLine } from '../../../daemon/tunnels/openvpn-lines.js';
 import { BABEL_PORT, tunnelGreeting } from '../../../daemon/tunnels/route-request.js';
 import { waitFor } from '../../fixtures/wait.js';
 import { createLab, type Lab, type LabNode } from '../dataplane-lab.js';
@@ -102,8 +103,16 @@ test.serial('greetings from both ends (hellos in both histories, requests for ev
   // Both babelds run no tunnel yet: the daemon adds tunnels at runtime (one hello when babeld sees one come up).
   sup.start({ name: 'babeld-a', argv: l.inNs(l.a, l.babeldArgv(l.a, HELLO_SEC, [])) });
   sup.start({ name: 'babeld-b', argv: l.inNs(l.b, l.babeldArgv(l.b, HELLO_SEC, [])) });
-  sup.start({ name: 'ovpn-a', argv: l.inNs(l.a, l.openvpnArgv(l.a, l.b, { role: 'server', listenPort: port, localAddress: l.a.underlay })) });
-  sup.start({ name: 'ovpn-b', argv: l.inNs(l.b, l.openvpnArgv(l.b, l.a, { role: 'client', remoteHost: l.a.underlay, remotePort: port })) });
+  // The daemon takes a tunnel as up at openvpn's "Initialization Sequence Completed" (the tun
+  // exists from openvpn's start, before the peer is connected).
+  const up = new Set<string>();
+  const onLine = (name: string) => ({ onLine: (line: string) => void (parseOpenvpnLine(line)?.kind === 'up' && up.add(name)) });
+  sup.start({ name: 'ovpn-a', argv: l.inNs(l.a, l.openvpnArgv(l.a, l.b, { role: 'server', listenPort: port, localAddress: l.a.underlay })) }, onLine('a'));
+  sup.start({ name: 'ovpn-b', argv: l.inNs(l.b, l.openvpnArgv(l.b, l.a, { role: 'client', remoteHost: l.a.underlay, remotePort: port })) }, onLine('b'));
+  await waitFor(async () => {
+    if (up.size < 2) throw new Error(`up: ${[...up].join(' ') || 'neither end'}`);
+    return true;
+  }, { what: 'both openvpn ends up', timeoutMs: 60_000 });
   for (const [node, ifName] of [[l.a, ifA], [l.b, ifB]] as const) {
     await waitFor(async () => {
       const r = await l.exec(node, ['ip', '-6', 'addr', 'show', 'dev', ifName], { reject: false });

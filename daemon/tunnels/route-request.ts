@@ -4,11 +4,12 @@
 //
 // babeld (1.12.1) sends a wildcard route request only when an interface comes
 // up, and its local interface has no statement that sends one (it takes dump,
-// monitor, interface, flush interface, …). The two ends of a new tunnel come up
-// tens to hundreds of milliseconds apart: the request of the end that came up
-// first reaches a peer whose babeld does not listen on the tunnel yet and is
-// lost, and that end learns the peer's routes only from the peer's next full
-// update, four hello intervals later (4 s at hello 1 s, 16 s at the default 4 s).
+// monitor, interface, flush interface, …). babeld takes a tunnel up when openvpn
+// opens its tun, before the peer is connected (or, with an openvpn that waits,
+// when one end is connected before the other): its request goes into a tunnel
+// that does not carry it yet and is lost, and that end learns the peer's routes
+// only from the peer's next full update, four hello intervals later (4 s at
+// hello 1 s, 16 s at the default 4 s).
 // The same goes for that end's first hello: babeld gives a neighbour a finite
 // cost only once it heard two of its last three hellos (neighbour.c two_three),
 // so the peer waits for our next periodic hello (up to 4 s at the default).

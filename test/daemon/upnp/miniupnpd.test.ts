@@ -7,6 +7,7 @@ import test from 'ava';
 import { portMapperContract, type PortMapperContractEnv } from '../../contracts/port-mapper.contract.js';
 import { AgentClient } from './igd-agent-client.js';
 import { waitFor } from '../../fixtures/wait.js';
+import type { UpnpMappingsOptions, UpnpStatus } from '../../../daemon/upnp/mapper.js';
 import { ip, startIgdLab, type IgdLab } from './igd-lab.js';
 
 const AGENT = fileURLToPath(new URL('./igd-agent.ts', import.meta.url));
@@ -61,6 +62,20 @@ test.after.always(async () => {
     await lab.teardown();
   }
 });
+
+/**
+ * Starts the mapping service and waits until every port is mapped: on a loaded machine a call of
+ * the first round can time out, and the service maps the port at its next round instead.
+ */
+async function startMapped(agent: AgentClient, options: UpnpMappingsOptions): Promise<UpnpStatus> {
+  await agent.mappingsStart(options);
+  return waitFor(async () => {
+    const status = await agent.mappingsStatus();
+    const states = status?.mappings.map((m) => m.state) ?? [];
+    if (states.length === 0 || states.some((x) => x !== 'mapped')) throw new Error(`mappings: ${states.join(' ') || 'none'}`);
+    return status!;
+  }, { what: 'every port mapped', timeoutMs: 90_000 });
+}
 
 async function contractEnv(igd: 1 | 2): Promise<PortMapperContractEnv> {
   const { lab, agent, isoAgent } = await labFor(igd);
@@ -130,7 +145,7 @@ for (const igd of [2, 1] as const) {
     const { lab, agent } = await labFor(igd);
     const ports = [21194, 21195, 21196].map((port) => ({ port, protocol: 'UDP' as const }));
     t.teardown(() => agent.mappingsStop().catch(() => undefined));
-    const status = await agent.mappingsStart({ ports, leaseSec: 600 });
+    const status = await startMapped(agent, { ports, leaseSec: 600 });
     t.deepEqual(
       status.mappings.map((m) => [m.port, m.state]),
       ports.map((p) => [p.port, 'mapped']),
@@ -192,7 +207,7 @@ test.serial('miniupnpd IGDv2: a port another LAN host holds (718) gets the node 
   t.like((await lab.leases()).find((l) => l.externalPort === port), { internalIp: other }, 'the other host holds the port');
 
   t.teardown(() => agent.mappingsStop().catch(() => undefined));
-  const status = await agent.mappingsStart({ ports: [{ port, protocol: 'UDP' }], leaseSec: 600 });
+  const status = await startMapped(agent, { ports: [{ port, protocol: 'UDP' }], leaseSec: 600 });
   t.deepEqual(status.mappings.map((m) => m.state), ['mapped']);
   const address = await waitFor(() => agent.addresses.at(-1) ?? undefined, { what: 'external address reported' });
   const mapping = address.mappings[0];
@@ -210,7 +225,7 @@ test.serial('miniupnpd IGDv2: a mapping a crashed run left (our description and 
   await agent.map(24194, 'UDP', 600, { signal: new AbortController().signal });
   t.like((await lab.leases()).find((l) => l.externalPort === 24194), { internalIp: lab.lanIp, description: 'resilnet' });
   t.teardown(() => agent.mappingsStop().catch(() => undefined));
-  const status = await agent.mappingsStart({ ports: [{ port: 24195, protocol: 'UDP' }], leaseSec: 600 });
+  const status = await startMapped(agent, { ports: [{ port: 24195, protocol: 'UDP' }], leaseSec: 600 });
   t.deepEqual(status.mappings.map((m) => [m.port, m.state, m.lastErrorCode]), [[24195, 'mapped', undefined]]);
   const ports = (await lab.leases()).filter((l) => l.internalIp === lab.lanIp).map((l) => l.externalPort);
   t.deepEqual(ports, [24195]);

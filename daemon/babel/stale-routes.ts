@@ -7,7 +7,7 @@
 // chaos run: two pairs unreachable for minutes with babel's table complete).
 // So every babeld start begins from a table without babel routes.
 import type { Logger } from 'pino';
-import { runFile, type RunFileOptions, type RunFileResult } from '../sys/run-file.js';
+import { runIp } from '../sys/interfaces.js';
 
 export const FLUSH_BABEL_ROUTES_ARGV: readonly string[] = ['ip', '-6', 'route', 'flush', 'proto', 'babel'];
 
@@ -17,19 +17,19 @@ export const FLUSH_BABEL_ROUTES_ARGV: readonly string[] = ['ip', '-6', 'route', 
  */
 const FLUSH_TIMEOUT_MS = 10_000;
 
-export type RunCommand = (file: string, args: readonly string[], options: RunFileOptions) => Promise<Pick<RunFileResult, 'exitCode' | 'stderr' | 'timedOut'>>;
+/** The daemon's runner of `ip` (a fake in tests). */
+export type RunIp = typeof runIp;
 
 /** Removes every IPv6 route of protocol babel; resolves with what went wrong, or undefined. Never rejects. */
-export async function flushStaleBabelRoutes(run: RunCommand = runFile): Promise<string | undefined> {
-  const [file, ...args] = FLUSH_BABEL_ROUTES_ARGV as [string, ...string[]];
-  const r = await run(file, args, { timeoutMs: FLUSH_TIMEOUT_MS });
+export async function flushStaleBabelRoutes(run: RunIp = runIp): Promise<string | undefined> {
+  const r = await run([...FLUSH_BABEL_ROUTES_ARGV], { timeoutMs: FLUSH_TIMEOUT_MS });
   if (r.exitCode === 0) return undefined;
   const why = r.timedOut ? `no answer within ${FLUSH_TIMEOUT_MS / 1000} s` : r.stderr.trim() || `exit ${r.exitCode}`;
   return `${FLUSH_BABEL_ROUTES_ARGV.join(' ')} failed: ${why}`;
 }
 
 /** The BabelLink dep: the flush, a warning when it fails. */
-export function staleBabelRoutesFlusher(log: Pick<Logger, 'warn'>, run: RunCommand = runFile): () => Promise<void> {
+export function staleBabelRoutesFlusher(log: Pick<Logger, 'warn'>, run: RunIp = runIp): () => Promise<void> {
   return async () => {
     const problem = await flushStaleBabelRoutes(run);
     if (problem) log.warn({ problem }, 'cannot remove the kernel routes of an earlier babeld; starting babeld anyway');

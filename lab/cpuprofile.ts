@@ -60,7 +60,7 @@ const GROUP_RULES: Array<[string, (f: CallFrame) => boolean]> = [
   ['link hellos (peer protocol, link monitor)', has(['sendHello', 'onPacket', 'receive', 'receiveUnsafe', 'linkTag', 'linkTagValid', 'encodePacket', 'decodePacket', 'certFor', 'checkLinkLiveness', 'tick', 'sync', 'nextLivenessDeadlineMs', 'helloMessage'])],
   ['spawns (child_process)', (f) => f.url.includes('child_process') || ['runFile', 'runIp'].includes(f.functionName)],
   ['peer DB, events DB (sqlite)', (f) => f.url.includes('better-sqlite3') || has(['getPeer', 'listPeers', 'transaction', 'flush', 'prune'])(f)],
-  ['traffic sample (/proc/net/dev)', has(['readNetDev', 'parseNetDev', 'sampleTraffic'])],
+  ['traffic sample (/proc/net/dev)', has(['readNetDevSync', 'parseNetDev', 'sampleTraffic'])],
   ['tunnel plan', has(['planRound', 'planTunnels'])],
   ['UDP (dgram)', (f) => f.url.includes('dgram')],
   ['fs', (f) => f.url === 'node:fs' || f.url.startsWith('node:internal/fs')],

@@ -6,7 +6,7 @@ import { every, type Periodic } from '../every.js';
 import { TIMING } from '../settings.js';
 import type { Clock } from '../sys/clock.js';
 import type { DestinationTrafficMeter } from '../sys/dest-traffic.js';
-import { readNetDev } from '../sys/netdev.js';
+import { readNetDevSync } from '../sys/netdev.js';
 import { destSampleDue } from './dest-sample.js';
 import type { TunnelManager } from '../tunnels/manager.js';
 
@@ -34,7 +34,8 @@ export function startPeriodicJobs(deps: PeriodicDeps): PeriodicJobs {
     TIMING.trafficSampleMs,
     'traffic-sample',
     async () => {
-      const counters = await readNetDev();
+      // Read in place, as link liveness does: an async read is five thread-pool round trips (wake-ups).
+      const counters = readNetDevSync();
       const nowMs = clock.nowMs();
       manager.sampleTraffic(counters, nowMs);
       const meter = deps.destTraffic();

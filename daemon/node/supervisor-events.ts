@@ -13,6 +13,8 @@ export function reportSupervisorEvent(ev: SupervisorEvent, to: { log: Logger; ev
     const how = ev.spawnError ?? (ev.signal ? `killed by ${ev.signal}` : `exited with code ${ev.code}`);
     if (ev.restartInMs === null) {
       log.info({ child: ev.name, pid: ev.pid }, 'child stopped');
+    } else if (ev.asked) {
+      log.info({ child: ev.name, pid: ev.pid, code: ev.code, signal: ev.signal }, 'child restarting (asked)');
     } else {
       log.warn({ child: ev.name, pid: ev.pid, code: ev.code, signal: ev.signal, restartInMs: ev.restartInMs }, 'child exited');
       to.events.add('child', `${ev.name} ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);

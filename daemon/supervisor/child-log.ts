@@ -82,8 +82,8 @@ export function logChildOutput(supervisor: Pick<Supervisor, 'on' | 'onOutput'>, 
     }
     const r = run(ev.name, ev.pid);
     r.exited = true;
-    // Stopped by the daemon (restartInMs null): nothing to report.
-    if (ev.restartInMs !== null) r.crash = `${ev.signal ? `was killed by ${ev.signal}` : `exited with code ${ev.code}`} unasked`;
+    // Stopped by the daemon (restartInMs null) or restarted at its request: nothing to report.
+    if (ev.restartInMs !== null && !ev.asked) r.crash = `${ev.signal ? `was killed by ${ev.signal}` : `exited with code ${ev.code}`} unasked`;
     settle(ev.pid, r);
   });
   return () => {

@@ -25,6 +25,8 @@ export type SupervisorEvent =
       /** How long this run lasted. */
       ranForMs: number;
       spawnError?: string;
+      /** It exited because the daemon asked for a restart (`restart(name)`): not a failure. */
+      asked?: true;
     }
   | {
       kind: 'child-crash-loop';
@@ -293,6 +295,7 @@ export class Supervisor {
       return;
     }
     let restartInMs: number;
+    const asked = entry.restartRequested;
     if (entry.restartRequested) {
       entry.restartRequested = false;
       restartInMs = 0;
@@ -315,6 +318,7 @@ export class Supervisor {
       failures: entry.failures,
       ranForMs,
       ...(spawnError === undefined ? {} : { spawnError }),
+      ...(asked ? { asked: true as const } : {}),
     });
     if (entry.failures >= this.options.crashLoopFailures && !entry.crashLoopReported) {
       entry.crashLoopReported = true;

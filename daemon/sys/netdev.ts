@@ -1,7 +1,6 @@
 // Per-interface byte counters from /proc/net/dev, which (unlike /sys) always
 // follows the reader's network namespace (REPORT.md §5).
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 
 export interface NetDevCounters {
   rxBytes: number;
@@ -58,15 +57,11 @@ function parseLine(text: string, start: number, end: number, out: Map<string, Ne
   out.set(name, { rxBytes: scratch[0]!, rxPackets: scratch[1]!, txBytes: scratch[8]!, txPackets: scratch[9]! });
 }
 
-/** Reads and parses /proc/net/dev (the path is a parameter for tests). */
-export async function readNetDev(path = '/proc/net/dev'): Promise<Map<string, NetDevCounters>> {
-  return parseNetDev(await readFile(path, 'utf8'));
-}
-
 /**
- * The same, synchronously: link liveness reads it several times a second, and a
- * thread-pool round trip per read would cost more than the read (procfs answers
- * from memory, without the RTNL lock that interface dumps wait for).
+ * Reads and parses /proc/net/dev (the path is a parameter for tests), synchronously: link
+ * liveness reads it several times a second, and the thread-pool round trips of an async
+ * read would cost more than the read (procfs answers from memory, without the RTNL lock
+ * that interface dumps wait for).
  */
 export function readNetDevSync(path = '/proc/net/dev'): Map<string, NetDevCounters> {
   return parseNetDev(readFileSync(path, 'utf8'));

@@ -11,7 +11,7 @@
 // peer told.
 // The peer's (the follower): detour, wait until babel moved our routes off the
 // tunnel (the peer's raised cost makes them expensive), raise our cost, ack,
-// close our end if the peer's end has not gone first.
+// close our end at the announced time, or as soon as the peer's end has gone.
 
 export interface DrainTiming {
   /** Babel has this long to move the routes once our cost is up. */
@@ -36,6 +36,8 @@ export interface DrainObservations {
   ackAtMs: number | null;
   /** The peer refused our drain, or gave its own up. */
   cancelled: boolean;
+  /** The tunnel is down: the peer's end said it exits, or link liveness lost it. */
+  linkDown: boolean;
 }
 
 export type DrainAction =
@@ -219,7 +221,9 @@ function followerTransition(s: DrainState, obs: DrainObservations, nowMs: number
     case 'follower-raised':
       return to(s, 'wait-close', {}, [{ kind: 'send', phase: 'ack' }]);
     case 'wait-close':
-      if (nowMs < s.deadlineMs) return undefined;
+      // The peer's end went first: nothing is left to wait for (our end would only be
+      // restarted by link liveness meanwhile).
+      if (nowMs < s.deadlineMs && !obs.linkDown) return undefined;
       return to(s, 'closed', {}, [{ kind: 'close', reason: s.reason }]);
     default:
       return undefined;

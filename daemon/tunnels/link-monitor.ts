@@ -11,6 +11,8 @@
 // (helloEveryMs). With beats (hello-kind.ts, link-beats.ts) a link that is alive
 // on both sides carries bare beats instead of most hellos, and the peer's packets
 // are counted, not read: the interface's rx counter rising is its sign of life.
+// A link still silent one interval before its deadline gets a probe (a signed
+// hello the peer answers at once): peers that probe take a beat every other interval.
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -19,7 +21,7 @@ import { linkLocalFor } from '../identity.js';
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { CpuPressureSource } from '../sys/cpu-pressure.js';
-import { answersSignedHello, linkHelloKind, type LinkHelloFacts } from './hello-kind.js';
+import { answersSignedHello, linkHelloKind, nextHelloAfterMs, type LinkHelloFacts, type LinkHelloKind } from './hello-kind.js';
 import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
@@ -34,6 +36,7 @@ import {
   pressuredLateMs,
   NO_LATENESS,
   onLinkPacket,
+  probeDueMs,
   recentLateMs,
   type Lateness,
   type LinkLiveness,
@@ -99,6 +102,10 @@ interface Tracked {
   linkHost: string;
   /** The peer's hellos said it counts packets over the tunnel: beats will do. */
   peerTakesBeats: boolean;
+  /** The peer's hellos said it probes before its verdict: a beat every other interval will do. */
+  peerProbes: boolean;
+  /** The lastHeardMs of the silence our last probe asked about (one probe per silence). */
+  probedSilenceOf: number | null;
   /** When our last signed hello went out on this link (-Infinity: none yet). */
   lastSignedMs: number;
   /** The interface's counters at the last tick, and our beats not yet seen in the tx counter. */
@@ -250,11 +257,12 @@ export class LinkMonitor {
         t.nextSendMs = nowMs + t.everyMs;
         // One link's failure to send must not stop the others' hellos, nor any verdict.
         try {
-          this.sendDue(t, nowMs, localLateMs, policy);
+          t.nextSendMs = nowMs + nextHelloAfterMs(this.sendDue(t, nowMs, localLateMs, policy), t.everyMs, policy.helloIntervalMs, t.peerProbes);
         } catch (err) {
           this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
         }
       }
+      for (const t of this.tracked.values()) this.probeIfDue(t, nowMs, localLateMs, policy);
       for (const t of this.tracked.values()) {
         if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
         else this.apply(t, checkLinkLiveness(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs));
@@ -267,6 +275,8 @@ export class LinkMonitor {
       if (t.nextSendMs < wakeMs) wakeMs = t.nextSendMs;
       const d = nextLivenessDeadlineMs(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
+      const probe = this.probeDue(t, nowMs, localLateMs, policy);
+      if (probe !== undefined && probe > nowMs && probe < wakeMs) wakeMs = probe;
     }
     this.schedule(wakeMs - nowMs);
   }
@@ -289,7 +299,7 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, peerProbes: false, probedSilenceOf: null, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
       }
     }
   }
@@ -333,15 +343,37 @@ export class LinkMonitor {
     }
   }
 
-  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due. */
-  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
+  /** When the link's probe is due (undefined: none, or it went out for this silence already). Probes need our counters: beats on. */
+  private probeDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): number | undefined {
+    if (!this.beatsOn || this.silenced.has(t.tunnel.ifName) || t.probedSilenceOf === t.liveness.lastHeardMs) return undefined;
+    return probeDueMs(t.liveness, nowMs, policy, localLateMs);
+  }
+
+  /** One signed hello per silence, one interval before the deadline: the peer answers it at once. */
+  private probeIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
+    const due = this.probeDue(t, nowMs, localLateMs, policy);
+    if (due === undefined || nowMs < due) return;
+    t.probedSilenceOf = t.liveness.lastHeardMs;
+    try {
+      this.sendHello(t, localLateMs);
+    } catch (err) {
+      this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link probe not sent');
+    }
+  }
+
+  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due; which one it was. */
+  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): LinkHelloKind {
     // The peer holds what we told it, fading as our own peak does: only more lateness than that is news.
     const reportLate = localLateMs - recentLateMs(t.toldLate, nowMs, policy) > policy.lateToleranceMs;
     const kind = linkHelloKind({ ...this.beatFacts(t, nowMs), phase: t.liveness.phase, reportLate, otherTraffic: t.otherTraffic });
     t.otherTraffic = false;
-    if (kind === 'none') return;
-    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) t.beatsSince++;
-    else this.sendHello(t, localLateMs);
+    if (kind === 'none') return kind;
+    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) {
+      t.beatsSince++;
+      return kind;
+    }
+    this.sendHello(t, localLateMs);
+    return 'hello';
   }
 
   private beatFacts(t: Tracked, nowMs: number): Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'> {
@@ -355,7 +387,10 @@ export class LinkMonitor {
     const lateMs = Math.min(MAX_REPORTED_LATE_MS, Math.round(localLateMs));
     if (lateMs > 0) msg.lateMs = lateMs;
     tracked.toldLate = { peakMs: lateMs, atMs: msg.myTimestampMs };
-    if (this.beatsOn) msg.takesBeats = true;
+    if (this.beatsOn) {
+      msg.takesBeats = true;
+      msg.probes = true;
+    }
     const to = { host: tracked.linkHost, port: this.peerPort(t.peer), prefix: t.peer };
     const withCert = tracked.sent++ % CERT_EVERY === 0 && this.deps.peerproto.hasLinkKey?.(t.peer) !== true;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
@@ -377,6 +412,7 @@ export class LinkMonitor {
     this.apply(t, onLinkPacket(t.liveness, nowMs, policy, peerLateMs));
     if (ev.msg.kind !== 'hello') return;
     t.peerTakesBeats = ev.msg.takesBeats === true;
+    t.peerProbes = ev.msg.probes === true;
     if (answersSignedHello(this.beatFacts(t, nowMs), policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
   }
 

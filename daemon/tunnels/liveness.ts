@@ -232,6 +232,17 @@ export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: L
 }
 
 /**
+ * When an alive link still silent gets a probe: a signed hello, which the peer answers at
+ * once, one interval before the deadline. A peer beating every other interval (it knows we
+ * probe) leaves a link that missed one beat that long silent, and its answer comes well
+ * within the interval left; only a link silent to the probe too is lost.
+ */
+export function probeDueMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
+  if (s.phase !== 'alive' || s.lastHeardMs === null) return undefined;
+  return s.lastHeardMs + lostAfterMs(policy) + widenMs(s, nowMs, policy, localLateMs) - policy.helloIntervalMs;
+}
+
+/**
  * When a lost link's openvpn end is restarted next: restartAfterMs after the loss, then backing off;
  * `delayMs` later still (restartDelayMs: the ends run late).
  */

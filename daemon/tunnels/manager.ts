@@ -776,6 +776,7 @@ export class TunnelManager {
       routedAround: this.routedAround(t),
       ackAtMs: t.drain?.ackAtMs ?? null,
       cancelled: t.drain?.cancelled ?? false,
+      linkDown: t.downSinceMs !== null,
     };
   }
 

@@ -109,6 +109,16 @@ test('a child the daemon stops gets no crash report', async (t) => {
   t.deepEqual(logged.map((l) => l.level), ['info']);
 });
 
+test('a child restarted at the daemon\'s request gets no crash report', async (t) => {
+  const { sup, spawner, logged } = setup();
+  sup.start({ name: 'openvpn:fd5e::/64', argv: ['openvpn'] });
+  spawner.last('openvpn:fd5e::/64').emit('Initialization Sequence Completed');
+  await flushMicrotasks();
+  await sup.restart('openvpn:fd5e::/64');
+  await flushMicrotasks();
+  t.false(logged.some((l) => l.level === 'error'), logged.map((l) => l.msg).join('; '));
+});
+
 test('a child that cannot be spawned is logged at error with the reason', async (t) => {
   const { sup, spawner, logged, off } = setup();
   spawner.scripts.push({ failToSpawn: true });

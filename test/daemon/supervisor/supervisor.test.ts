@@ -139,7 +139,7 @@ test('restart kills and starts again without counting a failure', async (t) => {
   await sup.restart('r');
   await clock.advance(0);
   t.is(spawner.byName('r').length, 2);
-  t.like(events.find((e) => e.kind === 'child-exited'), { failures: 0, restartInMs: 0 });
+  t.like(events.find((e) => e.kind === 'child-exited'), { failures: 0, restartInMs: 0, asked: true });
 });
 
 test('duplicate names are refused', (t) => {

@@ -43,7 +43,7 @@ function actionText(a: DrainAction): string {
 
 function run(t: import('ava').ExecutionContext, start: DrainState, rows: Row[]): DrainState {
   let s = start;
-  let obs: DrainObservations = { uncovered: 0, routeCount: 3, routedAround: true, ackAtMs: null, cancelled: false };
+  let obs: DrainObservations = { uncovered: 0, routeCount: 3, routedAround: true, ackAtMs: null, cancelled: false, linkDown: false };
   for (const row of rows) {
     obs = { ...obs, ...row.obs };
     const step = stepDrain(s, obs, row.atMs);
@@ -164,6 +164,15 @@ test("the peer's drain: detour, wait until babel moved our routes, raise, ack, c
     { atMs: 3_100, phase: 'wait-close', actions: ['send ack'] },
     { atMs: 14_999, phase: 'wait-close' },
     { atMs: 15_000, phase: 'closed', actions: ['close: drained by the peer'] },
+  ]);
+});
+
+test("the peer's drain: once acked, our end closes as soon as the peer's end is gone (not only at the announced time)", (t) => {
+  run(t, followDrain(20_000, false, 0), [
+    { atMs: 0, obs: { routeCount: 0 }, phase: 'follower-raised', actions: ['raise-cost'] },
+    { atMs: 10, phase: 'wait-close', actions: ['send ack'] },
+    { atMs: 2_000, phase: 'wait-close' },
+    { atMs: 2_250, obs: { linkDown: true }, phase: 'closed', actions: ['close: drained by the peer'] },
   ]);
 });
 

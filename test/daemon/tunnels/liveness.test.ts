@@ -14,6 +14,7 @@ import {
   noteLateness,
   NO_LATENESS,
   onLinkPacket,
+  probeDueMs,
   recentLateMs,
   widenMs,
   type Lateness,
@@ -284,4 +285,14 @@ test('a lost link whose peer runs late: restarts wait twice the late widening lo
   const { log } = run([{ atMs: 0, heard: true, peerLateMs: 1_025 }, ...checks(0, 45_000)]);
   t.deepEqual(log.map((a) => `${a.atMs} ${a.kind}`), ['3000 lost', '10750 restart', '40750 restart']);
   // On time, the same silence: restarts at 6 s and 36 s (test above).
+});
+
+test('the probe is due one interval before the deadline, widened as the deadline is; none while waiting or lost', (t) => {
+  const alive = onLinkPacket(newLinkLiveness(), 10_000, policy).state;
+  t.is(probeDueMs(alive, 10_000, policy), 10_750);
+  t.is(probeDueMs(alive, 10_000, policy), nextLivenessDeadlineMs(alive, 10_000, policy)! - 250);
+  t.is(probeDueMs(alive, 10_000, policy, 525), nextLivenessDeadlineMs(alive, 10_000, policy, 525)! - 250);
+  t.true(probeDueMs(alive, 10_000, policy, 525)! > 10_750);
+  t.is(probeDueMs(newLinkLiveness(), 10_000, policy), undefined);
+  t.is(probeDueMs(declareLost(alive, 10_500).state, 10_500, policy), undefined);
 });

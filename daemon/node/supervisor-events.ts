@@ -1,5 +1,5 @@
 // What the node makes of its children's lives: log lines, an event when one
-// exits unasked, a health item when one keeps crashing.
+// exits (unasked, or restarted at the daemon's request), a health item when one keeps crashing.
 import type { Logger } from 'pino';
 import type { EventLog } from '../events.js';
 import type { HealthRegistry } from '../health/health.js';
@@ -15,6 +15,7 @@ export function reportSupervisorEvent(ev: SupervisorEvent, to: { log: Logger; ev
       log.info({ child: ev.name, pid: ev.pid }, 'child stopped');
     } else if (ev.asked) {
       log.info({ child: ev.name, pid: ev.pid, code: ev.code, signal: ev.signal }, 'child restarting (asked)');
+      to.events.add('child', `${ev.name} restarted by the daemon`);
     } else {
       log.warn({ child: ev.name, pid: ev.pid, code: ev.code, signal: ev.signal, restartInMs: ev.restartInMs }, 'child exited');
       to.events.add('child', `${ev.name} ${how}; restarting in ${(ev.restartInMs / 1000).toFixed(1)} s`);

@@ -5,10 +5,7 @@
 // authenticates the data channel, can put one there) as the link's life. Beats
 // are sent only to a peer that said it counts them (`takesBeats` in its hellos),
 // and only while the link is alive on our side: leaving `waiting` or `lost`, or
-// telling the peer our timers run late, still takes a signed hello. A peer that
-// probes before its verdict (`probes` in its hellos: one signed hello, answered at
-// once, when a beat is missing) gets a beat every other interval: the beats are most
-// of what link liveness costs both daemons and all four openvpn ends.
+// telling the peer our timers run late, still takes a signed hello.
 
 /** A signed hello goes out at least this often on a beating link: the peer keeps our certificate, port and flag fresh. */
 export const SIGNED_HELLO_EVERY_MS = 10_000;
@@ -33,19 +30,6 @@ export interface LinkHelloFacts {
 export function linkHelloKind(f: LinkHelloFacts): LinkHelloKind {
   if (!f.beats || !f.peerTakesBeats || f.phase !== 'alive' || f.reportLate || f.sinceSignedMs >= SIGNED_HELLO_EVERY_MS) return 'hello';
   return f.otherTraffic ? 'none' : 'beat';
-}
-
-/**
- * How long after this round our next link hello on the link is due (`everyMs`: its
- * cadence now, helloEveryMs): twice the interval after a beat to a peer that probes
- * before its verdict while both ends run on time, else `everyMs`. Not after other
- * traffic of ours instead of a beat: it may have left early in the round, and two
- * intervals from now would leave the peer a longer gap than one missed beat. Not while
- * either end runs late (the cadence stretched): packets then wait in starved openvpn
- * ends too, and the probe's answer would cross them late; every beat counts then.
- */
-export function nextHelloAfterMs(kind: LinkHelloKind, everyMs: number, intervalMs: number, peerProbes: boolean): number {
-  return kind === 'beat' && peerProbes && everyMs <= intervalMs ? 2 * intervalMs : everyMs;
 }
 
 /**

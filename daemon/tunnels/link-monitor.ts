@@ -12,7 +12,7 @@
 // on both sides carries bare beats instead of most hellos, and the peer's packets
 // are counted, not read: the interface's rx counter rising is its sign of life.
 // A link still silent one interval before its deadline gets a probe (a signed
-// hello the peer answers at once): peers that probe take a beat every other interval.
+// hello the peer answers at once): only a link silent to it too is lost.
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -21,7 +21,7 @@ import { linkLocalFor } from '../identity.js';
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { CpuPressureSource } from '../sys/cpu-pressure.js';
-import { answersSignedHello, linkHelloKind, nextHelloAfterMs, type LinkHelloFacts, type LinkHelloKind } from './hello-kind.js';
+import { answersSignedHello, linkHelloKind, type LinkHelloFacts } from './hello-kind.js';
 import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
@@ -102,8 +102,6 @@ interface Tracked {
   linkHost: string;
   /** The peer's hellos said it counts packets over the tunnel: beats will do. */
   peerTakesBeats: boolean;
-  /** The peer's hellos said it probes before its verdict: a beat every other interval will do. */
-  peerProbes: boolean;
   /** The lastHeardMs of the silence our last probe asked about (one probe per silence). */
   probedSilenceOf: number | null;
   /** When our last signed hello went out on this link (-Infinity: none yet). */
@@ -257,7 +255,7 @@ export class LinkMonitor {
         t.nextSendMs = nowMs + t.everyMs;
         // One link's failure to send must not stop the others' hellos, nor any verdict.
         try {
-          t.nextSendMs = nowMs + nextHelloAfterMs(this.sendDue(t, nowMs, localLateMs, policy), t.everyMs, policy.helloIntervalMs, t.peerProbes);
+          this.sendDue(t, nowMs, localLateMs, policy);
         } catch (err) {
           this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
         }
@@ -299,7 +297,7 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, peerProbes: false, probedSilenceOf: null, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, probedSilenceOf: null, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
       }
     }
   }
@@ -361,19 +359,15 @@ export class LinkMonitor {
     }
   }
 
-  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due; which one it was. */
-  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): LinkHelloKind {
+  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due. */
+  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
     // The peer holds what we told it, fading as our own peak does: only more lateness than that is news.
     const reportLate = localLateMs - recentLateMs(t.toldLate, nowMs, policy) > policy.lateToleranceMs;
     const kind = linkHelloKind({ ...this.beatFacts(t, nowMs), phase: t.liveness.phase, reportLate, otherTraffic: t.otherTraffic });
     t.otherTraffic = false;
-    if (kind === 'none') return kind;
-    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) {
-      t.beatsSince++;
-      return kind;
-    }
-    this.sendHello(t, localLateMs);
-    return 'hello';
+    if (kind === 'none') return;
+    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) t.beatsSince++;
+    else this.sendHello(t, localLateMs);
   }
 
   private beatFacts(t: Tracked, nowMs: number): Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'> {
@@ -387,10 +381,7 @@ export class LinkMonitor {
     const lateMs = Math.min(MAX_REPORTED_LATE_MS, Math.round(localLateMs));
     if (lateMs > 0) msg.lateMs = lateMs;
     tracked.toldLate = { peakMs: lateMs, atMs: msg.myTimestampMs };
-    if (this.beatsOn) {
-      msg.takesBeats = true;
-      msg.probes = true;
-    }
+    if (this.beatsOn) msg.takesBeats = true;
     const to = { host: tracked.linkHost, port: this.peerPort(t.peer), prefix: t.peer };
     const withCert = tracked.sent++ % CERT_EVERY === 0 && this.deps.peerproto.hasLinkKey?.(t.peer) !== true;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
@@ -412,7 +403,6 @@ export class LinkMonitor {
     this.apply(t, onLinkPacket(t.liveness, nowMs, policy, peerLateMs));
     if (ev.msg.kind !== 'hello') return;
     t.peerTakesBeats = ev.msg.takesBeats === true;
-    t.peerProbes = ev.msg.probes === true;
     if (answersSignedHello(this.beatFacts(t, nowMs), policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
   }
 

@@ -233,9 +233,9 @@ export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: L
 
 /**
  * When an alive link still silent gets a probe: a signed hello, which the peer answers at
- * once, one interval before the deadline. A peer beating every other interval (it knows we
- * probe) leaves a link that missed one beat that long silent, and its answer comes well
- * within the interval left; only a link silent to the probe too is lost.
+ * once, one interval before the deadline (three beats missed at the defaults). Its answer
+ * comes well within the interval left; only a link silent to the probe too is lost, so a
+ * run of lost beats on a live link needs the probe's round trip lost as well.
  */
 export function probeDueMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
   if (s.phase !== 'alive' || s.lastHeardMs === null) return undefined;

@@ -157,14 +157,6 @@ test('a hello whose takesBeats item is 0 does not take beats; an older node skip
   t.deepEqual(decodeFrame(withBeats).items.map((i) => i.type), [1, 5]);
 });
 
-test('a hello saying the sender probes before a verdict carries item 6; 0 or absent (an older node) is no', (t) => {
-  const both = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, takesBeats: true, probes: true }), sign);
-  t.deepEqual(decodeFrame(both).items.map((i) => i.type), [1, 5, 6]);
-  t.deepEqual(decodePacket(both).message, { kind: 'hello', myTimestampMs: 1, takesBeats: true, probes: true });
-  const zero = ('01' + '01' + ENVELOPE_TAIL + '01 0008 0000018bcfe5687b  06 0001 00').replace(/\s+/g, '');
-  t.deepEqual(decodePacket(Buffer.from(zero, 'hex')).message, { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
-});
-
 test('a tunnel-request from an older node (no NAT class) decodes without natClass; an older node skips the item', (t) => {
   const old = ('01' + '05' + ENVELOPE_TAIL + '01 0001 01  02 0001 01').replace(/\s+/g, '');
   t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'tunnel-request', role: 'client', proto: 'udp' });

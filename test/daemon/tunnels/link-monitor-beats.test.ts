@@ -167,37 +167,15 @@ test('beats that a slow openvpn reads late, two at once, do not pass for other t
   t.true(gaps.every((g) => g <= 250), `gaps: ${gaps.join(', ')}`);
 });
 
-/** The peer's link hello saying it takes beats and probes before its verdict (this version). */
-function probingPeer(f: ReturnType<typeof setup>) {
-  return () => f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true, probes: true });
-}
-
-test('our hellos say we probe; a peer that says it probes gets a beat every other interval', async (t) => {
+test('three beats missed: one probe one interval before the deadline; the answer keeps the link', async (t) => {
   const f = setup({ beats: true });
-  await f.clock.advance(250);
-  t.true(f.sent.length > 0 && f.sent.every((s) => s.msg.probes === true));
-  probingPeer(f)();
-  await peerBeats(f, 2);
-  const before = f.beats.length;
-  await peerBeats(f, 40);
-  const beats = f.beats.slice(before);
-  t.true(beats.length >= 19 && beats.length <= 21, `beats in 10 s: ${beats.length}`);
-  // A beat every 500 ms; the periodic signed hello takes one beat's place (750 ms around it).
-  const gaps = beats.slice(1).map((b, i) => b.atMs - beats[i]!.atMs);
-  t.true(gaps.every((g) => g === 500 || g === 750) && gaps.filter((g) => g === 750).length <= 1, `gaps: ${gaps.join(' ')}`);
-  t.false(f.calls.some((c) => c.startsWith('down')));
-});
-
-test('a missed beat: one probe one interval before the deadline; the answer keeps the link', async (t) => {
-  const f = setup({ beats: true });
-  const peer = probingPeer(f);
+  const peer = beatingPeer(f);
   peer();
   await peerBeats(f, 12);
   const heardAtMs = f.clock.nowMs(); // the round that just ended counted its last beat
   const signedBefore = f.sent.length;
-  // The peer's next beat is lost: 750 ms of silence, then our probe.
   await f.clock.advance(500);
-  t.is(f.sent.length, signedBefore, 'no probe while a beat may still come');
+  t.is(f.sent.length, signedBefore, 'no probe while beats may still come');
   await f.clock.advance(250);
   const probes = f.sent.slice(signedBefore);
   t.is(probes.length, 1);
@@ -209,7 +187,7 @@ test('a missed beat: one probe one interval before the deadline; the answer keep
 
 test('silent to the probe too: lost at the deadline, after one probe', async (t) => {
   const f = setup({ beats: true });
-  probingPeer(f)();
+  beatingPeer(f)();
   await peerBeats(f, 12);
   const signedBefore = f.sent.length;
   await f.clock.advance(1_000);
@@ -217,45 +195,12 @@ test('silent to the probe too: lost at the deadline, after one probe', async (t)
   t.is(f.sent.length - signedBefore, 1, 'one probe, then the verdict');
 });
 
-test('a peer beating every other interval: no probe, no verdict; only the periodic signed hello', async (t) => {
+test('a peer beating every interval: no probe; only the periodic signed hello', async (t) => {
   const f = setup({ beats: true });
-  probingPeer(f)();
+  beatingPeer(f)();
   await peerBeats(f, 2);
   const signedBefore = f.sent.length;
-  for (let i = 0; i < 40; i++) {
-    if (i % 2 === 0) f.counters.rxPackets++;
-    await f.clock.advance(250);
-  }
+  await peerBeats(f, 40);
   t.is(f.sent.length - signedBefore, 1, 'the one signed hello of 10 s');
-  t.false(f.calls.some((c) => c.startsWith('down')));
-});
-
-test('to a peer that probes, other traffic of ours in place of a beat: the next beat one interval later, not two', async (t) => {
-  const f = setup({ beats: true });
-  probingPeer(f)();
-  await peerBeats(f, 4);
-  // Our babeld (say) sends right after a beat: the round that follows sends no beat.
-  while (f.beats.at(-1)!.atMs !== f.clock.nowMs()) await peerBeats(f, 1);
-  await f.clock.advance(1);
-  f.counters.txPackets++;
-  const otherAtMs = f.clock.nowMs();
-  await peerBeats(f, 6);
-  const next = f.beats.find((b) => b.atMs > otherAtMs);
-  t.truthy(next);
-  t.true(next!.atMs - otherAtMs <= 750, `the peer heard nothing of ours for ${next!.atMs - otherAtMs} ms`);
-});
-
-test('to a peer that probes, while our timers run late: a beat every (stretched) cadence, not every other', async (t) => {
-  const f = setup({ beats: true });
-  probingPeer(f)();
-  await peerBeats(f, 4);
-  f.clock.stall(400); // the next tick fires 400 ms late: the cadence stretches while that fades
-  await peerBeats(f, 1);
-  const before = f.beats.length;
-  await peerBeats(f, 16);
-  const beats = f.beats.slice(before);
-  const gaps = beats.slice(1).map((b, i) => b.atMs - beats[i]!.atMs);
-  t.true(beats.length >= 8, `beats in 4 s: ${beats.length}`);
-  t.true(gaps.every((g) => g < 500), `gaps: ${gaps.join(' ')}`);
   t.false(f.calls.some((c) => c.startsWith('down')));
 });

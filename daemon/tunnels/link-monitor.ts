@@ -260,10 +260,13 @@ export class LinkMonitor {
           this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
         }
       }
-      for (const t of this.tracked.values()) this.probeIfDue(t, nowMs, localLateMs, policy);
       for (const t of this.tracked.values()) {
-        if (this.silenced.has(t.tunnel.ifName)) t.liveness = excuseSilence(t.liveness, nowMs);
-        else this.apply(t, checkLinkLiveness(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs));
+        if (this.silenced.has(t.tunnel.ifName)) {
+          t.liveness = excuseSilence(t.liveness, nowMs);
+          continue;
+        }
+        this.probeIfDue(t, nowMs, localLateMs, policy);
+        this.apply(t, checkLinkLiveness(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');

@@ -238,8 +238,9 @@ export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: L
  * run of lost beats on a live link needs the probe's round trip lost as well.
  */
 export function probeDueMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
-  if (s.phase !== 'alive' || s.lastHeardMs === null) return undefined;
-  return s.lastHeardMs + lostAfterMs(policy) + widenMs(s, nowMs, policy, localLateMs) - policy.helloIntervalMs;
+  if (s.phase !== 'alive') return undefined;
+  const deadlineMs = nextLivenessDeadlineMs(s, nowMs, policy, localLateMs);
+  return deadlineMs === undefined ? undefined : deadlineMs - policy.helloIntervalMs;
 }
 
 /**

@@ -85,6 +85,18 @@ export interface HelloMessage {
    * (link hellos sent over a tunnel only): bare link beats will do instead of most hellos.
    */
   takesBeats?: boolean;
+  /**
+   * Before it calls the link lost, the sender probes (hellos with `probe`, which the receiver
+   * answers at once): one missed beat is not a verdict, so beats to it may come every other interval.
+   */
+  probes?: boolean;
+  /** This hello is a probe: the link is silent on the sender's side; answer with a signed hello now. */
+  probe?: boolean;
+  /**
+   * The sender's traffic crosses the link: answer now (echoing `myTimestampMs`), then beat
+   * every fifth of an interval while its packets keep arriving; it watches the link that closely.
+   */
+  busy?: boolean;
 }
 
 export interface AddressesMessage {
@@ -258,7 +270,7 @@ export interface DecodedPacket extends Packet {
 
 // ---- per-kind field types -------------------------------------------------
 
-const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5 } as const;
+const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5, probes: 6, probe: 7, busy: 8 } as const;
 const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
 const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
@@ -284,6 +296,9 @@ export function encodeHello(m: HelloMessage): TlvItem[] {
   if (m.configVersion !== undefined) items.push(item(HELLO.configVersion, u32(m.configVersion)));
   if (m.lateMs !== undefined) items.push(item(HELLO.lateMs, u32(m.lateMs)));
   if (m.takesBeats) items.push(item(HELLO.takesBeats, u8(1)));
+  if (m.probes) items.push(item(HELLO.probes, u8(1)));
+  if (m.probe) items.push(item(HELLO.probe, u8(1)));
+  if (m.busy) items.push(item(HELLO.busy, u8(1)));
   return items;
 }
 
@@ -297,6 +312,12 @@ export function decodeHello(items: Fields): HelloMessage {
   if (late) m.lateMs = late.u32();
   const beats = items.optional(HELLO.takesBeats);
   if (beats && beats.u8() !== 0) m.takesBeats = true;
+  const probes = items.optional(HELLO.probes);
+  if (probes && probes.u8() !== 0) m.probes = true;
+  const probe = items.optional(HELLO.probe);
+  if (probe && probe.u8() !== 0) m.probe = true;
+  const busy = items.optional(HELLO.busy);
+  if (busy && busy.u8() !== 0) m.busy = true;
   return m;
 }
 

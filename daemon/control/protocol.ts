@@ -108,9 +108,11 @@ export interface StatusResponse {
    * came from the peer over the tunnel; flaps: how often the link was lost and restored; helloEveryMs: how
    * often we send hellos on it now (null before the first); helloSlowed: that is longer than the interval
    * because this host or the peer runs late (both absent from older daemons); beats: the link carries bare
-   * beats instead of most signed hellos, both ends counting each other's packets (absent from older daemons).
+   * beats instead of most signed hellos, both ends counting each other's packets (absent from older daemons);
+   * closely: the link carries our traffic and the peer beats fast to us, so its silence is a verdict after a
+   * fifth of the idle deadline (absent from older daemons).
    */
-  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number; helloEveryMs?: number | null; helloSlowed?: boolean; beats?: boolean }[];
+  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number; helloEveryMs?: number | null; helloSlowed?: boolean; beats?: boolean; closely?: boolean }[];
   /** LAN discovery (lan.interfaces): what is announced where, neighbours heard, announcements ignored by reason; null when off. */
   lan: LanStatus | null;
   health: HealthView[];

@@ -5,7 +5,10 @@
 // authenticates the data channel, can put one there) as the link's life. Beats
 // are sent only to a peer that said it counts them (`takesBeats` in its hellos),
 // and only while the link is alive on our side: leaving `waiting` or `lost`, or
-// telling the peer our timers run late, still takes a signed hello.
+// telling the peer our timers run late, still takes a signed hello. A peer that
+// probes before its verdict (`probes` in its hellos: signed hellos marked `probe`,
+// answered at once, while a beat is missing) gets a beat every other interval: the
+// beats are most of what link liveness costs both daemons and all four openvpn ends.
 
 /** A signed hello goes out at least this often on a beating link: the peer keeps our certificate, port and flag fresh. */
 export const SIGNED_HELLO_EVERY_MS = 10_000;
@@ -33,10 +36,27 @@ export function linkHelloKind(f: LinkHelloFacts): LinkHelloKind {
 }
 
 /**
+ * How long after this round our next link hello on the link is due (`everyMs`: its
+ * cadence now, helloEveryMs): twice the interval after a beat to a peer that probes
+ * before its verdict while both ends run on time, else `everyMs`. Not after other
+ * traffic of ours instead of a beat: it may have left early in the round, and two
+ * intervals from now would leave the peer a longer gap than one missed beat. Not while
+ * either end runs late (the cadence stretched): packets then wait in starved openvpn
+ * ends too, and the probe's answer would cross them late; every beat counts then.
+ */
+export function nextHelloAfterMs(kind: LinkHelloKind, everyMs: number, intervalMs: number, peerProbes: boolean): number {
+  return kind === 'beat' && peerProbes && everyMs <= intervalMs ? 2 * intervalMs : everyMs;
+}
+
+/**
  * A signed hello came from the peer over the link: answer with one of ours now when the
  * peer may be waiting for it (it may have lost the link, and only a signed frame restores
- * it), unless ours went out lately: two hellos crossing do not answer each other.
+ * it), unless ours went out lately: two hellos crossing do not answer each other. A probe
+ * (`probe`: the link is silent on the peer's side, its verdict is near) is answered unless
+ * we answered within an eighth of an interval: the peer's probes come a quarter interval
+ * apart, and each must draw its own answer, since the one before may have been lost.
  */
-export function answersSignedHello(f: Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'>, helloIntervalMs: number): boolean {
+export function answersSignedHello(f: Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'> & { probe?: boolean }, helloIntervalMs: number): boolean {
+  if (f.probe) return f.sinceSignedMs >= helloIntervalMs / 8;
   return f.beats && f.peerTakesBeats && f.sinceSignedMs >= 2 * helloIntervalMs;
 }

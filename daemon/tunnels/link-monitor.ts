@@ -11,8 +11,11 @@
 // (helloEveryMs). With beats (hello-kind.ts, link-beats.ts) a link that is alive
 // on both sides carries bare beats instead of most hellos, and the peer's packets
 // are counted, not read: the interface's rx counter rising is its sign of life.
-// A link still silent one interval before its deadline gets a probe (a signed
-// hello the peer answers at once): only a link silent to it too is lost.
+// A link still silent one interval before its deadline gets probes (signed hellos
+// the peer answers at once, four in that interval): peers that probe take a beat
+// every other interval. A link that carries our traffic is watched closely
+// (busy-link.ts): the peer, told so, beats every fifth of an interval while our
+// packets arrive, and its silence is a verdict that much sooner.
 import type { Logger } from 'pino';
 import type { HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
@@ -21,13 +24,15 @@ import { linkLocalFor } from '../identity.js';
 import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { CpuPressureSource } from '../sys/cpu-pressure.js';
-import { answersSignedHello, linkHelloKind, type LinkHelloFacts } from './hello-kind.js';
+import { answersSignedHello, linkHelloKind, nextHelloAfterMs, type LinkHelloFacts, type LinkHelloKind } from './hello-kind.js';
+import { BEAT_BYTES, BUSY_DIVISOR, beatsFast, newBusyRun, noteSent, tellsPeer, watchedClosely, type BusyRun } from './busy-link.js';
 import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
   declareLost,
   excuseSilence,
   helloEveryMs,
+  HALF_BEATS_MIN_MISSES,
   livenessPolicy,
   lostReason,
   newLinkLiveness,
@@ -88,7 +93,7 @@ export interface LinkMonitorDeps {
    * counters at once (undefined: could not), `beats` sends the bare datagrams.
    */
   beats?: LinkBeatSender;
-  counters?: () => ReadonlyMap<string, { rxPackets: number; txPackets: number }> | undefined;
+  counters?: () => ReadonlyMap<string, { rxPackets: number; txPackets: number; rxBytes?: number }> | undefined;
 }
 
 interface Tracked {
@@ -102,18 +107,27 @@ interface Tracked {
   linkHost: string;
   /** The peer's hellos said it counts packets over the tunnel: beats will do. */
   peerTakesBeats: boolean;
-  /** The lastHeardMs of the silence our last probe asked about (one probe per silence). */
+  /** The peer's hellos said it probes before its verdict: a beat every other interval will do. */
+  peerProbes: boolean;
+  /** The lastHeardMs of the silence our last probe asked about, and how many probes asked about it. */
   probedSilenceOf: number | null;
+  probesSent: number;
   /** When our last signed hello went out on this link (-Infinity: none yet). */
   lastSignedMs: number;
   /** The interface's counters at the last tick, and our beats not yet seen in the tx counter. */
   rxPackets?: number;
+  rxBytes?: number;
   txPackets?: number;
   beatsSince: number;
   /** Something besides our beats left on the tunnel since our last hello or beat. */
   otherTraffic: boolean;
   /** The lateness our last signed hello told the peer: its copy fades as ours does. */
   toldLate: Lateness;
+  /** Our traffic over the link (busy-link.ts): told to the peer, which then beats fast. */
+  busy: BusyRun;
+  /** The peer told us its traffic crosses the link (its `busy` hello), and when we last counted its packets besides beats. */
+  peerBusyToldMs: number | null;
+  heardTrafficAtMs: number;
 }
 
 /**
@@ -138,6 +152,8 @@ export interface LinkView {
   helloSlowed: boolean;
   /** Beats go to the peer instead of most hellos (it takes them, and ours are on). */
   beats: boolean;
+  /** The link carries our traffic and the peer beats fast: its silence is a verdict after a fifth of the deadline. */
+  closely: boolean;
 }
 
 /** The largest lateness a hello can carry (u32 on the wire). */
@@ -158,6 +174,8 @@ export class LinkMonitor {
   private running = false;
   /** Beats are on and the last tick read the counters: our hellos say we take beats. */
   private beatsOn = false;
+  /** …and our deadline leaves an interval for probes after one missed beat: our hellos say we probe. */
+  private probesOn = false;
 
   constructor(private readonly deps: LinkMonitorDeps) {}
 
@@ -180,7 +198,9 @@ export class LinkMonitor {
   }
 
   views(): LinkView[] {
-    const baseMs = this.policy()?.helloIntervalMs ?? Infinity;
+    const policy = this.policy();
+    const baseMs = policy?.helloIntervalMs ?? Infinity;
+    const localLateMs = policy ? this.localLateMs(this.deps.clock.nowMs(), policy) : 0;
     return [...this.tracked.values()].map((t) => ({
       peer: t.tunnel.peer,
       ifName: t.tunnel.ifName,
@@ -191,6 +211,7 @@ export class LinkMonitor {
       helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
       helloSlowed: t.everyMs > baseMs,
       beats: this.beatsOn && t.peerTakesBeats,
+      closely: policy !== undefined && this.linkPolicy(t, policy, policy, localLateMs).helloIntervalMs < policy.helloIntervalMs,
     }));
   }
 
@@ -242,20 +263,22 @@ export class LinkMonitor {
     this.deps.lateness?.noteTick(tickLateMs, nowMs);
     const localLateMs = this.localLateMs(nowMs, policy);
     const serverPolicy = serverEndPolicy(policy);
+    const busyMs = policy.helloIntervalMs / BUSY_DIVISOR;
     // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.
     let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs);
     try {
       this.sync();
       this.countPackets(nowMs, policy);
-      // Hellos due within a quarter interval go out now too: one wake-up sends a batch.
-      const batchMs = nowMs + policy.helloIntervalMs / 4;
       for (const t of this.tracked.values()) {
-        if (t.nextSendMs > batchMs) continue;
+        const fast = this.beatsFast(t, nowMs, policy, localLateMs);
+        // Hellos due within a quarter interval go out now too: one wake-up sends a batch.
+        if (t.nextSendMs > nowMs + (fast ? busyMs : policy.helloIntervalMs) / 4) continue;
         t.everyMs = helloEveryMs(t.liveness, nowMs, policy, localLateMs);
         t.nextSendMs = nowMs + t.everyMs;
         // One link's failure to send must not stop the others' hellos, nor any verdict.
         try {
-          this.sendDue(t, nowMs, localLateMs, policy);
+          t.nextSendMs = nowMs + nextHelloAfterMs(this.sendDue(t, nowMs, localLateMs, policy), t.everyMs, policy.helloIntervalMs, t.peerProbes);
+          if (fast) t.nextSendMs = Math.min(t.nextSendMs, nowMs + busyMs);
         } catch (err) {
           this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
         }
@@ -265,8 +288,10 @@ export class LinkMonitor {
           t.liveness = excuseSilence(t.liveness, nowMs);
           continue;
         }
-        this.probeIfDue(t, nowMs, localLateMs, policy);
-        this.apply(t, checkLinkLiveness(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs));
+        this.tellBusyIfDue(t, nowMs, localLateMs, policy);
+        const linkPolicy = this.linkPolicy(t, policy, serverPolicy, localLateMs);
+        this.probeIfDue(t, nowMs, localLateMs, linkPolicy);
+        this.apply(t, checkLinkLiveness(t.liveness, nowMs, linkPolicy, localLateMs));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
@@ -274,12 +299,55 @@ export class LinkMonitor {
     // Wake for the next hello, or earlier when a link's deadline falls before it.
     for (const t of this.tracked.values()) {
       if (t.nextSendMs < wakeMs) wakeMs = t.nextSendMs;
-      const d = nextLivenessDeadlineMs(t.liveness, nowMs, t.tunnel.direction === 'incoming' ? serverPolicy : policy, localLateMs);
+      const linkPolicy = this.linkPolicy(t, policy, serverPolicy, localLateMs);
+      const d = nextLivenessDeadlineMs(t.liveness, nowMs, linkPolicy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
-      const probe = this.probeDue(t, nowMs, localLateMs, policy);
+      const probe = this.probeDue(t, nowMs, localLateMs, linkPolicy);
       if (probe !== undefined && probe > nowMs && probe < wakeMs) wakeMs = probe;
+      // A link watched closely has its counters read every busy interval: the peer's beats come that often.
+      if (linkPolicy.helloIntervalMs < policy.helloIntervalMs && nowMs + busyMs < wakeMs) wakeMs = nowMs + busyMs;
     }
     this.schedule(wakeMs - nowMs);
+  }
+
+  /**
+   * The link's policy now: a server end's restarts come later (serverEndPolicy); a link that
+   * carries our traffic, where the peer beats every busy interval, is lost after `misses` of
+   * those (busy-link.ts), while both ends run on time.
+   */
+  private linkPolicy(t: Tracked, policy: LivenessPolicy, serverPolicy: LivenessPolicy, localLateMs: number): LivenessPolicy {
+    const base = t.tunnel.direction === 'incoming' ? serverPolicy : policy;
+    if (!this.beatsOn || t.liveness.phase !== 'alive' || !watchedClosely(t.busy) || !this.onTime(t, policy, localLateMs)) return base;
+    return { ...base, helloIntervalMs: base.helloIntervalMs / BUSY_DIVISOR };
+  }
+
+  /**
+   * Neither end of the link runs late (its hellos are not slowed). The close watch is only for
+   * then: a late host's verdicts widen anyway, and on a starved machine (a 32-node lab starting
+   * on 2 cores) fast ticks and beats on every link babel floods would starve it further.
+   */
+  private onTime(t: Tracked, policy: LivenessPolicy, localLateMs: number): boolean {
+    return helloEveryMs(t.liveness, this.deps.clock.nowMs(), policy, localLateMs) <= policy.helloIntervalMs;
+  }
+
+  /** The peer's traffic crosses the link and it asked us to beat every busy interval (its `busy` hello), and we run on time. */
+  private beatsFast(t: Tracked, nowMs: number, policy: LivenessPolicy, localLateMs: number): boolean {
+    if (t.peerBusyToldMs === null) return false;
+    if (!this.onTime(t, policy, localLateMs)) return false; // our lateness, told in our hellos, ends the peer's close watch
+    if (this.beatsOn && t.peerTakesBeats && beatsFast(t.peerBusyToldMs, t.heardTrafficAtMs, nowMs, policy.helloIntervalMs)) return true;
+    t.peerBusyToldMs = null; // its traffic stopped: its next run asks again
+    return false;
+  }
+
+  /** Our traffic has crossed the link for an interval: the peer (one that probes) is asked to beat fast, until it answers. */
+  private tellBusyIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
+    if (!this.probesOn || !t.peerProbes || t.liveness.phase !== 'alive' || !tellsPeer(t.busy, nowMs, policy.helloIntervalMs)) return;
+    if (!this.onTime(t, policy, localLateMs)) return;
+    try {
+      t.busy = { ...t.busy, toldMs: this.sendHello(t, localLateMs, { busy: true }) };
+    } catch (err) {
+      this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'busy link hello not sent');
+    }
   }
 
   /** Starts watching tunnels that came up; forgets closed ones. */
@@ -300,7 +368,7 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, probedSilenceOf: null, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, peerProbes: false, probedSilenceOf: null, probesSent: 0, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS, busy: newBusyRun(this.deps.clock.nowMs()), peerBusyToldMs: null, heardTrafficAtMs: -Infinity });
       }
     }
   }
@@ -317,6 +385,7 @@ export class LinkMonitor {
    */
   private countPackets(nowMs: number, policy: LivenessPolicy): void {
     this.beatsOn = false;
+    this.probesOn = false;
     if (!this.deps.beats || !this.deps.counters || this.deps.settings().beats === false) return;
     let counters: ReturnType<NonNullable<LinkMonitorDeps['counters']>>;
     try {
@@ -326,58 +395,71 @@ export class LinkMonitor {
     }
     if (!counters) return;
     this.beatsOn = true;
+    this.probesOn = policy.misses >= HALF_BEATS_MIN_MISSES;
     for (const t of this.tracked.values()) {
       const c = counters.get(t.tunnel.ifName);
       const heard = c !== undefined && t.rxPackets !== undefined && c.rxPackets > t.rxPackets;
+      // More bytes than beats' arrived: the peer's traffic (babel, data), not only its beats.
+      if (c?.rxBytes !== undefined && t.rxBytes !== undefined && t.rxPackets !== undefined && c.rxBytes - t.rxBytes > BEAT_BYTES * (c.rxPackets - t.rxPackets)) t.heardTrafficAtMs = nowMs;
+      let sentOther = 0;
       if (c !== undefined && t.txPackets !== undefined) {
         // The counter moves when openvpn reads a packet: a starved openvpn reads our beats late, and
         // those must not pass for other traffic then (every other beat would be skipped).
         const sent = Math.max(0, c.txPackets - t.txPackets);
-        if (sent > t.beatsSince) t.otherTraffic = true;
+        sentOther = Math.max(0, sent - t.beatsSince);
+        if (sentOther > 0) t.otherTraffic = true;
         t.beatsSince = Math.max(0, t.beatsSince - sent);
       } else {
         t.beatsSince = 0;
       }
+      const wasClose = watchedClosely(t.busy);
+      t.busy = noteSent(t.busy, nowMs, sentOther, policy.helloIntervalMs, heard ? nowMs : t.liveness.lastHeardMs);
+      if (wasClose && !watchedClosely(t.busy)) this.deps.log.debug({ peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link no longer busy: the idle deadline again');
       t.rxPackets = c?.rxPackets;
+      t.rxBytes = c?.rxBytes;
       t.txPackets = c?.txPackets;
       if (heard && t.liveness.phase === 'alive' && !this.silenced.has(t.tunnel.ifName)) this.apply(t, onLinkPacket(t.liveness, nowMs, policy));
     }
   }
 
-  /** When the link's probe is due (undefined: none, or it went out for this silence already). Probes need our counters: beats on. */
+  /** When the link's next probe is due (undefined: none, or all of this silence's went out). Probes need our counters: beats on. */
   private probeDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): number | undefined {
-    if (!this.beatsOn || this.silenced.has(t.tunnel.ifName) || t.probedSilenceOf === t.liveness.lastHeardMs) return undefined;
-    return probeDueMs(t.liveness, nowMs, policy, localLateMs);
+    if (!this.beatsOn || this.silenced.has(t.tunnel.ifName)) return undefined;
+    const sent = t.probedSilenceOf === t.liveness.lastHeardMs ? t.probesSent : 0;
+    return probeDueMs(t.liveness, nowMs, policy, localLateMs, sent);
   }
 
-  /** One signed hello per silence, one interval before the deadline: the peer answers it at once. */
+  /** A signed hello marked `probe` when one is due in this silence: the peer answers it at once. */
   private probeIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
     const due = this.probeDue(t, nowMs, localLateMs, policy);
     if (due === undefined || nowMs < due) return;
+    t.probesSent = t.probedSilenceOf === t.liveness.lastHeardMs ? t.probesSent + 1 : 1;
     t.probedSilenceOf = t.liveness.lastHeardMs;
     try {
-      this.sendHello(t, localLateMs);
+      this.sendHello(t, localLateMs, { probe: true });
     } catch (err) {
       this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link probe not sent');
     }
   }
 
-  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due. */
-  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
+  /** Our hello, a beat, or nothing (the tunnel carried other packets of ours) when one is due; which one it was. */
+  private sendDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): LinkHelloKind {
     // The peer holds what we told it, fading as our own peak does: only more lateness than that is news.
     const reportLate = localLateMs - recentLateMs(t.toldLate, nowMs, policy) > policy.lateToleranceMs;
     const kind = linkHelloKind({ ...this.beatFacts(t, nowMs), phase: t.liveness.phase, reportLate, otherTraffic: t.otherTraffic });
     t.otherTraffic = false;
-    if (kind === 'none') return;
-    if (kind === 'beat' && this.deps.beats!.send(t.tunnel.ifName)) t.beatsSince++;
-    else this.sendHello(t, localLateMs);
+    if (kind === 'none') return kind;
+    if (kind === 'beat' && this.sendBeat(t)) return kind;
+    this.sendHello(t, localLateMs);
+    return 'hello';
   }
 
   private beatFacts(t: Tracked, nowMs: number): Pick<LinkHelloFacts, 'beats' | 'peerTakesBeats' | 'sinceSignedMs'> {
     return { beats: this.beatsOn, peerTakesBeats: t.peerTakesBeats, sinceSignedMs: nowMs - t.lastSignedMs };
   }
 
-  private sendHello(tracked: Tracked, localLateMs: number): void {
+  /** Sends a signed link hello; its timestamp. */
+  private sendHello(tracked: Tracked, localLateMs: number, mark: { probe?: boolean; busy?: boolean; echoMs?: number } = {}): number {
     const t = tracked.tunnel;
     const msg: HelloMessage = { kind: 'hello', myTimestampMs: Math.floor(this.deps.clock.nowMs()) };
     tracked.lastSignedMs = msg.myTimestampMs;
@@ -385,10 +467,15 @@ export class LinkMonitor {
     if (lateMs > 0) msg.lateMs = lateMs;
     tracked.toldLate = { peakMs: lateMs, atMs: msg.myTimestampMs };
     if (this.beatsOn) msg.takesBeats = true;
+    if (this.probesOn) msg.probes = true;
+    if (mark.probe) msg.probe = true;
+    if (mark.busy) msg.busy = true;
+    if (mark.echoMs !== undefined) msg.yourTimestampMs = mark.echoMs;
     const to = { host: tracked.linkHost, port: this.peerPort(t.peer), prefix: t.peer };
     const withCert = tracked.sent++ % CERT_EVERY === 0 && this.deps.peerproto.hasLinkKey?.(t.peer) !== true;
     // The interface may be gone for a moment (openvpn restarting): that is what liveness measures.
     this.deps.peerproto.send(to, msg, { withCert }).catch((err: unknown) => this.deps.log.debug({ err, peer: t.peer, iface: t.ifName }, 'link hello not sent'));
+    return msg.myTimestampMs;
   }
 
   /** Any authenticated frame: from the peer's link-local address on its tunnel, it is a sign of the link's life. */
@@ -406,7 +493,40 @@ export class LinkMonitor {
     this.apply(t, onLinkPacket(t.liveness, nowMs, policy, peerLateMs));
     if (ev.msg.kind !== 'hello') return;
     t.peerTakesBeats = ev.msg.takesBeats === true;
-    if (answersSignedHello(this.beatFacts(t, nowMs), policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
+    t.peerProbes = ev.msg.probes === true;
+    // The answer to our `busy` hello echoes it: the peer beats fast to us from now on.
+    if (ev.msg.yourTimestampMs !== undefined && t.busy.toldMs !== null && t.busy.sinceMs !== null && ev.msg.yourTimestampMs >= t.busy.sinceMs && !t.busy.acked) {
+      t.busy = { ...t.busy, acked: true };
+      this.deps.log.debug({ peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'busy link: the peer beats fast, watched closely');
+    }
+    if (ev.msg.busy) {
+      t.peerBusyToldMs = nowMs;
+      t.heardTrafficAtMs = nowMs;
+      // Answered as a probe is: at most once an eighth of an interval, whatever the peer sends.
+      if (answersSignedHello({ ...this.beatFacts(t, nowMs), probe: true }, policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy), { echoMs: ev.msg.myTimestampMs });
+      // The first fast beat is due a busy interval from now, not at the calm cadence's next one.
+      const busyMs = policy.helloIntervalMs / BUSY_DIVISOR;
+      t.nextSendMs = Math.min(t.nextSendMs, nowMs + busyMs);
+      if (this.tickDueMs > nowMs + busyMs) this.schedule(busyMs);
+      return;
+    }
+    const probe = ev.msg.probe === true;
+    if (!answersSignedHello({ ...this.beatFacts(t, nowMs), probe }, policy.helloIntervalMs)) return;
+    this.sendHello(t, this.localLateMs(nowMs, policy));
+    // A probe's answer is lost only when both packets are: a beat follows the signed hello.
+    if (!probe || !this.beatsOn || !t.peerTakesBeats || t.liveness.phase !== 'alive') return;
+    try {
+      this.sendBeat(t);
+    } catch (err) {
+      this.deps.log.debug({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'beat after a probe answer not sent');
+    }
+  }
+
+  /** A beat on the link; false when its socket is not ready. */
+  private sendBeat(t: Tracked): boolean {
+    if (!this.deps.beats!.send(t.tunnel.ifName)) return false;
+    t.beatsSince++;
+    return true;
   }
 
   /**

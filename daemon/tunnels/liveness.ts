@@ -231,17 +231,31 @@ export function nextLivenessDeadlineMs(s: LinkLiveness, nowMs: number, policy: L
   return undefined;
 }
 
+/** Probes per silence, evenly spaced over the last interval before the deadline. */
+export const PROBES_PER_SILENCE = 4;
+
 /**
- * When an alive link still silent gets a probe: a signed hello, which the peer answers at
- * once, one interval before the deadline (three beats missed at the defaults). Its answer
- * comes well within the interval left; only a link silent to the probe too is lost, so a
- * run of lost beats on a live link needs the probe's round trip lost as well.
+ * When an alive link still silent gets its next probe (`sent`: probes already sent in this
+ * silence; undefined: none left). A probe is a signed hello the peer answers at once; the
+ * first goes one interval before the deadline, the others a quarter interval apart, so a
+ * link is lost only when every probe's round trip failed too. A peer beating every other
+ * interval (it knows we probe) leaves a link that missed one beat that long silent: with
+ * independent loss p, a false verdict then takes about p⁵ (the beat and four round trips),
+ * against 2p⁴ for three beats and one probe when every interval had a beat (the answer is a
+ * signed hello and a beat, so it is lost only when both are).
  */
-export function probeDueMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0): number | undefined {
-  if (s.phase !== 'alive') return undefined;
+export function probeDueMs(s: LinkLiveness, nowMs: number, policy: LivenessPolicy, localLateMs = 0, sent = 0): number | undefined {
+  if (s.phase !== 'alive' || sent >= PROBES_PER_SILENCE) return undefined;
   const deadlineMs = nextLivenessDeadlineMs(s, nowMs, policy, localLateMs);
-  return deadlineMs === undefined ? undefined : deadlineMs - policy.helloIntervalMs;
+  if (deadlineMs === undefined) return undefined;
+  return deadlineMs - policy.helloIntervalMs + Math.round((sent * policy.helloIntervalMs) / PROBES_PER_SILENCE);
 }
+
+/**
+ * Peers may beat to us every other interval (our hellos say `probes`) only when our deadline
+ * holds at least this many intervals: one missed beat then leaves an interval for the probes.
+ */
+export const HALF_BEATS_MIN_MISSES = 4;
 
 /**
  * When a lost link's openvpn end is restarted next: restartAfterMs after the loss, then backing off;

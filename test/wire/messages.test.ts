@@ -157,6 +157,16 @@ test('a hello whose takesBeats item is 0 does not take beats; an older node skip
   t.deepEqual(decodeFrame(withBeats).items.map((i) => i.type), [1, 5]);
 });
 
+test('hello flags of link liveness: probes (item 6), probe (7), busy (8); 0 or absent (an older node) is no', (t) => {
+  for (const [flag, type] of [['probes', 6], ['probe', 7], ['busy', 8]] as const) {
+    const flagged = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, takesBeats: true, [flag]: true }), sign);
+    t.deepEqual(decodeFrame(flagged).items.map((i) => i.type), [1, 5, type]);
+    t.deepEqual(decodePacket(flagged).message, { kind: 'hello', myTimestampMs: 1, takesBeats: true, [flag]: true });
+    const zero = ('01' + '01' + ENVELOPE_TAIL + `01 0008 0000018bcfe5687b  0${type} 0001 00`).replace(/\s+/g, '');
+    t.deepEqual(decodePacket(Buffer.from(zero, 'hex')).message, { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
+  }
+});
+
 test('a tunnel-request from an older node (no NAT class) decodes without natClass; an older node skips the item', (t) => {
   const old = ('01' + '05' + ENVELOPE_TAIL + '01 0001 01  02 0001 01').replace(/\s+/g, '');
   t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'tunnel-request', role: 'client', proto: 'udp' });

@@ -69,6 +69,12 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     if (ping.replies.length < 20) throw new Error(`${ping.replies.length} replies`);
     return true;
   }, { what: 'the 20 Hz ping flows', timeoutMs: 20_000, intervalMs: 200 });
+  // The link carries a's traffic: b, told so, beats fast, and a watches the link closely (D4).
+  await waitFor(async () => {
+    const link = (await nodeCli(lab, a, 'status')).links.find((l: any) => l.peer === b.prefix);
+    if (link?.closely !== true) throw new Error(`a's link to b: ${JSON.stringify(link)}`);
+    return true;
+  }, { what: "a watches its link to b closely", timeoutMs: 20_000, intervalMs: 200 });
 
   const tunnel = await tunnelUp(lab, a, b);
   const frozenPid: number = tunnel.pid;
@@ -90,6 +96,9 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     return e;
   }, { what: 'a reports the link with b lost', timeoutMs: 30_000, intervalMs: 200 });
   t.regex(lost.text, /^link with \S+ lost \(nothing heard for \d+\.\d s(, deadline widened by \d+\.\d s for late timers and past stalls)?; flaps: \d+\)$/);
+  // The verdict came from the close watch (0.2 s of silence beyond any widening), not the idle 1 s deadline.
+  const [, heardS, widenedS] = /nothing heard for (\d+\.\d) s(?:, deadline widened by (\d+\.\d) s)?/.exec(lost.text)!;
+  t.true(Number(heardS) - Number(widenedS ?? 0) < 0.8, lost.text);
 
   const resumed = await waitFor(() => {
     const r = outageAfter(ping.replies, stoppedAtMs);

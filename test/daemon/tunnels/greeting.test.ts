@@ -148,14 +148,17 @@ test.serial('greetings from both ends (hellos in both histories, requests for ev
   await greet(l.b, l.a, ifB, 775);
   t.log(`a's full update crossed the tunnel unheard: TLV types ${(await heard.update).join(' ')}`);
   await babelB.configure(interfaceLine(ifB, HELLO_SEC));
-  // Each babeld has heard the other at least once over the tunnel.
-  const costs = await waitFor(async () => {
+  // Babeld b runs the tunnel and its first hello reached babeld a. Whether b lists a yet is
+  // left open: a's only hello went out before b ran the tunnel, and its next is a minute away.
+  const before = await waitFor(async () => {
+    const db = await babelB.dump();
+    if (db.interfaces.get(ifB)?.up !== true) throw new Error('not up in babeld b');
     const na = [...(await babelA.dump()).neighbours.values()].find((n) => n.ifName === ifA);
-    const nb = [...(await babelB.dump()).neighbours.values()].find((n) => n.ifName === ifB);
-    if (!na || !nb) throw new Error('not neighbours yet');
-    return { a: na, b: nb };
-  }, { what: 'each babeld lists the other', timeoutMs: 20_000 });
-  t.log(`before the greetings: a reach ${costs.a.reach.toString(16)} cost ${costs.a.cost}; b reach ${costs.b.reach.toString(16)} cost ${costs.b.cost}`);
+    if (!na) throw new Error('babeld a does not list b yet');
+    return { a: na, b: [...db.neighbours.values()].find((n) => n.ifName === ifB) };
+  }, { what: 'babeld b runs the tunnel and babeld a lists it', timeoutMs: 20_000 });
+  const costOf = (n: typeof before.a | undefined): string => (n ? `reach ${n.reach.toString(16)} cost ${n.cost}` : 'not a neighbour yet');
+  t.log(`before the greetings: a ${costOf(before.a)}; b ${costOf(before.b)}`);
 
   await greet(l.a, l.b, ifA, 4242);
   await greet(l.b, l.a, ifB, 777);

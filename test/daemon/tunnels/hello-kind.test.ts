@@ -1,7 +1,7 @@
 // Which link hello goes out when one is due: beats only on a link alive on our side,
 // to a peer that takes them, on time, with a signed hello every 10 s.
 import test from 'ava';
-import { answersSignedHello, linkHelloKind, SIGNED_HELLO_EVERY_MS, type LinkHelloFacts } from '../../../daemon/tunnels/hello-kind.js';
+import { answersSignedHello, linkHelloKind, nextHelloAfterMs, SIGNED_HELLO_EVERY_MS, type LinkHelloFacts } from '../../../daemon/tunnels/hello-kind.js';
 
 const live: LinkHelloFacts = { beats: true, peerTakesBeats: true, phase: 'alive', reportLate: false, sinceSignedMs: 1_000, otherTraffic: false };
 
@@ -28,4 +28,18 @@ test('a signed hello from the peer is answered unless ours went out within two i
   t.false(answersSignedHello({ beats: true, peerTakesBeats: true, sinceSignedMs: 499 }, 250));
   t.false(answersSignedHello({ beats: false, peerTakesBeats: true, sinceSignedMs: 5_000 }, 250), 'hellos only: every interval anyway');
   t.false(answersSignedHello({ beats: true, peerTakesBeats: false, sinceSignedMs: 5_000 }, 250));
+});
+
+test('a probe from the peer is answered unless we answered within an eighth of an interval, beats or not', (t) => {
+  t.true(answersSignedHello({ beats: true, peerTakesBeats: true, sinceSignedMs: 32, probe: true }, 250));
+  t.false(answersSignedHello({ beats: true, peerTakesBeats: true, sinceSignedMs: 31, probe: true }, 250));
+  t.true(answersSignedHello({ beats: false, peerTakesBeats: false, sinceSignedMs: 100, probe: true }, 250));
+});
+
+test('a peer that probes before its verdict gets the next beat after two intervals while both ends run on time; else one cadence', (t) => {
+  t.is(nextHelloAfterMs('beat', 250, 250, true), 500);
+  t.is(nextHelloAfterMs('none', 250, 250, true), 250, 'other traffic of ours instead of the beat');
+  t.is(nextHelloAfterMs('hello', 250, 250, true), 250);
+  t.is(nextHelloAfterMs('beat', 250, 250, false), 250, 'an older peer');
+  t.is(nextHelloAfterMs('beat', 400, 250, true), 400, 'an end runs late: the stretched cadence, every beat');
 });

@@ -15,6 +15,7 @@ import {
   NO_LATENESS,
   onLinkPacket,
   probeDueMs,
+  PROBES_PER_SILENCE,
   recentLateMs,
   widenMs,
   type Lateness,
@@ -287,7 +288,7 @@ test('a lost link whose peer runs late: restarts wait twice the late widening lo
   // On time, the same silence: restarts at 6 s and 36 s (test above).
 });
 
-test('the probe is due one interval before the deadline, widened as the deadline is; none while waiting or lost', (t) => {
+test('the first probe is due one interval before the deadline, widened as the deadline is; none while waiting or lost', (t) => {
   const alive = onLinkPacket(newLinkLiveness(), 10_000, policy).state;
   t.is(probeDueMs(alive, 10_000, policy), 10_750);
   t.is(probeDueMs(alive, 10_000, policy), nextLivenessDeadlineMs(alive, 10_000, policy)! - 250);
@@ -295,4 +296,10 @@ test('the probe is due one interval before the deadline, widened as the deadline
   t.true(probeDueMs(alive, 10_000, policy, 525)! > 10_750);
   t.is(probeDueMs(newLinkLiveness(), 10_000, policy), undefined);
   t.is(probeDueMs(declareLost(alive, 10_500).state, 10_500, policy), undefined);
+});
+
+test('four probes per silence, a quarter interval apart before the deadline; then none', (t) => {
+  const alive = onLinkPacket(newLinkLiveness(), 10_000, policy).state;
+  t.deepEqual([0, 1, 2, 3, 4].map((sent) => probeDueMs(alive, 10_000, policy, 0, sent)), [10_750, 10_813, 10_875, 10_938, undefined]);
+  t.is(PROBES_PER_SILENCE, 4);
 });

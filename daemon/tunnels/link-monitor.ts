@@ -322,12 +322,13 @@ export class LinkMonitor {
   }
 
   /**
-   * Neither end of the link runs late (its hellos are not slowed). The close watch is only for
-   * then: a late host's verdicts widen anyway, and on a starved machine (a 32-node lab starting
-   * on 2 cores) fast ticks and beats on every link babel floods would starve it further.
+   * Neither end of the link runs late by more than about half an interval (its hellos slowed by
+   * less than a quarter). The close watch is only for then: on a starved machine (a 32-node lab
+   * starting on 2 cores) fast ticks and beats on every link babel floods would starve it further,
+   * while the jitter of a calm one (a tick some tens of ms late) only widens its deadline a little.
    */
   private onTime(t: Tracked, policy: LivenessPolicy, localLateMs: number): boolean {
-    return helloEveryMs(t.liveness, this.deps.clock.nowMs(), policy, localLateMs) <= policy.helloIntervalMs;
+    return helloEveryMs(t.liveness, this.deps.clock.nowMs(), policy, localLateMs) < policy.helloIntervalMs * 1.25;
   }
 
   /** The peer's traffic crosses the link and it asked us to beat every busy interval (its `busy` hello), and we run on time. */

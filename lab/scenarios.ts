@@ -3,6 +3,8 @@
 // real processes and the real CLI, waits on conditions with deadlines, and
 // returns what it measured; `ok` comes from explicit bounds, and `failures`
 // says which bound did not hold and what was seen. Tests assert on the facts.
+import { readFileSync } from 'node:fs';
+import { parseCpuPressure } from '../daemon/sys/cpu-pressure.js';
 import { chaosScenario } from './chaos.js';
 import { LabError } from './errors.js';
 import { LabHandle, withLab } from './handle.js';
@@ -46,6 +48,9 @@ export interface FailoverResult extends ScenarioResult {
   settled?: boolean;
 }
 
+/** CPU pressure ("some avg10", %) below which the machine counts as calm for a measurement. */
+const CALM_PRESSURE_PCT = 20;
+
 /**
  * Waits until link liveness on both ends of the a–b tunnel runs on time: the link alive and its
  * hellos not slowed (no lateness widening its deadline). Right after a lab starts, the start-up
@@ -58,8 +63,10 @@ export async function awaitLinkOnTime(lab: LabHandle, a: string, b: string, time
     const link = (await lab.cliJson<Status>(node, 'status')).links?.find((l) => l.peer === lab.node(peer).prefix);
     return link !== undefined && link.state === 'alive' && link.helloSlowed === false;
   };
+  // The machine calm too: a lab just torn down or started leaves CPU pressure that fades over ~10 s.
+  const calm = (): boolean => (parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0) < CALM_PRESSURE_PCT;
   try {
-    await waitFor(async () => ((await onTime(a, b)) && (await onTime(b, a)) ? true : undefined), { timeoutMs, intervalMs: 1_000, what: `link ${a}–${b} on time at both ends` });
+    await waitFor(async () => (calm() && (await onTime(a, b)) && (await onTime(b, a)) ? true : undefined), { timeoutMs, intervalMs: 1_000, what: `link ${a}–${b} on time at both ends` });
     return true;
   } catch {
     return false;

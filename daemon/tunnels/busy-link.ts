@@ -11,6 +11,14 @@
 export const BUSY_MIN_PPS = 8;
 /** A busy link's interval is this fraction of the link hello interval. */
 export const BUSY_DIVISOR = 5;
+/**
+ * Neither asked for nor granted on a host whose CPU pressure ("some avg10") is this high: there a
+ * peer's beats can wait in starved openvpn ends longer than the short deadline, with no timer of
+ * ours running late. An idle 32-node lab on 2 cores (pressure ~45 %) flapped links after 0.2 s.
+ */
+export const BUSY_MAX_PRESSURE_PCT = 25;
+/** An unanswered `busy` hello is sent again after this many intervals. */
+export const BUSY_RETELL_INTERVALS = 8;
 
 /** Our side of a link as a sender. */
 export interface BusyRun {
@@ -51,10 +59,10 @@ export function noteSent(run: BusyRun, nowMs: number, packets: number, intervalM
   return { ...run, windowPackets: 0, windowStartMs: nowMs, lastSentMs, sinceMs: run.sinceMs ?? run.windowStartMs };
 }
 
-/** The run has lasted a whole interval and the peer has not answered: tell it now (again an interval after an unanswered `busy` hello). */
+/** The run has lasted a whole interval and the peer has not answered: tell it now (again BUSY_RETELL_INTERVALS after an unanswered `busy` hello: a peer under pressure does not answer). */
 export function tellsPeer(run: BusyRun, nowMs: number, intervalMs: number): boolean {
   if (run.sinceMs === null || run.acked || nowMs - run.sinceMs < intervalMs) return false;
-  return run.toldMs === null || nowMs - run.toldMs >= intervalMs;
+  return run.toldMs === null || nowMs - run.toldMs >= BUSY_RETELL_INTERVALS * intervalMs;
 }
 
 /** The peer beats to us every busy interval now: our verdict on its silence may come that much sooner. */

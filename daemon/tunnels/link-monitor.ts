@@ -25,7 +25,7 @@ import type { Incoming, PeerAddress } from '../peerproto/protocol.js';
 import type { Clock } from '../sys/clock.js';
 import type { CpuPressureSource } from '../sys/cpu-pressure.js';
 import { answersSignedHello, linkHelloKind, nextHelloAfterMs, type LinkHelloFacts, type LinkHelloKind } from './hello-kind.js';
-import { BEAT_BYTES, BUSY_DIVISOR, beatsFast, newBusyRun, noteSent, tellsPeer, watchedClosely, type BusyRun } from './busy-link.js';
+import { BEAT_BYTES, BUSY_DIVISOR, BUSY_MAX_PRESSURE_PCT, beatsFast, newBusyRun, noteSent, tellsPeer, watchedClosely, type BusyRun } from './busy-link.js';
 import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
@@ -317,7 +317,7 @@ export class LinkMonitor {
    */
   private linkPolicy(t: Tracked, policy: LivenessPolicy, serverPolicy: LivenessPolicy, localLateMs: number): LivenessPolicy {
     const base = t.tunnel.direction === 'incoming' ? serverPolicy : policy;
-    if (!this.beatsOn || t.liveness.phase !== 'alive' || !watchedClosely(t.busy) || !this.onTime(t, policy, localLateMs)) return base;
+    if (!this.beatsOn || t.liveness.phase !== 'alive' || !watchedClosely(t.busy) || !this.onTime(t, policy, localLateMs) || this.pressured()) return base;
     return { ...base, helloIntervalMs: base.helloIntervalMs / BUSY_DIVISOR };
   }
 
@@ -327,6 +327,11 @@ export class LinkMonitor {
    * starting on 2 cores) fast ticks and beats on every link babel floods would starve it further,
    * while the jitter of a calm one (a tick some tens of ms late) only widens its deadline a little.
    */
+  /** This host's CPU pressure is too high for the close watch (BUSY_MAX_PRESSURE_PCT): it neither asks for it nor grants it. */
+  private pressured(): boolean {
+    return (this.deps.pressure?.someAvg10Pct() ?? 0) >= BUSY_MAX_PRESSURE_PCT;
+  }
+
   private onTime(t: Tracked, policy: LivenessPolicy, localLateMs: number): boolean {
     return helloEveryMs(t.liveness, this.deps.clock.nowMs(), policy, localLateMs) < policy.helloIntervalMs * 1.25;
   }
@@ -343,7 +348,7 @@ export class LinkMonitor {
   /** Our traffic has crossed the link for an interval: the peer (one that probes) is asked to beat fast, until it answers. */
   private tellBusyIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
     if (!this.probesOn || !t.peerProbes || t.liveness.phase !== 'alive' || !tellsPeer(t.busy, nowMs, policy.helloIntervalMs)) return;
-    if (!this.onTime(t, policy, localLateMs)) return;
+    if (!this.onTime(t, policy, localLateMs) || this.pressured()) return;
     try {
       t.busy = { ...t.busy, toldMs: this.sendHello(t, localLateMs, { busy: true }) };
     } catch (err) {
@@ -501,6 +506,9 @@ export class LinkMonitor {
       this.deps.log.debug({ peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'busy link: the peer beats fast, watched closely');
     }
     if (ev.msg.busy) {
+      // Not granted under CPU pressure: unanswered, the peer keeps its idle deadline. (Granted once, the
+      // fast beats go on while its traffic lasts: the peer judges by them.)
+      if (this.pressured()) return;
       t.peerBusyToldMs = nowMs;
       t.heardTrafficAtMs = nowMs;
       // Answered as a probe is: at most once an eighth of an interval, whatever the peer sends.

@@ -1,7 +1,7 @@
 // A link that carries our traffic: when it counts as busy, when the peer is told, when
 // the peer beats fast (pure).
 import test from 'ava';
-import { BUSY_MIN_PPS, beatsFast, newBusyRun, noteSent, tellsPeer, watchedClosely, type BusyRun } from '../../../daemon/tunnels/busy-link.js';
+import { BUSY_MIN_PPS, BUSY_RETELL_INTERVALS, beatsFast, newBusyRun, noteSent, tellsPeer, watchedClosely, type BusyRun } from '../../../daemon/tunnels/busy-link.js';
 
 /** `packets` sent in each of `rounds` reads 50 ms apart, from `startMs`; the peer heard at each read. */
 function send(run: BusyRun, startMs: number, rounds: number, packets: number): BusyRun {
@@ -19,7 +19,8 @@ test('a 20 Hz flow makes the link busy from its first window; the peer is told a
   t.false(watchedClosely(run), 'not before the peer answered');
   run = { ...run, toldMs: 250 };
   t.false(tellsPeer(run, 300, 250), 'told, answer pending');
-  t.true(tellsPeer(run, 500, 250), 'no answer within an interval: told again');
+  t.false(tellsPeer(run, 500, 250), 'no answer yet');
+  t.true(tellsPeer(run, 250 + BUSY_RETELL_INTERVALS * 250, 250), 'no answer for 2 s: told again (a peer under pressure does not answer)');
   t.true(watchedClosely({ ...run, acked: true }));
   t.false(tellsPeer({ ...run, acked: true }, 900, 250));
 });

@@ -6,6 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseCpuPressure } from '../../../daemon/sys/cpu-pressure.js';
+import { BUSY_MAX_PRESSURE_PCT } from '../../../daemon/tunnels/busy-link.js';
 import { nodeCli, pings, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
 import { waitFor } from '../../fixtures/wait.js';
 
@@ -69,16 +71,22 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     if (ping.replies.length < 20) throw new Error(`${ping.replies.length} replies`);
     return true;
   }, { what: 'the 20 Hz ping flows', timeoutMs: 20_000, intervalMs: 200 });
-  // The link carries a's traffic: b, told so, beats fast, and a watches the link closely (D4).
-  await waitFor(async () => {
+  // The link carries a's traffic: b, told so, beats fast, and a watches the link closely (D4), unless
+  // the machine's CPU is under pressure (25 % and more, "some avg10": then no host asks for the watch
+  // or grants it). With the machine calm (below 15 %, a margin for the 10 s average to move) it must.
+  const watch = await waitFor(async () => {
     const link = (await nodeCli(lab, a, 'status')).links.find((l: any) => l.peer === b.prefix);
-    if (link?.closely !== true) throw new Error(`a's link to b: ${JSON.stringify(link)}`);
-    return true;
-  }, { what: "a watches its link to b closely", timeoutMs: 20_000, intervalMs: 200 });
+    if (link?.closely === true) return 'closely';
+    const pressure = parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0;
+    if (pressure >= 15) return `not closely: CPU pressure ${pressure} %`;
+    throw new Error(`a's link to b, CPU pressure ${pressure} %: ${JSON.stringify(link)}`);
+  }, { what: 'a watches its link to b closely (or the CPU is under pressure)', timeoutMs: 20_000, intervalMs: 200 });
+  t.log(`a's link to b before the freeze: ${watch}`);
 
   const tunnel = await tunnelUp(lab, a, b);
   const frozenPid: number = tunnel.pid;
   t.is(typeof frozenPid, 'number');
+  const closelyAtFreeze = (await nodeCli(lab, a, 'status')).links.find((l: any) => l.peer === b.prefix)?.closely === true;
   const stoppedAtMs = Date.now();
   process.kill(frozenPid, 'SIGSTOP');
   t.teardown(() => {
@@ -96,9 +104,12 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     return e;
   }, { what: 'a reports the link with b lost', timeoutMs: 30_000, intervalMs: 200 });
   t.regex(lost.text, /^link with \S+ lost \(nothing heard for \d+\.\d s(, deadline widened by \d+\.\d s for late timers and past stalls)?; flaps: \d+\)$/);
-  // The verdict came from the close watch (0.2 s of silence beyond any widening), not the idle 1 s deadline.
+  // Watched closely, the verdict came after 0.2 s of silence beyond any widening, not the idle 1 s deadline.
   const [, heardS, widenedS] = /nothing heard for (\d+\.\d) s(?:, deadline widened by (\d+\.\d) s)?/.exec(lost.text)!;
-  t.true(Number(heardS) - Number(widenedS ?? 0) < 0.8, lost.text);
+  // Only when the watch was on at the freeze and the CPU stayed calm until the verdict: under pressure it pauses.
+  const pressureAfter = parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0;
+  t.log(`watched closely at the freeze: ${closelyAtFreeze}; CPU pressure after the verdict: ${pressureAfter} %`);
+  if (closelyAtFreeze && pressureAfter < BUSY_MAX_PRESSURE_PCT) t.true(Number(heardS) - Number(widenedS ?? 0) < 0.8, lost.text);
 
   const resumed = await waitFor(() => {
     const r = outageAfter(ping.replies, stoppedAtMs);

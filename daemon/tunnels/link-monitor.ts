@@ -321,17 +321,17 @@ export class LinkMonitor {
     return { ...base, helloIntervalMs: base.helloIntervalMs / BUSY_DIVISOR };
   }
 
+  /** This host's CPU pressure is too high for the close watch (BUSY_MAX_PRESSURE_PCT): it neither asks for it nor grants it. */
+  private pressured(): boolean {
+    return (this.deps.pressure?.someAvg10Pct() ?? 0) >= BUSY_MAX_PRESSURE_PCT;
+  }
+
   /**
    * Neither end of the link runs late by more than about half an interval (its hellos slowed by
    * less than a quarter). The close watch is only for then: on a starved machine (a 32-node lab
    * starting on 2 cores) fast ticks and beats on every link babel floods would starve it further,
    * while the jitter of a calm one (a tick some tens of ms late) only widens its deadline a little.
    */
-  /** This host's CPU pressure is too high for the close watch (BUSY_MAX_PRESSURE_PCT): it neither asks for it nor grants it. */
-  private pressured(): boolean {
-    return (this.deps.pressure?.someAvg10Pct() ?? 0) >= BUSY_MAX_PRESSURE_PCT;
-  }
-
   private onTime(t: Tracked, policy: LivenessPolicy, localLateMs: number): boolean {
     return helloEveryMs(t.liveness, this.deps.clock.nowMs(), policy, localLateMs) < policy.helloIntervalMs * 1.25;
   }

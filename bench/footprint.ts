@@ -4,15 +4,17 @@
 //   npm run bench:footprint -- --attach ID [--minutes 0]   (a lab already up: measured, left running)
 // After convergence the lab idles for --minutes, then CPU is the utime+stime
 // each process used over --sample-seconds (share of one core) and memory is
-// read from /proc/PID/smaps_rollup at the window's end. The lab is removed at
+// read from /proc/PID/smaps_rollup at the window's end; wake-ups are the voluntary
+// context switches of all its threads over the window (/proc/PID/task/*/status), disk
+// writes the growth of write_bytes (/proc/PID/io). The lab is removed at
 // the end, also on failure and on Ctrl-C. Prints tables and, as its last line,
 // one JSON object.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LabHandle, withLab } from '../lab/handle.js';
 import { MAX_NODES } from '../lab/layout.js';
-import { cpuPercent, parseSmapsRollup, parseStatCpu, spread, type CpuTicks, type MemoryKiB, type Spread } from '../lab/proc-stats.js';
+import { cpuPercent, parseContextSwitches, parseIoWriteBytes, parseSmapsRollup, parseStatCpu, spread, type CpuTicks, type MemoryKiB, type Spread } from '../lab/proc-stats.js';
 
 function numArg(name: string, fallback: number, min: number, max: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +37,7 @@ const attach = textArg('attach');
 const log = (l: string) => process.stderr.write(`  ${l}\n`);
 
 interface Proc { node: string; kind: string; pid: number }
-interface ProcSample extends Proc { cpuPct: number; mem: MemoryKiB }
+interface ProcSample extends Proc { cpuPct: number; mem: MemoryKiB; wakeupsPerSec?: number; writeKiBPerMin?: number }
 
 function readText(path: string): string | undefined {
   try {
@@ -46,6 +48,20 @@ function readText(path: string): string | undefined {
 }
 const ticksOf = (pid: number): CpuTicks | undefined => parseStatCpu(readText(`/proc/${pid}/stat`) ?? '');
 const memoryOf = (pid: number): MemoryKiB | undefined => parseSmapsRollup(readText(`/proc/${pid}/smaps_rollup`) ?? '');
+const writtenOf = (pid: number): number | undefined => parseIoWriteBytes(readText(`/proc/${pid}/io`) ?? '');
+
+/** Wake-ups of all the process's threads so far: their voluntary context switches (each a sleep that something ended). */
+function switchesOf(pid: number): number | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let sum = 0;
+  for (const tid of tids) sum += parseContextSwitches(readText(`/proc/${pid}/task/${tid}/status`) ?? '')?.voluntary ?? 0;
+  return sum;
+}
 
 /** Every daemon, openvpn and babeld of the lab's nodes (other helpers are left out). */
 async function labProcesses(lab: LabHandle): Promise<Proc[]> {
@@ -62,7 +78,7 @@ async function labProcesses(lab: LabHandle): Promise<Proc[]> {
 
 /** CPU over the window and memory at its end, for the processes alive throughout. */
 async function sample(procs: Proc[], seconds: number): Promise<ProcSample[]> {
-  const before = new Map(procs.map((p) => [p.pid, ticksOf(p.pid)]));
+  const before = new Map(procs.map((p) => [p.pid, { cpu: ticksOf(p.pid), switches: switchesOf(p.pid), written: writtenOf(p.pid) }]));
   const t0 = performance.now();
   await delay(seconds * 1000);
   const elapsedMs = performance.now() - t0;
@@ -71,12 +87,21 @@ async function sample(procs: Proc[], seconds: number): Promise<ProcSample[]> {
     const a = before.get(p.pid);
     const b = ticksOf(p.pid);
     const mem = memoryOf(p.pid);
-    if (a && b && mem) out.push({ ...p, cpuPct: cpuPercent(a, b, elapsedMs), mem });
+    if (!a?.cpu || !b || !mem) continue;
+    const switches = switchesOf(p.pid);
+    const written = writtenOf(p.pid);
+    out.push({
+      ...p,
+      cpuPct: cpuPercent(a.cpu, b, elapsedMs),
+      mem,
+      ...(a.switches !== undefined && switches !== undefined ? { wakeupsPerSec: (switches - a.switches) / (elapsedMs / 1000) } : {}),
+      ...(a.written !== undefined && written !== undefined ? { writeKiBPerMin: (written - a.written) / 1024 / (elapsedMs / 60_000) } : {}),
+    });
   }
   return out;
 }
 
-interface KindRow { kind: string; perNode: Spread | undefined; cpuPct?: Spread; rssMiB?: Spread; pssMiB?: Spread; privateMiB?: Spread }
+interface KindRow { kind: string; perNode: Spread | undefined; cpuPct?: Spread; rssMiB?: Spread; pssMiB?: Spread; privateMiB?: Spread; wakeupsPerSec?: Spread; writeKiBPerMin?: Spread }
 const MiB = (kib: number) => kib / 1024;
 
 function kindRows(samples: ProcSample[], nodeNames: string[]): KindRow[] {
@@ -91,6 +116,8 @@ function kindRows(samples: ProcSample[], nodeNames: string[]): KindRow[] {
       ...opt('rssMiB', of((x) => MiB(x.mem.rss))),
       ...opt('pssMiB', of((x) => MiB(x.mem.pss))),
       ...opt('privateMiB', of((x) => MiB(x.mem.private))),
+      ...opt('wakeupsPerSec', spread(s.flatMap((x) => (x.wakeupsPerSec === undefined ? [] : [x.wakeupsPerSec])))),
+      ...opt('writeKiBPerMin', spread(s.flatMap((x) => (x.writeKiBPerMin === undefined ? [] : [x.writeKiBPerMin])))),
     };
   });
   // The whole node: the sum over its processes.
@@ -103,6 +130,8 @@ function kindRows(samples: ProcSample[], nodeNames: string[]): KindRow[] {
     ...opt('rssMiB', per((x) => MiB(x.mem.rss))),
     ...opt('pssMiB', per((x) => MiB(x.mem.pss))),
     ...opt('privateMiB', per((x) => MiB(x.mem.private))),
+    ...opt('wakeupsPerSec', per((x) => x.wakeupsPerSec ?? 0)),
+    ...opt('writeKiBPerMin', per((x) => x.writeKiBPerMin ?? 0)),
   });
   return rows;
 }
@@ -141,8 +170,8 @@ try {
     console.log(`  ${n.padEnd(6)} ${dText} | ${oText} | ${bText}`);
   }
   console.log('per process kind (median / max):');
-  console.log(`  ${'kind'.padEnd(11)} ${'per node'.padEnd(16)} ${'CPU %'.padEnd(16)} ${'RSS MiB'.padEnd(16)} ${'PSS MiB'.padEnd(16)} ${'private MiB'.padEnd(16)}`);
-  for (const r of result.rows) console.log(`  ${r.kind.padEnd(11)} ${cell(r.perNode, 0)} ${cell(r.cpuPct, 2)} ${cell(r.rssMiB, 1)} ${cell(r.pssMiB, 1)} ${cell(r.privateMiB, 1)}`);
+  console.log(`  ${'kind'.padEnd(11)} ${'per node'.padEnd(16)} ${'CPU %'.padEnd(16)} ${'RSS MiB'.padEnd(16)} ${'PSS MiB'.padEnd(16)} ${'private MiB'.padEnd(16)} ${'wake-ups/s'.padEnd(16)} ${'disk KiB/min'.padEnd(16)}`);
+  for (const r of result.rows) console.log(`  ${r.kind.padEnd(11)} ${cell(r.perNode, 0)} ${cell(r.cpuPct, 2)} ${cell(r.rssMiB, 1)} ${cell(r.pssMiB, 1)} ${cell(r.privateMiB, 1)} ${cell(r.wakeupsPerSec, 1)} ${cell(r.writeKiBPerMin, 0)}`);
   console.log(JSON.stringify({ ...shape, lab: result.lab, nodes: result.nodes, helloSec: result.helloSec, attached: attach !== undefined, ok: true, coldStartMs: result.coldStartMs, load: result.load, kinds: result.rows, processes: result.samples }));
 } catch (err) {
   const error = (err as Error).message.split('\n')[0] ?? String(err);

@@ -28,7 +28,7 @@ export interface GossipDeps {
   clock: Clock;
   log: Logger;
   peerproto: Pick<PeerProtocol, 'on' | 'setHandler' | 'hello' | 'request' | 'sendNetworkConfig'>;
-  peers: Pick<PeerDb, 'upsertPeer' | 'setRtt' | 'listPeers' | 'getPeer'>;
+  peers: Pick<PeerDb, 'upsertPeer' | 'setRtt' | 'listPeers' | 'getPeer' | 'batch'>;
   /** Peers we have a tunnel with. */
   adjacentPeers: () => string[];
   config: () => { version: number; signed: SignedNetworkConfig };
@@ -77,7 +77,7 @@ export class Gossip {
       }),
     );
     peerproto.setHandler('peer-list', (ev) => {
-      for (const e of ev.msg.entries) this.learnEntry(e);
+      this.learnEntries(ev.msg.entries);
       if (!ev.msg.requestCount) return undefined;
       return { kind: 'peer-list', entries: this.ourEntries(ev.msg.requestCount, ev.from.prefix) } satisfies PeerMessage;
     });
@@ -127,7 +127,7 @@ export class Gossip {
         { kind: 'peer-list', entries: this.ourEntries(this.options.peerListCount, peer), requestCount: this.options.peerListCount },
         { timeoutMs: this.options.requestTimeoutMs, signal },
       );
-      if (reply.msg.kind === 'peer-list') for (const e of reply.msg.entries) this.learnEntry(e);
+      if (reply.msg.kind === 'peer-list') this.learnEntries(reply.msg.entries);
     } catch (err) {
       this.deps.log.debug({ err, peer }, 'peer-list exchange failed');
     }
@@ -162,6 +162,17 @@ export class Gossip {
       this.skippedAddresses++;
       this.deps.log.debug({ prefix, address }, 'peer-list address skipped: no peer can use it');
     })[0] ?? [];
+  }
+
+  /** A peer list's entries, in one write to the peer DB. */
+  private learnEntries(entries: readonly PeerListEntry[]): void {
+    try {
+      this.deps.peers.batch(() => {
+        for (const e of entries) this.learnEntry(e);
+      });
+    } catch (err) {
+      this.deps.log.warn({ err }, 'peer list not stored');
+    }
   }
 
   private learnEntry(e: PeerListEntry): void {

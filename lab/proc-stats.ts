@@ -72,3 +72,21 @@ export function spread(values: readonly number[]): Spread | undefined {
   const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
   return { n: s.length, median, max: s[s.length - 1] as number };
 }
+
+/**
+ * Context switches of one thread, from /proc/PID/task/TID/status. A voluntary one is the
+ * thread going to sleep (in epoll, poll, a futex) until something wakes it: one wake-up each.
+ * An involuntary one is the thread preempted while it could run. Undefined when either is missing.
+ */
+export function parseContextSwitches(text: string): { voluntary: number; involuntary: number } | undefined {
+  const voluntary = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(text);
+  const involuntary = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(text);
+  if (!voluntary || !involuntary) return undefined;
+  return { voluntary: Number(voluntary[1]), involuntary: Number(involuntary[1]) };
+}
+
+/** Bytes a process caused to be written to storage so far (`write_bytes` of /proc/PID/io); undefined when missing. */
+export function parseIoWriteBytes(text: string): number | undefined {
+  const m = /^write_bytes:\s+(\d+)$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}

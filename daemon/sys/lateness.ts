@@ -39,8 +39,19 @@ export class LatenessMeter implements LatenessSource {
     this.cancel = undefined;
   }
 
-  /** A timer of the caller's fired `lateMs` after it was due (below 10 ms: ordinary jitter, on time). */
+  /**
+   * A timer of the caller's fired `lateMs` after it was due (below 10 ms: ordinary jitter, on time).
+   * The meter's own timer then waits a whole tick again: while another timer (link liveness)
+   * tells it this often enough, the meter costs the daemon no wake-up of its own.
+   */
   noteTick(lateMs: number, atMs = this.clock.nowMs()): void {
+    this.noteLate(lateMs, atMs);
+    if (!this.cancel) return;
+    this.cancel();
+    this.arm();
+  }
+
+  private noteLate(lateMs: number, atMs: number): void {
     this.note(lateMs >= 10 ? lateMs : 0, atMs);
   }
 
@@ -65,7 +76,7 @@ export class LatenessMeter implements LatenessSource {
     const dueMs = this.clock.nowMs() + this.tickMs;
     this.cancel = this.clock.setTimeout(() => {
       const nowMs = this.clock.nowMs();
-      this.noteTick(nowMs - dueMs, nowMs);
+      this.noteLate(nowMs - dueMs, nowMs);
       this.arm();
     }, this.tickMs);
   }

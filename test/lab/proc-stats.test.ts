@@ -1,5 +1,5 @@
 import test from 'ava';
-import { cpuPercent, parseSmapsRollup, parseStatCpu, spread } from '../../lab/proc-stats.js';
+import { cpuPercent, parseContextSwitches, parseIoWriteBytes, parseSmapsRollup, parseStatCpu, spread } from '../../lab/proc-stats.js';
 
 // A real stat line, with a comm holding a space and a parenthesis to check field counting.
 const STAT = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 12000 0 3 0 1534 287 0 0 20 0 11 0 1086473 1203040256 24011 18446744073709551615 1 1 0 0 0 0 0 16781312 134234626 0 0 0 17 1 0 0 0 0 0';
@@ -48,4 +48,16 @@ test('spread: median of odd and even counts, max, nothing for no values', (t) =>
   t.deepEqual(spread([3, 1, 2]), { n: 3, median: 2, max: 3 });
   t.deepEqual(spread([4, 1, 3, 2]), { n: 4, median: 2.5, max: 4 });
   t.is(spread([]), undefined);
+});
+
+test('status: voluntary (wake-ups) and involuntary context switches; a text without them gives undefined', (t) => {
+  const status = 'Name:\tnode\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1200\nnonvoluntary_ctxt_switches:\t34\n';
+  t.deepEqual(parseContextSwitches(status), { voluntary: 1200, involuntary: 34 });
+  t.is(parseContextSwitches('Name:\tnode\nvoluntary_ctxt_switches:\t1200\n'), undefined);
+});
+
+test('io: write_bytes, not wchar (what reached the page cache for storage); undefined when missing', (t) => {
+  const io = 'rchar: 9000\nwchar: 5000\nsyscr: 12\nsyscw: 7\nread_bytes: 0\nwrite_bytes: 40960\ncancelled_write_bytes: 0\n';
+  t.is(parseIoWriteBytes(io), 40_960);
+  t.is(parseIoWriteBytes('rchar: 1\n'), undefined);
 });

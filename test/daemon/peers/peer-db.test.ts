@@ -1,9 +1,9 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAST_SEEN_GRAIN_MS, PeerDb, worthWriting } from '../../../daemon/peers/peer-db.js';
+import { LAST_SEEN_GRAIN_MS, PeerDb, rttMoved, worthWriting } from '../../../daemon/peers/peer-db.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../daemon/peers/schema.js';
 
 const T0 = 1_700_000_000_000;
@@ -193,6 +193,59 @@ test('a report that only moves lastSeenMs by less than its grain is not written;
   t.deepEqual(db.getPeer(P1)?.addresses, ['10.0.0.9:1194', '10.0.0.1:1194'], 'new addresses: written at once');
   db.upsertPeer({ ...report, certSerial: '02', addresses: ['10.0.0.9:1194', '10.0.0.1:1194'], source: 'registry' }, T0 + LAST_SEEN_GRAIN_MS + 3);
   t.is(db.getPeer(P1)?.source, 'registry', 'a stronger source: written at once');
+});
+
+test('a round trip is written with lastSeenMs once a grain, or at once when it doubled or halved (by 5 ms at least)', (t) => {
+  const db = new PeerDb(':memory:');
+  t.teardown(() => db.close());
+  db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0);
+  t.true(db.setRtt(P1, 12, T0 + 1));
+  t.like(db.getPeer(P1), { rttMs: 12, lastSeenMs: T0 + 1 }, 'the first: written');
+  t.true(db.setRtt(P1, 20, T0 + 2));
+  t.like(db.getPeer(P1), { rttMs: 12, lastSeenMs: T0 + 1 }, 'jitter within the grain: not written');
+  t.true(db.setRtt(P1, 24, T0 + 3));
+  t.like(db.getPeer(P1), { rttMs: 24, lastSeenMs: T0 + 3 }, 'doubled: written at once');
+  t.true(db.setRtt(P1, 15, T0 + 3 + LAST_SEEN_GRAIN_MS));
+  t.like(db.getPeer(P1), { rttMs: 15, lastSeenMs: T0 + 3 + LAST_SEEN_GRAIN_MS }, 'a grain later: written, with the round trip measured then');
+  t.false(db.setRtt(P2, 5, T0), 'an unknown peer');
+  t.false(rttMoved(0.4, 4), 'ten times, but below 5 ms: noise on a LAN');
+  t.true(rttMoved(3, 9));
+  t.true(rttMoved(40, 19));
+  t.false(rttMoved(40, 21));
+  t.true(rttMoved(null, 3));
+});
+
+test('a batch of refreshes is one transaction: a peer list\'s 31 peers write their pages once, and a write that fails inside is undone alone', (t) => {
+  const dir = tempDir(t);
+  const prefixes = Array.from({ length: 31 }, (_, i) => `fd00:1:0:${(i + 10).toString(16)}::/64`);
+  const walGrowth = (batched: boolean): number => {
+    const path = join(dir, `peers-${batched}.db`);
+    const db = new PeerDb(path);
+    try {
+      for (const p of prefixes) db.upsertPeer({ prefix: p, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0);
+      const before = statSync(`${path}-wal`).size;
+      const refresh = () => prefixes.forEach((p) => db.upsertPeer({ prefix: p, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0 + LAST_SEEN_GRAIN_MS));
+      if (batched) db.batch(refresh);
+      else refresh();
+      t.true(prefixes.every((p) => db.getPeer(p)?.lastSeenMs === T0 + LAST_SEEN_GRAIN_MS));
+      return statSync(`${path}-wal`).size - before;
+    } finally {
+      db.close();
+    }
+  };
+  const one = walGrowth(true);
+  const each = walGrowth(false);
+  t.true(one > 0 && one * 5 < each, `WAL growth: ${one} bytes in one transaction, ${each} in ${prefixes.length}`);
+
+  const db = new PeerDb(':memory:');
+  t.teardown(() => db.close());
+  db.batch(() => {
+    db.upsertPeer({ prefix: P1, addresses: ['10.0.0.1:1194'], source: 'peer' }, T0);
+    t.throws(() => db.upsertPeer({ prefix: 'not a prefix', addresses: [], source: 'peer' }, T0));
+    db.upsertPeer({ prefix: P2, addresses: ['10.0.0.2:1194'], source: 'peer' }, T0);
+  });
+  t.truthy(db.getPeer(P1));
+  t.truthy(db.getPeer(P2));
 });
 
 test('worthWriting compares every field but lastSeenMs', (t) => {

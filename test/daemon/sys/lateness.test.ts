@@ -44,3 +44,25 @@ test('on time on a fake clock: nothing late', async (t) => {
   meter.stop();
   t.is(clock.pendingTimers(), 0);
 });
+
+test('while another timer tells it its lateness every tick or sooner, the meter\'s own timer never fires; it does again once that stops', async (t) => {
+  const fake = new FakeClock();
+  let ownTicks = 0;
+  const clock: Clock = {
+    nowMs: () => fake.nowMs(),
+    setTimeout: (fn, ms) => fake.setTimeout(() => ((ownTicks += 1), fn()), ms),
+    sleep: (ms, o) => fake.sleep(ms, o),
+  };
+  const meter = new LatenessMeter(clock, { tickMs: 1_000 });
+  meter.start();
+  for (let i = 0; i < 20; i++) {
+    await fake.advance(500);
+    meter.noteTick(i === 10 ? 300 : 0);
+  }
+  t.is(ownTicks, 0, 'no wake-up of its own');
+  t.is(meter.recentMaxMs(), 300, 'the lateness it was told');
+  await fake.advance(3_000);
+  t.is(ownTicks, 3, 'on its own again');
+  meter.stop();
+  t.is(fake.pendingTimers(), 0);
+});

@@ -51,7 +51,7 @@ const memoryOf = (pid: number): MemoryKiB | undefined => parseSmapsRollup(readTe
 const writtenOf = (pid: number): number | undefined => parseIoWriteBytes(readText(`/proc/${pid}/io`) ?? '');
 
 /** Wake-ups of all the process's threads so far: their voluntary context switches (each a sleep that something ended). */
-function switchesOf(pid: number): number | undefined {
+function wakeupsOf(pid: number): number | undefined {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -78,7 +78,7 @@ async function labProcesses(lab: LabHandle): Promise<Proc[]> {
 
 /** CPU over the window and memory at its end, for the processes alive throughout. */
 async function sample(procs: Proc[], seconds: number): Promise<ProcSample[]> {
-  const before = new Map(procs.map((p) => [p.pid, { cpu: ticksOf(p.pid), switches: switchesOf(p.pid), written: writtenOf(p.pid) }]));
+  const before = new Map(procs.map((p) => [p.pid, { cpu: ticksOf(p.pid), wakeups: wakeupsOf(p.pid), written: writtenOf(p.pid) }]));
   const t0 = performance.now();
   await delay(seconds * 1000);
   const elapsedMs = performance.now() - t0;
@@ -88,13 +88,13 @@ async function sample(procs: Proc[], seconds: number): Promise<ProcSample[]> {
     const b = ticksOf(p.pid);
     const mem = memoryOf(p.pid);
     if (!a?.cpu || !b || !mem) continue;
-    const switches = switchesOf(p.pid);
+    const wakeups = wakeupsOf(p.pid);
     const written = writtenOf(p.pid);
     out.push({
       ...p,
       cpuPct: cpuPercent(a.cpu, b, elapsedMs),
       mem,
-      ...(a.switches !== undefined && switches !== undefined ? { wakeupsPerSec: (switches - a.switches) / (elapsedMs / 1000) } : {}),
+      ...(a.wakeups !== undefined && wakeups !== undefined ? { wakeupsPerSec: (wakeups - a.wakeups) / (elapsedMs / 1000) } : {}),
       ...(a.written !== undefined && written !== undefined ? { writeKiBPerMin: (written - a.written) / 1024 / (elapsedMs / 60_000) } : {}),
     });
   }

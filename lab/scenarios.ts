@@ -3,8 +3,7 @@
 // real processes and the real CLI, waits on conditions with deadlines, and
 // returns what it measured; `ok` comes from explicit bounds, and `failures`
 // says which bound did not hold and what was seen. Tests assert on the facts.
-import { readFileSync } from 'node:fs';
-import { parseCpuPressure } from '../daemon/sys/cpu-pressure.js';
+import { readCpuPressurePct } from '../daemon/sys/cpu-pressure.js';
 import { chaosScenario } from './chaos.js';
 import { LabError } from './errors.js';
 import { LabHandle, withLab } from './handle.js';
@@ -64,7 +63,7 @@ export async function awaitLinkOnTime(lab: LabHandle, a: string, b: string, time
     return link !== undefined && link.state === 'alive' && link.helloSlowed === false;
   };
   // The machine calm too: a lab just torn down or started leaves CPU pressure that fades over ~10 s.
-  const calm = (): boolean => (parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0) < CALM_PRESSURE_PCT;
+  const calm = (): boolean => (readCpuPressurePct() ?? 0) < CALM_PRESSURE_PCT;
   try {
     await waitFor(async () => (calm() && (await onTime(a, b)) && (await onTime(b, a)) ? true : undefined), { timeoutMs, intervalMs: 1_000, what: `link ${a}–${b} on time at both ends` });
     return true;

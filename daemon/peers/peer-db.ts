@@ -391,12 +391,12 @@ export class PeerDb {
    * not write its disk for each.
    */
   setRtt(prefix: string, rttMs: number, nowMs: number): boolean {
-    const existing = this.getPeer(canonicalPrefix(prefix));
-    if (existing === undefined) return false;
-    const seenDue = nowMs - existing.lastSeenMs >= LAST_SEEN_GRAIN_MS;
-    const record = { ...existing, rttMs: seenDue || rttMoved(existing.rttMs, rttMs) ? rttMs : existing.rttMs, lastSeenMs: Math.max(existing.lastSeenMs, nowMs) };
-    if (!worthWriting(existing, record)) return true;
-    return this.update(prefix, () => ({ record, result: true })) ?? false;
+    return (
+      this.update(prefix, (p) => {
+        const seenDue = nowMs - p.lastSeenMs >= LAST_SEEN_GRAIN_MS;
+        return { record: { ...p, rttMs: seenDue || rttMoved(p.rttMs, rttMs) ? rttMs : p.rttMs, lastSeenMs: Math.max(p.lastSeenMs, nowMs) }, result: true };
+      }) ?? false
+    );
   }
 
   listPeers(filter: { dead?: boolean } = {}): PeerRecord[] {
@@ -447,7 +447,8 @@ export class PeerDb {
       const existing = this.getPeer(key);
       if (existing === undefined) return undefined;
       const { record, result } = change(existing);
-      this.stmt.put.run(toParams(record));
+      // Like a report (upsertPeer): a change that only moves lastSeenMs within its grain is not written.
+      if (worthWriting(existing, record)) this.stmt.put.run(toParams(record));
       return result;
     })();
   }

@@ -14,6 +14,13 @@ export function parseCpuPressure(text: string): number | undefined {
   return Number.isFinite(pct) && pct >= 0 && pct <= 100 ? pct : undefined;
 }
 
+const CPU_PRESSURE_PATH = '/proc/pressure/cpu';
+
+/** "some avg10" in percent now, uncached (undefined when malformed); throws when the file cannot be read. */
+export function readCpuPressurePct(): number | undefined {
+  return parseCpuPressure(readFileSync(CPU_PRESSURE_PATH, 'utf8'));
+}
+
 /** What the link check reads. */
 export interface CpuPressureSource {
   /** "some avg10", percent; 0 when the kernel does not report it. */
@@ -37,7 +44,7 @@ export class CpuPressure implements CpuPressureSource {
   private unavailable = false;
 
   constructor(private readonly options: CpuPressureOptions) {
-    this.read = options.read ?? (() => readFileSync('/proc/pressure/cpu', 'utf8'));
+    this.read = options.read ?? (() => readFileSync(CPU_PRESSURE_PATH, 'utf8'));
     this.cacheMs = options.cacheMs ?? 1_000;
   }
 

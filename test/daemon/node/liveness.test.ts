@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parseCpuPressure } from '../../../daemon/sys/cpu-pressure.js';
+import { readCpuPressurePct } from '../../../daemon/sys/cpu-pressure.js';
 import { BUSY_MAX_PRESSURE_PCT } from '../../../daemon/tunnels/busy-link.js';
 import { nodeCli, pings, startNetwork, tunnelUp, type RunningNode } from './netlab.js';
 import { waitFor } from '../../fixtures/wait.js';
@@ -77,7 +77,7 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
   const watch = await waitFor(async () => {
     const link = (await nodeCli(lab, a, 'status')).links.find((l: any) => l.peer === b.prefix);
     if (link?.closely === true) return 'closely';
-    const pressure = parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0;
+    const pressure = readCpuPressurePct() ?? 0;
     if (pressure >= 15) return `not closely: CPU pressure ${pressure} %`;
     throw new Error(`a's link to b, CPU pressure ${pressure} %: ${JSON.stringify(link)}`);
   }, { what: 'a watches its link to b closely (or the CPU is under pressure)', timeoutMs: 20_000, intervalMs: 200 });
@@ -107,7 +107,7 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
   // Watched closely, the verdict came after 0.2 s of silence beyond any widening, not the idle 1 s deadline.
   const [, heardS, widenedS] = /nothing heard for (\d+\.\d) s(?:, deadline widened by (\d+\.\d) s)?/.exec(lost.text)!;
   // Only when the watch was on at the freeze and the CPU stayed calm until the verdict: under pressure it pauses.
-  const pressureAfter = parseCpuPressure(readFileSync('/proc/pressure/cpu', 'utf8')) ?? 0;
+  const pressureAfter = readCpuPressurePct() ?? 0;
   t.log(`watched closely at the freeze: ${closelyAtFreeze}; CPU pressure after the verdict: ${pressureAfter} %`);
   if (closelyAtFreeze && pressureAfter < BUSY_MAX_PRESSURE_PCT) t.true(Number(heardS) - Number(widenedS ?? 0) < 0.8, lost.text);
 

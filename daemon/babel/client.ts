@@ -4,7 +4,7 @@
 import { ResilnetError } from '../../config/errors.js';
 import type { Clock } from '../sys/clock.js';
 import { LineSocket, withTimeout } from '../sys/line-socket.js';
-import { isReplyEnd, parseBabelLine, type BabelEvent } from './parse.js';
+import { isReplyEnd, isReplyEndLine, parseBabelLine, type BabelEvent } from './parse.js';
 import { MonitorRepeats } from './repeats.js';
 import { foldBabelEvents, type BabelTable } from './table.js';
 
@@ -14,6 +14,14 @@ export interface BabelReply {
   text: string;
   /** Data lines before the status line, parsed. */
   events: BabelEvent[];
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** How long the request may wait for babeld (default: the client's). */
+  timeoutMs?: number;
+  /** Data lines for which this is false are dropped before they are parsed (the status line is always kept). */
+  keep?: (rawLine: string) => boolean;
 }
 
 export interface BabelClientOptions {
@@ -57,11 +65,11 @@ export class BabelClient {
    * request timeout (`timeoutMs`, default the client's), RN_BABEL_BAD_REQUEST for a
    * line babeld could not take.
    */
-  request(line: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<BabelReply> {
+  request(line: string, options: RequestOptions = {}): Promise<BabelReply> {
     if (/[\r\n]/.test(line) || line.trim() === '') {
       return Promise.reject(new ResilnetError('RN_BABEL_BAD_REQUEST', `babeld request refused: ${JSON.stringify(line)} (one non-empty line expected). This is a bug in the caller.`));
     }
-    const run = this.chain.then(() => this.requestNow(line, options.signal, options.timeoutMs ?? this.requestTimeoutMs));
+    const run = this.chain.then(() => this.requestNow(line, options.signal, options.timeoutMs ?? this.requestTimeoutMs, options.keep));
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -83,6 +91,15 @@ export class BabelClient {
   async dump(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<BabelTable> {
     const reply = await this.request('dump', options);
     return foldBabelEvents(reply.events);
+  }
+
+  /**
+   * `dump` with only its interfaces parsed: what a check of babeld's configuration needs. The
+   * routes (hundreds of lines in a 32-node network) are dropped unparsed.
+   */
+  async dumpInterfaces(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<BabelTable['interfaces']> {
+    const reply = await this.request('dump', { ...options, keep: (raw) => raw.startsWith('add interface ') });
+    return foldBabelEvents(reply.events).interfaces;
   }
 
   /**
@@ -148,7 +165,7 @@ export class BabelClient {
     for (const m of this.monitors) m.close();
   }
 
-  private async requestNow(line: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<BabelReply> {
+  private async requestNow(line: string, signal: AbortSignal | undefined, timeoutMs: number, keep: RequestOptions['keep']): Promise<BabelReply> {
     const deadlineMs = this.options.clock.nowMs() + timeoutMs;
     const session = await this.ensureSession(deadlineMs, signal);
     const remainingMs = Math.max(1, deadlineMs - this.options.clock.nowMs());
@@ -161,6 +178,7 @@ export class BabelClient {
           this.dropSession(session);
           throw new ResilnetError('RN_BABEL_UNREACHABLE', `babeld closed its socket during "${line}": ${this.options.socketPath} (${session.socket.closeReason ?? 'closed'}). The supervisor restarts babeld; retry.`);
         }
+        if (keep && !keep(raw) && !isReplyEndLine(raw)) continue;
         const ev = parseBabelLine(raw);
         if (isReplyEnd(ev)) return { status: ev.kind, text: ev.kind === 'ok' ? '' : ev.text, events };
         events.push(ev);

@@ -174,3 +174,8 @@ export function parseBabelLine(rawLine: string): BabelEvent {
 export function isReplyEnd(ev: BabelEvent): ev is Extract<BabelEvent, { kind: 'ok' | 'no' | 'bad' }> {
   return ev.kind === 'ok' || ev.kind === 'no' || ev.kind === 'bad';
 }
+
+/** True for the raw text of a line that ends a reply, without parsing it (a reply's other lines start with add/change/flush). */
+export function isReplyEndLine(rawLine: string): boolean {
+  return /^\s*(ok|no|bad)(\s|$)/.test(rawLine);
+}

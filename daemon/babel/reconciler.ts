@@ -1,8 +1,8 @@
 // Keeps babeld running what the daemon wants. One loop sends the next idempotent
 // statement (desired.ts) until babeld's answers (and its own `dump`) show the
-// desired state; a statement babeld does not answer in time is retried with
-// backoff and longer timeouts, reported as a health warning, and never thrown to
-// the caller. A babeld that stays unanswered for long while its process exists is
+// desired state, and while calm asks babeld now and then whether it answers; a
+// statement babeld does not answer in time is retried with backoff and longer
+// timeouts, reported as a health warning, and never thrown to the caller. A babeld that stays unanswered for long while its process exists is
 // handed to `onUnresponsive` (the link restarts it); that deadline widens when
 // the daemon's own timers run late, so CPU starvation alone does not restart it.
 import type { Logger } from 'pino';
@@ -25,8 +25,13 @@ export interface ReconcilerTimings {
   maxRequestTimeoutMs: number;
   /** Pause between tries after a failure. */
   retry: Backoff;
-  /** While nothing is pending, a `dump` this often confirms babeld answers and runs our interfaces. */
+  /** While nothing is pending, a `dump` this often confirms babeld runs our interfaces (also the first request after a failure). */
   verifyIntervalMs: number;
+  /**
+   * While nothing is pending, a request this often confirms babeld answers (`CHECK_LINE`): a
+   * dump at 32 nodes is ~400 lines that babeld cuts off when it cannot write them fast enough.
+   */
+  checkIntervalMs: number;
   /** Unanswered this long (while its process exists) → onUnresponsive. */
   unresponsiveMs: number;
 }
@@ -35,9 +40,13 @@ export const defaultReconcilerTimings: ReconcilerTimings = {
   requestTimeoutMs: 5_000,
   maxRequestTimeoutMs: 15_000,
   retry: { firstMs: 500, maxMs: 10_000 },
-  verifyIntervalMs: 15_000,
+  verifyIntervalMs: 120_000,
+  checkIntervalMs: 15_000,
   unresponsiveMs: 45_000,
 };
+
+/** Answered `ok` and nothing else by a babeld connection that does not monitor: a cheap "are you there". */
+export const CHECK_LINE = 'unmonitor';
 
 /** Our own timers this late make every wait look that much longer: widen by a multiple, within bounds. */
 const LATE_TIMEOUT_FACTOR = 4;
@@ -56,7 +65,7 @@ export function unresponsiveAfterMs(lateMs: number, t: ReconcilerTimings): numbe
 }
 
 export interface ReconcilerDeps {
-  client: Pick<BabelClient, 'request' | 'dump'>;
+  client: Pick<BabelClient, 'request' | 'dumpInterfaces'>;
   clock: Clock;
   log: Pick<Logger, 'info' | 'warn' | 'debug'>;
   health?: Pick<HealthRegistry, 'raise' | 'clear'>;
@@ -93,6 +102,8 @@ export class BabelReconciler {
   /** Dump before the next statement: after a failure nothing babeld runs is taken for granted. */
   private verifyNext = true;
   private lastVerifiedMs = Number.NEGATIVE_INFINITY;
+  /** When babeld last answered anything (a statement, a dump, a check). */
+  private lastAnsweredMs = Number.NEGATIVE_INFINITY;
   private failures = 0;
   private refusals = 0;
   private unansweredSinceMs: number | null = null;
@@ -206,10 +217,11 @@ export class BabelReconciler {
     while (!signal.aborted) {
       const verify = this.verifyNext || clock.nowMs() - this.lastVerifiedMs >= this.timings.verifyIntervalMs;
       const step = verify ? undefined : nextBabelStep(this.wanted, this.state, this.stepOptions);
-      if (!verify && !step) {
+      const check = !verify && !step && clock.nowMs() - this.lastAnsweredMs >= this.timings.checkIntervalMs;
+      if (!verify && !step && !check) {
         this.refusals = 0;
         this.lastError = null;
-        await this.pause(this.lastVerifiedMs + this.timings.verifyIntervalMs - clock.nowMs(), false);
+        await this.pause(Math.min(this.lastVerifiedMs + this.timings.verifyIntervalMs, this.lastAnsweredMs + this.timings.checkIntervalMs) - clock.nowMs(), false);
         continue;
       }
       const generation = this.generation;
@@ -221,7 +233,11 @@ export class BabelReconciler {
         continue;
       }
       try {
-        if (step) {
+        if (check) {
+          // Any answer will do (an old babeld without `unmonitor` says `bad`): it answered.
+          await raceSignal(this.deps.client.request(CHECK_LINE, { signal, timeoutMs }), signal);
+          if (generation !== this.generation) continue;
+        } else if (step) {
           const reply = await raceSignal(this.deps.client.request(step.line, { signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
           const outcome: StepOutcome | 'refused' = reply.status === 'ok' ? 'ok' : step.kind === 'flush' && /no such interface/i.test(reply.text) ? 'gone' : 'refused';
@@ -233,9 +249,9 @@ export class BabelReconciler {
             this.deps.log.debug({ line: step.line, outcome }, 'babel statement applied');
           }
         } else {
-          const table = await raceSignal(this.deps.client.dump({ signal, timeoutMs }), signal);
+          const interfaces = await raceSignal(this.deps.client.dumpInterfaces({ signal, timeoutMs }), signal);
           if (generation !== this.generation) continue;
-          this.setApplied(afterDump(this.state, table.interfaces.keys()));
+          this.setApplied(afterDump(this.state, interfaces.keys()));
           this.verifyNext = false;
           this.lastVerifiedMs = clock.nowMs();
         }
@@ -245,7 +261,7 @@ export class BabelReconciler {
         if (generation !== this.generation) continue;
         if (step) this.setApplied(afterStep(this.state, step, 'failed'));
         this.verifyNext = true;
-        this.unanswered(step, err, sentAtMs);
+        this.unanswered(check ? CHECK_LINE : (step?.line ?? 'dump'), err, sentAtMs);
       }
       if (refused) await this.pause(backoffDelayMs(this.refusals, this.timings.retry), true);
       else if (this.failures > 0) await this.pause(backoffDelayMs(this.failures, this.timings.retry), true);
@@ -289,6 +305,7 @@ export class BabelReconciler {
     }
     this.failures = 0;
     this.unansweredSinceMs = null;
+    this.lastAnsweredMs = this.deps.clock.nowMs();
     // A refusal stays the last error until the statement holds.
     if (this.refusals === 0) this.lastError = null;
     this.deps.health?.clear(BABEL_UNREACHABLE);
@@ -301,7 +318,7 @@ export class BabelReconciler {
     this.deps.log.warn({ line: step.line, answer, refusals: this.refusals }, 'babeld refused a statement; retrying with backoff');
   }
 
-  private unanswered(step: BabelStep | undefined, err: unknown, sentAtMs: number): void {
+  private unanswered(line: string, err: unknown, sentAtMs: number): void {
     const nowMs = this.deps.clock.nowMs();
     this.failures++;
     this.lastError = err instanceof Error ? err.message : String(err);
@@ -321,7 +338,7 @@ export class BabelReconciler {
       text: `babeld has not answered for ${forSec} s (${this.lastError}); the daemon retries with backoff${pending.length ? ` (${pending.length} statement(s) pending: ${pending.slice(0, 3).join('; ')})` : ''} and restarts babeld after ${Math.round(limitMs / 1000)} s without an answer.`,
     });
     const log = this.failures === 1 || this.failures % 10 === 0 ? this.deps.log.warn.bind(this.deps.log) : this.deps.log.debug.bind(this.deps.log);
-    log({ line: step?.line ?? 'dump', failures: this.failures, err: this.lastError, unansweredForSec: forSec }, 'babeld did not answer; retrying');
+    log({ line, failures: this.failures, err: this.lastError, unansweredForSec: forSec }, 'babeld did not answer; retrying');
     if (this.unansweredSinceMs !== null && nowMs - this.unansweredSinceMs >= limitMs) {
       const unansweredMs = nowMs - this.unansweredSinceMs;
       // A full period again before the next restart.

@@ -3,7 +3,7 @@
 // least one runnable task waited for a CPU. The daemon's timer lateness sees only
 // its own event loop; a link hello also waits in two openvpn processes, which
 // starve alike, so a link check on a saturated host reads this too.
-import { readFileSync } from 'node:fs';
+import { ProcFile } from './proc-file.js';
 import type { Clock } from './clock.js';
 
 /** "some avg10" in percent from the text of /proc/pressure/cpu; undefined when absent or malformed. Pure. */
@@ -14,11 +14,18 @@ export function parseCpuPressure(text: string): number | undefined {
   return Number.isFinite(pct) && pct >= 0 && pct <= 100 ? pct : undefined;
 }
 
-const CPU_PRESSURE_PATH = '/proc/pressure/cpu';
+/** One descriptor for the process (proc-file.ts): the pressure is read about once a second. */
+let cpuPressureFile: ProcFile | undefined;
+
+/** The text of /proc/pressure/cpu now; throws when it cannot be read (no PSI in this kernel). */
+function readCpuPressureText(): string {
+  cpuPressureFile ??= new ProcFile('/proc/pressure/cpu', 1024);
+  return cpuPressureFile.read();
+}
 
 /** "some avg10" in percent now, uncached (undefined when malformed); throws when the file cannot be read. */
 export function readCpuPressurePct(): number | undefined {
-  return parseCpuPressure(readFileSync(CPU_PRESSURE_PATH, 'utf8'));
+  return parseCpuPressure(readCpuPressureText());
 }
 
 /** What the link check reads. */
@@ -44,7 +51,7 @@ export class CpuPressure implements CpuPressureSource {
   private unavailable = false;
 
   constructor(private readonly options: CpuPressureOptions) {
-    this.read = options.read ?? (() => readFileSync(CPU_PRESSURE_PATH, 'utf8'));
+    this.read = options.read ?? readCpuPressureText;
     this.cacheMs = options.cacheMs ?? 1_000;
   }
 

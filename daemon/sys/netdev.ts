@@ -1,6 +1,7 @@
 // Per-interface byte counters from /proc/net/dev, which (unlike /sys) always
 // follows the reader's network namespace (REPORT.md §5).
 import { readFileSync } from 'node:fs';
+import { ProcFile } from './proc-file.js';
 
 export interface NetDevCounters {
   rxBytes: number;
@@ -57,12 +58,17 @@ function parseLine(text: string, start: number, end: number, out: Map<string, Ne
   out.set(name, { rxBytes: scratch[0]!, rxPackets: scratch[1]!, txBytes: scratch[8]!, txPackets: scratch[9]! });
 }
 
+/** One descriptor for the process: a daemon never leaves the namespace it started in. */
+let procNetDev: ProcFile | undefined;
+
 /**
- * Reads and parses /proc/net/dev (the path is a parameter for tests), synchronously: link
- * liveness reads it several times a second, and the thread-pool round trips of an async
- * read would cost more than the read (procfs answers from memory, without the RTNL lock
- * that interface dumps wait for).
+ * Reads and parses /proc/net/dev (another path: tests), synchronously: link liveness reads
+ * it several times a second, and the thread-pool round trips of an async read would cost
+ * more than the read (procfs answers from memory, without the RTNL lock that interface
+ * dumps wait for). /proc/net/dev is read through one open descriptor (proc-file.ts).
  */
-export function readNetDevSync(path = '/proc/net/dev'): Map<string, NetDevCounters> {
-  return parseNetDev(readFileSync(path, 'utf8'));
+export function readNetDevSync(path?: string): Map<string, NetDevCounters> {
+  if (path !== undefined) return parseNetDev(readFileSync(path, 'utf8'));
+  procNetDev ??= new ProcFile('/proc/net/dev');
+  return parseNetDev(procNetDev.read());
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { BabelClient } from '../../daemon/babel/client.js';
 import { reconfigureInterfaceLines } from '../../daemon/babel/argv.js';
 import { routeCountsByInterface } from '../../daemon/babel/table.js';
+import { CHECK_LINE } from '../../daemon/babel/reconciler.js';
 import { tunnelIfName } from '../../daemon/identity.js';
 import { MgmtClient } from '../../daemon/openvpn/mgmt-client.js';
 import { parseStateFields } from '../../daemon/openvpn/mgmt-parse.js';
@@ -95,6 +96,10 @@ test.serial('each node pings the other through the tunnel; babel shows one route
   }, { timeoutMs: 20_000, what: 'one babel route on the tunnel' });
   t.deepEqual([...routeCountsByInterface(table)], [[ifA, 1]]);
   t.true([...table.routes.values()].some((r) => r.prefix === lab.b.prefix && r.installed));
+  // What the reconciler asks babeld while calm: a one-line question, and the interfaces alone.
+  t.deepEqual(await babelA.request(CHECK_LINE), { status: 'ok', text: '', events: [] });
+  t.deepEqual([...(await babelA.dumpInterfaces()).keys()].sort(), [...table.interfaces.keys()].sort());
+  t.true((await babelA.dumpInterfaces()).has(ifA));
   const state = await mgmtA.command('state');
   t.is(state.kind, 'lines');
   t.is(parseStateFields(state.kind === 'lines' ? state.lines[0]! : '')?.name, 'CONNECTED');

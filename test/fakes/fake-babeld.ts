@@ -128,7 +128,11 @@ export class FakeBabeldState {
    * (and carried out on resume, as babeld does with lines of a closed connection)
    * and rejects with RN_BABEL_UNREACHABLE after its timeout.
    */
-  client(clock: Clock): { request(line: string, o?: { timeoutMs?: number }): Promise<BabelReply>; dump(o?: { timeoutMs?: number }): Promise<BabelTable> } {
+  client(clock: Clock): {
+    request(line: string, o?: { timeoutMs?: number }): Promise<BabelReply>;
+    dump(o?: { timeoutMs?: number }): Promise<BabelTable>;
+    dumpInterfaces(o?: { timeoutMs?: number }): Promise<BabelTable['interfaces']>;
+  } {
     const request = (line: string, o: { timeoutMs?: number } = {}): Promise<BabelReply> =>
       new Promise((resolve, reject) => {
         let done = false;
@@ -146,6 +150,7 @@ export class FakeBabeldState {
     return {
       request,
       dump: async (o = {}) => foldBabelEvents((await request('dump', o)).events),
+      dumpInterfaces: async (o = {}) => foldBabelEvents((await request('dump', o)).events).interfaces,
     };
   }
 }

@@ -63,6 +63,23 @@ test('request returns data lines and status; dump folds into a table', async (t)
   t.is(fake.connections(), 1);
 });
 
+test('dumpInterfaces keeps the interfaces of a dump and drops its other lines unparsed', async (t) => {
+  const path = tmp(t);
+  const fake = fakeBabeld(path);
+  await fake.listen();
+  const client = new BabelClient({ socketPath: path, clock: systemClock });
+  t.teardown(async () => { client.close(); await fake.close(); });
+  const whole = await client.dump();
+  t.true(whole.routes.size > 0 && whole.neighbours.size > 0, 'the captured dump has routes and neighbours');
+  const interfaces = await client.dumpInterfaces();
+  t.deepEqual([...interfaces], [...whole.interfaces]);
+  t.true(interfaces.size > 0);
+  const reply = await client.request('dump', { keep: () => false });
+  t.is(reply.status, 'ok');
+  t.deepEqual(reply.events, [], 'no data line parsed');
+  t.is((await client.request('bogus', { keep: () => false })).status, 'bad', 'the status line is always read');
+});
+
 test('a request waits for babeld to come up (socket appears later)', async (t) => {
   const path = tmp(t);
   const fake = fakeBabeld(path);

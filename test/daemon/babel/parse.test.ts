@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseBabelLine, type BabelEvent } from '../../../daemon/babel/parse.js';
+import { isReplyEnd, isReplyEndLine, parseBabelLine, type BabelEvent } from '../../../daemon/babel/parse.js';
 import { readTranscript } from '../../fixtures/load.js';
 
 const table: Array<{ name: string; input: string; want: BabelEvent }> = [
@@ -92,5 +92,11 @@ for (const fixture of ['babeld-1.12.1-dump.txt', 'babeld-1.12.1-monitor.txt', 'b
     t.true(tr.received.length > 5);
     const unknown = tr.received.map(parseBabelLine).filter((e) => e.kind === 'unknown');
     t.deepEqual(unknown, []);
+  });
+
+  test(`in ${fixture}, the raw check for a reply's last line agrees with the parser`, (t) => {
+    const lines = readTranscript(fixture).received;
+    t.true(lines.some(isReplyEndLine));
+    for (const line of lines) t.is(isReplyEndLine(line), isReplyEnd(parseBabelLine(line)), line);
   });
 }

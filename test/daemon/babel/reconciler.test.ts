@@ -4,7 +4,7 @@
 // babeld hung for long is handed over for a restart, and our own lateness widens that.
 import test from 'ava';
 import { interfaceHolds, helloHolds } from '../../../daemon/babel/desired.js';
-import { BabelReconciler, requestTimeoutMs, unresponsiveAfterMs, defaultReconcilerTimings } from '../../../daemon/babel/reconciler.js';
+import { BabelReconciler, CHECK_LINE, requestTimeoutMs, unresponsiveAfterMs, defaultReconcilerTimings } from '../../../daemon/babel/reconciler.js';
 import { HealthRegistry } from '../../../daemon/health/health.js';
 import { FakeBabeldState } from '../../fakes/fake-babeld.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
@@ -77,6 +77,31 @@ test('a stalled babeld: statements time out, are retried with backoff, and hold 
   // Retried with backoff, not in a hot loop: a handful of tries in 20 s of stall.
   const tries = babeld.handled.filter((l) => l === 'dump' || l.startsWith('interface rnB')).length;
   t.true(tries >= 2 && tries <= 12, `tries: ${tries}`);
+  await reconciler.stop();
+});
+
+test('while calm, babeld is asked a one-line question every 15 s and for its interfaces every 2 min; one that stops answering is noticed and handed over for a restart', async (t) => {
+  const { clock, babeld, reconciler, health, hung } = setup();
+  addIf(reconciler, 'rnA');
+  await clock.advance(0);
+  t.is(babeld.helloOf('rnA'), '1');
+  const count = (line: string, from: number): number => babeld.handled.slice(from).filter((l) => l === line).length;
+  const before = babeld.handled.length;
+  for (let i = 0; i < 16; i++) await clock.advance(15_000);
+  t.true(count(CHECK_LINE, before) >= 13 && count(CHECK_LINE, before) <= 16, `checks in 4 min: ${count(CHECK_LINE, before)}`);
+  t.is(count('dump', before), 2, 'two dumps in 4 minutes');
+  t.true(reconciler.status().answering);
+
+  babeld.stall();
+  const stalledAt = babeld.handled.length;
+  for (let i = 0; i < 8; i++) await clock.advance(10_000);
+  t.true(health.has('RN_BABEL_UNREACHABLE'), 'a check without an answer raises the warning');
+  t.is(hung.length, 1, 'unanswered for 45 s: handed over for a restart');
+  t.is(babeld.handled.length, stalledAt);
+  babeld.resume();
+  await clock.advance(30_000);
+  t.false(health.has('RN_BABEL_UNREACHABLE'));
+  t.true(babeld.handled.slice(stalledAt).includes('dump'), 'after a failure the interfaces are dumped again');
   await reconciler.stop();
 });
 

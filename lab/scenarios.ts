@@ -45,6 +45,8 @@ export interface FailoverResult extends ScenarioResult {
   routeAfter: string | null;
   /** With `settle`: whether both ends ran on time (no link hellos slowed) before the cut, or the wait gave up. */
   settled?: boolean;
+  /** Whether each end (from, to) watched the cut link closely just before the cut (its status; null: not read). */
+  closelyAtCut?: [boolean | null, boolean | null];
 }
 
 /** CPU pressure ("some avg10", %) below which the machine counts as calm for a measurement. */
@@ -69,6 +71,17 @@ export async function awaitLinkOnTime(lab: LabHandle, a: string, b: string, time
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Whether `node`'s link monitor watches its link to `peer` closely now (its status); null when not read. */
+async function watchedClosely(lab: LabHandle, node: string, peer: string): Promise<boolean | null> {
+  type Status = { links?: { peer: string; closely?: boolean }[] };
+  try {
+    const link = (await lab.cliJson<Status>(node, 'status')).links?.find((l) => l.peer === lab.node(peer).prefix);
+    return link?.closely ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -99,6 +112,7 @@ export async function findCarriedPair(lab: LabHandle): Promise<{ from: string; t
 export async function failoverScenario(lab: LabHandle, log: Log, cut: 'freeze' | 'exit' = 'freeze', options: { settleTimeoutMs?: number } = {}): Promise<FailoverResult> {
   const pair = await findCarriedPair(lab);
   let settled: boolean | undefined;
+  let closelyAtCut: [boolean | null, boolean | null] | undefined;
   if (options.settleTimeoutMs !== undefined) {
     const startMs = Date.now();
     settled = await awaitLinkOnTime(lab, pair.from, pair.to, options.settleTimeoutMs);
@@ -109,9 +123,13 @@ export async function failoverScenario(lab: LabHandle, log: Log, cut: 'freeze' |
   const ping = startContinuousPing(lab.node(pair.from).netns, target, 0.05);
   const stopped: Array<{ pid: number; startTime: string }> = [];
   try {
-    // Two seconds of flow before the cut: a link that has carried traffic for about half a second
-    // is watched closely (docs/decisions.md D4); a cut in a flow's first moments meets the idle deadline.
+    // Two seconds of flow before the cut (and the moment the status read below takes): a link that
+    // has carried traffic for about half a second is watched closely (docs/decisions.md D4); a cut
+    // in a flow's first moments meets the idle deadline.
     await waitFor(() => (ping.log().replies.length >= 40 ? true : undefined), { timeoutMs: 30_000, what: 'ping replies before the cut' });
+    // What decides which deadline meets the cut: read before it (both ends at once), reported, not waited for.
+    closelyAtCut = await Promise.all([watchedClosely(lab, pair.from, pair.to), watchedClosely(lab, pair.to, pair.from)]);
+    log(`failover: watched closely just before the cut: ${pair.from} ${closelyAtCut[0] ?? '?'}, ${pair.to} ${closelyAtCut[1] ?? '?'}`);
     const cutAtMs = Date.now();
     for (const pid of cut === 'freeze' ? pair.pids : pair.pids.slice(0, 1)) {
       const st = readProcStat(pid);
@@ -142,7 +160,7 @@ export async function failoverScenario(lab: LabHandle, log: Log, cut: 'freeze' |
     ]);
     const summary = `failover (${cut}) ${pair.from} -> ${pair.to}: outage ${outageMs === null ? 'never ended (90 s)' : seconds(outageMs)}, ${lost ?? '?'} packets lost, traffic now via ${routeAfter ?? '?'} (cut: ${pair.iface})`;
     log(summary);
-    return { name: 'failover', ok, failures, summary, from: pair.from, to: pair.to, cutInterface: pair.iface, cut, outageMs, lostPackets: lost, routeAfter, ...(settled !== undefined ? { settled } : {}) };
+    return { name: 'failover', ok, failures, summary, from: pair.from, to: pair.to, cutInterface: pair.iface, cut, outageMs, lostPackets: lost, routeAfter, ...(settled !== undefined ? { settled } : {}), ...(closelyAtCut ? { closelyAtCut } : {}) };
   } finally {
     await ping.stop().catch(() => undefined);
     for (const rec of stopped) if (isRunning(rec)) signalProcess(rec, 'SIGCONT');

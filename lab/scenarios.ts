@@ -59,9 +59,8 @@ const CALM_PRESSURE_PCT = 20;
  * False when it did not settle within `timeoutMs`.
  */
 export async function awaitLinkOnTime(lab: LabHandle, a: string, b: string, timeoutMs: number): Promise<boolean> {
-  type Status = { links?: { peer: string; state: string; helloSlowed?: boolean }[] };
   const onTime = async (node: string, peer: string): Promise<boolean> => {
-    const link = (await lab.cliJson<Status>(node, 'status')).links?.find((l) => l.peer === lab.node(peer).prefix);
+    const link = await linkStatus(lab, node, peer);
     return link !== undefined && link.state === 'alive' && link.helloSlowed === false;
   };
   // The machine calm too: a lab just torn down or started leaves CPU pressure that fades over ~10 s.
@@ -74,12 +73,17 @@ export async function awaitLinkOnTime(lab: LabHandle, a: string, b: string, time
   }
 }
 
-/** Whether `node`'s link monitor watches its link to `peer` closely now (its status); null when not read. */
+type LinkStatus = { peer: string; state: string; helloSlowed?: boolean; closely?: boolean };
+
+/** `node`'s link to `peer` as its `status` shows it (link liveness), if listed. */
+async function linkStatus(lab: LabHandle, node: string, peer: string): Promise<LinkStatus | undefined> {
+  return (await lab.cliJson<{ links?: LinkStatus[] }>(node, 'status')).links?.find((l) => l.peer === lab.node(peer).prefix);
+}
+
+/** Whether `node`'s link monitor watches its link to `peer` closely now; null when not read. */
 async function watchedClosely(lab: LabHandle, node: string, peer: string): Promise<boolean | null> {
-  type Status = { links?: { peer: string; closely?: boolean }[] };
   try {
-    const link = (await lab.cliJson<Status>(node, 'status')).links?.find((l) => l.peer === lab.node(peer).prefix);
-    return link?.closely ?? null;
+    return (await linkStatus(lab, node, peer))?.closely ?? null;
   } catch {
     return null;
   }

@@ -108,7 +108,8 @@ function kindRows(samples: ProcSample[], nodeNames: string[]): KindRow[] {
   const kinds = ['daemon', 'openvpn', 'babeld'];
   const rows: KindRow[] = kinds.map((kind) => {
     const s = samples.filter((x) => x.kind === kind);
-    const of = (f: (x: ProcSample) => number) => spread(s.map(f));
+    // A process without a figure (its /proc file unreadable) counts in no spread of that figure.
+    const of = (f: (x: ProcSample) => number | undefined) => spread(s.flatMap((x) => f(x) ?? []));
     return {
       kind,
       perNode: spread(nodeNames.map((n) => s.filter((x) => x.node === n).length)),
@@ -116,8 +117,8 @@ function kindRows(samples: ProcSample[], nodeNames: string[]): KindRow[] {
       ...opt('rssMiB', of((x) => MiB(x.mem.rss))),
       ...opt('pssMiB', of((x) => MiB(x.mem.pss))),
       ...opt('privateMiB', of((x) => MiB(x.mem.private))),
-      ...opt('wakeupsPerSec', spread(s.flatMap((x) => (x.wakeupsPerSec === undefined ? [] : [x.wakeupsPerSec])))),
-      ...opt('writeKiBPerMin', spread(s.flatMap((x) => (x.writeKiBPerMin === undefined ? [] : [x.writeKiBPerMin])))),
+      ...opt('wakeupsPerSec', of((x) => x.wakeupsPerSec)),
+      ...opt('writeKiBPerMin', of((x) => x.writeKiBPerMin)),
     };
   });
   // The whole node: the sum over its processes.

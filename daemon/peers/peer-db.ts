@@ -99,9 +99,14 @@ export function mergeReport(existing: PeerRecord, report: UpsertPeer, nowMs: num
  */
 export const LAST_SEEN_GRAIN_MS = 60_000;
 
+/** A grain has passed since the stored lastSeenMs: the new one is worth a write of its own. */
+export function lastSeenDue(storedMs: number, seenMs: number): boolean {
+  return seenMs - storedMs >= LAST_SEEN_GRAIN_MS;
+}
+
 /** False when the merged record differs from the stored one only by a lastSeenMs less than a grain later. */
 export function worthWriting(existing: PeerRecord, merged: PeerRecord): boolean {
-  if (merged.lastSeenMs - existing.lastSeenMs >= LAST_SEEN_GRAIN_MS) return true;
+  if (lastSeenDue(existing.lastSeenMs, merged.lastSeenMs)) return true;
   for (const k of Object.keys(merged) as (keyof PeerRecord)[]) {
     if (k === 'lastSeenMs') continue;
     const a = existing[k];
@@ -393,8 +398,7 @@ export class PeerDb {
   setRtt(prefix: string, rttMs: number, nowMs: number): boolean {
     return (
       this.update(prefix, (p) => {
-        const seenDue = nowMs - p.lastSeenMs >= LAST_SEEN_GRAIN_MS;
-        return { record: { ...p, rttMs: seenDue || rttMoved(p.rttMs, rttMs) ? rttMs : p.rttMs, lastSeenMs: Math.max(p.lastSeenMs, nowMs) }, result: true };
+        return { record: { ...p, rttMs: lastSeenDue(p.lastSeenMs, nowMs) || rttMoved(p.rttMs, rttMs) ? rttMs : p.rttMs, lastSeenMs: Math.max(p.lastSeenMs, nowMs) }, result: true };
       }) ?? false
     );
   }

@@ -60,7 +60,7 @@ function median(xs: number[]): number | null {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; lostBy?: Record<string, number>; note?: string; settled?: number; closely?: string[] }
+interface Row { kind: string; helloSec: number; outagesMs: number[]; lost: number[]; medianOutageMs: number | null; lostBy?: Record<string, number>; note?: string; settled?: number; closely?: string[]; closelyAfterS?: Array<number | null> }
 const rows: Row[] = [];
 
 const only = arg('only', 'all');
@@ -70,6 +70,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
     const lost: number[] = [];
     let settled = 0;
     const closely: string[] = [];
+    const closelyAfterS: Array<number | null> = [];
     for (let r = 0; r < runs; r++) {
       // withLab: removed also when the run is interrupted (Ctrl-C) while the lab is still being built.
       const settle = settleSec > 0 ? { settleTimeoutMs: settleSec * 1000 } : {};
@@ -77,6 +78,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
       if (res.outageMs !== null) outagesMs.push(res.outageMs);
       if (res.lostPackets !== null) lost.push(res.lostPackets);
       if (res.settled === true) settled++;
+      if (res.closelyAfterMs !== undefined) closelyAfterS.push(res.closelyAfterMs === null ? null : Math.round(res.closelyAfterMs / 100) / 10);
       if (res.closelyAtCut) closely.push(res.closelyAtCut.map((c) => (c === null ? '?' : c ? 'y' : 'n')).join(''));
     }
     rows.push({
@@ -84,6 +86,7 @@ for (const hello of only === 'drain' ? [] : hellos) {
       ...(linkHello ? { note: `link hellos every ${linkHello} s` } : {}),
       ...(settleSec > 0 ? { settled } : {}),
       ...(closely.length > 0 ? { closely } : {}),
+      ...(closelyAfterS.length > 0 ? { closelyAfterS } : {}),
     });
   }
 }
@@ -212,6 +215,6 @@ console.log(`failover: 20 Hz ping across the cut tunnel, ${nodes} nodes, ${runs}
 console.log('case                                        hello  outages (s)            median (s)  lost packets');
 for (const r of rows) {
   const o = r.outagesMs.map((x) => (x / 1000).toFixed(2)).join(', ') || '-';
-  console.log(`${r.kind.padEnd(43)} ${String(r.helloSec).padEnd(6)} ${o.padEnd(22)} ${r.medianOutageMs === null ? '-'.padEnd(11) : (r.medianOutageMs / 1000).toFixed(2).padEnd(11)} ${r.lost.join(', ')}${r.note ? `  (${r.note})` : ''}${r.settled !== undefined ? `  (on time before the cut: ${r.settled} of ${runs} runs)` : ''}${r.closely ? `  (watched closely at the cut, from/to end, per run: ${r.closely.join(' ')})` : ''}`);
+  console.log(`${r.kind.padEnd(43)} ${String(r.helloSec).padEnd(6)} ${o.padEnd(22)} ${r.medianOutageMs === null ? '-'.padEnd(11) : (r.medianOutageMs / 1000).toFixed(2).padEnd(11)} ${r.lost.join(', ')}${r.note ? `  (${r.note})` : ''}${r.settled !== undefined ? `  (on time before the cut: ${r.settled} of ${runs} runs)` : ''}${r.closely ? `  (watched closely at the cut, from/to end, per run: ${r.closely.join(' ')})` : ''}${r.closelyAfterS ? `  (sender's close watch on after, s: ${r.closelyAfterS.map((v) => v ?? 'never').join(', ')})` : ''}`);
 }
 console.log(JSON.stringify({ bench: 'failover', machine, nodes, runs, results: rows }));

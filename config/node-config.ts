@@ -76,6 +76,8 @@ export const nodeConfigSchema = lazySchema(() => z.strictObject({
         .describe('missed link hellos after which a tunnel counts as lost and its routes are withdrawn'),
       link_beats: z.boolean().default(true)
         .describe('on a live link, send bare beats (counted by the peer\'s tunnel interface, read by no process) instead of most signed hellos; false: signed hellos only'),
+      link_idle_pace: z.number().int().min(1).max(16).default(4)
+        .describe('an idle link (one not carrying our traffic) is lost after this many times link_hello_misses intervals of silence, and peers beat to it that much less often; 1: every link is judged by the short deadline'),
     })
     .prefault({}),
   // Peer retry timers (daemon/peers/retry-policy.ts); the defaults suit real networks, tests shorten them.

@@ -130,7 +130,7 @@ export function effectiveSettings(node: NodeConfig, network: NetworkConfig, over
     },
     log: { level: overrides.logLevel ?? node.node.log_level },
     babel: { helloIntervalSec: helloSec },
-    links: { helloIntervalSec: node.tunnels.link_hello_interval, misses: node.tunnels.link_hello_misses, beats: node.tunnels.link_beats },
+    links: { helloIntervalSec: node.tunnels.link_hello_interval, misses: node.tunnels.link_hello_misses, beats: node.tunnels.link_beats, idlePace: node.tunnels.link_idle_pace },
     tunnels: {
       manager: {
         underlayPort: port,

@@ -115,6 +115,10 @@ neighbours = []
 # on a live link, bare beats counted by the peer's tunnel interface instead of most
 # signed hellos (false: signed hellos only)
 # link_beats = true
+# an idle tunnel (not carrying this host's traffic) counts as lost only after this
+# many times the missed hellos above, and peers beat to it that much less often
+# (1: every tunnel is judged by the short deadline)
+# link_idle_pace = 4
 
 [upnp]
 # map the tunnel ports on a UPnP IGD gateway

@@ -97,6 +97,11 @@ export interface HelloMessage {
    * every fifth of an interval while its packets keep arriving; it watches the link that closely.
    */
   busy?: boolean;
+  /**
+   * The sender judges an idle link (one not watched closely) by a deadline this many times the
+   * usual one (2–16): beats to it may come that much less often while the link is idle.
+   */
+  idlePace?: number;
 }
 
 export interface AddressesMessage {
@@ -270,7 +275,9 @@ export interface DecodedPacket extends Packet {
 
 // ---- per-kind field types -------------------------------------------------
 
-const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5, probes: 6, probe: 7, busy: 8 } as const;
+const HELLO = { my: 1, your: 2, configVersion: 3, lateMs: 4, takesBeats: 5, probes: 6, probe: 7, busy: 8, idlePace: 9 } as const;
+/** The largest idle pace a hello may ask for: a larger one is read as this (beating more often than asked is safe). */
+export const MAX_IDLE_PACE = 16;
 const ADDR = { public: 1, internal: 2, upnp: 3, wantReply: 4 } as const;
 const PLIST = { entry: 1, requestCount: 2 } as const;
 const CHUNK = { version: 1, index: 2, count: 3, bytes: 4 } as const;
@@ -299,6 +306,7 @@ export function encodeHello(m: HelloMessage): TlvItem[] {
   if (m.probes) items.push(item(HELLO.probes, u8(1)));
   if (m.probe) items.push(item(HELLO.probe, u8(1)));
   if (m.busy) items.push(item(HELLO.busy, u8(1)));
+  if (m.idlePace !== undefined && m.idlePace >= 2) items.push(item(HELLO.idlePace, u8(Math.min(MAX_IDLE_PACE, Math.floor(m.idlePace)))));
   return items;
 }
 
@@ -318,6 +326,8 @@ export function decodeHello(items: Fields): HelloMessage {
   if (probe && probe.u8() !== 0) m.probe = true;
   const busy = items.optional(HELLO.busy);
   if (busy && busy.u8() !== 0) m.busy = true;
+  const pace = items.optional(HELLO.idlePace)?.u8();
+  if (pace !== undefined && pace >= 2) m.idlePace = Math.min(MAX_IDLE_PACE, pace);
   return m;
 }
 

@@ -110,9 +110,11 @@ export interface StatusResponse {
    * because this host or the peer runs late (both absent from older daemons); beats: the link carries bare
    * beats instead of most signed hellos, both ends counting each other's packets (absent from older daemons);
    * closely: the link carries our traffic and the peer beats fast to us, so its silence is a verdict after a
-   * fifth of the idle deadline (absent from older daemons).
+   * fifth of the usual deadline (absent from older daemons); deadlineMs: the silence after which the live
+   * link is lost now, before any widening for late timers (idle links: the usual deadline times
+   * tunnels.link_idle_pace; null unless alive; absent from older daemons).
    */
-  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number; helloEveryMs?: number | null; helloSlowed?: boolean; beats?: boolean; closely?: boolean }[];
+  links: { peer: string; interface: string; state: 'waiting' | 'alive' | 'lost'; lastHelloMs: number | null; lostSinceMs: number | null; flaps: number; helloEveryMs?: number | null; helloSlowed?: boolean; beats?: boolean; closely?: boolean; deadlineMs?: number | null }[];
   /** LAN discovery (lan.interfaces): what is announced where, neighbours heard, announcements ignored by reason; null when off. */
   lan: LanStatus | null;
   health: HealthView[];

@@ -67,7 +67,7 @@ export function statusView(p: RunningParts, c: ViewContext): StatusResponse {
     },
     underlay: p.addresses?.status() ?? { addresses: [], upnp: null, seenAddress: null },
     nat: p.nat?.report() ?? null,
-    links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHeardMs, lostSinceMs: l.lostSinceMs, flaps: l.flaps, helloEveryMs: l.helloEveryMs, helloSlowed: l.helloSlowed, beats: l.beats, closely: l.closely })),
+    links: (p.links?.views() ?? []).map((l) => ({ peer: l.peer, interface: l.ifName, state: l.phase, lastHelloMs: l.lastHeardMs, lostSinceMs: l.lostSinceMs, flaps: l.flaps, helloEveryMs: l.helloEveryMs, helloSlowed: l.helloSlowed, beats: l.beats, closely: l.closely, deadlineMs: l.deadlineMs })),
     lan: p.lan?.status() ?? null,
     health: c.health.list().map((h) => ({ code: h.code, title: h.title, severity: h.severity, text: h.text, sinceMs: h.sinceMs })),
   };

@@ -43,9 +43,12 @@ export function linkHelloKind(f: LinkHelloFacts): LinkHelloKind {
  * intervals from now would leave the peer a longer gap than one missed beat. Not while
  * either end runs late (the cadence stretched): packets then wait in starved openvpn
  * ends too, and the probe's answer would cross them late; every beat counts then.
+ * A peer that judges idle links by a longer deadline (`peerIdlePace`, its hellos' `idlePace`)
+ * gets those beats that many times less often: the caller passes it only while the peer
+ * does not watch the link closely (we do not beat fast to it).
  */
-export function nextHelloAfterMs(kind: LinkHelloKind, everyMs: number, intervalMs: number, peerProbes: boolean): number {
-  return kind === 'beat' && peerProbes && everyMs <= intervalMs ? 2 * intervalMs : everyMs;
+export function nextHelloAfterMs(kind: LinkHelloKind, everyMs: number, intervalMs: number, peerProbes: boolean, peerIdlePace = 1): number {
+  return kind === 'beat' && peerProbes && everyMs <= intervalMs ? 2 * intervalMs * Math.max(1, peerIdlePace) : everyMs;
 }
 
 /**

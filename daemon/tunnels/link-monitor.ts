@@ -15,9 +15,11 @@
 // the peer answers at once, four in that interval): peers that probe take a beat
 // every other interval. A link that carries our traffic is watched closely
 // (busy-link.ts): the peer, told so, beats every fifth of an interval while our
-// packets arrive, and its silence is a verdict that much sooner.
+// packets arrive, and its silence is a verdict that much sooner. Any other link is idle:
+// with the idle pace on (tunnels.link_idle_pace) it is lost only after that many times
+// the deadline, and our hellos say so (`idlePace`): the peer beats that much less often.
 import type { Logger } from 'pino';
-import type { HelloMessage } from '../../wire/messages.js';
+import { MAX_IDLE_PACE, type HelloMessage } from '../../wire/messages.js';
 import type { EventLog } from '../events.js';
 import { eventText } from '../events.js';
 import { linkLocalFor } from '../identity.js';
@@ -29,11 +31,14 @@ import { BEAT_BYTES, BUSY_DIVISOR, BUSY_MAX_PRESSURE_PCT, beatsFast, newBusyRun,
 import type { LinkBeatSender } from './link-beats.js';
 import {
   checkLinkLiveness,
+  checkSilenceSince,
   declareLost,
   excuseSilence,
   helloEveryMs,
   HALF_BEATS_MIN_MISSES,
+  idlePolicy,
   livenessPolicy,
+  lostAfterMs,
   lostReason,
   newLinkLiveness,
   nextLivenessDeadlineMs,
@@ -80,8 +85,11 @@ export interface LinkMonitorDeps {
   /** Detour routes for the moment babel withdraws a lost link's routes (none: babel alone). */
   detours?: { cover(ifName: string, reason: string): Promise<unknown>; release(ifName: string): void };
   supervisor: { restart(name: string): Promise<void> };
-  /** Read at every tick so a reload applies: hello interval (0 = liveness off), misses, beats (absent: on when wired). */
-  settings: () => { helloIntervalSec: number; misses: number; beats?: boolean };
+  /**
+   * Read at every tick so a reload applies: hello interval (0 = liveness off), misses, beats (absent: on
+   * when wired), the idle pace (an idle link's deadline is that many times the usual one; absent or 1: off).
+   */
+  settings: () => { helloIntervalSec: number; misses: number; beats?: boolean; idlePace?: number };
   /** The peer's peer-protocol port when no hello told us yet. */
   defaultPeerPort: (peer: string) => number;
   /** The host's lateness meter (sys/lateness.ts) hears how late each tick fired: its own timer can then tick slowly. */
@@ -109,6 +117,8 @@ interface Tracked {
   peerTakesBeats: boolean;
   /** The peer's hellos said it probes before its verdict: a beat every other interval will do. */
   peerProbes: boolean;
+  /** The peer's hellos said it judges idle links by this many times the deadline (1: not). */
+  peerIdlePace: number;
   /** The lastHeardMs of the silence our last probe asked about, and how many probes asked about it. */
   probedSilenceOf: number | null;
   probesSent: number;
@@ -154,6 +164,8 @@ export interface LinkView {
   beats: boolean;
   /** The link carries our traffic and the peer beats fast: its silence is a verdict after a fifth of the deadline. */
   closely: boolean;
+  /** The silence after which the live link is lost now, before any widening (idle, usual or close); null unless alive. */
+  deadlineMs: number | null;
 }
 
 /** The largest lateness a hello can carry (u32 on the wire). */
@@ -176,6 +188,8 @@ export class LinkMonitor {
   private beatsOn = false;
   /** …and our deadline leaves an interval for probes after one missed beat: our hellos say we probe. */
   private probesOn = false;
+  /** …and idle links are judged by this many times the deadline (1: not): our hellos say so. */
+  private idlePace = 1;
 
   constructor(private readonly deps: LinkMonitorDeps) {}
 
@@ -201,18 +215,22 @@ export class LinkMonitor {
     const policy = this.policy();
     const baseMs = policy?.helloIntervalMs ?? Infinity;
     const localLateMs = policy ? this.localLateMs(this.deps.clock.nowMs(), policy) : 0;
-    return [...this.tracked.values()].map((t) => ({
-      peer: t.tunnel.peer,
-      ifName: t.tunnel.ifName,
-      phase: t.liveness.phase,
-      lastHeardMs: t.liveness.lastHeardMs,
-      lostSinceMs: t.liveness.lostSinceMs,
-      flaps: t.liveness.flaps,
-      helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
-      helloSlowed: t.everyMs > baseMs,
-      beats: this.beatsOn && t.peerTakesBeats,
-      closely: policy !== undefined && this.linkPolicy(t, policy, policy, localLateMs).helloIntervalMs < policy.helloIntervalMs,
-    }));
+    return [...this.tracked.values()].map((t) => {
+      const judged = policy ? this.judged(t, policy, policy, localLateMs).policy : undefined;
+      return {
+        peer: t.tunnel.peer,
+        ifName: t.tunnel.ifName,
+        phase: t.liveness.phase,
+        lastHeardMs: t.liveness.lastHeardMs,
+        lostSinceMs: t.liveness.lostSinceMs,
+        flaps: t.liveness.flaps,
+        helloEveryMs: t.everyMs > 0 ? t.everyMs : null,
+        helloSlowed: t.everyMs > baseMs,
+        beats: this.beatsOn && t.peerTakesBeats,
+        closely: judged !== undefined && judged.helloIntervalMs < baseMs,
+        deadlineMs: judged !== undefined && t.liveness.phase === 'alive' ? lostAfterMs(judged) : null,
+      };
+    });
   }
 
   /** How often the tunnel to `peer` was lost and restored (undefined: not watched). */
@@ -264,8 +282,6 @@ export class LinkMonitor {
     const localLateMs = this.localLateMs(nowMs, policy);
     const serverPolicy = serverEndPolicy(policy);
     const busyMs = policy.helloIntervalMs / BUSY_DIVISOR;
-    // With nothing to send, the tick still comes this often: it finds new tunnels and measures lateness.
-    let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs);
     try {
       this.sync();
       this.countPackets(nowMs, policy);
@@ -277,7 +293,7 @@ export class LinkMonitor {
         t.nextSendMs = nowMs + t.everyMs;
         // One link's failure to send must not stop the others' hellos, nor any verdict.
         try {
-          t.nextSendMs = nowMs + nextHelloAfterMs(this.sendDue(t, nowMs, localLateMs, policy), t.everyMs, policy.helloIntervalMs, t.peerProbes);
+          t.nextSendMs = nowMs + nextHelloAfterMs(this.sendDue(t, nowMs, localLateMs, policy), t.everyMs, policy.helloIntervalMs, t.peerProbes, fast ? 1 : t.peerIdlePace);
           if (fast) t.nextSendMs = Math.min(t.nextSendMs, nowMs + busyMs);
         } catch (err) {
           this.deps.log.warn({ err, peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'link hello not sent');
@@ -289,36 +305,62 @@ export class LinkMonitor {
           continue;
         }
         this.tellBusyIfDue(t, nowMs, localLateMs, policy);
-        const linkPolicy = this.linkPolicy(t, policy, serverPolicy, localLateMs);
-        this.probeIfDue(t, nowMs, localLateMs, linkPolicy);
-        this.apply(t, checkLinkLiveness(t.liveness, nowMs, linkPolicy, localLateMs));
+        const j = this.judged(t, policy, serverPolicy, localLateMs);
+        this.probeIfDue(t, nowMs, localLateMs, j.policy, j.seen);
+        this.apply(t, j.seen === t.liveness ? checkLinkLiveness(t.liveness, nowMs, j.policy, localLateMs) : checkSilenceSince(t.liveness, j.seen.lastHeardMs!, nowMs, j.policy, localLateMs));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'link liveness round failed');
     }
+    // With nothing to send, the tick still comes every interval: it finds new tunnels, counts our
+    // traffic (a busy link asks for the close watch) and measures lateness. While every link is
+    // alive and idle with the idle pace on, every paced interval: a flow of ours is then seen
+    // within one, and the close watch asked for at once (its windows are that long).
+    let wakeMs = nowMs + helloEveryMs(NOTHING_HEARD, nowMs, policy, localLateMs) * (this.allIdle() ? this.idlePace : 1);
     // Wake for the next hello, or earlier when a link's deadline falls before it.
     for (const t of this.tracked.values()) {
       if (t.nextSendMs < wakeMs) wakeMs = t.nextSendMs;
-      const linkPolicy = this.linkPolicy(t, policy, serverPolicy, localLateMs);
-      const d = nextLivenessDeadlineMs(t.liveness, nowMs, linkPolicy, localLateMs);
+      const j = this.judged(t, policy, serverPolicy, localLateMs);
+      const d = nextLivenessDeadlineMs(j.seen, nowMs, j.policy, localLateMs);
       if (d !== undefined && d < wakeMs) wakeMs = d;
-      const probe = this.probeDue(t, nowMs, localLateMs, linkPolicy);
+      const probe = this.probeDue(t, nowMs, localLateMs, j.policy, j.seen);
       if (probe !== undefined && probe > nowMs && probe < wakeMs) wakeMs = probe;
       // A link watched closely has its counters read every busy interval: the peer's beats come that often.
-      if (linkPolicy.helloIntervalMs < policy.helloIntervalMs && nowMs + busyMs < wakeMs) wakeMs = nowMs + busyMs;
+      if (j.policy.helloIntervalMs < policy.helloIntervalMs && nowMs + busyMs < wakeMs) wakeMs = nowMs + busyMs;
     }
     this.schedule(wakeMs - nowMs);
   }
 
   /**
-   * The link's policy now: a server end's restarts come later (serverEndPolicy); a link that
-   * carries our traffic, where the peer beats every busy interval, is lost after `misses` of
-   * those (busy-link.ts), while both ends run on time.
+   * What the link is judged by now: its policy and its silence. A server end's restarts come
+   * later (serverEndPolicy). A link that carries our traffic, where the peer beats every busy
+   * interval, is lost after `misses` of those (busy-link.ts), while both ends run on time. With
+   * the idle pace on, any other live link is lost after that many times the deadline
+   * (idlePolicy), except while our `busy` hello waits for its first answer: the usual deadline
+   * then also runs from the hello (`seen`: the silence counted from it), and the earlier of the
+   * two counts. The peer answers a `busy` hello at once, granted or not, so traffic that starts
+   * over a dead idle link is found in about a second.
    */
-  private linkPolicy(t: Tracked, policy: LivenessPolicy, serverPolicy: LivenessPolicy, localLateMs: number): LivenessPolicy {
+  private judged(t: Tracked, policy: LivenessPolicy, serverPolicy: LivenessPolicy, localLateMs: number): { policy: LivenessPolicy; seen: LinkLiveness } {
     const base = t.tunnel.direction === 'incoming' ? serverPolicy : policy;
-    if (!this.beatsOn || t.liveness.phase !== 'alive' || !watchedClosely(t.busy) || !this.onTime(t, policy, localLateMs) || this.pressured()) return base;
-    return { ...base, helloIntervalMs: base.helloIntervalMs / BUSY_DIVISOR };
+    const seen = t.liveness;
+    if (!this.beatsOn || seen.phase !== 'alive') return { policy: base, seen };
+    if (watchedClosely(t.busy) && this.onTime(t, policy, localLateMs) && !this.pressured()) return { policy: { ...base, helloIntervalMs: base.helloIntervalMs / BUSY_DIVISOR }, seen };
+    if (this.idlePace <= 1) return { policy: base, seen };
+    const idle = idlePolicy(base, this.idlePace);
+    const toldMs = t.busy.toldMs;
+    const heardMs = seen.lastHeardMs;
+    if (toldMs === null || heardMs === null || heardMs > toldMs || toldMs + lostAfterMs(base) >= heardMs + lostAfterMs(idle)) return { policy: idle, seen };
+    return { policy: base, seen: excuseSilence(seen, toldMs) };
+  }
+
+  /** The idle pace is on and every link is alive and idle: no run of our traffic, the peer's traffic not told to us, no planned silence. */
+  private allIdle(): boolean {
+    if (this.idlePace <= 1) return false;
+    for (const t of this.tracked.values()) {
+      if (t.liveness.phase !== 'alive' || t.busy.sinceMs !== null || t.peerBusyToldMs !== null || this.silenced.has(t.tunnel.ifName)) return false;
+    }
+    return true;
   }
 
   /** This host's CPU pressure is too high for the close watch (BUSY_MAX_PRESSURE_PCT): it neither asks for it nor grants it. */
@@ -374,7 +416,7 @@ export class LinkMonitor {
         if (known.tunnel.ifName !== t.ifName) known.linkHost = linkHostFor(t);
         known.tunnel = t;
       } else {
-        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, peerProbes: false, probedSilenceOf: null, probesSent: 0, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS, busy: newBusyRun(this.deps.clock.nowMs()), peerBusyToldMs: null, heardTrafficAtMs: -Infinity });
+        this.tracked.set(peer, { tunnel: t, liveness: newLinkLiveness(), sent: 0, nextSendMs: 0, everyMs: 0, linkHost: linkHostFor(t), peerTakesBeats: false, peerProbes: false, peerIdlePace: 1, probedSilenceOf: null, probesSent: 0, lastSignedMs: -Infinity, beatsSince: 0, otherTraffic: false, toldLate: NO_LATENESS, busy: newBusyRun(this.deps.clock.nowMs()), peerBusyToldMs: null, heardTrafficAtMs: -Infinity });
       }
     }
   }
@@ -392,7 +434,9 @@ export class LinkMonitor {
   private countPackets(nowMs: number, policy: LivenessPolicy): void {
     this.beatsOn = false;
     this.probesOn = false;
-    if (!this.deps.beats || !this.deps.counters || this.deps.settings().beats === false) return;
+    this.idlePace = 1;
+    const settings = this.deps.settings();
+    if (!this.deps.beats || !this.deps.counters || settings.beats === false) return;
     let counters: ReturnType<NonNullable<LinkMonitorDeps['counters']>>;
     try {
       counters = this.deps.counters();
@@ -402,6 +446,7 @@ export class LinkMonitor {
     if (!counters) return;
     this.beatsOn = true;
     this.probesOn = policy.misses >= HALF_BEATS_MIN_MISSES;
+    if (this.probesOn) this.idlePace = Math.min(MAX_IDLE_PACE, Math.max(1, Math.floor(settings.idlePace ?? 1)));
     for (const t of this.tracked.values()) {
       const c = counters.get(t.tunnel.ifName);
       const heard = c !== undefined && t.rxPackets !== undefined && c.rxPackets > t.rxPackets;
@@ -429,18 +474,18 @@ export class LinkMonitor {
   }
 
   /** When the link's next probe is due (undefined: none, or all of this silence's went out). Probes need our counters: beats on. */
-  private probeDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): number | undefined {
+  private probeDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy, seen: LinkLiveness): number | undefined {
     if (!this.beatsOn || this.silenced.has(t.tunnel.ifName)) return undefined;
-    const sent = t.probedSilenceOf === t.liveness.lastHeardMs ? t.probesSent : 0;
-    return probeDueMs(t.liveness, nowMs, policy, localLateMs, sent);
+    const sent = t.probedSilenceOf === seen.lastHeardMs ? t.probesSent : 0;
+    return probeDueMs(seen, nowMs, policy, localLateMs, sent);
   }
 
   /** A signed hello marked `probe` when one is due in this silence: the peer answers it at once. */
-  private probeIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy): void {
-    const due = this.probeDue(t, nowMs, localLateMs, policy);
+  private probeIfDue(t: Tracked, nowMs: number, localLateMs: number, policy: LivenessPolicy, seen: LinkLiveness): void {
+    const due = this.probeDue(t, nowMs, localLateMs, policy, seen);
     if (due === undefined || nowMs < due) return;
-    t.probesSent = t.probedSilenceOf === t.liveness.lastHeardMs ? t.probesSent + 1 : 1;
-    t.probedSilenceOf = t.liveness.lastHeardMs;
+    t.probesSent = t.probedSilenceOf === seen.lastHeardMs ? t.probesSent + 1 : 1;
+    t.probedSilenceOf = seen.lastHeardMs;
     try {
       this.sendHello(t, localLateMs, { probe: true });
     } catch (err) {
@@ -474,6 +519,7 @@ export class LinkMonitor {
     tracked.toldLate = { peakMs: lateMs, atMs: msg.myTimestampMs };
     if (this.beatsOn) msg.takesBeats = true;
     if (this.probesOn) msg.probes = true;
+    if (this.idlePace > 1) msg.idlePace = this.idlePace;
     if (mark.probe) msg.probe = true;
     if (mark.busy) msg.busy = true;
     if (mark.echoMs !== undefined) msg.yourTimestampMs = mark.echoMs;
@@ -500,15 +546,19 @@ export class LinkMonitor {
     if (ev.msg.kind !== 'hello') return;
     t.peerTakesBeats = ev.msg.takesBeats === true;
     t.peerProbes = ev.msg.probes === true;
+    t.peerIdlePace = ev.msg.idlePace ?? 1;
     // The answer to our `busy` hello echoes it: the peer beats fast to us from now on.
     if (ev.msg.yourTimestampMs !== undefined && t.busy.toldMs !== null && t.busy.sinceMs !== null && ev.msg.yourTimestampMs >= t.busy.sinceMs && !t.busy.acked) {
       t.busy = { ...t.busy, acked: true };
       this.deps.log.debug({ peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'busy link: the peer beats fast, watched closely');
     }
     if (ev.msg.busy) {
-      // Not granted under CPU pressure: unanswered, the peer keeps its idle deadline. (Granted once, the
-      // fast beats go on while its traffic lasts: the peer judges by them.)
-      if (this.pressured()) return;
+      // Not granted under CPU pressure: answered as a probe is, without the echo, so the peer keeps its
+      // idle deadline. (Granted once, the fast beats go on while its traffic lasts: the peer judges by them.)
+      if (this.pressured()) {
+        if (answersSignedHello({ ...this.beatFacts(t, nowMs), probe: true }, policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
+        return;
+      }
       t.peerBusyToldMs = nowMs;
       t.heardTrafficAtMs = nowMs;
       // Answered as a probe is: at most once an eighth of an interval, whatever the peer sends.

@@ -211,6 +211,31 @@ export function checkLinkLiveness(s: LinkLiveness, nowMs: number, policy: Livene
   return { state: s, actions: [] };
 }
 
+/**
+ * An idle link's policy (`pace` > 1): a deadline and a probe spacing `pace` times the usual
+ * ones, so the peer may beat that much less often. Lateness tolerance, widening and restarts
+ * stay as they are. An idle link's cut hurts nobody until traffic flows, and beats are most of
+ * what an idle node costs (each wakes two openvpn ends).
+ */
+export function idlePolicy(policy: LivenessPolicy, pace: number): LivenessPolicy {
+  return pace > 1 ? { ...policy, helloIntervalMs: policy.helloIntervalMs * pace } : policy;
+}
+
+/**
+ * checkLinkLiveness with the silence counted from `fromMs` at the earliest: the peer was asked
+ * something then that it answers at once (our `busy` hello), so a deadline may run from the
+ * question. The state keeps when the peer was really heard, and a verdict says how long it was.
+ */
+export function checkSilenceSince(s: LinkLiveness, fromMs: number, nowMs: number, policy: LivenessPolicy, localLateMs = 0): LivenessStep {
+  const step = checkLinkLiveness(excuseSilence(s, fromMs), nowMs, policy, localLateMs);
+  if (step.actions.length === 0) return { state: s, actions: [] };
+  const heardMs = s.lastHeardMs ?? fromMs;
+  return {
+    state: { ...step.state, lastHeardMs: s.lastHeardMs },
+    actions: step.actions.map((a) => (a.kind === 'lost' ? { ...a, silentMs: nowMs - heardMs } : a)),
+  };
+}
+
 /** The peer said its end stopped: lost now, as if its silence had timed out. */
 export function declareLost(s: LinkLiveness, nowMs: number): LivenessStep {
   if (s.phase !== 'alive') return { state: s, actions: [] };

@@ -31,7 +31,7 @@ test('the resilnet.toml register writes is accepted by parseNodeConfig', (t) => 
 
 test('the tunnel settings the template shows commented out are the defaults', (t) => {
   const text = renderNodeConfig({ registryUrl: 'https://10.0.0.1:8443', prefix: 'fd5e:1:0:7::/64', stateDir: '/s', runDir: '/r', port: 1194, addresses: [] });
-  const keys = ['min_age', 'link_hello_interval', 'link_hello_misses'] as const;
+  const keys = ['min_age', 'link_hello_interval', 'link_hello_misses', 'link_beats', 'link_idle_pace'] as const;
   let uncommented = text;
   for (const key of keys) {
     t.regex(text, new RegExp(`^# ${key} = `, 'm'), key);

@@ -102,7 +102,7 @@ test('a part that fails keeps its old slice in the live settings; the others are
   });
   t.deepEqual(r.calls.map(([n]) => n), ['babel', 'links', 'tunnels']);
   t.is(r.live.current.babel.helloIntervalSec, 4, 'babel still runs the old interval');
-  t.deepEqual(r.live.current.links, { helloIntervalSec: 0.25, misses: 6, beats: true });
+  t.deepEqual(r.live.current.links, { helloIntervalSec: 0.25, misses: 6, beats: true, idlePace: 4 });
   t.deepEqual(r.report.failed, [{ key: 'babel.hello_interval', code: 'RN_BABEL_UNREACHABLE', message: 'babeld socket gone; the old value stays in force' }]);
   t.deepEqual(r.report.applied.map((i) => i.key), ['tunnels.link_hello_misses']);
   // The tunnels slice stands on its own: its drain timing already follows the new interval (babel is retried).

@@ -36,10 +36,10 @@ test('drain timing follows the hello interval, with floors', (t) => {
 
 test('link hellos, registry, underlay, upnp and log come from the file', (t) => {
   const s = effectiveSettings(
-    nodeConfig('[tunnels]\nlink_hello_interval = 0.5\nlink_hello_misses = 6\nmin_age = 30\n[underlay]\nport = 2000\naddresses = ["192.0.2.1"]\n[upnp]\nlease = 600'),
+    nodeConfig('[tunnels]\nlink_hello_interval = 0.5\nlink_hello_misses = 6\nlink_idle_pace = 3\nmin_age = 30\n[underlay]\nport = 2000\naddresses = ["192.0.2.1"]\n[upnp]\nlease = 600'),
     network,
   );
-  t.deepEqual(s.links, { helloIntervalSec: 0.5, misses: 6, beats: true });
+  t.deepEqual(s.links, { helloIntervalSec: 0.5, misses: 6, beats: true, idlePace: 3 });
   t.is(s.tunnels.policy.minTunnelAgeMs, 30_000);
   t.is(s.tunnels.policy.busiestShare, DEFAULT_TUNNEL_POLICY.busiestShare);
   t.is(s.registry.heartbeatIntervalMs, 60_000);

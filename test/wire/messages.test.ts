@@ -167,6 +167,18 @@ test('hello flags of link liveness: probes (item 6), probe (7), busy (8); 0 or a
   }
 });
 
+test('hello idle pace (item 9): carried as a byte; 0 or 1 is none, above 16 reads as 16 (beating more often than asked is safe)', (t) => {
+  const paced = encodePacket(packet({ kind: 'hello', myTimestampMs: 1, takesBeats: true, idlePace: 4 }), sign);
+  t.deepEqual(decodeFrame(paced).items.map((i) => i.type), [1, 5, 9]);
+  t.deepEqual(decodePacket(paced).message, { kind: 'hello', myTimestampMs: 1, takesBeats: true, idlePace: 4 });
+  const of = (byte: string) => decodePacket(Buffer.from(('01' + '01' + ENVELOPE_TAIL + `01 0008 0000018bcfe5687b  09 0001 ${byte}`).replace(/\s+/g, ''), 'hex')).message;
+  t.deepEqual(of('00'), { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
+  t.deepEqual(of('01'), { kind: 'hello', myTimestampMs: 1_700_000_000_123 });
+  t.deepEqual(of('ff'), { kind: 'hello', myTimestampMs: 1_700_000_000_123, idlePace: 16 });
+  // A pace of 1 (or none) is not sent at all.
+  t.deepEqual(decodeFrame(encodePacket(packet({ kind: 'hello', myTimestampMs: 1, idlePace: 1 }), sign)).items.map((i) => i.type), [1]);
+});
+
 test('a tunnel-request from an older node (no NAT class) decodes without natClass; an older node skips the item', (t) => {
   const old = ('01' + '05' + ENVELOPE_TAIL + '01 0001 01  02 0001 01').replace(/\s+/g, '');
   t.deepEqual(decodePacket(Buffer.from(old, 'hex')).message, { kind: 'tunnel-request', role: 'client', proto: 'udp' });

@@ -62,6 +62,8 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
       if (!s.links.every((l: any) => l.state === 'alive') || s.links.length < 2) throw new Error(`${n.host.name}: links ${JSON.stringify(s.links)}`);
       // Beats carry the links (D4): the freeze below is found by a's counters, not by missing signed hellos.
       if (!s.links.every((l: any) => l.beats === true)) throw new Error(`${n.host.name}: links without beats ${JSON.stringify(s.links)}`);
+      // Idle links at the idle pace (tunnels.link_idle_pace, 4): lost after 4 × 4 × 0.25 s of silence.
+      if (!s.links.every((l: any) => l.deadlineMs === 4_000)) throw new Error(`${n.host.name}: links not at the idle deadline ${JSON.stringify(s.links)}`);
     }
     return true;
   }, { what: 'babel routes and beating links everywhere', timeoutMs: 60_000 });
@@ -76,12 +78,13 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
   // or grants it). With the machine calm (below 15 %, a margin for the 10 s average to move) it must.
   const watch = await waitFor(async () => {
     const link = (await nodeCli(lab, a, 'status')).links.find((l: any) => l.peer === b.prefix);
-    if (link?.closely === true) return 'closely';
+    if (link?.closely === true) return `closely, deadline ${link.deadlineMs} ms`;
     const pressure = readCpuPressurePct() ?? 0;
     if (pressure >= 15) return `not closely: CPU pressure ${pressure} %`;
     throw new Error(`a's link to b, CPU pressure ${pressure} %: ${JSON.stringify(link)}`);
   }, { what: 'a watches its link to b closely (or the CPU is under pressure)', timeoutMs: 20_000, intervalMs: 200 });
   t.log(`a's link to b before the freeze: ${watch}`);
+  if (watch.startsWith('closely')) t.is(watch, 'closely, deadline 200 ms');
 
   const tunnel = await tunnelUp(lab, a, b);
   const frozenPid: number = tunnel.pid;
@@ -104,7 +107,7 @@ test.serial('a frozen openvpn end: the link is declared lost, traffic moves to t
     return e;
   }, { what: 'a reports the link with b lost', timeoutMs: 30_000, intervalMs: 200 });
   t.regex(lost.text, /^link with \S+ lost \(nothing heard for \d+\.\d s(, deadline widened by \d+\.\d s for late timers and past stalls)?; flaps: \d+\)$/);
-  // Watched closely, the verdict came after 0.2 s of silence beyond any widening, not the idle 1 s deadline.
+  // Watched closely, the verdict came after 0.2 s of silence beyond any widening, not the idle deadline (4 s).
   const [, heardS, widenedS] = /nothing heard for (\d+\.\d) s(?:, deadline widened by (\d+\.\d) s)?/.exec(lost.text)!;
   // Only when the watch was on at the freeze and the CPU stayed calm until the verdict: under pressure it pauses.
   const pressureAfter = readCpuPressurePct() ?? 0;

@@ -127,15 +127,17 @@ test('while we answer a stream with traffic of our own, no beats: our packets st
   t.true(f.beats.length - beatsBefore <= 1, `beats: ${f.beats.length - beatsBefore}`);
 });
 
-test('under CPU pressure a host neither asks for the close watch nor grants it', async (t) => {
+test('under CPU pressure a host neither asks for the close watch nor grants it (its answer has no echo)', async (t) => {
   let pressure = 30;
   const f = setup({ beats: true, pressurePct: () => pressure });
   peerHello(f);
   await flow(f, 1_000, { tx: 1, rx: 1 });
   t.is(busyHellos(f).length, 0, 'not asked');
   const before = f.sent.length;
-  peerHello(f, { busy: true });
-  t.is(f.sent.length, before, 'not granted: no answer');
+  peerHello(f, { busy: true, myTimestampMs: 4242 });
+  const answers = f.sent.slice(before);
+  t.is(answers.length, 1, 'answered as a probe is: the peer\'s question ends');
+  t.is(answers[0]!.msg.yourTimestampMs, undefined, 'not granted: no echo');
   const beatsBefore = f.beats.length;
   await flow(f, 1_000, { tx: 0, rx: 1, rxBytes: 1_200 });
   t.true(f.beats.length - beatsBefore <= 3, `beats: ${f.beats.length - beatsBefore}`);

@@ -51,6 +51,8 @@ export interface LinkFixtureOptions {
   beatSend?: () => boolean;
   /** Beats do not move the tx counter when sent (the test moves it: openvpn reading them late). */
   beatTxByTest?: boolean;
+  /** tunnels.link_idle_pace (absent: off, as in the settings of an older caller). */
+  idlePace?: number;
 }
 
 export function setup(options: LinkFixtureOptions = {}) {
@@ -60,7 +62,11 @@ export function setup(options: LinkFixtureOptions = {}) {
   let listener: ((ev: Incoming) => unknown) | undefined;
   const calls: string[] = [];
   const tunnels: MonitoredTunnel[] = [{ peer: B, ifName: IF_B, childName: `openvpn to ${B}`, openedAtMs: 1_000_000, everUp: true }];
-  const settings: { helloIntervalSec: number; misses: number; beats?: boolean } = { helloIntervalSec: options.helloIntervalSec ?? 0.25, misses: 4 };
+  const settings: { helloIntervalSec: number; misses: number; beats?: boolean; idlePace?: number } = {
+    helloIntervalSec: options.helloIntervalSec ?? 0.25,
+    misses: 4,
+    ...(options.idlePace !== undefined ? { idlePace: options.idlePace } : {}),
+  };
   const counters = { rxPackets: 0, txPackets: 0, rxBytes: 0 };
   const beats: Array<{ ifName: string; atMs: number }> = [];
   const forgotten: string[] = [];

@@ -4,8 +4,10 @@
 import test from 'ava';
 import {
   checkLinkLiveness,
+  checkSilenceSince,
   declareLost,
   helloEveryMs,
+  idlePolicy,
   livenessPolicy,
   lostAfterMs,
   lostReason,
@@ -302,4 +304,29 @@ test('four probes per silence, a quarter interval apart before the deadline; the
   const alive = onLinkPacket(newLinkLiveness(), 10_000, policy).state;
   t.deepEqual([0, 1, 2, 3, 4].map((sent) => probeDueMs(alive, 10_000, policy, 0, sent)), [10_750, 10_813, 10_875, 10_938, undefined]);
   t.is(PROBES_PER_SILENCE, 4);
+});
+
+test('idlePolicy: pace 4 makes the deadline and the probes\' spacing four times as long, and nothing else; pace 1 is the policy itself', (t) => {
+  const p = livenessPolicy(0.25, 4);
+  const idle = idlePolicy(p, 4);
+  t.is(lostAfterMs(idle), 4_000);
+  t.deepEqual({ ...idle, helloIntervalMs: p.helloIntervalMs }, p, 'lateness, widening and restarts as before');
+  t.is(idlePolicy(p, 1), p);
+  const heard = onLinkPacket(newLinkLiveness(), 0, p).state;
+  t.is(probeDueMs(heard, 0, idle), 3_000, 'the first probe one paced interval before the deadline');
+  t.is(probeDueMs(heard, 0, idle, 0, 1), 3_250);
+});
+
+test('checkSilenceSince: the deadline runs from the later of the question and the last packet; the verdict tells the whole silence and the state keeps it', (t) => {
+  const p = livenessPolicy(0.25, 4);
+  const heard = onLinkPacket(newLinkLiveness(), 0, p).state;
+  const quiet = checkSilenceSince(heard, 3_000, 3_900, p);
+  t.deepEqual(quiet, { state: heard, actions: [] }, '0.9 s after the question: nothing, and the state untouched');
+  const lost = checkSilenceSince(heard, 3_000, 4_000, p);
+  t.is(lost.state.phase, 'lost');
+  t.is(lost.state.lastHeardMs, 0);
+  t.deepEqual(lost.actions, [{ kind: 'lost', silentMs: 4_000, widenedMs: 0 }]);
+  // A packet after the question: the question does not count.
+  const later = onLinkPacket(heard, 3_500, p).state;
+  t.deepEqual(checkSilenceSince(later, 3_000, 4_000, p).actions, []);
 });

@@ -44,10 +44,11 @@ test('a peer that probes before its verdict gets the next beat after two interva
   t.is(nextHelloAfterMs('beat', 400, 250, true), 400, 'an end runs late: the stretched cadence, every beat');
 });
 
-test('a peer at idle pace 4 gets the next beat after eight intervals; not after a signed hello, other traffic, or while an end runs late', (t) => {
+test('a peer at idle pace 4 gets the next beat after eight intervals, after four while an end runs late; not after a signed hello or other traffic', (t) => {
   t.is(nextHelloAfterMs('beat', 250, 250, true, 4), 2_000);
   t.is(nextHelloAfterMs('hello', 250, 250, true, 4), 250);
   t.is(nextHelloAfterMs('none', 250, 250, true, 4), 250);
-  t.is(nextHelloAfterMs('beat', 400, 250, true, 4), 400);
+  t.is(nextHelloAfterMs('beat', 400, 250, true, 4), 1_000, 'an end runs late: every paced interval, four beats a deadline');
+  t.is(nextHelloAfterMs('beat', 2_250, 250, true, 4), 2_250, 'the stretched cadence when longer');
   t.is(nextHelloAfterMs('beat', 250, 250, false, 4), 250, 'a peer that does not probe');
 });

@@ -553,16 +553,16 @@ export class LinkMonitor {
       this.deps.log.debug({ peer: t.tunnel.peer, iface: t.tunnel.ifName }, 'busy link: the peer beats fast, watched closely');
     }
     if (ev.msg.busy) {
-      // Not granted under CPU pressure: answered as a probe is, without the echo, so the peer keeps its
-      // idle deadline. (Granted once, the fast beats go on while its traffic lasts: the peer judges by them.)
-      if (this.pressured()) {
-        if (answersSignedHello({ ...this.beatFacts(t, nowMs), probe: true }, policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy));
-        return;
+      // Not granted under CPU pressure: the answer has no echo, so the peer keeps its idle deadline.
+      // (Granted once, the fast beats go on while its traffic lasts: the peer judges by them.)
+      const granted = !this.pressured();
+      if (granted) {
+        t.peerBusyToldMs = nowMs;
+        t.heardTrafficAtMs = nowMs;
       }
-      t.peerBusyToldMs = nowMs;
-      t.heardTrafficAtMs = nowMs;
       // Answered as a probe is: at most once an eighth of an interval, whatever the peer sends.
-      if (answersSignedHello({ ...this.beatFacts(t, nowMs), probe: true }, policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy), { echoMs: ev.msg.myTimestampMs });
+      if (answersSignedHello({ ...this.beatFacts(t, nowMs), probe: true }, policy.helloIntervalMs)) this.sendHello(t, this.localLateMs(nowMs, policy), granted ? { echoMs: ev.msg.myTimestampMs } : {});
+      if (!granted) return;
       // The first fast beat is due a busy interval from now, not at the calm cadence's next one.
       const busyMs = policy.helloIntervalMs / BUSY_DIVISOR;
       t.nextSendMs = Math.min(t.nextSendMs, nowMs + busyMs);

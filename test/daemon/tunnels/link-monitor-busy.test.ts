@@ -2,14 +2,7 @@
 // fifth of an interval while our packets arrive, and its silence is a verdict after
 // 0.2 s, not 1 s. Nothing changes on an idle link.
 import test from 'ava';
-import { B, setup } from './link-monitor-fixture.js';
-
-type Fixture = ReturnType<typeof setup>;
-
-/** The peer's link hello: it takes beats and probes (this version). */
-function peerHello(f: Fixture, extra: Record<string, unknown> = {}): void {
-  f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true, probes: true, ...extra });
-}
+import { B, busyHellos, peerHello, setup, type LinkFixture as Fixture } from './link-monitor-fixture.js';
 
 /** `ms` pass in 50 ms steps: in each, we send `tx` packets and `rx` packets of `rxBytes` each arrive. */
 async function flow(f: Fixture, ms: number, o: { tx: number; rx: number; rxBytes?: number }): Promise<void> {
@@ -20,8 +13,6 @@ async function flow(f: Fixture, ms: number, o: { tx: number; rx: number; rxBytes
     await f.clock.advance(50);
   }
 }
-
-const busyHellos = (f: Fixture) => f.sent.filter((s) => s.msg.busy === true);
 
 /** A 20 Hz flow of ours over the link, told to the peer and answered: the link is watched closely. */
 async function watchedFlow(): Promise<Fixture> {

@@ -130,3 +130,13 @@ export function setup(options: LinkFixtureOptions = {}) {
   monitor.start();
   return { clock, events, sent, calls, tunnels, settings, monitor, fromB, helloFromB, counters, beats, forgotten };
 }
+
+export type LinkFixture = ReturnType<typeof setup>;
+
+/** The peer's link hello: it takes beats and probes (this version), plus `extra`. */
+export function peerHello(f: LinkFixture, extra: Record<string, unknown> = {}): void {
+  f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true, probes: true, ...extra });
+}
+
+/** Our hellos marked `busy` (asking the peer for the close watch). */
+export const busyHellos = (f: LinkFixture) => f.sent.filter((s) => s.msg.busy === true);

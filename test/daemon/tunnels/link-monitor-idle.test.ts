@@ -3,13 +3,7 @@
 // Traffic that starts over a dead idle link is still found in about a second: our `busy`
 // hello is a question the peer answers at once, and the usual deadline runs from it.
 import test from 'ava';
-import { B, setup } from './link-monitor-fixture.js';
-
-type Fixture = ReturnType<typeof setup>;
-
-function peerHello(f: Fixture, extra: Record<string, unknown> = {}): void {
-  f.fromB({ kind: 'hello', myTimestampMs: f.clock.nowMs(), takesBeats: true, probes: true, ...extra });
-}
+import { B, busyHellos, peerHello, setup, type LinkFixture as Fixture } from './link-monitor-fixture.js';
 
 /** `ms` pass in 50 ms steps; in each we send `tx` packets, and the peer's beats arrive every `beatEveryMs` (0: none). */
 async function run(f: Fixture, ms: number, o: { tx?: number; beatEveryMs?: number } = {}): Promise<void> {
@@ -25,7 +19,6 @@ async function run(f: Fixture, ms: number, o: { tx?: number; beatEveryMs?: numbe
 
 const downs = (f: Fixture) => f.calls.filter((c) => c.startsWith(`down ${B}`));
 const probes = (f: Fixture) => f.sent.filter((s) => s.msg.probe === true);
-const busyHellos = (f: Fixture) => f.sent.filter((s) => s.msg.busy === true);
 
 test('idle pace 4: our hellos say so, a peer beating every 2 s keeps the idle link, and silence is a verdict after 4 s, probed first', async (t) => {
   const f = setup({ beats: true, idlePace: 4 });
